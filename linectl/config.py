@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from linectl.gs1.epc import IdentifierForm
+
 _SGLN_URN = re.compile(r"^urn:epc:id:sgln:(\d{6,12})\.(\d{0,6})\.([!-~]{1,20})$")
 _SGLN_DL = re.compile(r"^https?://[^/]+(/.*)?/414/(\d{13})(/254/[!-~]{1,20})?$")
 
@@ -33,13 +35,6 @@ class ConfigError(Exception):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{self.path}: {len(problems)} configuration error(s):\n{lines}")
-
-
-class IdentifierForm(enum.StrEnum):
-    """How identifiers appear in EPCIS events."""
-
-    EPC_URN = "epc-urn"
-    DIGITAL_LINK = "digital-link"
 
 
 class CodeForm(enum.StrEnum):
