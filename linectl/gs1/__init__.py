@@ -1,1 +1,1 @@
-"""GS1 identifiers: check digits, element strings, scanned-data parsing, EPC URN and Digital Link."""
+"""GS1 identifiers: check digits, element strings, scan parsing, EPC URN and Digital Link."""

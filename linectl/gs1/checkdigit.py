@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from linectl.gs1.errors import Gs1Error
 
-class CheckDigitError(ValueError):
+
+class CheckDigitError(Gs1Error):
     """A GS1 key whose check digit, length or characters are wrong."""
 
 
