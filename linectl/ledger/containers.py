@@ -1,0 +1,386 @@
+"""Cases and pallets (SSCC): open -> closed -> (reopened -> closed)*, their parents and contents.
+
+Functions that write expect the caller's ``BEGIN IMMEDIATE`` transaction. The aggregation work
+will extend this with packing rules; here are the basic records and checks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from linectl.ledger.audit import append_audit, summarise
+from linectl.ledger.connection import LedgerConnection, check_actor
+from linectl.ledger.errors import ContainerError, UnknownWorkOrder
+from linectl.ledger.models import (
+    Container,
+    ContainerContents,
+    ContainerLevel,
+    ContainerState,
+    OutboxEvent,
+)
+from linectl.ledger.outbox import insert_events
+from linectl.ledger.serials import SerialRow, resolve
+from linectl.ledger.states import SerialState
+from linectl.ledger.validation import check_sscc
+
+_COLUMNS = "sscc, level, state, batch, parent, created_at, updated_at"
+
+PACKABLE = frozenset({ContainerState.OPEN, ContainerState.REOPENED})
+"""States in which a container accepts or gives up contents."""
+
+
+def get(conn: sqlite3.Connection, sscc: str) -> Container:
+    """The container with this SSCC, or ContainerError."""
+    row = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE sscc = ?", (sscc,)).fetchone()
+    if row is None:
+        raise ContainerError(f"no container with SSCC {sscc}")
+    return _container(row)
+
+
+def find(
+    conn: sqlite3.Connection, *, batch: str | None, level: ContainerLevel | None
+) -> list[Container]:
+    """Containers, optionally of one batch and/or level, in SSCC order."""
+    where, params = [], []
+    if batch is not None:
+        where.append("batch = ?")
+        params.append(batch)
+    if level is not None:
+        where.append("level = ?")
+        params.append(level.value)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM containers{clause} ORDER BY sscc", params)
+    return [_container(row) for row in rows]
+
+
+def insert(
+    conn: sqlite3.Connection, sscc: str, level: ContainerLevel, batch: str | None, at: str
+) -> Container:
+    """Create an open container; refuses an SSCC used before."""
+    if conn.execute("SELECT 1 FROM containers WHERE sscc = ?", (sscc,)).fetchone():
+        raise ContainerError(f"SSCC {sscc} is already used by another container")
+    conn.execute(
+        f"INSERT INTO containers ({_COLUMNS}) VALUES (?, ?, ?, ?, NULL, ?, ?)",
+        (sscc, level.value, ContainerState.OPEN.value, batch, at, at),
+    )
+    return get(conn, sscc)
+
+
+def set_state(
+    conn: sqlite3.Connection, sscc: str, to: ContainerState, at: str
+) -> tuple[Container, Container]:
+    """Close (from open or reopened) or reopen (from closed); return (before, after)."""
+    before = get(conn, sscc)
+    allowed = {
+        ContainerState.CLOSED: PACKABLE,
+        ContainerState.REOPENED: frozenset({ContainerState.CLOSED}),
+    }.get(to, frozenset())
+    if before.state not in allowed:
+        raise ContainerError(f"container {sscc} is {before.state.value}; cannot go to {to.value}")
+    conn.execute(
+        "UPDATE containers SET state = ?, updated_at = ? WHERE sscc = ?", (to.value, at, sscc)
+    )
+    return before, get(conn, sscc)
+
+
+def set_parent(conn: sqlite3.Connection, child: str, parent: str | None, at: str) -> Container:
+    """Put a case on a pallet (or take it off with ``parent=None``); both must be packable."""
+    current = get(conn, child)
+    if current.level is not ContainerLevel.CASE:
+        raise ContainerError(
+            f"container {child} is a {current.level.value}; only cases go on pallets"
+        )
+    for sscc in (current.parent, parent):
+        if sscc is not None:
+            holder = get(conn, sscc)
+            if holder.state not in PACKABLE:
+                raise ContainerError(f"pallet {sscc} is {holder.state.value}; reopen it first")
+    if parent is not None:
+        target = get(conn, parent)
+        if target.level is not ContainerLevel.PALLET:
+            raise ContainerError(f"container {parent} is a {target.level.value}, not a pallet")
+        if current.parent is not None and current.parent != parent:
+            raise ContainerError(f"case {child} is already on pallet {current.parent}")
+    conn.execute(
+        "UPDATE containers SET parent = ?, updated_at = ? WHERE sscc = ?", (parent, at, child)
+    )
+    return get(conn, child)
+
+
+def pack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str) -> None:
+    """Put commissioned units into a packable container; none may be packed elsewhere already."""
+    holder = get(conn, sscc)
+    if holder.state not in PACKABLE:
+        raise ContainerError(f"container {sscc} is {holder.state.value}; reopen it first")
+    for index, row in enumerate(rows):
+        if row.state is not SerialState.COMMISSIONED:
+            raise ContainerError(
+                f"serial {row.serial!r} (index {index}) is {row.state.label}; only "
+                "Commissioned units can be packed"
+            )
+        unit = conn.execute("SELECT container FROM units WHERE serial_id = ?", (row.id,)).fetchone()
+        if unit is None:
+            raise ContainerError(f"serial {row.serial!r} (index {index}) has no unit record")
+        if unit[0] is not None:
+            raise ContainerError(f"serial {row.serial!r} (index {index}) is already in {unit[0]}")
+    conn.executemany(
+        "UPDATE units SET container = ? WHERE serial_id = ?", [(sscc, row.id) for row in rows]
+    )
+    conn.execute("UPDATE containers SET updated_at = ? WHERE sscc = ?", (at, sscc))
+
+
+def unpack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str) -> None:
+    """Take units out of a packable container; each must be in it."""
+    holder = get(conn, sscc)
+    if holder.state not in PACKABLE:
+        raise ContainerError(f"container {sscc} is {holder.state.value}; reopen it first")
+    for index, row in enumerate(rows):
+        unit = conn.execute("SELECT container FROM units WHERE serial_id = ?", (row.id,)).fetchone()
+        if unit is None or unit[0] != sscc:
+            raise ContainerError(f"serial {row.serial!r} (index {index}) is not in {sscc}")
+    conn.executemany(
+        "UPDATE units SET container = NULL WHERE serial_id = ?", [(row.id,) for row in rows]
+    )
+    conn.execute("UPDATE containers SET updated_at = ? WHERE sscc = ?", (at, sscc))
+
+
+def contents(conn: sqlite3.Connection, sscc: str) -> ContainerContents:
+    """Unit serials and child containers packed directly in ``sscc``."""
+    get(conn, sscc)
+    serials = conn.execute(
+        "SELECT s.serial FROM units AS u JOIN serials AS s ON s.id = u.serial_id "
+        "WHERE u.container = ? ORDER BY s.id",
+        (sscc,),
+    ).fetchall()
+    children = conn.execute(
+        "SELECT sscc FROM containers WHERE parent = ? ORDER BY sscc", (sscc,)
+    ).fetchall()
+    return ContainerContents(
+        sscc, tuple(str(r[0]) for r in serials), tuple(str(r[0]) for r in children)
+    )
+
+
+def chain(conn: sqlite3.Connection, sscc: str | None) -> list[Container]:
+    """The container and its parents, innermost first (stops on a cycle)."""
+    result: list[Container] = []
+    seen: set[str] = set()
+    while sscc is not None and sscc not in seen:
+        seen.add(sscc)
+        container = get(conn, sscc)
+        result.append(container)
+        sscc = container.parent
+    return result
+
+
+def _container(row: tuple[Any, ...]) -> Container:
+    sscc, level, state, batch, parent, created, updated = row
+    return Container(
+        sscc=str(sscc),
+        level=ContainerLevel(level),
+        state=ContainerState(state),
+        batch=None if batch is None else str(batch),
+        parent=None if parent is None else str(parent),
+        created_at=str(created),
+        updated_at=str(updated),
+    )
+
+
+class Containers:
+    """Cases and pallets of a Ledger (``ledger.containers``); every change is audited.
+
+    ``events`` on a command are queued in the outbox in the same transaction (e.g. the SSCC's
+    commissioning with ``create``, an AggregationEvent with ``pack``).
+    """
+
+    def __init__(self, db: LedgerConnection) -> None:
+        self._db = db
+
+    def create(
+        self,
+        sscc: str,
+        level: ContainerLevel | str,
+        *,
+        actor: str,
+        batch: str | None = None,
+        reason: str = "",
+        events: Sequence[OutboxEvent] = (),
+    ) -> Container:
+        """A new open case or pallet with a valid, unused SSCC."""
+        check_actor(actor)
+        sscc, level = check_sscc(sscc), ContainerLevel(level)
+        with self._db.write() as conn:
+            at = self._db.now()
+            if (
+                batch is not None
+                and not conn.execute(
+                    "SELECT 1 FROM work_orders WHERE batch = ?", (batch,)
+                ).fetchone()
+            ):
+                raise UnknownWorkOrder(batch)
+            container = insert(conn, sscc, level, batch, at)
+            self._finish(conn, at, actor, "containers.create", reason, None, container, events, [])
+        return container
+
+    def close(
+        self, sscc: str, *, actor: str, reason: str = "", events: Sequence[OutboxEvent] = ()
+    ) -> Container:
+        """open|reopened -> closed."""
+        return self._set_state(sscc, ContainerState.CLOSED, actor, reason, events)
+
+    def reopen(
+        self, sscc: str, *, actor: str, reason: str, events: Sequence[OutboxEvent] = ()
+    ) -> Container:
+        """closed -> reopened (say why: rework, a damaged pack replaced...)."""
+        return self._set_state(sscc, ContainerState.REOPENED, actor, reason, events)
+
+    def _set_state(
+        self,
+        sscc: str,
+        to: ContainerState,
+        actor: str,
+        reason: str,
+        events: Sequence[OutboxEvent],
+    ) -> Container:
+        check_actor(actor)
+        with self._db.write() as conn:
+            at = self._db.now()
+            before, after = set_state(conn, sscc, to, at)
+            command = f"containers.{'close' if to is ContainerState.CLOSED else 'reopen'}"
+            self._finish(conn, at, actor, command, reason, before, after, events, [])
+        return after
+
+    def set_parent(
+        self,
+        child: str,
+        parent: str | None,
+        *,
+        actor: str,
+        reason: str = "",
+        events: Sequence[OutboxEvent] = (),
+    ) -> Container:
+        """Put a case on a pallet, or take it off with ``parent=None``."""
+        check_actor(actor)
+        with self._db.write() as conn:
+            at = self._db.now()
+            before = get(conn, child)
+            after = set_parent(conn, child, parent, at)
+            self._finish(
+                conn, at, actor, "containers.set_parent", reason, before, after, events, []
+            )
+        return after
+
+    def pack(
+        self,
+        sscc: str,
+        serials: Sequence[str],
+        *,
+        actor: str,
+        gtin: str | None = None,
+        reason: str = "",
+        events: Sequence[OutboxEvent] = (),
+    ) -> int:
+        """Put Commissioned units into the container (all or none); return how many."""
+        return self._move(sscc, serials, actor, gtin, reason, events, packing=True)
+
+    def unpack(
+        self,
+        sscc: str,
+        serials: Sequence[str],
+        *,
+        actor: str,
+        reason: str,
+        gtin: str | None = None,
+        events: Sequence[OutboxEvent] = (),
+    ) -> int:
+        """Take units out of the container (all or none); return how many."""
+        return self._move(sscc, serials, actor, gtin, reason, events, packing=False)
+
+    def _move(
+        self,
+        sscc: str,
+        serials: Sequence[str],
+        actor: str,
+        gtin: str | None,
+        reason: str,
+        events: Sequence[OutboxEvent],
+        *,
+        packing: bool,
+    ) -> int:
+        check_actor(actor)
+        with self._db.write() as conn:
+            at = self._db.now()
+            rows = resolve(conn, serials, gtin)
+            (pack if packing else unpack)(conn, sscc, rows, at)
+            holder = get(conn, sscc)
+            change = {"sscc": sscc, "units": summarise([r.serial for r in rows])}
+            command = "containers.pack" if packing else "containers.unpack"
+            self._finish(conn, at, actor, command, reason, None, change, events, rows, holder.batch)
+        return len(rows)
+
+    def get(self, sscc: str) -> Container:
+        """The container with this SSCC (ContainerError when there is none)."""
+        with self._db.read() as conn:
+            return get(conn, sscc)
+
+    def find(
+        self, *, batch: str | None = None, level: ContainerLevel | None = None
+    ) -> list[Container]:
+        """Containers, optionally of one batch and/or level."""
+        with self._db.read() as conn:
+            return find(conn, batch=batch, level=level)
+
+    def contents(self, sscc: str) -> ContainerContents:
+        """Unit serials and child containers packed directly in ``sscc``."""
+        with self._db.read() as conn:
+            return contents(conn, sscc)
+
+    def _finish(
+        self,
+        conn: sqlite3.Connection,
+        at: str,
+        actor: str,
+        command: str,
+        reason: str,
+        before: object,
+        after: object,
+        events: Sequence[OutboxEvent],
+        rows: Sequence[SerialRow],
+        batch: str | None = None,
+    ) -> None:
+        """Queue the command's events and write its audit row."""
+        if isinstance(after, Container):
+            batch = after.batch
+        insert_events(
+            conn,
+            events,
+            at=at,
+            command_serial_ids=[r.id for r in rows],
+            default_batch=batch,
+            gtin=None,
+        )
+        append_audit(
+            conn,
+            at=at,
+            actor=actor,
+            command=command,
+            reason=reason,
+            before=_summary(before),
+            after={
+                "change": _summary(after),
+                "events": summarise([e.event_id for e in events], "event_ids"),
+            },
+        )
+
+
+def _summary(value: object) -> object:
+    """A container as a small dict for the audit trail; anything else unchanged."""
+    if isinstance(value, Container):
+        return {
+            "sscc": value.sscc,
+            "level": value.level.value,
+            "state": value.state.value,
+            "parent": value.parent,
+        }
+    return value

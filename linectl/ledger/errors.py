@@ -1,0 +1,128 @@
+"""Errors the ledger raises; each names what was wrong and where, so an operator can act on it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from linectl.ledger.states import SerialState
+
+
+class LedgerError(Exception):
+    """Base class of every error the ledger raises on purpose."""
+
+
+class SchemaTooNew(LedgerError):
+    """The file was written by a newer linectl; opening it with this one could corrupt it."""
+
+    def __init__(self, path: str, found: int, known: int) -> None:
+        self.path = path
+        self.found = found
+        self.known = known
+        super().__init__(
+            f"ledger {path} has schema version {found}, but this linectl knows versions up to "
+            f"{known}; upgrade linectl (never downgrade a ledger file)"
+        )
+
+
+class MigrationFailed(LedgerError):
+    """A forward migration raised; the file stays at the version it had before that step."""
+
+
+class ValidationError(LedgerError, ValueError):
+    """Bad input: names the field, the item index and 1-based line (in a list) and the value."""
+
+    def __init__(
+        self, message: str, *, field: str, value: object, index: int | None = None
+    ) -> None:
+        self.field = field
+        self.value = value
+        self.index = index
+        where = f"{field} at index {index} (line {index + 1})" if index is not None else field
+        super().__init__(f"{where} {value!r}: {message}")
+
+
+class DuplicateSerial(ValidationError):
+    """A serial given twice in one import, or already in the ledger for the same GTIN."""
+
+
+class UnknownSerial(LedgerError, KeyError):
+    """A serial the ledger does not hold (for that GTIN, when one was given)."""
+
+    def __init__(self, serial: str, gtin: str | None, index: int) -> None:
+        self.serial = serial
+        self.gtin = gtin
+        self.index = index
+        scope = f" for GTIN {gtin}" if gtin else ""
+        super().__init__(f"serial {serial!r} at index {index} is not in the ledger{scope}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class AmbiguousSerial(LedgerError):
+    """A serial held under more than one GTIN, named without a GTIN."""
+
+    def __init__(self, serial: str, gtins: list[str]) -> None:
+        self.serial = serial
+        self.gtins = gtins
+        super().__init__(
+            f"serial {serial!r} exists for GTINs {', '.join(gtins)}; name the GTIN to act on it"
+        )
+
+
+class IllegalTransition(LedgerError):
+    """A serial state change the OPEN-SCS model (as the ledger enforces it) does not allow."""
+
+    def __init__(
+        self, serial: str, from_state: SerialState, to_state: SerialState, *, others: int = 0
+    ) -> None:
+        self.serial = serial
+        self.from_state = from_state
+        self.to_state = to_state
+        self.others = others
+        more = f" ({others} more illegal in this command)" if others else ""
+        super().__init__(
+            f"serial {serial!r}: illegal transition {from_state.label} -> {to_state.label}"
+            f"{more}; nothing changed"
+        )
+
+
+class UnknownWorkOrder(LedgerError, KeyError):
+    """A batch id with no work order."""
+
+    def __init__(self, batch: str) -> None:
+        self.batch = batch
+        super().__init__(f"no work order for batch {batch!r}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class WorkOrderExists(LedgerError):
+    """A work order with this batch id exists already."""
+
+
+class WorkOrderStateError(LedgerError):
+    """A command the work order's status (created/started/closed) does not allow."""
+
+
+class EncodedSerialsRemain(WorkOrderStateError):
+    """Closing a batch while serials are still Encoded (printed or in flight, not yet judged)."""
+
+    def __init__(self, batch: str, count: int, examples: list[str]) -> None:
+        self.batch = batch
+        self.count = count
+        self.examples = examples
+        super().__init__(
+            f"batch {batch!r} cannot close: {count} serials are still Encoded "
+            f"(e.g. {', '.join(examples)}); record their verdicts or scrap them first"
+        )
+
+
+class ContainerError(LedgerError):
+    """A container command that its state, level or contents do not allow."""
+
+
+class DuplicateEvent(LedgerError):
+    """An outbox event whose event_id (its EPCIS event hash) is already queued."""

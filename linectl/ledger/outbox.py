@@ -1,0 +1,225 @@
+"""The upstream outbox: EPCIS events queued in order, each linked to the serials it mentions."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from linectl.ledger.audit import append_audit, summarise
+from linectl.ledger.connection import LedgerConnection, check_actor
+from linectl.ledger.errors import DuplicateEvent, LedgerError, UnknownWorkOrder, ValidationError
+from linectl.ledger.models import Delivery, OutboxEntry, OutboxEvent
+from linectl.ledger.serials import resolve
+from linectl.ledger.validation import check_text
+
+_COLUMNS = (
+    "id, event_id, batch, kind, body, created_at, delivery, attempts, last_error, delivered_at"
+)
+
+
+def _body_text(event: OutboxEvent, index: int) -> str:
+    """The event body as compact JSON text, refusing text that is not JSON."""
+    if isinstance(event.body, str):
+        try:
+            json.loads(event.body)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"is not JSON ({exc.msg} at offset {exc.pos})",
+                field="event body",
+                value=event.body[:60],
+                index=index,
+            ) from exc
+        return event.body
+    return json.dumps(event.body, separators=(",", ":"), ensure_ascii=False)
+
+
+def insert_events(
+    conn: sqlite3.Connection,
+    events: Sequence[OutboxEvent],
+    *,
+    at: str,
+    command_serial_ids: Sequence[int],
+    default_batch: str | None,
+    gtin: str | None,
+) -> list[int]:
+    """Queue events after the last one (in the caller's transaction); return their ids."""
+    ids: list[int] = []
+    for index, event in enumerate(events):
+        check_text(event.event_id, "event_id")
+        check_text(event.kind, "event kind")
+        body = _body_text(event, index)
+        existing = conn.execute(
+            "SELECT id FROM outbox WHERE event_id = ?", (event.event_id,)
+        ).fetchone()
+        if existing is not None:
+            raise DuplicateEvent(
+                f"event {event.event_id!r} (index {index}) is already in the outbox as "
+                f"#{existing[0]}; nothing changed"
+            )
+        batch = event.batch if event.batch is not None else default_batch
+        if batch is not None and (
+            conn.execute("SELECT 1 FROM work_orders WHERE batch = ?", (batch,)).fetchone() is None
+        ):
+            raise UnknownWorkOrder(batch)
+        cursor = conn.execute(
+            "INSERT INTO outbox (event_id, batch, kind, body, created_at) VALUES (?, ?, ?, ?, ?)",
+            (event.event_id, batch, event.kind, body, at),
+        )
+        outbox_id = int(cursor.lastrowid or 0)
+        if event.serials is None:
+            serial_ids = list(command_serial_ids)
+        else:
+            serial_ids = [row.id for row in resolve(conn, event.serials, gtin)]
+        conn.executemany(
+            "INSERT INTO outbox_serials (outbox_id, serial_id) VALUES (?, ?)",
+            [(outbox_id, serial_id) for serial_id in serial_ids],
+        )
+        ids.append(outbox_id)
+    return ids
+
+
+def pending(conn: sqlite3.Connection, limit: int) -> list[OutboxEntry]:
+    """The oldest ``limit`` undelivered events, in the order they were queued."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM outbox WHERE delivery = 'pending' ORDER BY id LIMIT ?", (limit,)
+    ).fetchall()
+    return [entry(row) for row in rows]
+
+
+def for_serial(conn: sqlite3.Connection, serial_id: int) -> list[OutboxEntry]:
+    """Every queued or delivered event that mentions one serial, in queue order."""
+    rows = conn.execute(
+        f"SELECT {', '.join('o.' + c.strip() for c in _COLUMNS.split(','))} "
+        "FROM outbox_serials AS s JOIN outbox AS o ON o.id = s.outbox_id "
+        "WHERE s.serial_id = ? ORDER BY o.id",
+        (serial_id,),
+    ).fetchall()
+    return [entry(row) for row in rows]
+
+
+def mark_delivered(conn: sqlite3.Connection, ids: Sequence[int], *, at: str) -> list[int]:
+    """Mark events delivered; return the ids that were pending (unknown ids are an error)."""
+    changed: list[int] = []
+    for index, outbox_id in enumerate(ids):
+        row = conn.execute("SELECT delivery FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        if row is None:
+            raise LedgerError(f"outbox event #{outbox_id} (index {index}) does not exist")
+        if row[0] == Delivery.PENDING:
+            conn.execute(
+                "UPDATE outbox SET delivery = 'delivered', delivered_at = ? WHERE id = ?",
+                (at, outbox_id),
+            )
+            changed.append(outbox_id)
+    return changed
+
+
+def record_failure(conn: sqlite3.Connection, ids: Sequence[int], error: str) -> None:
+    """Count one more failed delivery attempt for each event and keep the last error."""
+    conn.executemany(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ? "
+        "WHERE id = ? AND delivery = 'pending'",
+        [(error, outbox_id) for outbox_id in ids],
+    )
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Number of events by delivery state."""
+    result = {d.value: 0 for d in Delivery}
+    for delivery, count in conn.execute("SELECT delivery, count(*) FROM outbox GROUP BY delivery"):
+        result[str(delivery)] = int(count)
+    return result
+
+
+def entry(row: tuple[Any, ...]) -> OutboxEntry:
+    """An OutboxEntry from a SELECT of the outbox columns."""
+    oid, event_id, batch, kind, body, created, delivery, attempts, last_error, delivered = row
+    return OutboxEntry(
+        id=int(oid),
+        event_id=str(event_id),
+        batch=None if batch is None else str(batch),
+        kind=str(kind),
+        body=str(body),
+        created_at=str(created),
+        delivery=Delivery(delivery),
+        attempts=int(attempts),
+        last_error=None if last_error is None else str(last_error),
+        delivered_at=None if delivered is None else str(delivered),
+    )
+
+
+class Outbox:
+    """The upstream queue of a Ledger (``ledger.outbox``): append, peek in order, mark delivered.
+
+    Events caused by a state change are better queued with that change (``events=`` on the
+    Ledger's commands) so both commit or neither does; ``append`` is for events of their own.
+    """
+
+    def __init__(self, db: LedgerConnection) -> None:
+        self._db = db
+
+    def append(
+        self,
+        events: Sequence[OutboxEvent],
+        *,
+        actor: str,
+        reason: str = "",
+        gtin: str | None = None,
+    ) -> list[int]:
+        """Queue events in one transaction (all or none); return their outbox ids."""
+        check_actor(actor)
+        if not events:
+            return []
+        with self._db.write() as conn:
+            at = self._db.now()
+            ids = insert_events(
+                conn, events, at=at, command_serial_ids=(), default_batch=None, gtin=gtin
+            )
+            append_audit(
+                conn,
+                at=at,
+                actor=actor,
+                command="outbox.append",
+                reason=reason,
+                before={},
+                after={"events": summarise([e.event_id for e in events], "event_ids")},
+            )
+        return ids
+
+    def peek(self, limit: int = 100) -> list[OutboxEntry]:
+        """The oldest ``limit`` pending events, in queue order, without changing anything."""
+        with self._db.read() as conn:
+            return pending(conn, limit)
+
+    def mark_delivered(self, ids: Sequence[int], *, actor: str = "uplink") -> int:
+        """Mark events delivered (idempotent); return how many were still pending."""
+        check_actor(actor)
+        with self._db.write() as conn:
+            at = self._db.now()
+            changed = mark_delivered(conn, ids, at=at)
+            if changed:
+                append_audit(
+                    conn,
+                    at=at,
+                    actor=actor,
+                    command="outbox.mark_delivered",
+                    reason="accepted upstream",
+                    before={"pending": len(changed)},
+                    after={
+                        "delivered": len(changed),
+                        "first_id": changed[0],
+                        "last_id": changed[-1],
+                    },
+                )
+        return len(changed)
+
+    def record_failure(self, ids: Sequence[int], error: str) -> None:
+        """Count a failed delivery attempt. Not audited: retry bookkeeping, not a state change."""
+        with self._db.write() as conn:
+            record_failure(conn, ids, error[:500])
+
+    def counts(self) -> dict[str, int]:
+        """Number of events pending and delivered."""
+        with self._db.read() as conn:
+            return counts(conn)

@@ -1,0 +1,413 @@
+"""The line's ledger: work orders, the serial pool and its states, units, reconciliation, audit.
+
+One SQLite file (WAL, synchronous=FULL, foreign keys on, schema version in user_version).
+Every state-changing command is one ``BEGIN IMMEDIATE`` transaction that also writes its audit
+row and any outbox events it caused; a refused command (illegal transition, duplicate, bad
+input) raises and changes nothing. Containers and the outbox live under ``ledger.containers``
+and ``ledger.outbox``. Thread safety: see ``linectl.ledger.connection`` (one connection per
+Ledger, guarded by a lock; any thread may call, calls are serialised). The methods block on
+disk I/O: from asyncio, call them through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+
+from linectl.ledger import containers as container_rows
+from linectl.ledger import outbox as outbox_rows
+from linectl.ledger import workorders
+from linectl.ledger.audit import AuditEntry, AuditReport, append_audit, summarise
+from linectl.ledger.audit import audit_entries as _audit_entries
+from linectl.ledger.audit import audit_head as _audit_head
+from linectl.ledger.audit import verify_audit as _verify_audit
+from linectl.ledger.connection import Clock, LedgerConnection, check_actor, utc_now
+from linectl.ledger.containers import Containers
+from linectl.ledger.errors import ValidationError
+from linectl.ledger.migrations import MIGRATIONS, Migration
+from linectl.ledger.models import (
+    OutboxEvent,
+    SerialTrace,
+    UnitResult,
+    WorkOrder,
+    WorkOrderStatus,
+)
+from linectl.ledger.outbox import Outbox, insert_events
+from linectl.ledger.reconcile import Reconciliation, reconcile_batch
+from linectl.ledger.serials import (
+    SerialRow,
+    apply_moves,
+    batch_counts,
+    check_moves,
+    check_new,
+    check_not_held,
+    count_states,
+    history,
+    in_state,
+    insert_allocated,
+)
+from linectl.ledger.serials import resolve as resolve_serials
+from linectl.ledger.states import SerialState
+from linectl.ledger.units import insert_units, load_unit, verdict_moves
+from linectl.ledger.validation import check_gtin
+
+_RUNNING = (WorkOrderStatus.STARTED,)
+_OPEN = (WorkOrderStatus.CREATED, WorkOrderStatus.STARTED)
+
+
+class Ledger:
+    """The SQLite ledger of one packaging line (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock = utc_now,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> None:
+        self._db = LedgerConnection(path, clock=clock, migrations=migrations)
+        self.path = self._db.path
+        self.outbox = Outbox(self._db)
+        self.containers = Containers(self._db)
+
+    @property
+    def schema_version(self) -> int:
+        """Schema version of the file after opening (``PRAGMA user_version``)."""
+        return self._db.schema_version
+
+    @property
+    def migrated_from(self) -> int:
+        """Schema version the file had before this open applied migrations (0: new file)."""
+        return self._db.migrated_from
+
+    def settings(self) -> dict[str, str | int]:
+        """Path, journal_mode, synchronous, foreign_keys, user_version, schema_version."""
+        return self._db.settings()
+
+    def close(self) -> None:
+        """Close the file (safe twice)."""
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- work orders -----------------------------------------------------------------------------
+
+    def create_work_order(
+        self,
+        *,
+        batch: str,
+        gtin: str,
+        lot: str,
+        expiry: str,
+        quantity: int,
+        target_market: str,
+        actor: str,
+        materials: Mapping[str, str] | None = None,
+        reason: str = "",
+    ) -> WorkOrder:
+        """Record a new batch; validates the GTIN check digit, lot (AI 10) and expiry (YYMMDD)."""
+        check_actor(actor)
+        fields = workorders.checked_fields(
+            batch=batch,
+            gtin=gtin,
+            lot=lot,
+            expiry=expiry,
+            quantity=quantity,
+            target_market=target_market,
+            materials=materials,
+        )
+        with self._db.write() as conn:
+            at = self._db.now()
+            order = WorkOrder(
+                **fields,
+                status=WorkOrderStatus.CREATED,
+                created_at=at,
+                started_at=None,
+                closed_at=None,
+            )
+            workorders.insert(conn, order)
+            after = workorders.summary(order)
+            self._audit(conn, at, actor, "work_order.create", reason, None, after)
+        return order
+
+    def start_work_order(self, batch: str, *, actor: str, reason: str = "") -> WorkOrder:
+        """created -> started: serials of the batch may now be encoded."""
+        check_actor(actor)
+        with self._db.write() as conn:
+            at = self._db.now()
+            order = workorders.start(conn, batch, at)
+            before, after = {"batch": batch, "status": "created"}, workorders.summary(order)
+            self._audit(conn, at, actor, "work_order.start", reason, before, after)
+        return order
+
+    def close_work_order(self, batch: str, *, actor: str, reason: str = "") -> WorkOrder:
+        """created|started -> closed; refused (EncodedSerialsRemain) while serials are Encoded."""
+        check_actor(actor)
+        with self._db.write() as conn:
+            at = self._db.now()
+            before = {"batch": batch, "status": workorders.get(conn, batch).status.value}
+            order = workorders.close(conn, batch, at)
+            after = workorders.summary(order) | {"states": batch_counts(conn, batch)}
+            self._audit(conn, at, actor, "work_order.close", reason, before, after)
+        return order
+
+    def get_work_order(self, batch: str) -> WorkOrder:
+        """The work order of ``batch`` (UnknownWorkOrder if none)."""
+        with self._db.read() as conn:
+            return workorders.get(conn, batch)
+
+    def list_work_orders(self, status: WorkOrderStatus | None = None) -> list[WorkOrder]:
+        """All work orders, or those with ``status``, oldest first."""
+        with self._db.read() as conn:
+            return workorders.find(conn, status)
+
+    # -- serials ---------------------------------------------------------------------------------
+
+    def import_serials(
+        self,
+        batch: str,
+        gtin: str,
+        serials: Iterable[str],
+        actor: str,
+        reason: str = "received from upstream",
+    ) -> int:
+        """Add serials received from upstream to the batch as Allocated; all or nothing.
+
+        Refuses serials that are not 1-20 characters of CSET 82, repeats within the input and
+        serials the ledger already holds for this GTIN; errors name the index (and line).
+        """
+        check_actor(actor)
+        gtin = check_gtin(gtin)
+        if isinstance(serials, str):
+            raise ValidationError(
+                "expected a list of serials, got one string", field="serials", value=serials[:40]
+            )
+        items = check_new(list(serials))
+        with self._db.write() as conn:
+            order = workorders.get(conn, batch)
+            workorders.require_status(order, _OPEN, "importing serials")
+            if order.gtin != gtin:
+                raise ValidationError(
+                    f"batch {batch!r} packs GTIN {order.gtin}", field="gtin", value=gtin
+                )
+            check_not_held(conn, gtin, items)
+            if not items:
+                return 0
+            at = self._db.now()
+            before = {"states": batch_counts(conn, batch)}
+            insert_allocated(
+                conn, gtin=gtin, batch=batch, serials=items, at=at, actor=actor, reason=reason
+            )
+            after = {"states": batch_counts(conn, batch), "imported": summarise(items)}
+            self._audit(conn, at, actor, "serials.import", reason, before, after)
+        return len(items)
+
+    def transition(
+        self,
+        serials: str | Sequence[str],
+        to_state: SerialState,
+        actor: str,
+        reason: str,
+        *,
+        gtin: str | None = None,
+        events: Sequence[OutboxEvent] = (),
+    ) -> int:
+        """Move serials to ``to_state`` and queue ``events``, all or none; return how many.
+
+        Raises IllegalTransition (naming serial, from and to state) if any one move is illegal,
+        UnknownSerial / AmbiguousSerial / DuplicateSerial for bad references; nothing changes then.
+        Without ``gtin`` each serial must be unique across GTINs in the ledger. A single serial
+        may be passed as a plain string.
+        """
+        check_actor(actor)
+        if isinstance(serials, str):
+            serials = [serials]
+        to_state = SerialState(to_state)
+        with self._db.write() as conn:
+            rows = resolve_serials(conn, serials, gtin)
+            if not rows:
+                return 0
+            check_moves((row, to_state) for row in rows)
+            if to_state is SerialState.ENCODED:
+                for batch in sorted({row.batch for row in rows}):
+                    order = workorders.get(conn, batch)
+                    workorders.require_status(order, _RUNNING, "encoding serials")
+            self._apply(
+                conn,
+                rows,
+                [(row, to_state, reason) for row in rows],
+                actor,
+                reason,
+                "serials.transition",
+                events,
+                gtin,
+            )
+        return len(rows)
+
+    def take_for_encoding(
+        self,
+        batch: str,
+        n: int = 1,
+        *,
+        actor: str = "line",
+        reason: str = "write-ahead before print",
+    ) -> list[str]:
+        """Durably move up to ``n`` Allocated serials of a started batch to Encoded, oldest first.
+
+        One transaction whatever ``n``; it is committed (fsynced) before this returns, so a
+        serial handed to the printer can never be handed out again. Returns fewer than ``n``
+        (possibly none) when the pool runs short: the caller suspends rather than print unknowns.
+        """
+        check_actor(actor)
+        if n < 1:
+            raise ValidationError("must be at least 1", field="n", value=n)
+        with self._db.write() as conn:
+            workorders.require_status(workorders.get(conn, batch), _RUNNING, "encoding serials")
+            rows = in_state(conn, batch, SerialState.ALLOCATED, n)
+            if rows:
+                moves = [(row, SerialState.ENCODED, reason) for row in rows]
+                self._apply(conn, rows, moves, actor, reason, "serials.encode", (), None)
+        return [row.serial for row in rows]
+
+    def record_units(
+        self,
+        units: Sequence[UnitResult],
+        *,
+        actor: str = "line",
+        gtin: str | None = None,
+        events: Sequence[OutboxEvent] = (),
+    ) -> None:
+        """Record verdicts of Encoded serials: GOOD -> Commissioned, REJECT -> LabelScrapped.
+
+        One transaction for the group with its outbox events; any illegal move or bad unit
+        refuses the whole group.
+        """
+        check_actor(actor)
+        if not units:
+            return
+        with self._db.write() as conn:
+            rows = resolve_serials(conn, [u.serial for u in units], gtin)
+            moves = verdict_moves(units, rows)
+            check_moves((row, to) for row, to, _ in moves)
+            insert_units(conn, units, rows, self._db.now())
+            self._apply(conn, rows, moves, actor, "unit verdicts", "units.record", events, gtin)
+
+    def list_serials(
+        self, batch: str, state: SerialState | None = None, *, limit: int | None = None
+    ) -> list[str]:
+        """Serials of a batch (optionally in one state), in import order."""
+        sql = "SELECT serial FROM serials WHERE batch = ?"
+        params: list[object] = [batch]
+        if state is not None:
+            sql += " AND state = ?"
+            params.append(int(state))
+        sql += " ORDER BY id LIMIT ?"
+        params.append(-1 if limit is None else limit)
+        with self._db.read() as conn:
+            workorders.get(conn, batch)
+            return [str(r[0]) for r in conn.execute(sql, params)]
+
+    def state_counts(self, batch: str) -> dict[SerialState, int]:
+        """Number of serials of the batch in each state (states with none are left out)."""
+        with self._db.read() as conn:
+            workorders.get(conn, batch)
+            rows = conn.execute(
+                "SELECT state, count(*) FROM serials WHERE batch = ? GROUP BY state", (batch,)
+            )
+            return {SerialState(state): int(count) for state, count in rows}
+
+    def trace(self, serial: str, *, gtin: str | None = None) -> SerialTrace:
+        """Everything about one serial: states with times, unit, container chain, outbox events."""
+        with self._db.read() as conn:
+            (row,) = resolve_serials(conn, [serial], gtin)
+            unit = load_unit(conn, row)
+            return SerialTrace(
+                gtin=row.gtin,
+                serial=row.serial,
+                batch=row.batch,
+                state=row.state,
+                history=tuple(history(conn, row.id)),
+                unit=unit,
+                containers=tuple(container_rows.chain(conn, unit.container if unit else None)),
+                events=tuple(outbox_rows.for_serial(conn, row.id)),
+            )
+
+    # -- reconciliation and audit ----------------------------------------------------------------
+
+    def reconcile(self, batch: str) -> Reconciliation:
+        """Account for every serial the batch received (see ``linectl.ledger.reconcile``)."""
+        with self._db.read() as conn:
+            return reconcile_batch(conn, batch)
+
+    def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> AuditReport:
+        """Walk the audit hash chain; the report names the first broken row."""
+        with self._db.read() as conn:
+            return _verify_audit(conn, anchor=anchor)
+
+    def audit_head(self) -> tuple[int, str] | None:
+        """(id, row_hash) of the newest audit row, to anchor the chain outside the file."""
+        with self._db.read() as conn:
+            return _audit_head(conn)
+
+    def audit_entries(self, *, after_id: int = 0, limit: int = 100) -> list[AuditEntry]:
+        """Audit rows after ``after_id``, oldest first."""
+        with self._db.read() as conn:
+            return _audit_entries(conn, after_id=after_id, limit=limit)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _apply(
+        self,
+        conn: sqlite3.Connection,
+        rows: Sequence[SerialRow],
+        moves: Sequence[tuple[SerialRow, SerialState, str]],
+        actor: str,
+        reason: str,
+        command: str,
+        events: Sequence[OutboxEvent],
+        gtin: str | None,
+    ) -> None:
+        """Write checked moves, their events and the audit row in the open transaction."""
+        at = self._db.now()
+        apply_moves(conn, moves, at=at, actor=actor)
+        batches = sorted({row.batch for row in rows})
+        insert_events(
+            conn,
+            events,
+            at=at,
+            command_serial_ids=[row.id for row in rows],
+            default_batch=batches[0] if len(batches) == 1 else None,
+            gtin=gtin,
+        )
+        before = {"states": count_states(row.state for row in rows), "batches": batches}
+        after = {
+            "states": count_states(to for _, to, _ in moves),
+            "serials": summarise([row.serial for row in rows]),
+            "events": summarise([e.event_id for e in events], "event_ids"),
+        }
+        self._audit(conn, at, actor, command, reason, before, after)
+
+    def _audit(
+        self,
+        conn: sqlite3.Connection,
+        at: str,
+        actor: str,
+        command: str,
+        reason: str,
+        before: object,
+        after: object,
+    ) -> None:
+        append_audit(
+            conn, at=at, actor=actor, command=command, reason=reason, before=before, after=after
+        )

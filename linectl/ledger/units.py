@@ -1,0 +1,82 @@
+"""Packs on the line: a verdict per Encoded serial becomes a unit row and a state change."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from linectl.ledger.errors import ValidationError
+from linectl.ledger.models import Unit, UnitResult, Verdict
+from linectl.ledger.serials import SerialRow
+from linectl.ledger.states import SerialState
+
+Move = tuple[SerialRow, SerialState, str]
+
+
+def verdict_moves(units: Sequence[UnitResult], rows: Sequence[SerialRow]) -> list[Move]:
+    """GOOD -> Commissioned, REJECT -> LabelScrapped (a reject must say why); validates units."""
+    moves: list[Move] = []
+    for index, (unit, row) in enumerate(zip(units, rows, strict=True)):
+        if unit.verdict not in tuple(Verdict):
+            raise ValidationError(
+                "must be good or reject", field="verdict", value=unit.verdict, index=index
+            )
+        if isinstance(unit.seq, bool) or not isinstance(unit.seq, int) or unit.seq < 0:
+            raise ValidationError(
+                "must be an integer >= 0", field="seq", value=unit.seq, index=index
+            )
+        if Verdict(unit.verdict) is Verdict.GOOD:
+            moves.append((row, SerialState.COMMISSIONED, f"verified good (seq {unit.seq})"))
+            continue
+        if not unit.reason or not unit.reason.strip():
+            raise ValidationError(
+                "a reject needs a reason code", field="reason", value=unit.reason, index=index
+            )
+        reason = f"rejected: {unit.reason} (seq {unit.seq})"
+        moves.append((row, SerialState.LABEL_SCRAPPED, reason))
+    return moves
+
+
+def insert_units(
+    conn: sqlite3.Connection, units: Sequence[UnitResult], rows: Sequence[SerialRow], at: str
+) -> None:
+    """Store one unit row per judged serial (a serial is judged once: it is printed once)."""
+    conn.executemany(
+        "INSERT INTO units (serial_id, seq, verdict, grade, reason, printed_at, verdict_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                row.id,
+                unit.seq,
+                Verdict(unit.verdict).value,
+                unit.grade,
+                unit.reason,
+                unit.printed_at,
+                unit.verdict_at or at,
+            )
+            for unit, row in zip(units, rows, strict=True)
+        ],
+    )
+
+
+def load_unit(conn: sqlite3.Connection, row: SerialRow) -> Unit | None:
+    """The unit recorded for a serial, if it was judged."""
+    raw = conn.execute(
+        "SELECT seq, verdict, grade, reason, printed_at, verdict_at, container "
+        "FROM units WHERE serial_id = ?",
+        (row.id,),
+    ).fetchone()
+    if raw is None:
+        return None
+    seq, verdict, grade, reason, printed_at, verdict_at, container = raw
+    return Unit(
+        gtin=row.gtin,
+        serial=row.serial,
+        seq=seq,
+        verdict=Verdict(verdict),
+        grade=grade,
+        reason=reason,
+        printed_at=printed_at,
+        verdict_at=verdict_at,
+        container=container,
+    )

@@ -1,0 +1,185 @@
+"""Work orders (batches): rows, lookups and status changes inside the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from linectl.ledger.errors import (
+    EncodedSerialsRemain,
+    UnknownWorkOrder,
+    ValidationError,
+    WorkOrderExists,
+    WorkOrderStateError,
+)
+from linectl.ledger.models import WorkOrder, WorkOrderStatus
+from linectl.ledger.states import SerialState
+from linectl.ledger.validation import (
+    check_batch_id,
+    check_expiry,
+    check_gtin,
+    check_lot,
+    check_quantity,
+    check_text,
+)
+
+_COLUMNS = (
+    "batch, gtin, lot, expiry, quantity, target_market, materials, status, "
+    "created_at, started_at, closed_at"
+)
+
+
+def materials_json(materials: Mapping[str, str] | None) -> str:
+    """Packaging-material lots ({"carton": "C-118", "leaflet": "L-9"}) as canonical JSON."""
+    materials = dict(materials or {})
+    for kind, lot in materials.items():
+        if not isinstance(kind, str) or not kind.strip():
+            raise ValidationError(
+                "material kind must be a non-empty string", field="materials", value=kind
+            )
+        if not isinstance(lot, str) or not lot.strip():
+            raise ValidationError(
+                f"lot of material {kind!r} must be a non-empty string", field="materials", value=lot
+            )
+    return json.dumps(materials, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def checked_fields(
+    *,
+    batch: str,
+    gtin: str,
+    lot: str,
+    expiry: str,
+    quantity: int,
+    target_market: str,
+    materials: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """The fields of a new work order, each validated (GTIN check digit, lot AI 10, YYMMDD)."""
+    materials_json(materials)
+    return {
+        "batch": check_batch_id(batch),
+        "gtin": check_gtin(gtin),
+        "lot": check_lot(lot),
+        "expiry": check_expiry(expiry),
+        "quantity": check_quantity(quantity),
+        "target_market": check_text(target_market, "target_market", max_len=64),
+        "materials": dict(materials or {}),
+    }
+
+
+def summary(order: WorkOrder) -> dict[str, object]:
+    """A work order's fields for the audit trail."""
+    return {
+        "batch": order.batch,
+        "gtin": order.gtin,
+        "lot": order.lot,
+        "expiry": order.expiry,
+        "quantity": order.quantity,
+        "target_market": order.target_market,
+        "materials": dict(order.materials),
+        "status": order.status.value,
+    }
+
+
+def insert(conn: sqlite3.Connection, order: WorkOrder) -> None:
+    """Store a new work order; the batch id must be unused."""
+    if conn.execute("SELECT 1 FROM work_orders WHERE batch = ?", (order.batch,)).fetchone():
+        raise WorkOrderExists(f"a work order for batch {order.batch!r} exists already")
+    conn.execute(
+        f"INSERT INTO work_orders ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            order.batch,
+            order.gtin,
+            order.lot,
+            order.expiry,
+            order.quantity,
+            order.target_market,
+            materials_json(order.materials),
+            order.status.value,
+            order.created_at,
+            order.started_at,
+            order.closed_at,
+        ),
+    )
+
+
+def get(conn: sqlite3.Connection, batch: str) -> WorkOrder:
+    """The work order for ``batch``, or UnknownWorkOrder."""
+    row = conn.execute(f"SELECT {_COLUMNS} FROM work_orders WHERE batch = ?", (batch,)).fetchone()
+    if row is None:
+        raise UnknownWorkOrder(batch)
+    return _order(row)
+
+
+def find(conn: sqlite3.Connection, status: WorkOrderStatus | None) -> list[WorkOrder]:
+    """All work orders (optionally of one status), oldest first."""
+    if status is None:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM work_orders ORDER BY created_at, batch")
+    else:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM work_orders WHERE status = ? ORDER BY created_at, batch",
+            (status.value,),
+        )
+    return [_order(row) for row in rows]
+
+
+def start(conn: sqlite3.Connection, batch: str, at: str) -> WorkOrder:
+    """created -> started."""
+    order = get(conn, batch)
+    if order.status is not WorkOrderStatus.CREATED:
+        raise WorkOrderStateError(
+            f"batch {batch!r} is {order.status.value}; only a created batch starts"
+        )
+    conn.execute(
+        "UPDATE work_orders SET status = 'started', started_at = ? WHERE batch = ?", (at, batch)
+    )
+    return get(conn, batch)
+
+
+def close(conn: sqlite3.Connection, batch: str, at: str) -> WorkOrder:
+    """created|started -> closed, refused while any serial of the batch is still Encoded."""
+    order = get(conn, batch)
+    if order.status is WorkOrderStatus.CLOSED:
+        raise WorkOrderStateError(f"batch {batch!r} is closed already")
+    count = conn.execute(
+        "SELECT count(*) FROM serials WHERE batch = ? AND state = ?",
+        (batch, int(SerialState.ENCODED)),
+    ).fetchone()[0]
+    if count:
+        examples = conn.execute(
+            "SELECT serial FROM serials WHERE batch = ? AND state = ? ORDER BY id LIMIT 5",
+            (batch, int(SerialState.ENCODED)),
+        ).fetchall()
+        raise EncodedSerialsRemain(batch, int(count), [str(r[0]) for r in examples])
+    conn.execute(
+        "UPDATE work_orders SET status = 'closed', closed_at = ? WHERE batch = ?", (at, batch)
+    )
+    return get(conn, batch)
+
+
+def require_status(order: WorkOrder, allowed: Sequence[WorkOrderStatus], doing: str) -> None:
+    """Refuse ``doing`` unless the work order is in one of ``allowed``."""
+    if order.status not in allowed:
+        wanted = " or ".join(s.value for s in allowed)
+        raise WorkOrderStateError(
+            f"batch {order.batch!r} is {order.status.value}; {doing} needs it {wanted}"
+        )
+
+
+def _order(row: tuple[Any, ...]) -> WorkOrder:
+    batch, gtin, lot, expiry, qty, market, materials, status, created, started, closed = row
+    return WorkOrder(
+        batch=str(batch),
+        gtin=str(gtin),
+        lot=str(lot),
+        expiry=str(expiry),
+        quantity=int(qty),
+        target_market=str(market),
+        materials=json.loads(str(materials)),
+        status=WorkOrderStatus(status),
+        created_at=str(created),
+        started_at=None if started is None else str(started),
+        closed_at=None if closed is None else str(closed),
+    )
