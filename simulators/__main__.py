@@ -52,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    known, _ = parser.parse_known_args(argv)
+    first_pass = [a for a in argv if a not in ("-h", "--help")]
+    if not first_pass or (first_pass[0].startswith("-") and len(first_pass) == len(argv)):
+        parser.parse_args(argv)  # no device named: top-level help or usage error
+    known, _ = parser.parse_known_args(first_pass)
     protocols: dict[str, str] = known._protocols
     if len(protocols) > 1:
         module_name = protocols[known.protocol]

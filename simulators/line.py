@@ -129,9 +129,9 @@ class VirtualLine:
     async def tick(self) -> None:
         """Advance one pitch: feed a pack in (until the limit), fire the station handlers."""
         if self.packs_limit is None or self.next_seq <= self.packs_limit:
-            pack = Pack(seq=self.next_seq, defect=self.faults.draw())
-            self.on_conveyor.append(pack)
-            self.history[pack.seq] = pack
+            new = Pack(seq=self.next_seq, defect=self.faults.draw())
+            self.on_conveyor.append(new)
+            self.history[new.seq] = new
         self.next_seq += 1
         last = self.layout.packer
         while self.on_conveyor and self.next_seq - 1 - self.on_conveyor[0].seq > last:

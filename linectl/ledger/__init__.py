@@ -14,6 +14,7 @@ from linectl.ledger.errors import (
     UnknownSerial,
     UnknownWorkOrder,
     ValidationError,
+    ValidationErrors,
     WorkOrderExists,
     WorkOrderStateError,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "UnknownSerial",
     "UnknownWorkOrder",
     "ValidationError",
+    "ValidationErrors",
     "Verdict",
     "WorkOrder",
     "WorkOrderExists",

@@ -42,6 +42,17 @@ class ValidationError(LedgerError, ValueError):
         super().__init__(f"{where} {value!r}: {message}")
 
 
+class ValidationErrors(ValidationError):
+    """Several fields of one command are wrong; ``errors`` holds each, the message lists all."""
+
+    def __init__(self, errors: list[ValidationError]) -> None:
+        self.errors = errors
+        LedgerError.__init__(self, "; ".join(str(e) for e in errors))
+        self.field = ",".join(e.field for e in errors)
+        self.value = tuple(e.value for e in errors)
+        self.index = None
+
+
 class DuplicateSerial(ValidationError):
     """A serial given twice in one import, or already in the ledger for the same GTIN."""
 

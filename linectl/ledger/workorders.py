@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from linectl.ledger.errors import (
     EncodedSerialsRemain,
     UnknownWorkOrder,
     ValidationError,
+    ValidationErrors,
     WorkOrderExists,
     WorkOrderStateError,
 )
@@ -56,17 +57,31 @@ def checked_fields(
     target_market: str,
     materials: Mapping[str, str] | None,
 ) -> dict[str, Any]:
-    """The fields of a new work order, each validated (GTIN check digit, lot AI 10, YYMMDD)."""
-    materials_json(materials)
-    return {
-        "batch": check_batch_id(batch),
-        "gtin": check_gtin(gtin),
-        "lot": check_lot(lot),
-        "expiry": check_expiry(expiry),
-        "quantity": check_quantity(quantity),
-        "target_market": check_text(target_market, "target_market", max_len=64),
-        "materials": dict(materials or {}),
-    }
+    """The fields of a new work order, each validated (GTIN check digit, lot AI 10, YYMMDD).
+
+    Every field is checked; when several are wrong, one error lists them all.
+    """
+    checks: list[tuple[str, Callable[[], object]]] = [
+        ("batch", lambda: check_batch_id(batch)),
+        ("gtin", lambda: check_gtin(gtin)),
+        ("lot", lambda: check_lot(lot)),
+        ("expiry", lambda: check_expiry(expiry)),
+        ("quantity", lambda: check_quantity(quantity)),
+        ("target_market", lambda: check_text(target_market, "target_market", max_len=64)),
+        ("materials", lambda: (materials_json(materials), dict(materials or {}))[1]),
+    ]
+    fields: dict[str, Any] = {}
+    problems: list[ValidationError] = []
+    for name, check in checks:
+        try:
+            fields[name] = check()
+        except ValidationError as exc:
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ValidationErrors(problems)
+    return fields
 
 
 def summary(order: WorkOrder) -> dict[str, object]:

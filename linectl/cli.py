@@ -1,0 +1,294 @@
+"""The ``linectl`` command line: ledger, batches, serials, reports, trace, audit, decoding."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from linectl.config import ConfigError, load_config
+from linectl.gs1.errors import Gs1Error
+from linectl.gs1.scan import parse_scan
+from linectl.ledger import Ledger, LedgerError, SerialTrace, WorkOrder
+from linectl.lifecycle import return_unused
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """The command line itself is incomplete or contradictory."""
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
+
+
+def ledger_path(args: argparse.Namespace) -> Path:
+    """The ledger file: --ledger, else the one named by --config / $LINECTL_CONFIG."""
+    if args.ledger:
+        return Path(args.ledger)
+    config = args.config or os.environ.get("LINECTL_CONFIG")
+    if not config:
+        raise UsageError("no ledger given: use --config LINE.toml (or $LINECTL_CONFIG) or --ledger")
+    return load_config(config).ledger.path
+
+
+def open_ledger(args: argparse.Namespace, *, create: bool = False) -> Ledger:
+    path = ledger_path(args)
+    if not create and not path.exists():
+        raise UsageError(f"no ledger at {path}: run 'linectl ledger init' first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Ledger(path)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+# --- ledger / batches ----------------------------------------------------------------------------
+
+
+def cmd_ledger_init(args: argparse.Namespace) -> int:
+    with open_ledger(args, create=True) as ledger:
+        print(f"ledger {ledger.path}: schema version {ledger.schema_version}")
+    return 0
+
+
+def _parse_materials(items: Sequence[str]) -> dict[str, str]:
+    materials: dict[str, str] = {}
+    for item in items:
+        name, sep, lot = item.partition("=")
+        if not sep or not name or not lot:
+            raise UsageError(f"--material {item!r}: expected NAME=LOT, e.g. carton=C2026-11")
+        materials[name] = lot
+    return materials
+
+
+def _work_order_row(wo: WorkOrder) -> str:
+    return (
+        f"{wo.batch:<16} {wo.status:<8} GTIN {wo.gtin}  lot {wo.lot:<12} exp {wo.expiry}  "
+        f"qty {wo.quantity:>7}  {wo.target_market}"
+    )
+
+
+def cmd_batch_create(args: argparse.Namespace) -> int:
+    with open_ledger(args) as ledger:
+        wo = ledger.create_work_order(
+            batch=args.batch,
+            gtin=args.gtin,
+            lot=args.lot,
+            expiry=args.expiry,
+            quantity=args.quantity,
+            target_market=args.market,
+            materials=_parse_materials(args.material),
+            actor=args.user,
+            reason=args.reason,
+        )
+        print(f"created {_work_order_row(wo)}")
+    return 0
+
+
+def cmd_batch_start(args: argparse.Namespace) -> int:
+    with open_ledger(args) as ledger:
+        wo = ledger.start_work_order(args.batch, actor=args.user, reason=args.reason)
+        print(f"started {_work_order_row(wo)}")
+    return 0
+
+
+def cmd_batch_close(args: argparse.Namespace) -> int:
+    with open_ledger(args) as ledger:
+        if args.return_unused:
+            n = return_unused(ledger, args.batch, actor=args.user, reason="returned at batch close")
+            print(f"{n} unused serials marked returned")
+        wo = ledger.close_work_order(args.batch, actor=args.user, reason=args.reason)
+        print(f"closed {_work_order_row(wo)}")
+        print(ledger.reconcile(args.batch).to_table())
+    return 0
+
+
+def cmd_batch_list(args: argparse.Namespace) -> int:
+    with open_ledger(args) as ledger:
+        orders = ledger.list_work_orders()
+        if args.json:
+            _print_json([asdict(wo) for wo in orders])
+        elif not orders:
+            print("no batches")
+        else:
+            for wo in orders:
+                print(_work_order_row(wo))
+    return 0
+
+
+def cmd_serials_import(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read serial file {path}: {exc}") from None
+    serials = text.splitlines()
+    with open_ledger(args) as ledger:
+        gtin = args.gtin or ledger.get_work_order(args.batch).gtin
+        try:
+            n = ledger.import_serials(args.batch, gtin, serials, args.user, reason=args.reason)
+        except LedgerError as exc:
+            raise LedgerError(f"{path}: {exc}") from exc
+        print(f"imported {n} serials into batch {args.batch} from {path}")
+    return 0
+
+
+# --- reports, trace, audit -----------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    with open_ledger(args) as ledger:
+        rec = ledger.reconcile(args.batch)
+        print(rec.to_json() if args.json else rec.to_table())
+        return 0 if rec.balanced else 1
+
+
+def _trace_text(trace: SerialTrace) -> str:
+    lines = [
+        f"GTIN {trace.gtin}  serial {trace.serial}  batch {trace.batch}  state {trace.state.label}"
+    ]
+    lines.append("history:")
+    for h in trace.history:
+        before = h.from_state.label if h.from_state else "(received)"
+        lines.append(f"  {h.at}  {before} -> {h.to_state.label}  by {h.actor}: {h.reason}")
+    if trace.unit:
+        u = trace.unit
+        lines.append(
+            f"unit: seq {u.seq}  verdict {u.verdict}  grade {u.grade or '-'}  "
+            f"reason {u.reason or '-'}  at {u.verdict_at}"
+        )
+    for c in trace.containers:
+        lines.append(f"in {c.level} {c.sscc} ({c.state})")
+    for e in trace.events:
+        lines.append(f"event {e.kind}: {e.event_id}  [{e.delivery}]")
+    return "\n".join(lines)
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    serial, gtin = args.code, args.gtin
+    if any(ch in serial for ch in "(/\x1d]"):  # a scanned code or HRI, not a bare serial
+        scan = parse_scan(serial)
+        if scan.serial is None:
+            raise UsageError(f"{args.code!r} holds no serial (AI 21)")
+        serial, gtin = scan.serial, scan.gtin or gtin
+    with open_ledger(args) as ledger:
+        trace = ledger.trace(serial, gtin=gtin)
+        if args.json:
+            _print_json(asdict(trace))
+        else:
+            print(_trace_text(trace))
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    anchor = None
+    if args.anchor:
+        row, sep, digest = args.anchor.partition(":")
+        if not sep or not row.isdigit():
+            raise UsageError(f"--anchor {args.anchor!r}: expected ROW_ID:ROW_HASH")
+        anchor = (int(row), digest)
+    with open_ledger(args) as ledger:
+        report = ledger.verify_audit(anchor=anchor)
+        print(report)
+        return 0 if report.ok else 1
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="linectl", description=__doc__)
+    parser.add_argument("--config", help="line configuration file (default: $LINECTL_CONFIG)")
+    parser.add_argument("--ledger", help="ledger file (overrides the one in the configuration)")
+    parser.add_argument("--user", default=_default_user(), help="who is acting (audit trail)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_: str, parent: Any = sub) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    ledger = sub.add_parser("ledger", help="the ledger file").add_subparsers(
+        dest="sub", required=True, metavar="ACTION"
+    )
+    add("init", cmd_ledger_init, "create the ledger file or migrate it to this version", ledger)
+
+    batch = sub.add_parser("batch", help="work orders (batches)").add_subparsers(
+        dest="sub", required=True, metavar="ACTION"
+    )
+    p = add("create", cmd_batch_create, "create a work order", batch)
+    p.add_argument("batch")
+    p.add_argument("--gtin", required=True)
+    p.add_argument("--lot", required=True)
+    p.add_argument("--expiry", required=True, help="YYMMDD")
+    p.add_argument("--quantity", required=True, type=int)
+    p.add_argument("--market", required=True, help="target market, ISO country code, e.g. DE")
+    p.add_argument("--material", action="append", default=[], metavar="NAME=LOT")
+    p.add_argument("--reason", default="")
+    for name, handler, text in (
+        ("start", cmd_batch_start, "start a work order (serials may then be printed)"),
+        ("close", cmd_batch_close, "close a work order and print its reconciliation"),
+    ):
+        p = add(name, handler, text, batch)
+        p.add_argument("batch")
+        p.add_argument("--reason", default="")
+        if name == "close":
+            p.add_argument(
+                "--return-unused",
+                action="store_true",
+                help="mark serials never printed as returned to the site pool",
+            )
+    p = add("list", cmd_batch_list, "list work orders", batch)
+    p.add_argument("--json", action="store_true")
+
+    serials = sub.add_parser("serials", help="the serial pool").add_subparsers(
+        dest="sub", required=True, metavar="ACTION"
+    )
+    p = add("import", cmd_serials_import, "import serials from a file, one per line", serials)
+    p.add_argument("file")
+    p.add_argument("--batch", required=True)
+    p.add_argument("--gtin", help="default: the batch's GTIN")
+    p.add_argument("--reason", default="imported from file (offline provisioning)")
+
+    p = add("report", cmd_report, "reconciliation of a batch (exit 1 if it does not balance)")
+    p.add_argument("batch")
+    p.add_argument("--json", action="store_true")
+
+    p = add("trace", cmd_trace, "full history of one unit, by serial or by scanned code")
+    p.add_argument("code", metavar="SERIAL_OR_CODE")
+    p.add_argument("--gtin", help="needed when the serial exists under several GTINs")
+    p.add_argument("--json", action="store_true")
+
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="sub", required=True, metavar="ACTION"
+    )
+    p = add("verify", cmd_audit_verify, "walk the hash chain; name the first broken row", audit)
+    p.add_argument("--anchor", help="ROW_ID:ROW_HASH recorded elsewhere, to detect truncation")
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except (UsageError, ConfigError, LedgerError, Gs1Error) as exc:
+        print(f"linectl: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Life-cycle steps of serialized units: each changes the ledger and queues its EPCIS event at once.
+
+The state change and the event commit in one ledger transaction, so no commissioned serial is
+ever without its commissioning event, and no event is queued for a change that did not happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from linectl.config import LineSection
+from linectl.epcis import events as epcis
+from linectl.gs1.dates import parse_yymmdd
+from linectl.gs1.epc import IdentifierForm, dl_to_urn, format_sgtin, urn_to_dl
+from linectl.ledger import Ledger, OutboxEvent, SerialState, UnitResult, Verdict, WorkOrder
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class EventFactory:
+    """Everything an event needs besides the serials: line identity, identifier form, batch data."""
+
+    line: LineSection
+    work_order: WorkOrder
+
+    def epc(self, serial: str) -> str:
+        return format_sgtin(
+            self.work_order.gtin,
+            serial,
+            self.line.identifier_form,
+            self.line.company_prefix_length,
+            domain=self.line.digital_link_domain,
+        )
+
+    def location(self, value: str) -> str:
+        """An SGLN from the config, written in the line's identifier form."""
+        wants_urn = self.line.identifier_form is IdentifierForm.EPC_URN
+        if wants_urn and value.startswith("http"):
+            return dl_to_urn(value, self.line.company_prefix_length)
+        if not wants_urn and value.startswith("urn:"):
+            return urn_to_dl(value, domain=self.line.digital_link_domain)
+        return value
+
+    def common(self, at: datetime) -> dict[str, Any]:
+        return {
+            "event_time": at,
+            "read_point": self.location(self.line.read_point),
+            "biz_location": self.location(self.line.biz_location),
+            "timezone_offset": self.line.timezone_offset,
+        }
+
+    def expiry(self) -> date:
+        return parse_yymmdd(self.work_order.expiry, allow_day_zero=True)
+
+    def outbox(self, kind: str, event: dict[str, Any], serials: Sequence[str]) -> OutboxEvent:
+        return OutboxEvent(
+            event_id=str(event["eventID"]),
+            kind=kind,
+            body=event,
+            serials=list(serials),
+            batch=self.work_order.batch,
+        )
+
+
+def record_verdicts(
+    ledger: Ledger,
+    factory: EventFactory,
+    units: Sequence[UnitResult],
+    *,
+    actor: str = "line",
+    clock: Callable[[], datetime] = _now,
+) -> None:
+    """GOOD units become Commissioned with one commissioning event; rejects become LabelScrapped."""
+    good = [u.serial for u in units if Verdict(u.verdict) is Verdict.GOOD]
+    events = []
+    if good:
+        wo = factory.work_order
+        event = epcis.commissioning_event(
+            [factory.epc(s) for s in good],
+            lot=wo.lot,
+            expiry=factory.expiry(),
+            material_lots=dict(wo.materials) or None,
+            **factory.common(clock()),
+        )
+        events.append(factory.outbox("commissioning", event, good))
+    ledger.record_units(units, actor=actor, gtin=factory.work_order.gtin, events=events)
+
+
+def _object_step(
+    ledger: Ledger,
+    factory: EventFactory,
+    serials: Sequence[str],
+    to_state: SerialState,
+    builders: Sequence[tuple[str, Callable[..., dict[str, Any]]]],
+    *,
+    actor: str,
+    reason: str,
+    clock: Callable[[], datetime],
+) -> int:
+    at = clock()
+    epcs = [factory.epc(s) for s in serials]
+    events = [
+        factory.outbox(kind, build(epcs, **factory.common(at)), serials) for kind, build in builders
+    ]
+    return ledger.transition(
+        list(serials), to_state, actor, reason, gtin=factory.work_order.gtin, events=events
+    )
+
+
+def decommission(
+    ledger: Ledger,
+    factory: EventFactory,
+    serials: Sequence[str],
+    *,
+    actor: str,
+    reason: str,
+    clock: Callable[[], datetime] = _now,
+) -> int:
+    """Commissioned units taken out of the supply chain (damaged, say): Inactive."""
+    steps = [("decommissioning", epcis.decommissioning_event)]
+    return _object_step(
+        ledger,
+        factory,
+        serials,
+        SerialState.INACTIVE,
+        steps,
+        actor=actor,
+        reason=reason,
+        clock=clock,
+    )
+
+
+def sample(
+    ledger: Ledger,
+    factory: EventFactory,
+    serials: Sequence[str],
+    *,
+    actor: str,
+    reason: str,
+    clock: Callable[[], datetime] = _now,
+) -> int:
+    """QA samples: Sampled, with the sampling event and its end-of-life event (CBV: destructive)."""
+    steps = [
+        ("sampling", epcis.sampling_event),
+        ("sampling-end-of-life", epcis.sample_end_of_life_event),
+    ]
+    return _object_step(
+        ledger,
+        factory,
+        serials,
+        SerialState.SAMPLED,
+        steps,
+        actor=actor,
+        reason=reason,
+        clock=clock,
+    )
+
+
+def destroy(
+    ledger: Ledger,
+    factory: EventFactory,
+    serials: Sequence[str],
+    *,
+    actor: str,
+    reason: str,
+    clock: Callable[[], datetime] = _now,
+) -> int:
+    """Commissioned units destroyed: Destroyed."""
+    steps = [("destroying", epcis.destroying_event)]
+    return _object_step(
+        ledger,
+        factory,
+        serials,
+        SerialState.DESTROYED,
+        steps,
+        actor=actor,
+        reason=reason,
+        clock=clock,
+    )
+
+
+def return_unused(ledger: Ledger, batch: str, *, actor: str, reason: str) -> int:
+    """Serials never printed go back to the site pool: Allocated -> Unallocated (returned)."""
+    unused = ledger.list_serials(batch, SerialState.ALLOCATED)
+    if not unused:
+        return 0
+    gtin = ledger.get_work_order(batch).gtin
+    return ledger.transition(unused, SerialState.UNALLOCATED, actor, reason, gtin=gtin)

@@ -1,0 +1,154 @@
+"""A scripted engineer's session with the real ``linectl`` command on a real ledger file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from linectl.config import load_config
+from linectl.ledger import Ledger, SerialState, UnitResult, Verdict
+from linectl.lifecycle import EventFactory, decommission, destroy, record_verdicts, sample
+
+REPO = Path(__file__).resolve().parents[2]
+GTIN = "09506000134352"
+
+
+def linectl(ledger: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "linectl.cli", "--ledger", str(ledger), "--user", "qa.anna", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+@pytest.fixture
+def ledger_file(tmp_path: Path) -> Path:
+    path = tmp_path / "line.db"
+    linectl(path, "ledger", "init")
+    return path
+
+
+def test_a_batch_of_ten_thousand_serials_reconciles_exactly(
+    ledger_file: Path, tmp_path: Path
+) -> None:
+    serial_file = tmp_path / "serials.txt"
+    serials = [f"S{n:07d}" for n in range(10_000)]
+    serial_file.write_text("\n".join(serials) + "\n")
+
+    linectl(
+        ledger_file,
+        *("batch", "create", "B-2026-001", "--gtin", GTIN, "--lot", "L2611A"),
+        *("--expiry", "281130", "--quantity", "10000", "--market", "DE"),
+        *("--material", "carton=CT-991", "--material", "leaflet=LF-12"),
+    )
+    linectl(ledger_file, "batch", "start", "B-2026-001")
+    out = linectl(ledger_file, "serials", "import", str(serial_file), "--batch", "B-2026-001")
+    assert "imported 10000 serials" in out.stdout
+
+    # the line's work, through the Python API: print 9,000, judge them, then rework some
+    line = load_config(REPO / "config" / "demo-line.toml").line
+    with Ledger(ledger_file) as ledger:
+        factory = EventFactory(line, ledger.get_work_order("B-2026-001"))
+        encoded = ledger.take_for_encoding("B-2026-001", 9_000)
+        units = [
+            UnitResult(s, seq=i, verdict=Verdict.REJECT, reason="no-read")
+            if i % 50 == 0
+            else UnitResult(s, seq=i, verdict=Verdict.GOOD, grade="A")
+            for i, s in enumerate(encoded)
+        ]
+        record_verdicts(ledger, factory, units, clock=lambda: datetime(2026, 11, 21, tzinfo=UTC))
+        good = [u.serial for u in units if u.verdict is Verdict.GOOD]
+        decommission(ledger, factory, good[:7], actor="qa.anna", reason="damaged carton")
+        sample(ledger, factory, good[7:12], actor="qa.anna", reason="retained samples")
+        destroy(ledger, factory, good[12:15], actor="qa.anna", reason="crushed")
+        # commissioning, decommissioning, sampling + its end of life, destroying
+        assert ledger.outbox.counts()["pending"] == 5
+
+    out = linectl(ledger_file, "batch", "close", "B-2026-001", "--return-unused")
+    assert "1000 unused serials marked returned" in out.stdout
+    report = json.loads(linectl(ledger_file, "report", "B-2026-001", "--json").stdout)
+    assert report["balanced"] is True
+    counts = {k: report[k] for k in ("received", "commissioned", "scrapped", "sampled")}
+    counts |= {k: report[k] for k in ("destroyed", "returned", "unused")}
+    assert counts == {
+        "received": 10_000,
+        "commissioned": 9_000 - 180 - 15,
+        "scrapped": 180 + 7,  # rejected labels + decommissioned units
+        "sampled": 5,
+        "destroyed": 3,
+        "returned": 1_000,
+        "unused": 0,
+    }
+    assert "balanced: yes" in linectl(ledger_file, "report", "B-2026-001").stdout
+
+    trace = linectl(ledger_file, "trace", good[8]).stdout
+    assert "Sampled" in trace and "sampling" in trace
+
+    assert "intact" in linectl(ledger_file, "audit", "verify").stdout
+
+
+def test_audit_verify_detects_a_row_edited_with_the_sqlite3_shell(ledger_file: Path) -> None:
+    if shutil.which("sqlite3") is None:
+        pytest.skip("the sqlite3 shell is not installed")
+    linectl(
+        ledger_file,
+        *("batch", "create", "B1", "--gtin", GTIN, "--lot", "L1", "--expiry", "281130"),
+        *("--quantity", "10", "--market", "DE"),
+    )
+    linectl(ledger_file, "batch", "start", "B1")
+    assert linectl(ledger_file, "audit", "verify").returncode == 0
+    with sqlite3.connect(ledger_file) as conn:
+        triggers = [
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+        ]
+    drops = "".join(f"DROP TRIGGER {t};" for t in triggers)
+    subprocess.run(
+        ["sqlite3", str(ledger_file), drops + "UPDATE audit SET actor = 'mallory' WHERE id = 2;"],
+        check=True,
+    )
+    result = linectl(ledger_file, "audit", "verify", check=False)
+    assert result.returncode == 1
+    assert "row 2" in result.stdout
+
+
+def test_bad_input_is_refused_with_field_and_line_and_changes_nothing(
+    ledger_file: Path, tmp_path: Path
+) -> None:
+    bad = linectl(
+        ledger_file,
+        *("batch", "create", "B1", "--gtin", "09506000134353", "--lot", "LOT é"),
+        *("--expiry", "250230", "--quantity", "10", "--market", "DE"),
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "gtin '09506000134353'" in bad.stderr and "check digit" in bad.stderr
+    assert "lot 'LOT é'" in bad.stderr and "CSET 82" in bad.stderr
+    assert "expiry '250230'" in bad.stderr and "day 30" in bad.stderr
+    assert "no batches" in linectl(ledger_file, "batch", "list").stdout
+
+    linectl(
+        ledger_file,
+        *("batch", "create", "B1", "--gtin", GTIN, "--lot", "L1", "--expiry", "281130"),
+        *("--quantity", "10", "--market", "DE"),
+    )
+    dup = tmp_path / "dup.txt"
+    dup.write_text("A1\nA2\nA3\nA2\n")
+    result = linectl(ledger_file, "serials", "import", str(dup), "--batch", "B1", check=False)
+    assert result.returncode == 2
+    assert "line 4" in result.stderr and "'A2'" in result.stderr and "serial" in result.stderr
+
+    long = tmp_path / "long.txt"
+    long.write_text("OK1\n" + "X" * 21 + "\n")
+    result = linectl(ledger_file, "serials", "import", str(long), "--batch", "B1", check=False)
+    assert result.returncode == 2
+    assert "line 2" in result.stderr and "21 characters" in result.stderr
+
+    with Ledger(ledger_file) as ledger:
+        assert ledger.state_counts("B1").get(SerialState.ALLOCATED, 0) == 0
