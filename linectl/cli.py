@@ -205,6 +205,12 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
 
 
+def cmd_decode(args: argparse.Namespace) -> int:
+    from linectl.decode_cmd import run_decode  # imported lazily: pulls in OpenCV and zxing-cpp
+
+    return run_decode(list(args.images), as_json=args.json, allow_qr=args.qr)
+
+
 # --- parser --------------------------------------------------------------------------------------
 
 
@@ -277,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", cmd_audit_verify, "walk the hash chain; name the first broken row", audit)
     p.add_argument("--anchor", help="ROW_ID:ROW_HASH recorded elsewhere, to detect truncation")
 
+    p = add("decode", cmd_decode, "what the daemon's decoder sees in saved camera frames")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--qr", action="store_true", help="also look for QR codes (Digital Link)")
+    p.add_argument("--json", action="store_true")
     return parser
 
 

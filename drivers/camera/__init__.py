@@ -1,0 +1,1 @@
+"""The camera path: frame sources (push protocol, OpenCV), zxing-cpp decoding, a quality grade."""
