@@ -1,0 +1,296 @@
+"""Byte links to devices (TCP, serial) and a reconnecting, one-request-at-a-time device session.
+
+``TcpLink`` uses an asyncio protocol so stale input can be dropped without touching private
+buffers. ``SerialLink`` runs pyserial on one dedicated thread (open, read, write, flush, close),
+so no serial call ever blocks the event loop. ``DeviceLink`` owns the connection life cycle:
+connect with a timeout, ReconnectPolicy backoff between failed attempts, stale input flushed
+before each request, and every I/O failure or reply timeout turned into DeviceUnavailable with
+the link dropped, so the next request starts on a fresh connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import serial
+
+from drivers.interfaces import DeviceUnavailable
+from drivers.reconnect import LinkState, ReconnectPolicy
+
+log = logging.getLogger("linectl.devices")
+
+try:  # pyserial lets termios.error (not an OSError) escape from tcflush on a vanished port
+    from termios import error as _TermiosError
+except ImportError:  # pragma: no cover - not POSIX
+    _TermiosError = OSError  # type: ignore[misc, assignment]
+
+_SERIAL_ERRORS = (serial.SerialException, OSError, _TermiosError)
+
+
+class Link(Protocol):
+    """A bidirectional byte stream to one device."""
+
+    description: str
+
+    async def open(self) -> None: ...
+    async def write(self, data: bytes) -> None: ...
+    async def read(self) -> bytes: ...  # waits for bytes; ConnectionError on EOF
+    async def discard_input(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class _Receiver(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.arrived = asyncio.Event()
+        self.lost = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self.arrived.set()
+
+    def eof_received(self) -> bool:
+        self.lost = True
+        self.arrived.set()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.arrived.set()
+
+
+class TcpLink:
+    """A TCP connection (raw socket printers: ZPL 9100, WSI 3100)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.description = f"tcp://{host}:{port}"
+        self._rx: _Receiver | None = None
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        _, rx = await loop.create_connection(_Receiver, self.host, self.port)
+        self._rx = rx
+
+    def _receiver(self) -> _Receiver:
+        if self._rx is None or self._rx.transport is None:
+            raise ConnectionError(f"{self.description}: not open")
+        return self._rx
+
+    async def write(self, data: bytes) -> None:
+        rx = self._receiver()
+        if rx.lost or rx.transport is None or rx.transport.is_closing():
+            raise ConnectionError(f"{self.description}: connection lost")
+        rx.transport.write(data)
+
+    async def read(self) -> bytes:
+        rx = self._receiver()
+        while not rx.buffer:
+            if rx.lost:
+                raise ConnectionError(f"{self.description}: connection closed by the device")
+            rx.arrived.clear()
+            await rx.arrived.wait()
+        data = bytes(rx.buffer)
+        rx.buffer.clear()
+        return data
+
+    async def discard_input(self) -> None:
+        if self._rx is not None:
+            self._rx.buffer.clear()
+
+    async def close(self) -> None:
+        rx, self._rx = self._rx, None
+        if rx is not None and rx.transport is not None:
+            rx.transport.close()
+
+
+class SerialLink:
+    """An RS-232 port driven by pyserial on its own thread (8N1 9600 unless told otherwise)."""
+
+    POLL = 0.05  # seconds one blocking read may take, so close() is never kept waiting long
+
+    def __init__(self, port: str, baudrate: int = 9600, **settings: Any) -> None:
+        self.port, self.baudrate, self.settings = port, baudrate, settings
+        self.description = f"serial://{port}@{baudrate}"
+        self._serial: serial.Serial | None = None
+        self._thread: ThreadPoolExecutor | None = None
+
+    async def _call(self, fn: Callable[[], Any]) -> Any:
+        if self._thread is None:
+            raise ConnectionError(f"{self.description}: not open")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
+        except _SERIAL_ERRORS as exc:
+            raise ConnectionError(f"{self.description}: {exc}") from exc
+
+    async def open(self) -> None:
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"serial-{self.port}")
+
+        def _open() -> serial.Serial:
+            return serial.Serial(
+                self.port, self.baudrate, timeout=self.POLL, write_timeout=2.0, **self.settings
+            )
+
+        try:
+            self._serial = await self._call(_open)
+        except BaseException:
+            self._thread.shutdown(wait=False)
+            self._thread = None
+            raise
+
+    def _port(self) -> serial.Serial:
+        if self._serial is None:
+            raise ConnectionError(f"{self.description}: not open")
+        return self._serial
+
+    async def write(self, data: bytes) -> None:
+        port = self._port()
+        await self._call(lambda: (port.write(data), port.flush()))
+
+    async def read(self) -> bytes:
+        port = self._port()
+        while True:
+            chunk: bytes = await self._call(lambda: port.read(max(1, port.in_waiting)))
+            if chunk:
+                return chunk
+
+    async def discard_input(self) -> None:
+        port = self._port()
+        await self._call(port.reset_input_buffer)
+
+    async def close(self) -> None:
+        port, self._serial = self._serial, None
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        if port is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.get_running_loop().run_in_executor(thread, port.close)
+        thread.shutdown(wait=False)
+
+
+class DeviceLink:
+    """A device connection with reconnect policy; ``exchange()`` runs one request at a time."""
+
+    def __init__(
+        self,
+        name: str,
+        make_link: Callable[[], Link],
+        policy: ReconnectPolicy | None = None,
+        connect_timeout: float = 3.0,
+    ) -> None:
+        self.name = name
+        self.policy = policy or ReconnectPolicy(name)
+        self.connect_timeout = connect_timeout
+        self.state = LinkState.DISCONNECTED
+        self._make_link = make_link
+        self._link: Link | None = None
+        self._lock = asyncio.Lock()
+        self._retry_at = 0.0
+        self._connected = asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        return self.state is LinkState.CONNECTED
+
+    async def _attempt(self) -> Link:
+        """One connection attempt now; on failure schedule the next one per the policy."""
+        if self.state is LinkState.CLOSED:
+            raise DeviceUnavailable(f"{self.name}: closed")
+        self.state = LinkState.CONNECTING
+        link = self._make_link()
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await link.open()
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            await link.close()
+            self.state = LinkState.DISCONNECTED
+            delay = self.policy.on_failure(exc)
+            self._retry_at = asyncio.get_running_loop().time() + delay
+            raise DeviceUnavailable(
+                f"{self.name}: cannot connect to {link.description}: {exc or type(exc).__name__}"
+            ) from exc
+        self._link = link
+        self.state = LinkState.CONNECTED
+        self._connected.set()
+        self.policy.on_success()
+        return link
+
+    async def connect(self) -> None:
+        """Connect now (ignoring any backoff); DeviceUnavailable if the device cannot be reached."""
+        async with self._lock:
+            if self._link is None:
+                await self._attempt()
+
+    async def wait_connected(self) -> None:
+        """Keep trying, pausing as the policy says, until connected (or closed)."""
+        loop = asyncio.get_running_loop()
+        while self.state is not LinkState.CLOSED:
+            async with self._lock:
+                if self._link is not None:
+                    return
+                if loop.time() >= self._retry_at:
+                    with contextlib.suppress(DeviceUnavailable):
+                        await self._attempt()
+                        return
+                wait = max(0.0, self._retry_at - loop.time())
+            await asyncio.sleep(wait)
+        raise DeviceUnavailable(f"{self.name}: closed")
+
+    async def _drop(self, reason: str) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            log.warning("%s: link dropped: %s", self.name, reason)
+            await link.close()
+        self._connected.clear()
+        if self.state is not LinkState.CLOSED:
+            self.state = LinkState.DISCONNECTED
+            self._retry_at = 0.0  # a drop is not a failed attempt: reconnect at the next request
+
+    @contextlib.asynccontextmanager
+    async def exchange(self) -> AsyncIterator[Link]:
+        """Hold the link for one request: connected, stale input gone, failures mapped."""
+        async with self._lock:
+            link = self._link
+            if link is None:
+                remaining = self._retry_at - asyncio.get_running_loop().time()
+                if self.state is LinkState.CLOSED:
+                    raise DeviceUnavailable(f"{self.name}: closed")
+                if remaining > 0:
+                    raise DeviceUnavailable(
+                        f"{self.name}: not connected; next attempt in {remaining:.2f} s"
+                    )
+                link = await self._attempt()
+            try:
+                await link.discard_input()
+                yield link
+            except TimeoutError as exc:  # before OSError: TimeoutError is one
+                await self._drop("no reply in time")
+                raise DeviceUnavailable(f"{self.name}: no reply in time") from exc
+            except (ConnectionError, OSError) as exc:
+                await self._drop(str(exc) or type(exc).__name__)
+                raise DeviceUnavailable(
+                    f"{self.name}: connection lost: {exc or type(exc).__name__}"
+                ) from exc
+            except asyncio.CancelledError:
+                await self._drop("request cancelled mid-exchange")
+                raise
+
+    async def close(self) -> None:
+        """Close the link; safe to call more than once."""
+        if self.state is LinkState.CLOSED:
+            return
+        self.state = LinkState.CLOSED
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()

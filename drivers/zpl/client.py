@@ -1,0 +1,125 @@
+"""ZplPrinter: a Zebra ZPL II printer over raw TCP (port 9100) as a drivers.interfaces.Printer.
+
+``load(job)`` sends one label format (ZPL has no acknowledgement; the format is confirmed when
+``status()`` sees it leave the receive buffer and the label counter move). ``status()`` sends
+``~HS`` and ``! U1 getvar "odometer.total_label_count"`` in one write and reads both replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from drivers.interfaces import DeviceUnavailable, PrinterStatus, PrintJob, ProtocolError
+from drivers.links import DeviceLink, Link, TcpLink
+from drivers.reconnect import ReconnectPolicy
+from drivers.zpl.codec import (
+    LABEL_COUNT_VAR,
+    NEED_DATA,
+    HostStatusRequest,
+    LabelLayout,
+    SgdCommand,
+    SgdValue,
+    ZplHostConnection,
+    build_label,
+)
+from drivers.zpl.status import HostStatus
+
+log = logging.getLogger("linectl.devices.zpl")
+
+
+class ZplPrinter:
+    """A Zebra printer reached over TCP; one request at a time, reconnecting per the policy."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 9100,
+        *,
+        name: str = "zpl-printer",
+        policy: ReconnectPolicy | None = None,
+        connect_timeout: float = 3.0,
+        reply_timeout: float = 2.0,
+        layout: LabelLayout | None = None,
+    ) -> None:
+        self.name = name
+        self.reply_timeout = reply_timeout
+        self.layout = layout
+        self.link = DeviceLink(
+            name, lambda: TcpLink(host, port), policy or ReconnectPolicy(name), connect_timeout
+        )
+        self._codec = ZplHostConnection()
+        self.loaded = 0  # label formats sent through this driver
+        self.last_host_status: HostStatus | None = None
+
+    async def connect(self) -> None:
+        await self.link.connect()
+
+    async def wait_connected(self) -> None:
+        await self.link.wait_connected()
+
+    async def close(self) -> None:
+        await self.link.close()
+
+    async def load(self, job: PrintJob) -> None:
+        """Send the job's label format; ValueError if the job cannot be expressed in ZPL."""
+        data = build_label(job, self.layout)
+        async with self.link.exchange() as link:
+            await link.write(data)
+        self.loaded += 1
+
+    async def _next(self, link: Link) -> HostStatus | SgdValue:
+        while True:
+            try:
+                event = self._codec.next_event()
+            except ProtocolError as exc:
+                log.debug("%s: skipping malformed reply: %s", self.name, exc)
+                continue
+            if event is not NEED_DATA:
+                return event
+            self._codec.receive_data(await link.read())
+
+    async def _query(self, with_count: bool) -> tuple[HostStatus, SgdValue | None]:
+        request = self._codec.send(HostStatusRequest())
+        if with_count:
+            request += self._codec.send(SgdCommand("getvar", LABEL_COUNT_VAR))
+        try:
+            async with self.link.exchange() as link, asyncio.timeout(self.reply_timeout):
+                self._codec.clear()
+                await link.write(request)
+                status: HostStatus | None = None
+                while status is None:
+                    event = await self._next(link)
+                    if isinstance(event, HostStatus):
+                        status = event
+                    else:
+                        log.debug("%s: dropping stale SGD value %r", self.name, event.value)
+                value: SgdValue | None = None
+                while with_count and value is None:
+                    event = await self._next(link)
+                    value = event if isinstance(event, SgdValue) else None
+        except DeviceUnavailable as exc:
+            if "no reply" in str(exc):
+                raise DeviceUnavailable(
+                    f"{self.name}: no ~HS reply (printer off-line, or in media out, ribbon out "
+                    "or head open: newer firmware withholds ~HS then)"
+                ) from exc
+            raise
+        self.last_host_status = status
+        return status, value
+
+    async def host_status(self) -> HostStatus:
+        """Only ``~HS``: every flag the printer reports."""
+        status, _ = await self._query(with_count=False)
+        return status
+
+    async def status(self) -> PrinterStatus:
+        """Ready/faults/formats queued from ``~HS``; print count from the label odometer."""
+        hs, value = await self._query(with_count=True)
+        if value is not None and value.value.isdigit():
+            count = int(value.value)
+        else:  # "?" : firmware without the odometer variable; count what left the buffer
+            count = max(0, self.loaded - hs.formats_in_buffer)
+        return PrinterStatus(
+            ready=hs.ready, print_count=count, faults=hs.faults, jobs_queued=hs.formats_in_buffer
+        )

@@ -1,0 +1,150 @@
+"""A Cognex DataMan reader on DMCC over TCP, looking at the pack at the camera of a VirtualLine.
+
+Answers what linectl's driver uses, the way the Communications and Programming Guide describes:
+``SET/GET COM.DMCC-RESPONSE`` (per connection, starting Silent as a reader does after power-up),
+``TRIGGER ON`` (acknowledged ``[0]``, then after ``decode_seconds`` the read string as a status-1
+frame: ``]d2`` + data + ``,`` + grade, or ``NoRead``), ``TRIGGER OFF``, ``GET DEVICE.TYPE``.
+Other commands get 101 (command invalid), bad values 102 (parameter invalid);
+``faults.refuse_trigger`` answers triggers with that status (e.g. 105, reader unavailable).
+Silent mode sends GET values and read strings bare.
+
+Alone: ``python -m simulators reader --protocol dmcc --port 2300`` (or
+``python -m simulators.reader_dmcc``) runs its own line with printed GS1 codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+
+from drivers.dmcc.codec import Command, DmccDevice, DmccProtocolError, Response, Status
+from drivers.reader_codec import NEED_DATA, format_read_text
+from simulators.line import VirtualLine
+from simulators.smart_reader import (
+    ReaderServer,
+    WireFaults,
+    add_reader_arguments,
+    run_standalone,
+    standalone_line,
+    wire_faults,
+)
+
+DEFAULT_PORT = 2300  # real readers listen on 23, which needs root
+
+
+class DmccReaderSimulator(ReaderServer):
+    """DataMan simulator; ``grade_separator`` None sends no grade, ``symbology_id`` False no ]d2."""
+
+    protocol = "dmcc"
+
+    def __init__(
+        self,
+        line: VirtualLine,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        seed: int = 0,
+        decode_seconds: float = 0.002,
+        faults: WireFaults | None = None,
+        grade_separator: str | None = ",",
+        symbology_id: bool = True,
+        no_read_text: str = "NoRead",
+    ) -> None:
+        super().__init__(
+            line,
+            host,
+            port,
+            seed=seed,
+            decode_seconds=decode_seconds,
+            faults=faults,
+            symbology_id=symbology_id,
+        )
+        self.grade_separator = grade_separator
+        self.no_read_text = no_read_text
+
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        codec = DmccDevice()
+        while data := await reader.read(4096):
+            codec.receive_data(data)
+            while True:
+                try:
+                    command = codec.next_event()
+                except DmccProtocolError:
+                    continue  # a reader ignores what it cannot parse
+                if command is NEED_DATA:
+                    break
+                await self._answer(codec, writer, command)
+
+    async def _answer(
+        self, codec: DmccDevice, writer: asyncio.StreamWriter, command: Command
+    ) -> None:
+        words = command.text.upper().split()
+        cid = command.command_id
+
+        async def reply(status: int, payload: str = "") -> None:
+            await self.write(writer, codec.send(Response(status, payload, cid)))
+
+        match words:
+            case ["TRIGGER", "ON"]:
+                if self.faults.silent:
+                    return
+                if self.faults.refuse_trigger is not None:
+                    await reply(self.faults.refuse_trigger)
+                    return
+                read = self.read_camera()
+                await reply(Status.NO_ERROR)
+                await asyncio.sleep(self.decode_seconds)
+                text = format_read_text(
+                    read, separator=self.grade_separator, no_read=self.no_read_text
+                )
+                await self.write(writer, codec.send(Response(Status.READ_STRING, text)))
+            case ["TRIGGER", "OFF"]:
+                await reply(Status.NO_ERROR)
+            case ["SET", "COM.DMCC-RESPONSE", mode]:
+                if mode not in ("0", "1"):
+                    await reply(Status.PARAMETER_INVALID)
+                    return
+                await reply(Status.NO_ERROR)  # in the mode the command arrived in
+                codec.extended = mode == "1"
+            case ["GET", "COM.DMCC-RESPONSE"]:
+                await reply(Status.NO_ERROR, "1" if codec.extended else "0")
+            case ["GET", "DEVICE.TYPE"]:
+                await reply(Status.NO_ERROR, "linectl DataMan simulator")
+            case ["GET" | "SET", *_]:
+                await reply(Status.PARAMETER_INVALID)
+            case _:
+                await reply(Status.COMMAND_INVALID)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Command-line options of the stand-alone DMCC reader simulator."""
+    add_reader_arguments(p, DEFAULT_PORT)
+
+
+async def serve(args: argparse.Namespace, *, started: Callable[[int], None] | None = None) -> None:
+    """Run the DMCC reader simulator with its own virtual line until cancelled."""
+    line = standalone_line(args)
+    server = DmccReaderSimulator(
+        line,
+        args.host,
+        args.port,
+        seed=args.seed,
+        faults=wire_faults(args),
+        grade_separator=None if args.no_grades else ",",
+        symbology_id=not args.no_symbology_id,
+    )
+    await run_standalone(server, started)
+
+
+if __name__ == "__main__":
+    import logging
+
+    parser = argparse.ArgumentParser(prog="python -m simulators.reader_dmcc", description=__doc__)
+    add_arguments(parser)
+    logging.basicConfig(level=logging.INFO)
+    try:
+        asyncio.run(serve(parser.parse_args()))
+    except KeyboardInterrupt:
+        sys.exit(0)
