@@ -1,0 +1,181 @@
+"""A whole simulated line from a line configuration: PLC, printer, camera, readers, one conveyor.
+
+``python -m simulators line --config config/demo-line.toml`` starts every device named in the
+file's ``[devices.*]`` sections on the address given there, sharing one VirtualLine that the PLC
+simulator drives while the line is in Execute. ``[simulation]`` sets the speed, the seed and the
+injected defect rates. The simulators read the TOML themselves: they never import the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from simulators.camera import CameraSimulator
+from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
+from simulators.plc import PlcSimulator
+
+
+class SimulatorConfigError(ValueError):
+    """The configuration cannot drive a simulated line; names the section and key."""
+
+
+class _Service(Protocol):
+    async def start(self) -> int: ...
+    async def close(self) -> None: ...
+
+
+@dataclass
+class SimulatedLine:
+    """Every simulator of one line, started and stopped together."""
+
+    line: VirtualLine
+    plc: PlcSimulator
+    devices: dict[str, _Service] = field(default_factory=dict)
+
+    async def start(self) -> dict[str, int]:
+        ports = {"plc": await self.plc.start()}
+        for name, device in self.devices.items():
+            ports[name] = await device.start()
+        return ports
+
+    async def close(self) -> None:
+        for device in reversed(list(self.devices.values())):
+            with contextlib.suppress(Exception):
+                await device.close()
+        await self.plc.close()
+
+
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise SimulatorConfigError(f"[{key}] must be a table")
+    return value
+
+
+def _defects(sim: dict[str, Any]) -> dict[Defect, float]:
+    rates: dict[Defect, float] = {}
+    for name, rate in _section(sim, "defects").items():
+        try:
+            defect = Defect(name)
+        except ValueError:
+            known = ", ".join(d.value for d in Defect)
+            raise SimulatorConfigError(
+                f"simulation.defects.{name}: unknown defect (known: {known})"
+            ) from None
+        if not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise SimulatorConfigError(f"simulation.defects.{name}: {rate!r} is not in 0..1")
+        rates[defect] = float(rate)
+    return rates
+
+
+def build_line(
+    data: dict[str, Any], *, print_log: Path | None = None, ports_from_config: bool = True
+) -> SimulatedLine:
+    """The simulators for a parsed line configuration (``ports_from_config=False``: any port)."""
+    sim = _section(data, "simulation")
+    layout = LineLayout(packs_per_minute=float(sim.get("packs_per_minute", 600)))
+    faults = FaultPlan(
+        seed=int(sim.get("seed", 0)),
+        rates=_defects(sim),
+        gate_confirm_failure_rate=float(sim.get("gate_confirm_failure_rate", 0.0)),
+    )
+    line = VirtualLine(layout, faults)
+    if "packs" in sim:
+        line.packs_limit = int(sim["packs"])
+    devices = _section(data, "devices")
+    plcs = [(n, d) for n, d in devices.items() if d.get("kind") == "plc"]
+    if len(plcs) != 1:
+        raise SimulatorConfigError("[devices.*]: a simulated line needs exactly one kind = 'plc'")
+
+    def port(name: str, dev: dict[str, Any]) -> int:
+        if not ports_from_config:
+            return 0
+        if "port" not in dev:
+            raise SimulatorConfigError(f"devices.{name}.port: needed to simulate it on TCP")
+        return int(dev["port"])
+
+    plc_name, plc_dev = plcs[0]
+    opcua_port = int(sim.get("opcua_port", 4840)) if ports_from_config else 0
+    plc = PlcSimulator(
+        line, "127.0.0.1", port(plc_name, plc_dev), opcua_port=opcua_port, drive_line=True
+    )
+    built = SimulatedLine(line, plc)
+    seed = faults.seed
+    for name, dev in devices.items():
+        kind, protocol = dev.get("kind"), dev.get("protocol")
+        if kind == "plc":
+            continue
+        if kind == "printer" and protocol == "zpl":
+            from simulators.printer_zpl import ZplPrinterSimulator
+
+            built.devices[name] = ZplPrinterSimulator(
+                line, "127.0.0.1", port(name, dev), log_path=print_log, seed=seed
+            )
+        elif kind == "printer" and protocol == "wsi":
+            from simulators.printer_wsi import WsiPrinterSimulator
+
+            built.devices[name] = WsiPrinterSimulator(
+                line, "127.0.0.1", port(name, dev), log_path=print_log, seed=seed
+            )
+        elif kind == "camera" and protocol == "framepush":
+            built.devices[name] = CameraSimulator(line, "127.0.0.1", port(name, dev))
+        elif kind == "reader" and protocol == "dmcc":
+            from simulators.reader_dmcc import DmccReaderSimulator
+
+            built.devices[name] = DmccReaderSimulator(line, "127.0.0.1", port(name, dev), seed=seed)
+        elif kind == "reader" and protocol == "keyence":
+            from simulators.reader_keyence import KeyenceReaderSimulator
+
+            built.devices[name] = KeyenceReaderSimulator(
+                line, "127.0.0.1", port(name, dev), seed=seed
+            )
+        else:
+            raise SimulatorConfigError(
+                f"devices.{name}: no simulator for kind {kind!r} protocol {protocol!r}"
+            )
+    return built
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="line configuration (TOML)")
+    p.add_argument("--print-log", type=Path, help="JSON-lines log of every print (seq, data)")
+    p.add_argument("--autostart", action="store_true", help="Reset and Start without a host")
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run the simulated line until SIGTERM / Ctrl-C."""
+    try:
+        text = await asyncio.to_thread(Path(args.config).read_text, encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SystemExit(f"{args.config}: {exc}") from None
+    try:
+        sim_line = build_line(data, print_log=args.print_log)
+    except SimulatorConfigError as exc:
+        raise SystemExit(f"{args.config}: {exc}") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    ports = await sim_line.start()
+    try:
+        listing = " ".join(f"{name}={port}" for name, port in ports.items())
+        opcua = sim_line.plc.opcua_url if sim_line.plc.opcua is not None else "off"
+        print(f"simulated line ready: {listing} opcua={opcua}", flush=True)
+        if args.autostart:
+            from drivers.plc.packml import PackMLCommand, PackMLState
+
+            plc = sim_line.plc
+            plc.command(PackMLCommand.RESET)
+            await plc.wait_for(lambda: plc.state is PackMLState.IDLE)
+            plc.command(PackMLCommand.START)
+        await stop.wait()
+    finally:
+        await sim_line.close()
