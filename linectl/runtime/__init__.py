@@ -1,0 +1,1 @@
+"""The line runtime: pack pipeline, PackML line state, crash recovery, control interface."""
