@@ -92,96 +92,46 @@ def record_verdicts(
     ledger.record_units(units, actor=actor, gtin=factory.work_order.gtin, events=events)
 
 
-def _object_step(
+@dataclass(frozen=True)
+class Step:
+    """A rework step on commissioned units: the state they move to and the events it emits."""
+
+    to_state: SerialState
+    events: tuple[tuple[str, Callable[..., dict[str, Any]]], ...]
+
+
+DECOMMISSION = Step(SerialState.INACTIVE, (("decommissioning", epcis.decommissioning_event),))
+"""Taken out of the supply chain (damaged, say): Inactive."""
+
+SAMPLE = Step(
+    SerialState.SAMPLED,
+    (("sampling", epcis.sampling_event), ("sampling-end-of-life", epcis.sample_end_of_life_event)),
+)
+"""QA samples: Sampled, with the sampling event and its end of life (CBV: destructive)."""
+
+DESTROY = Step(SerialState.DESTROYED, (("destroying", epcis.destroying_event),))
+"""Destroyed."""
+
+
+def apply_step(
     ledger: Ledger,
     factory: EventFactory,
+    step: Step,
     serials: Sequence[str],
-    to_state: SerialState,
-    builders: Sequence[tuple[str, Callable[..., dict[str, Any]]]],
     *,
     actor: str,
     reason: str,
-    clock: Callable[[], datetime],
+    clock: Callable[[], datetime] = _now,
 ) -> int:
+    """Move ``serials`` to the step's state and queue its events, in one ledger transaction."""
     at = clock()
     epcs = [factory.epc(s) for s in serials]
     events = [
-        factory.outbox(kind, build(epcs, **factory.common(at)), serials) for kind, build in builders
+        factory.outbox(kind, build(epcs, **factory.common(at)), serials)
+        for kind, build in step.events
     ]
     return ledger.transition(
-        list(serials), to_state, actor, reason, gtin=factory.work_order.gtin, events=events
-    )
-
-
-def decommission(
-    ledger: Ledger,
-    factory: EventFactory,
-    serials: Sequence[str],
-    *,
-    actor: str,
-    reason: str,
-    clock: Callable[[], datetime] = _now,
-) -> int:
-    """Commissioned units taken out of the supply chain (damaged, say): Inactive."""
-    steps = [("decommissioning", epcis.decommissioning_event)]
-    return _object_step(
-        ledger,
-        factory,
-        serials,
-        SerialState.INACTIVE,
-        steps,
-        actor=actor,
-        reason=reason,
-        clock=clock,
-    )
-
-
-def sample(
-    ledger: Ledger,
-    factory: EventFactory,
-    serials: Sequence[str],
-    *,
-    actor: str,
-    reason: str,
-    clock: Callable[[], datetime] = _now,
-) -> int:
-    """QA samples: Sampled, with the sampling event and its end-of-life event (CBV: destructive)."""
-    steps = [
-        ("sampling", epcis.sampling_event),
-        ("sampling-end-of-life", epcis.sample_end_of_life_event),
-    ]
-    return _object_step(
-        ledger,
-        factory,
-        serials,
-        SerialState.SAMPLED,
-        steps,
-        actor=actor,
-        reason=reason,
-        clock=clock,
-    )
-
-
-def destroy(
-    ledger: Ledger,
-    factory: EventFactory,
-    serials: Sequence[str],
-    *,
-    actor: str,
-    reason: str,
-    clock: Callable[[], datetime] = _now,
-) -> int:
-    """Commissioned units destroyed: Destroyed."""
-    steps = [("destroying", epcis.destroying_event)]
-    return _object_step(
-        ledger,
-        factory,
-        serials,
-        SerialState.DESTROYED,
-        steps,
-        actor=actor,
-        reason=reason,
-        clock=clock,
+        list(serials), step.to_state, actor, reason, gtin=factory.work_order.gtin, events=events
     )
 
 

@@ -14,7 +14,14 @@ import pytest
 
 from linectl.config import load_config
 from linectl.ledger import Ledger, SerialState, UnitResult, Verdict
-from linectl.lifecycle import EventFactory, decommission, destroy, record_verdicts, sample
+from linectl.lifecycle import (
+    DECOMMISSION,
+    DESTROY,
+    SAMPLE,
+    EventFactory,
+    apply_step,
+    record_verdicts,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 GTIN = "09506000134352"
@@ -65,9 +72,9 @@ def test_a_batch_of_ten_thousand_serials_reconciles_exactly(
         ]
         record_verdicts(ledger, factory, units, clock=lambda: datetime(2026, 11, 21, tzinfo=UTC))
         good = [u.serial for u in units if u.verdict is Verdict.GOOD]
-        decommission(ledger, factory, good[:7], actor="qa.anna", reason="damaged carton")
-        sample(ledger, factory, good[7:12], actor="qa.anna", reason="retained samples")
-        destroy(ledger, factory, good[12:15], actor="qa.anna", reason="crushed")
+        apply_step(ledger, factory, DECOMMISSION, good[:7], actor="qa.anna", reason="damaged")
+        apply_step(ledger, factory, SAMPLE, good[7:12], actor="qa.anna", reason="samples")
+        apply_step(ledger, factory, DESTROY, good[12:15], actor="qa.anna", reason="crushed")
         # commissioning, decommissioning, sampling + its end of life, destroying
         assert ledger.outbox.counts()["pending"] == 5
 
