@@ -51,7 +51,8 @@ class ReconnectPolicy:
             self.logger.warning("%s: connection failed: %s", self.name, error)
         else:
             self.logger.debug("%s: still failing (%d): %s", self.name, self.failures, error)
-        base = self.maximum if fatal else self.initial * self.factor ** (self.failures - 1)
+        exponent = min(self.failures - 1, 64)  # past the cap anyway; avoids float overflow
+        base = self.maximum if fatal else self.initial * self.factor**exponent
         delay = min(base, self.maximum)
         spread = delay * self.jitter
         return max(self.initial / 2, delay + self.rng.uniform(-spread, spread))
