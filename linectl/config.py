@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from linectl.gs1.epc import IdentifierForm
+from linectl.upstream.config import UpstreamSection
 
 _SGLN_URN = re.compile(r"^urn:epc:id:sgln:(\d{6,12})\.(\d{0,6})\.([!-~]{1,20})$")
 _SGLN_DL = re.compile(r"^https?://[^/]+(/.*)?/414/(\d{13})(/254/[!-~]{1,20})?$")
@@ -160,7 +161,7 @@ class LineConfig(_Strict):
     thresholds: Thresholds = Thresholds()
     devices: dict[str, DeviceSection] = Field(default_factory=dict)
     control: ControlSection = ControlSection()
-    upstream: dict[str, Any] = Field(default_factory=dict)
+    upstream: UpstreamSection | None = None  # no upstream: offline provisioning from files
     simulation: dict[str, Any] = Field(default_factory=dict)  # read by the simulators only
 
 
@@ -187,6 +188,14 @@ def parse_config(data: dict[str, Any], source: Path | str = "<config>") -> LineC
     if not config.ledger.path.is_absolute():
         ledger = config.ledger.model_copy(update={"path": base / config.ledger.path})
         config = config.model_copy(update={"ledger": ledger})
+    control = config.control
+    relative = {
+        name: base / path
+        for name in ("unix_socket", "token_file")
+        if (path := getattr(control, name)) is not None and not path.is_absolute()
+    }
+    if relative:
+        config = config.model_copy(update={"control": control.model_copy(update=relative)})
     return config
 
 

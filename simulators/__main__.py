@@ -26,6 +26,7 @@ _MODULES: dict[str, dict[str, str]] = {
     "camera": {"framepush": "simulators.camera"},
     "plc": {"modbus+opcua": "simulators.plc"},
     "line": {"all": "simulators.virtual_line"},
+    "central": {"sim": "simulators.central"},
 }
 
 

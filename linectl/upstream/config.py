@@ -1,0 +1,162 @@
+"""The ``[upstream]`` section of a line configuration, validated like the rest of the file.
+
+Proposed shape (the lead wires ``UpstreamSection`` into ``LineConfig.upstream``)::
+
+    [upstream.provisioning]
+    endpoint = "opc.tcp://site-server:4841/linectl/central"
+    security = "Basic256Sha256,SignAndEncrypt,/etc/linectl/opcua.der,/etc/linectl/opcua.pem"
+    username = "line-1"                  # optional; password in password_file
+    password_file = "/etc/linectl/opcua.password"
+    sn_format = "SERIALONLY"
+    market = "DE"                         # PoolSelectionCriteria MARKET (optional)
+    timeout_s = 10
+    [upstream.provisioning.collections]   # GTIN -> serial-number collection ID (optional)
+    "04012345000016" = "ITEMS-04012345000016"
+
+    [upstream.sscc]
+    source = "central"                    # or "range"
+    collection_id = "SSCC-4012345"        # central: the pool manager's SSCC collection
+    company_prefix = "4012345"
+    # range only: extension_digit = 3, first_reference = 1, last_reference = 99999
+
+    [upstream.epcis]
+    base_url = "https://epcis.example.com/epcis"   # POST {base_url}/capture
+    token_file = "/etc/linectl/epcis.token"        # Authorization: Bearer <token>
+    client_cert = "/etc/linectl/epcis-client.pem"  # optional TLS client certificate (+ client_key)
+    ca_file = "/etc/linectl/site-ca.pem"           # optional; the system store otherwise
+    capture_limit = 0                              # 0: the repository's own (OPTIONS /capture)
+    file_size_limit = 0
+    backoff_max_s = 300
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from linectl.upstream.sscc import SsccRange
+
+if TYPE_CHECKING:  # imported when used: loading a config must not pull in asyncua or aiohttp
+    from linectl.upstream.epcis_sync import EpcisSyncSettings
+    from linectl.upstream.provisioning import PoolManagerClient
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProvisioningSection(_Strict):
+    """Where serial numbers come from: an OPEN-SCS pool manager over OPC UA."""
+
+    endpoint: Annotated[str, Field(pattern=r"^opc\.tcp://[^/\s]+(/\S*)?$")]
+    security: str | None = None  # asyncua security string: Policy,Mode,cert,key[,server_cert]
+    username: str | None = None
+    password_file: Path | None = None
+    sn_format: Literal["SERIALONLY", "EPCURI"] = "SERIALONLY"
+    market: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    collections: dict[Annotated[str, Field(pattern=r"^\d{14}$")], str] = Field(default_factory=dict)
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    attempts: Annotated[int, Field(ge=1, le=100)] = 5
+
+    def password(self) -> str | None:
+        """The OPC UA password, read from ``password_file`` (never kept in the config)."""
+        if self.password_file is None:
+            return None
+        return self.password_file.read_text(encoding="utf-8").strip()
+
+    def client(self) -> PoolManagerClient:
+        """A pool-manager client for this section (not connected yet)."""
+        from linectl.upstream.provisioning import PoolManagerClient
+
+        return PoolManagerClient(
+            self.endpoint,
+            security=self.security,
+            username=self.username,
+            password=self.password(),
+            timeout_s=self.timeout_s,
+            attempts=self.attempts,
+        )
+
+
+class SsccSection(_Strict):
+    """Where SSCCs for cases and pallets come from."""
+
+    source: Literal["central", "range"] = "central"
+    collection_id: str = ""
+    company_prefix: Annotated[str, Field(pattern=r"^\d{6,12}$")] | None = None
+    extension_digit: Annotated[int, Field(ge=0, le=9)] = 0
+    first_reference: Annotated[int, Field(ge=0)] | None = None
+    last_reference: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _range_complete(self) -> SsccSection:
+        if self.source == "range":
+            missing = [
+                name
+                for name in ("company_prefix", "first_reference", "last_reference")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"source = 'range' needs {', '.join(missing)}")
+            self.sscc_range()  # refuses a range that does not fit the company prefix
+        return self
+
+    def sscc_range(self) -> SsccRange:
+        assert self.company_prefix is not None
+        assert self.first_reference is not None and self.last_reference is not None
+        return SsccRange(
+            self.company_prefix, self.extension_digit, self.first_reference, self.last_reference
+        )
+
+
+class EpcisSection(_Strict):
+    """Where events go: an EPCIS 2.0 repository's REST capture interface."""
+
+    base_url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    token_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    ca_file: Path | None = None
+    verify_tls: bool = True
+    capture_limit: Annotated[int, Field(ge=0)] = 0
+    file_size_limit: Annotated[int, Field(ge=0)] = 0
+    request_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    job_timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+    backoff_initial_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EpcisSection:
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key needs client_cert")
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must not be below backoff_initial_s")
+        return self
+
+    def settings(self) -> EpcisSyncSettings:
+        from linectl.upstream.epcis_sync import EpcisSyncSettings
+
+        return EpcisSyncSettings(
+            base_url=self.base_url,
+            token_file=self.token_file,
+            client_cert=self.client_cert,
+            client_key=self.client_key,
+            ca_file=self.ca_file,
+            verify_tls=self.verify_tls,
+            capture_limit=self.capture_limit or None,
+            file_size_limit=self.file_size_limit or None,
+            request_timeout_s=self.request_timeout_s,
+            job_timeout_s=self.job_timeout_s,
+            backoff_initial_s=self.backoff_initial_s,
+            backoff_max_s=self.backoff_max_s,
+        )
+
+
+class UpstreamSection(_Strict):
+    """``[upstream]``: each link is optional; a line without one runs offline for it."""
+
+    provisioning: ProvisioningSection | None = None
+    sscc: SsccSection = SsccSection()
+    epcis: EpcisSection | None = None

@@ -1,0 +1,85 @@
+"""Events, settings and checks shared by the EPCIS sync tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from linectl.epcis.events import commissioning_event
+from linectl.epcis.hashing import event_hash
+from linectl.upstream.epcis_sync import EpcisSyncSettings
+from simulators.central.capture import ReceivedDocument
+from simulators.central.event_store import StoredEvent
+from simulators.central.schema_check import SchemaChecker
+
+READ_POINT = "urn:epc:id:sgln:4012345.00001.1"
+BIZ_LOCATION = "urn:epc:id:sgln:4012345.00001.0"
+START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+
+
+def commissioning_events(count: int, *, batch: str, first_serial: int) -> Iterator[dict[str, Any]]:
+    """Real commissioning events of one batch (one pack each), 10 ms apart, with eventIDs."""
+    for i in range(count):
+        yield commissioning_event(
+            [f"urn:epc:id:sgtin:4012345.000001.{first_serial + i}"],
+            event_time=START + timedelta(milliseconds=10 * (first_serial + i)),
+            read_point=READ_POINT,
+            biz_location=BIZ_LOCATION,
+            lot=batch,
+            expiry=date(2028, 2, 29),
+            material_lots={"carton": "C-17", "leaflet": "PL-9"},
+        )
+
+
+def quick_settings(base_url: str, **overrides: Any) -> EpcisSyncSettings:
+    """Short delays, so a test never waits long for a retry."""
+    values: dict[str, Any] = {
+        "base_url": base_url,
+        "backoff_initial_s": 0.005,
+        "backoff_max_s": 0.05,
+        "poll_initial_s": 0.005,
+        "poll_max_s": 0.02,
+        "request_timeout_s": 10.0,
+        "job_timeout_s": 10.0,
+    }
+    values.update(overrides)
+    return EpcisSyncSettings(**values)
+
+
+def jsonschema_validator(standards: Path) -> jsonschema.protocols.Validator:
+    schema = json.loads((standards / "epcis/EPCIS-JSON-Schema.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)  # type: ignore[no-any-return]
+
+
+def check_received_documents(
+    received: list[ReceivedDocument], standards: Path, *, sample_every: int = 1
+) -> int:
+    """DW4: every received document is valid (compiled checker on all of it, and the reference
+    ``jsonschema`` validator on its envelope with a sample of its events); returns the count."""
+    reference = jsonschema_validator(standards)
+    compiled = SchemaChecker(reference.schema)
+    for n, received_doc in enumerate(received):
+        document = json.loads(received_doc.body)
+        assert compiled.first_error(document) is None, f"document {n}"
+        if n % sample_every == 0:
+            events = document["epcisBody"]["eventList"]
+            sample = [events[0], events[len(events) // 2], events[-1]]
+            partial = {**document, "epcisBody": {"eventList": sample}}
+            errors = [e.message for e in reference.iter_errors(partial)]
+            assert errors == [], f"document {n}: {errors[:3]}"
+    return len(received)
+
+
+def check_event_ids(stored: list[StoredEvent]) -> None:
+    """DW4: every stored event's eventID is its EPCIS event hash (recomputed with linectl)."""
+    for event in stored:
+        body = {k: v for k, v in event.event.items() if k != "eventID"}
+        assert event.event_id == event.event["eventID"] == event_hash(body, event.context), (
+            f"event #{event.seq}"
+        )
