@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from linectl.config import ConfigError, load_config
+from linectl.control_cmd import add_control_commands
 from linectl.gs1.errors import Gs1Error
 from linectl.gs1.scan import parse_scan
 from linectl.ledger import Ledger, LedgerError, SerialTrace, WorkOrder
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--qr", action="store_true", help="also look for QR codes (Digital Link)")
     p.add_argument("--json", action="store_true")
+
+    add_control_commands(sub, add)  # status, start, stop, hold, ...: the running daemon's API
     return parser
 
 
