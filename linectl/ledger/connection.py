@@ -122,6 +122,23 @@ class LedgerConnection:
                 if conn.in_transaction:
                     conn.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction on a separate connection, for long reads (verification).
+
+        It does not take the ledger's lock, so the line keeps writing meanwhile (WAL); every
+        query inside sees the same moment of the file.
+        """
+        if self._conn is None:
+            raise LedgerError(f"ledger {self.path} is closed")
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # start the snapshot
+            yield conn
+        finally:
+            conn.close()
+
     def settings(self) -> dict[str, str | int]:
         """Pragmas as the connection sees them (journal_mode, synchronous, ...)."""
         with self._lock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from linectl.ledger.audit import append_audit, summarise
@@ -21,6 +22,7 @@ from linectl.ledger.models import (
     OutboxEvent,
 )
 from linectl.ledger.outbox import insert_events
+from linectl.ledger.seals import container_seal, unit_seal
 from linectl.ledger.serials import SerialRow, resolve
 from linectl.ledger.states import SerialState
 from linectl.ledger.validation import check_sscc
@@ -37,6 +39,36 @@ def get(conn: sqlite3.Connection, sscc: str) -> Container:
     if row is None:
         raise ContainerError(f"no container with SSCC {sscc}")
     return _container(row)
+
+
+def seal(container: Container) -> str:
+    """The row seal of a container as stored."""
+    return container_seal(
+        container.sscc,
+        container.level.value,
+        container.state.value,
+        container.batch,
+        container.parent,
+        container.created_at,
+        container.updated_at,
+    )
+
+
+def _store(conn: sqlite3.Connection, before: Container, after: Container) -> Container:
+    """Write ``after`` over ``before`` with its new seal (the stale one if ``before``'s broke).
+
+    A row whose stored seal does not match what was read was edited behind linectl's back: it
+    keeps its stale seal, so verification still shows it, rather than being resealed clean.
+    """
+    (stored,) = conn.execute(
+        "SELECT row_hash FROM containers WHERE sscc = ?", (before.sscc,)
+    ).fetchone()
+    new_seal = seal(after) if stored == seal(before) else stored
+    conn.execute(
+        "UPDATE containers SET state = ?, parent = ?, updated_at = ?, row_hash = ? WHERE sscc = ?",
+        (after.state.value, after.parent, after.updated_at, new_seal, before.sscc),
+    )
+    return after
 
 
 def find(
@@ -61,11 +93,12 @@ def insert(
     """Create an open container; refuses an SSCC used before."""
     if conn.execute("SELECT 1 FROM containers WHERE sscc = ?", (sscc,)).fetchone():
         raise ContainerError(f"SSCC {sscc} is already used by another container")
+    container = Container(sscc, level, ContainerState.OPEN, batch, None, at, at)
     conn.execute(
-        f"INSERT INTO containers ({_COLUMNS}) VALUES (?, ?, ?, ?, NULL, ?, ?)",
-        (sscc, level.value, ContainerState.OPEN.value, batch, at, at),
+        f"INSERT INTO containers ({_COLUMNS}, row_hash) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
+        (sscc, level.value, ContainerState.OPEN.value, batch, at, at, seal(container)),
     )
-    return get(conn, sscc)
+    return container
 
 
 def set_state(
@@ -79,10 +112,7 @@ def set_state(
     }.get(to, frozenset())
     if before.state not in allowed:
         raise ContainerError(f"container {sscc} is {before.state.value}; cannot go to {to.value}")
-    conn.execute(
-        "UPDATE containers SET state = ?, updated_at = ? WHERE sscc = ?", (to.value, at, sscc)
-    )
-    return before, get(conn, sscc)
+    return before, _store(conn, before, replace(before, state=to, updated_at=at))
 
 
 def set_parent(conn: sqlite3.Connection, child: str, parent: str | None, at: str) -> Container:
@@ -103,10 +133,22 @@ def set_parent(conn: sqlite3.Connection, child: str, parent: str | None, at: str
             raise ContainerError(f"container {parent} is a {target.level.value}, not a pallet")
         if current.parent is not None and current.parent != parent:
             raise ContainerError(f"case {child} is already on pallet {current.parent}")
-    conn.execute(
-        "UPDATE containers SET parent = ?, updated_at = ? WHERE sscc = ?", (parent, at, child)
-    )
-    return get(conn, child)
+    return _store(conn, current, replace(current, parent=parent, updated_at=at))
+
+
+_UNIT = (
+    "SELECT seq, verdict, grade, reason, printed_at, verdict_at, container, row_hash "
+    "FROM units WHERE serial_id = ?"
+)
+
+
+def _unit_reseal(serial_id: int, unit: tuple[Any, ...], container: str | None) -> str | None:
+    """The unit's seal with ``container``; the stale one if its stored seal was broken."""
+    seq, verdict, grade, reason, printed_at, verdict_at, current, stored = unit
+    fields = (serial_id, seq, verdict, grade, reason, printed_at, verdict_at)
+    if unit_seal(*fields, current) != stored:
+        return None if stored is None else str(stored)
+    return unit_seal(*fields, container)
 
 
 def pack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str) -> None:
@@ -114,21 +156,21 @@ def pack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str
     holder = get(conn, sscc)
     if holder.state not in PACKABLE:
         raise ContainerError(f"container {sscc} is {holder.state.value}; reopen it first")
+    updates: list[tuple[str, str | None, int]] = []
     for index, row in enumerate(rows):
         if row.state is not SerialState.COMMISSIONED:
             raise ContainerError(
                 f"serial {row.serial!r} (index {index}) is {row.state.label}; only "
                 "Commissioned units can be packed"
             )
-        unit = conn.execute("SELECT container FROM units WHERE serial_id = ?", (row.id,)).fetchone()
+        unit = conn.execute(_UNIT, (row.id,)).fetchone()
         if unit is None:
             raise ContainerError(f"serial {row.serial!r} (index {index}) has no unit record")
-        if unit[0] is not None:
-            raise ContainerError(f"serial {row.serial!r} (index {index}) is already in {unit[0]}")
-    conn.executemany(
-        "UPDATE units SET container = ? WHERE serial_id = ?", [(sscc, row.id) for row in rows]
-    )
-    conn.execute("UPDATE containers SET updated_at = ? WHERE sscc = ?", (at, sscc))
+        if unit[6] is not None:
+            raise ContainerError(f"serial {row.serial!r} (index {index}) is already in {unit[6]}")
+        updates.append((sscc, _unit_reseal(row.id, unit, sscc), row.id))
+    conn.executemany("UPDATE units SET container = ?, row_hash = ? WHERE serial_id = ?", updates)
+    _store(conn, holder, replace(holder, updated_at=at))
 
 
 def unpack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str) -> None:
@@ -136,14 +178,14 @@ def unpack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: s
     holder = get(conn, sscc)
     if holder.state not in PACKABLE:
         raise ContainerError(f"container {sscc} is {holder.state.value}; reopen it first")
+    updates: list[tuple[str | None, int]] = []
     for index, row in enumerate(rows):
-        unit = conn.execute("SELECT container FROM units WHERE serial_id = ?", (row.id,)).fetchone()
-        if unit is None or unit[0] != sscc:
+        unit = conn.execute(_UNIT, (row.id,)).fetchone()
+        if unit is None or unit[6] != sscc:
             raise ContainerError(f"serial {row.serial!r} (index {index}) is not in {sscc}")
-    conn.executemany(
-        "UPDATE units SET container = NULL WHERE serial_id = ?", [(row.id,) for row in rows]
-    )
-    conn.execute("UPDATE containers SET updated_at = ? WHERE sscc = ?", (at, sscc))
+        updates.append((_unit_reseal(row.id, unit, None), row.id))
+    conn.executemany("UPDATE units SET container = NULL, row_hash = ? WHERE serial_id = ?", updates)
+    _store(conn, holder, replace(holder, updated_at=at))
 
 
 def contents(conn: sqlite3.Connection, sscc: str) -> ContainerContents:

@@ -8,8 +8,10 @@ Never edit a released migration: append a new one.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
+from linectl.ledger import seals
 from linectl.ledger.errors import MigrationFailed, SchemaTooNew
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -143,7 +145,105 @@ def _v0_to_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v0_to_v1,)
+_SEALED = ("work_orders", "serials", "serial_history", "units", "containers", "outbox")
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Row seals (``linectl.ledger.seals``): a ``row_hash`` on every business table, chained on
+    serial_history and outbox, and ``outbox.delivery_hash``.
+
+    Rows already in the file are sealed here, as they are now: an edit made before this
+    migration ran becomes part of what is sealed and cannot be detected afterwards.
+    """
+    for table in _SEALED:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN row_hash TEXT")
+    conn.execute("ALTER TABLE outbox ADD COLUMN delivery_hash TEXT")
+    conn.execute("DROP TRIGGER IF EXISTS serial_history_no_update")  # sealing updates rows
+    _seal_existing(conn)
+    conn.execute(
+        "CREATE TRIGGER serial_history_no_update BEFORE UPDATE ON serial_history "
+        "BEGIN SELECT RAISE(ABORT, 'serial history is append-only'); END"
+    )
+
+
+_PAGE = 5000
+"""Rows sealed per step of the v2 migration: memory stays flat whatever the file's size."""
+
+
+def _pages(conn: sqlite3.Connection, table: str, columns: str) -> Iterator[list[Any]]:
+    """Rows of ``table`` as (rowid, columns...), in rowid order, a page at a time."""
+    after = -(2**63)
+    while page := conn.execute(
+        f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT {_PAGE}",
+        (after,),
+    ).fetchall():
+        yield page
+        after = page[-1][0]
+
+
+def _seal_existing(conn: sqlite3.Connection) -> None:
+    """Compute the seals of every row present; chains (history, outbox) in id order."""
+    plain: tuple[tuple[str, str, Callable[..., str]], ...] = (
+        (
+            "work_orders",
+            "batch, gtin, lot, expiry, quantity, target_market, materials, status, created_at, "
+            "started_at, closed_at",
+            seals.work_order_seal,
+        ),
+        ("serials", "id, gtin, serial, batch, state, updated_at", seals.serial_seal),
+        (
+            "units",
+            "serial_id, seq, verdict, grade, reason, printed_at, verdict_at, container",
+            seals.unit_seal,
+        ),
+        (
+            "containers",
+            "sscc, level, state, batch, parent, created_at, updated_at",
+            seals.container_seal,
+        ),
+    )
+    for table, columns, seal in plain:
+        for page in _pages(conn, table, columns):
+            conn.executemany(
+                f"UPDATE {table} SET row_hash = ? WHERE rowid = ?",
+                [(seal(*row[1:]), row[0]) for row in page],
+            )
+    prev: str | None = seals.GENESIS
+    for page in _pages(
+        conn, "serial_history", "serial_id, from_state, to_state, at, reason, actor"
+    ):
+        history: list[tuple[str, int]] = []
+        for row_id, serial_id, from_state, to_state, at, reason, actor in page:
+            prev = seals.history_seal(
+                row_id, serial_id, from_state, to_state, at, reason, actor, prev
+            )
+            history.append((prev, row_id))
+        conn.executemany("UPDATE serial_history SET row_hash = ? WHERE id = ?", history)
+    _seal_outbox(conn)
+
+
+def _seal_outbox(conn: sqlite3.Connection) -> None:
+    """Seal the outbox chain, each event with the serials it mentions, and delivery states."""
+    links = conn.execute("SELECT outbox_id, serial_id FROM outbox_serials ORDER BY outbox_id")
+    link = links.fetchone()
+    prev: str | None = seals.GENESIS
+    columns = "event_id, batch, kind, body, created_at, delivery, delivered_at"
+    for page in _pages(conn, "outbox", columns):
+        outbox: list[tuple[str, str, int]] = []
+        for row_id, event_id, batch, kind, body, created_at, delivery, delivered_at in page:
+            serial_ids: list[int] = []
+            while link is not None and link[0] <= row_id:
+                if link[0] == row_id:
+                    serial_ids.append(int(link[1]))
+                link = links.fetchone()
+            prev = seals.outbox_seal(
+                row_id, event_id, batch, kind, body, created_at, seals.links_text(serial_ids), prev
+            )
+            outbox.append((prev, seals.delivery_seal(row_id, prev, delivery, delivered_at), row_id))
+        conn.executemany("UPDATE outbox SET row_hash = ?, delivery_hash = ? WHERE id = ?", outbox)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v0_to_v1, _v1_to_v2)
 """Forward migrations in order; the schema version this code writes is ``len(MIGRATIONS)``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,6 +11,7 @@ from linectl.ledger.audit import append_audit, summarise
 from linectl.ledger.connection import LedgerConnection, check_actor
 from linectl.ledger.errors import DuplicateEvent, LedgerError, UnknownWorkOrder, ValidationError
 from linectl.ledger.models import Delivery, OutboxEntry, OutboxEvent
+from linectl.ledger.seals import delivery_seal, links_text, outbox_head, outbox_seal
 from linectl.ledger.serials import resolve
 from linectl.ledger.validation import check_text
 
@@ -44,8 +45,15 @@ def insert_events(
     default_batch: str | None,
     gtin: str | None,
 ) -> list[int]:
-    """Queue events after the last one (in the caller's transaction); return their ids."""
+    """Queue events after the last one (in the caller's transaction); return their ids.
+
+    Each event is sealed with the serials it mentions and chained to the event before it; the
+    chain head is read once per call, and ids are given explicitly since seals cover them.
+    """
     ids: list[int] = []
+    if not events:
+        return ids
+    last_id, prev = outbox_head(conn)
     for index, event in enumerate(events):
         check_text(event.event_id, "event_id")
         check_text(event.kind, "event kind")
@@ -63,15 +71,20 @@ def insert_events(
             conn.execute("SELECT 1 FROM work_orders WHERE batch = ?", (batch,)).fetchone() is None
         ):
             raise UnknownWorkOrder(batch)
-        cursor = conn.execute(
-            "INSERT INTO outbox (event_id, batch, kind, body, created_at) VALUES (?, ?, ?, ?, ?)",
-            (event.event_id, batch, event.kind, body, at),
-        )
-        outbox_id = int(cursor.lastrowid or 0)
         if event.serials is None:
             serial_ids = list(command_serial_ids)
         else:
             serial_ids = [row.id for row in resolve(conn, event.serials, gtin)]
+        outbox_id = last_id = last_id + 1
+        prev = outbox_seal(
+            outbox_id, event.event_id, batch, event.kind, body, at, links_text(serial_ids), prev
+        )
+        pending_seal = delivery_seal(outbox_id, prev, Delivery.PENDING.value, None)
+        conn.execute(
+            "INSERT INTO outbox (id, event_id, batch, kind, body, created_at, row_hash, "
+            "delivery_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (outbox_id, event.event_id, batch, event.kind, body, at, prev, pending_seal),
+        )
         conn.executemany(
             "INSERT INTO outbox_serials (outbox_id, serial_id) VALUES (?, ?)",
             [(outbox_id, serial_id) for serial_id in serial_ids],
@@ -100,16 +113,28 @@ def for_serial(conn: sqlite3.Connection, serial_id: int) -> list[OutboxEntry]:
 
 
 def mark_delivered(conn: sqlite3.Connection, ids: Sequence[int], *, at: str) -> list[int]:
-    """Mark events delivered; return the ids that were pending (unknown ids are an error)."""
+    """Mark events delivered; return the ids that were pending (unknown ids are an error).
+
+    The delivery seal is renewed, unless the stored one did not match the row (edited behind
+    linectl's back): then it stays stale so verification still shows the edit.
+    """
     changed: list[int] = []
     for index, outbox_id in enumerate(ids):
-        row = conn.execute("SELECT delivery FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        row = conn.execute(
+            "SELECT delivery, delivered_at, row_hash, delivery_hash FROM outbox WHERE id = ?",
+            (outbox_id,),
+        ).fetchone()
         if row is None:
             raise LedgerError(f"outbox event #{outbox_id} (index {index}) does not exist")
-        if row[0] == Delivery.PENDING:
+        delivery, delivered_at, row_hash, stored = row
+        if delivery == Delivery.PENDING:
+            new_seal = stored
+            if stored == delivery_seal(outbox_id, row_hash, delivery, delivered_at):
+                new_seal = delivery_seal(outbox_id, row_hash, Delivery.DELIVERED.value, at)
             conn.execute(
-                "UPDATE outbox SET delivery = 'delivered', delivered_at = ? WHERE id = ?",
-                (at, outbox_id),
+                "UPDATE outbox SET delivery = 'delivered', delivered_at = ?, delivery_hash = ? "
+                "WHERE id = ?",
+                (at, new_seal, outbox_id),
             )
             changed.append(outbox_id)
     return changed

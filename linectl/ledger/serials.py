@@ -20,6 +20,7 @@ from linectl.ledger.errors import (
     ValidationError,
 )
 from linectl.ledger.models import HistoryEntry
+from linectl.ledger.seals import history_head, history_seal, serial_seal
 from linectl.ledger.states import SerialState, is_legal
 from linectl.ledger.validation import check_serial
 
@@ -33,14 +34,37 @@ class SerialRow:
     serial: str
     batch: str
     state: SerialState
+    updated_at: str
+    row_hash: str | None
+
+    def reseal(self, state: SerialState, at: str) -> str | None:
+        """The seal for this row in ``state`` at ``at``; the stale seal if this one was broken.
+
+        A row whose stored seal does not match what was read was edited behind linectl's
+        back: it keeps its stale seal so ``verify_audit`` still shows it, never a fresh one.
+        """
+        current = serial_seal(
+            self.id, self.gtin, self.serial, self.batch, int(self.state), self.updated_at
+        )
+        if current != self.row_hash:
+            return self.row_hash
+        return serial_seal(self.id, self.gtin, self.serial, self.batch, int(state), at)
 
 
-_SELECT = "SELECT id, gtin, serial, batch, state FROM serials"
+_SELECT = "SELECT id, gtin, serial, batch, state, updated_at, row_hash FROM serials"
 
 
 def _row(raw: tuple[Any, ...]) -> SerialRow:
-    row_id, gtin, serial, batch, state = raw
-    return SerialRow(int(row_id), str(gtin), str(serial), str(batch), SerialState(state))
+    row_id, gtin, serial, batch, state, updated_at, row_hash = raw
+    return SerialRow(
+        int(row_id),
+        str(gtin),
+        str(serial),
+        str(batch),
+        SerialState(state),
+        str(updated_at),
+        None if row_hash is None else str(row_hash),
+    )
 
 
 def resolve(conn: sqlite3.Connection, serials: Sequence[str], gtin: str | None) -> list[SerialRow]:
@@ -101,15 +125,37 @@ def apply_moves(
     at: str,
     actor: str,
 ) -> None:
-    """Write new states and one history row per serial (moves were checked before)."""
+    """Write new states (resealed) and one chained history row per serial (moves were checked)."""
     conn.executemany(
-        "UPDATE serials SET state = ?, updated_at = ? WHERE id = ?",
-        [(int(to), at, row.id) for row, to, _ in moves],
+        "UPDATE serials SET state = ?, updated_at = ?, row_hash = ? WHERE id = ?",
+        [(int(to), at, row.reseal(to, at), row.id) for row, to, _ in moves],
     )
+    append_history(
+        conn, [(row.id, int(row.state), int(to), reason) for row, to, reason in moves], at, actor
+    )
+
+
+def append_history(
+    conn: sqlite3.Connection,
+    entries: Sequence[tuple[int, int | None, int, str]],
+    at: str,
+    actor: str,
+) -> None:
+    """Append (serial_id, from_state, to_state, reason) rows, each sealed and chained.
+
+    One SELECT for the chain head whatever the number of rows; ids are given explicitly
+    (head + 1, ...) because each seal covers its row's id.
+    """
+    last_id, prev = history_head(conn)
+    rows: list[tuple[object, ...]] = []
+    for row_id, (serial_id, from_state, to_state, reason) in enumerate(entries, last_id + 1):
+        prev = history_seal(row_id, serial_id, from_state, to_state, at, reason, actor, prev)
+        rows.append((row_id, serial_id, from_state, to_state, at, reason, actor, prev))
     conn.executemany(
-        "INSERT INTO serial_history (serial_id, from_state, to_state, at, reason, actor) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [(row.id, int(row.state), int(to), at, reason, actor) for row, to, reason in moves],
+        "INSERT INTO serial_history "
+        "(id, serial_id, from_state, to_state, at, reason, actor, row_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
     )
 
 
@@ -162,20 +208,27 @@ def insert_allocated(
     actor: str,
     reason: str,
 ) -> None:
-    """Store checked serials as Allocated, each with its arrival row in the history."""
+    """Store checked serials as Allocated (sealed), each with its arrival row in the history."""
     allocated = int(SerialState.ALLOCATED)
-    ids = [
-        conn.execute(
-            "INSERT INTO serials (gtin, serial, batch, state, updated_at) VALUES (?, ?, ?, ?, ?)",
-            (gtin, serial, batch, allocated, at),
-        ).lastrowid
-        for serial in serials
-    ]
+    first_id = int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM serials").fetchone()[0])
+    ids = range(first_id, first_id + len(serials))
     conn.executemany(
-        "INSERT INTO serial_history (serial_id, from_state, to_state, at, reason, actor) "
-        "VALUES (?, NULL, ?, ?, ?, ?)",
-        [(serial_id, allocated, at, reason, actor) for serial_id in ids],
+        "INSERT INTO serials (id, gtin, serial, batch, state, updated_at, row_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                row_id,
+                gtin,
+                serial,
+                batch,
+                allocated,
+                at,
+                serial_seal(row_id, gtin, serial, batch, allocated, at),
+            )
+            for row_id, serial in zip(ids, serials, strict=True)
+        ],
     )
+    append_history(conn, [(row_id, None, allocated, reason) for row_id in ids], at, actor)
 
 
 def history(conn: sqlite3.Connection, serial_id: int) -> list[HistoryEntry]:

@@ -12,6 +12,7 @@ disk I/O: from asyncio, call them through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -54,6 +55,8 @@ from linectl.ledger.units import insert_units, load_unit, verdict_moves
 from linectl.ledger.validation import check_gtin
 
 _RUNNING = (WorkOrderStatus.STARTED,)
+_EVENT_COMMAND = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
+_LEDGER_NAMESPACES = frozenset({"work_order", "serials", "units", "containers", "outbox"})
 _OPEN = (WorkOrderStatus.CREATED, WorkOrderStatus.STARTED)
 
 
@@ -351,14 +354,77 @@ class Ledger:
             return reconcile_batch(conn, batch)
 
     def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> AuditReport:
-        """Walk the audit hash chain; the report names the first broken row."""
-        with self._db.read() as conn:
+        """Verify the whole ledger: audit chain, every row's seal, cross-checks between tables.
+
+        The report names the first problem per table. O(rows); it reads a snapshot on its own
+        connection, so it does not hold up the line (see ``linectl.ledger.integrity``).
+        """
+        with self._db.snapshot() as conn:
             return _verify_audit(conn, anchor=anchor)
 
     def audit_head(self) -> tuple[int, str] | None:
         """(id, row_hash) of the newest audit row, to anchor the chain outside the file."""
         with self._db.read() as conn:
             return _audit_head(conn)
+
+    def record_event(
+        self,
+        actor: str,
+        command: str,
+        reason: str = "",
+        before: object = None,
+        after: object = None,
+    ) -> AuditEntry:
+        """Append an audit row for a command that changes no ledger table (line state, alarms).
+
+        ``command`` is a dotted name such as ``line.state`` or ``line.command``; the ledger's
+        own namespaces (work_order, serials, units, containers, outbox) are refused, so such a
+        row can never be mistaken for a ledger change. ``before``/``after`` must be JSON values.
+        """
+        check_actor(actor)
+        if not _EVENT_COMMAND.match(command) or len(command) > 100:
+            raise ValidationError(
+                "must be a dotted lower-case name like 'line.state'", field="command", value=command
+            )
+        if command.split(".", 1)[0] in _LEDGER_NAMESPACES:
+            raise ValidationError(
+                "is a ledger command; record_event is for events outside the ledger tables",
+                field="command",
+                value=command,
+            )
+        if reason and any(ord(c) < 0x20 or ord(c) == 0x7F for c in reason):
+            raise ValidationError("contains control characters", field="reason", value=reason)
+        with self._db.write() as conn:
+            return append_audit(
+                conn,
+                at=self._db.now(),
+                actor=actor,
+                command=command,
+                reason=reason,
+                before=before,
+                after=after,
+            )
+
+    def reject_counts(self, batch: str) -> dict[str, int]:
+        """Scrapped serials of a batch by reason code, for the line's per-batch reject table.
+
+        A rejected unit counts under its unit reason; a serial scrapped without a unit (lost in
+        a crash, a cancelled print job) under the reason of its move to LabelScrapped.
+        """
+        with self._db.read() as conn:
+            workorders.get(conn, batch)
+            counts: dict[str, int] = {}
+            rows = conn.execute(
+                "SELECT coalesce(u.reason, h.reason), count(*) FROM serials AS s "
+                "JOIN serial_history AS h ON h.serial_id = s.id AND h.to_state = s.state "
+                "LEFT JOIN units AS u ON u.serial_id = s.id "
+                "WHERE s.batch = ? AND s.state = ? GROUP BY 1",
+                (batch, int(SerialState.LABEL_SCRAPPED)),
+            ).fetchall()
+            for reason, count in rows:
+                key = str(reason or "unknown")
+                counts[key] = counts.get(key, 0) + int(count)
+            return counts
 
     def audit_entries(self, *, after_id: int = 0, limit: int = 100) -> list[AuditEntry]:
         """Audit rows after ``after_id``, oldest first."""

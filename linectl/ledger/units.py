@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from linectl.ledger.errors import ValidationError
 from linectl.ledger.models import Unit, UnitResult, Verdict
+from linectl.ledger.seals import unit_seal
 from linectl.ledger.serials import SerialRow
 from linectl.ledger.states import SerialState
 
@@ -25,6 +26,10 @@ def verdict_moves(units: Sequence[UnitResult], rows: Sequence[SerialRow]) -> lis
             raise ValidationError(
                 "must be an integer >= 0", field="seq", value=unit.seq, index=index
             )
+        for name in ("grade", "reason", "printed_at", "verdict_at"):
+            value = getattr(unit, name)
+            if value is not None and not isinstance(value, str):
+                raise ValidationError("must be text or None", field=name, value=value, index=index)
         if Verdict(unit.verdict) is Verdict.GOOD:
             moves.append((row, SerialState.COMMISSIONED, f"verified good (seq {unit.seq})"))
             continue
@@ -40,22 +45,21 @@ def verdict_moves(units: Sequence[UnitResult], rows: Sequence[SerialRow]) -> lis
 def insert_units(
     conn: sqlite3.Connection, units: Sequence[UnitResult], rows: Sequence[SerialRow], at: str
 ) -> None:
-    """Store one unit row per judged serial (a serial is judged once: it is printed once)."""
+    """Store one sealed unit row per judged serial (a serial is judged once: it is printed once)."""
+    values = []
+    for unit, row in zip(units, rows, strict=True):
+        verdict, verdict_at = Verdict(unit.verdict).value, unit.verdict_at or at
+        seal = unit_seal(
+            row.id, unit.seq, verdict, unit.grade, unit.reason, unit.printed_at, verdict_at, None
+        )
+        values.append(
+            (row.id, unit.seq, verdict, unit.grade, unit.reason, unit.printed_at, verdict_at, seal)
+        )
     conn.executemany(
-        "INSERT INTO units (serial_id, seq, verdict, grade, reason, printed_at, verdict_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                row.id,
-                unit.seq,
-                Verdict(unit.verdict).value,
-                unit.grade,
-                unit.reason,
-                unit.printed_at,
-                unit.verdict_at or at,
-            )
-            for unit, row in zip(units, rows, strict=True)
-        ],
+        "INSERT INTO units "
+        "(serial_id, seq, verdict, grade, reason, printed_at, verdict_at, row_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        values,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from linectl.ledger.errors import (
@@ -16,6 +17,7 @@ from linectl.ledger.errors import (
     WorkOrderStateError,
 )
 from linectl.ledger.models import WorkOrder, WorkOrderStatus
+from linectl.ledger.seals import work_order_seal
 from linectl.ledger.states import SerialState
 from linectl.ledger.validation import (
     check_batch_id,
@@ -30,6 +32,41 @@ _COLUMNS = (
     "batch, gtin, lot, expiry, quantity, target_market, materials, status, "
     "created_at, started_at, closed_at"
 )
+
+
+def seal(order: WorkOrder, materials: str | None = None) -> str:
+    """The row seal of a work order; ``materials`` is the stored JSON text when known."""
+    return work_order_seal(
+        order.batch,
+        order.gtin,
+        order.lot,
+        order.expiry,
+        order.quantity,
+        order.target_market,
+        materials_json(order.materials) if materials is None else materials,
+        order.status.value,
+        order.created_at,
+        order.started_at,
+        order.closed_at,
+    )
+
+
+def _store_status(conn: sqlite3.Connection, before: WorkOrder, after: WorkOrder) -> WorkOrder:
+    """Write ``after``'s status and times, resealed (kept stale if ``before``'s seal broke).
+
+    A row whose stored seal does not match what was read was edited behind linectl's back: it
+    keeps its stale seal, so verification still shows it, rather than being resealed clean.
+    """
+    stored, materials = conn.execute(
+        "SELECT row_hash, materials FROM work_orders WHERE batch = ?", (before.batch,)
+    ).fetchone()
+    new_seal = seal(after, materials) if stored == seal(before, materials) else stored
+    conn.execute(
+        "UPDATE work_orders SET status = ?, started_at = ?, closed_at = ?, row_hash = ? "
+        "WHERE batch = ?",
+        (after.status.value, after.started_at, after.closed_at, new_seal, before.batch),
+    )
+    return after
 
 
 def materials_json(materials: Mapping[str, str] | None) -> str:
@@ -103,7 +140,8 @@ def insert(conn: sqlite3.Connection, order: WorkOrder) -> None:
     if conn.execute("SELECT 1 FROM work_orders WHERE batch = ?", (order.batch,)).fetchone():
         raise WorkOrderExists(f"a work order for batch {order.batch!r} exists already")
     conn.execute(
-        f"INSERT INTO work_orders ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO work_orders ({_COLUMNS}, row_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             order.batch,
             order.gtin,
@@ -116,6 +154,7 @@ def insert(conn: sqlite3.Connection, order: WorkOrder) -> None:
             order.created_at,
             order.started_at,
             order.closed_at,
+            seal(order),
         ),
     )
 
@@ -147,10 +186,7 @@ def start(conn: sqlite3.Connection, batch: str, at: str) -> WorkOrder:
         raise WorkOrderStateError(
             f"batch {batch!r} is {order.status.value}; only a created batch starts"
         )
-    conn.execute(
-        "UPDATE work_orders SET status = 'started', started_at = ? WHERE batch = ?", (at, batch)
-    )
-    return get(conn, batch)
+    return _store_status(conn, order, replace(order, status=WorkOrderStatus.STARTED, started_at=at))
 
 
 def close(conn: sqlite3.Connection, batch: str, at: str) -> WorkOrder:
@@ -168,10 +204,7 @@ def close(conn: sqlite3.Connection, batch: str, at: str) -> WorkOrder:
             (batch, int(SerialState.ENCODED)),
         ).fetchall()
         raise EncodedSerialsRemain(batch, int(count), [str(r[0]) for r in examples])
-    conn.execute(
-        "UPDATE work_orders SET status = 'closed', closed_at = ? WHERE batch = ?", (at, batch)
-    )
-    return get(conn, batch)
+    return _store_status(conn, order, replace(order, status=WorkOrderStatus.CLOSED, closed_at=at))
 
 
 def require_status(order: WorkOrder, allowed: Sequence[WorkOrderStatus], doing: str) -> None:
