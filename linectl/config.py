@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from linectl.aggregation.settings import AggregationSection
 from linectl.gs1.epc import IdentifierForm
 from linectl.upstream.config import UpstreamSection
 
@@ -162,6 +163,7 @@ class LineConfig(_Strict):
     devices: dict[str, DeviceSection] = Field(default_factory=dict)
     control: ControlSection = ControlSection()
     upstream: UpstreamSection | None = None  # no upstream: offline provisioning from files
+    aggregation: AggregationSection | None = None  # no aggregation: units only
     simulation: dict[str, Any] = Field(default_factory=dict)  # read by the simulators only
 
 

@@ -1,15 +1,19 @@
 """Cases and pallets (SSCC): open -> closed -> (reopened -> closed)*, their parents and contents.
 
-Functions that write expect the caller's ``BEGIN IMMEDIATE`` transaction. The aggregation work
-will extend this with packing rules; here are the basic records and checks.
+Functions that write expect the caller's ``BEGIN IMMEDIATE`` transaction. Composite commands
+(close a case with its packing event, swap a unit in a closed case, break up a pallet) run
+several of these steps in one transaction through ``Containers.transaction`` (see
+``linectl.ledger.aggregation``); the queries behind trace, contents and recall live in
+``linectl.ledger.hierarchy`` and run through ``Containers.read``.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from linectl.ledger.audit import append_audit, summarise
 from linectl.ledger.connection import LedgerConnection, check_actor
@@ -26,6 +30,12 @@ from linectl.ledger.seals import container_seal, unit_seal
 from linectl.ledger.serials import SerialRow, resolve
 from linectl.ledger.states import SerialState
 from linectl.ledger.validation import check_sscc
+
+if TYPE_CHECKING:
+    from linectl.ledger.aggregation import AggregationTx
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _COLUMNS = "sscc, level, state, batch, parent, created_at, updated_at"
 
@@ -391,29 +401,66 @@ class Containers:
         rows: Sequence[SerialRow],
         batch: str | None = None,
     ) -> None:
-        """Queue the command's events and write its audit row."""
-        if isinstance(after, Container):
-            batch = after.batch
-        insert_events(
-            conn,
-            events,
-            at=at,
-            command_serial_ids=[r.id for r in rows],
-            default_batch=batch,
-            gtin=None,
-        )
-        append_audit(
-            conn,
-            at=at,
-            actor=actor,
-            command=command,
-            reason=reason,
-            before=_summary(before),
-            after={
-                "change": _summary(after),
-                "events": summarise([e.event_id for e in events], "event_ids"),
-            },
-        )
+        record(conn, at, actor, command, reason, before, after, events, rows, batch)
+
+    @contextmanager
+    def transaction(self) -> Iterator[AggregationTx]:
+        """One write transaction for a composite aggregation command: all its steps or none."""
+        from linectl.ledger.aggregation import AggregationTx  # the module builds on this one
+
+        with self._db.write() as conn:
+            yield AggregationTx(conn, self._db.now())
+
+    def read(
+        self,
+        query: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run a read-only query (``linectl.ledger.hierarchy``) in one snapshot of the ledger.
+
+        Not from inside ``transaction()``: there, call the query on ``tx.conn``.
+        """
+        with self._db.read() as conn:
+            return query(conn, *args, **kwargs)
+
+
+def record(
+    conn: sqlite3.Connection,
+    at: str,
+    actor: str,
+    command: str,
+    reason: str,
+    before: object,
+    after: object,
+    events: Sequence[OutboxEvent],
+    rows: Sequence[SerialRow],
+    batch: str | None = None,
+    gtin: str | None = None,
+) -> None:
+    """Queue a container command's events and write its audit row (in the open transaction)."""
+    if isinstance(after, Container):
+        batch = after.batch
+    insert_events(
+        conn,
+        events,
+        at=at,
+        command_serial_ids=[r.id for r in rows],
+        default_batch=batch,
+        gtin=gtin,
+    )
+    append_audit(
+        conn,
+        at=at,
+        actor=actor,
+        command=command,
+        reason=reason,
+        before=_summary(before),
+        after={
+            "change": _summary(after),
+            "events": summarise([e.event_id for e in events], "event_ids"),
+        },
+    )
 
 
 def _summary(value: object) -> object:

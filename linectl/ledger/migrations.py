@@ -243,7 +243,22 @@ def _seal_outbox(conn: sqlite3.Connection) -> None:
         conn.executemany("UPDATE outbox SET row_hash = ?, delivery_hash = ? WHERE id = ?", outbox)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v0_to_v1, _v1_to_v2)
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """Indexes for aggregation queries: events by parent container, containers by batch.
+
+    AggregationEvents name their parent (a case or pallet SSCC) in the body's ``parentID``; an
+    index on that expression finds a container's packing and unpacking events without reading
+    the outbox, which is what ``trace``, ``contents`` and rework need on a large ledger. Indexes
+    hold no business data, so no seal changes.
+    """
+    conn.execute(
+        "CREATE INDEX outbox_by_parent ON outbox (json_extract(body, '$.parentID')) "
+        "WHERE json_extract(body, '$.parentID') IS NOT NULL"
+    )
+    conn.execute("CREATE INDEX containers_by_batch ON containers (batch, level, state)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v0_to_v1, _v1_to_v2, _v2_to_v3)
 """Forward migrations in order; the schema version this code writes is ``len(MIGRATIONS)``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

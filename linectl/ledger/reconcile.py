@@ -19,6 +19,12 @@ Buckets go by each serial's current state:
 serial of the batch is bucketed one by one, so a serial without an import record, an import
 record without a serial or an Encoded serial in a closed batch makes the batch unbalanced; the
 totals are never derived by subtraction.
+
+Aggregation: the reconciliation also lists every case and pallet of the batch with its counts
+(units; cases on a pallet) and the orphans, Commissioned units packed in no case. Orphans do
+not unbalance the serial accounting (they are commissioned); they are for the batch's orphan
+policy (decommission, or hold for rework). A batch without any container (no aggregation on
+the line) has no orphans by definition.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from linectl.ledger.errors import UnknownWorkOrder
+from linectl.ledger.hierarchy import ContainerCount, batch_containers, orphans
 from linectl.ledger.states import SerialState
 
 
@@ -80,6 +87,8 @@ class Reconciliation:
     in_process: int
     by_state: dict[str, int] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    containers: tuple[ContainerCount, ...] = ()
+    orphans: tuple[str, ...] = ()
 
     @property
     def accounted(self) -> int:
@@ -95,6 +104,8 @@ class Reconciliation:
         """The reconciliation as a JSON document (for reports and upstream)."""
         data = asdict(self)
         data["problems"] = list(self.problems)
+        data["containers"] = [asdict(c) for c in self.containers]
+        data["orphans"] = {"count": len(self.orphans), "serials": list(self.orphans)}
         data["accounted"] = self.accounted
         data["balanced"] = self.balanced
         return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)
@@ -113,7 +124,26 @@ class Reconciliation:
         lines.append("  by state: " + ", ".join(f"{k} {v}" for k, v in self.by_state.items()))
         lines.append(f"  balanced: {'yes' if self.balanced else 'NO'}")
         lines += [f"  problem: {p}" for p in self.problems]
+        lines += self._container_lines()
         return "\n".join(lines)
+
+    def _container_lines(self) -> list[str]:
+        """Cases and pallets with their counts, then the orphans (first ten named)."""
+        if not self.containers:
+            return []
+        pallets = [c for c in self.containers if c.level == "pallet"]
+        cases = [c for c in self.containers if c.level == "case"]
+        lines = ["", f"  containers: {len(pallets)} pallets, {len(cases)} cases"]
+        for c in pallets:
+            lines.append(f"    pallet {c.sscc}  {c.state:<8} {c.cases:>5} cases {c.units:>7} units")
+        for c in cases:
+            on = f"  on {c.parent}" if c.parent else ""
+            lines.append(f"    case   {c.sscc}  {c.state:<8} {c.units:>7} units{on}")
+        lines.append(f"  orphans (commissioned, in no case): {len(self.orphans)}")
+        if self.orphans:
+            more = f" and {len(self.orphans) - 10} more" if len(self.orphans) > 10 else ""
+            lines.append(f"    {', '.join(self.orphans[:10])}{more}")
+        return lines
 
 
 def reconcile_batch(conn: sqlite3.Connection, batch: str) -> Reconciliation:
@@ -157,6 +187,7 @@ def reconcile_batch(conn: sqlite3.Connection, batch: str) -> Reconciliation:
         problems.append(f"{len(missing)} imported serials are missing from the batch")
     if status == "closed" and counts[Bucket.IN_PROCESS]:
         problems.append(f"{counts[Bucket.IN_PROCESS]} serials are still Encoded in a closed batch")
+    containers = batch_containers(conn, batch)
     if sum(counts.values()) != len(received_ids):
         problems.append(f"received {len(received_ids)} but {sum(counts.values())} accounted for")
     return Reconciliation(
@@ -174,4 +205,6 @@ def reconcile_batch(conn: sqlite3.Connection, batch: str) -> Reconciliation:
         in_process=counts[Bucket.IN_PROCESS],
         by_state={s.label: by_state[s] for s in sorted(by_state)},
         problems=tuple(problems),
+        containers=tuple(containers),
+        orphans=tuple(orphans(conn, batch)) if containers else (),
     )

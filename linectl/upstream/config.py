@@ -36,11 +36,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from linectl.upstream.sscc import SsccRange
-
 if TYPE_CHECKING:  # imported when used: loading a config must not pull in asyncua or aiohttp
     from linectl.upstream.epcis_sync import EpcisSyncSettings
     from linectl.upstream.provisioning import PoolManagerClient
+    from linectl.upstream.sscc import SsccRange
 
 
 class _Strict(BaseModel):
@@ -104,6 +103,8 @@ class SsccSection(_Strict):
         return self
 
     def sscc_range(self) -> SsccRange:
+        from linectl.upstream.sscc import SsccRange
+
         assert self.company_prefix is not None
         assert self.first_reference is not None and self.last_reference is not None
         return SsccRange(

@@ -77,3 +77,16 @@ def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_loading_a_configuration_does_not_load_the_protocol_stacks() -> None:
+    """The CLI reads the configuration for every command; asyncua and aiohttp cost a second."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, linectl.config as c; c.load_config('config/demo-line.toml'); "
+        "heavy = {'asyncua', 'aiohttp', 'pymodbus', 'cv2', 'zxingcpp'} & set(sys.modules); "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

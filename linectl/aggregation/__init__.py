@@ -1,0 +1,83 @@
+"""Aggregation: units into cases, cases onto pallets, SSCC labels, camera case checks, rework.
+
+The line runtime uses :class:`PackingService` (open, fill and close cases in line order, label
+verification, pallets); operators use :class:`Rework` (through ``linectl`` subcommands);
+:func:`check_case_frame` is the camera-tunnel check of a case's top layer.
+
+Names load on first use: the line configuration imports ``settings`` without pulling in the
+ledger, and the CLI needs neither zxing-cpp nor NumPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from linectl.aggregation.case_check import CaseCheck, CaseProblem, Finding, check_case_frame
+    from linectl.aggregation.events import ContainerEvents
+    from linectl.aggregation.labels import ContainerLabel, LabelCheck, LabelLayout
+    from linectl.aggregation.packing import (
+        ClosedContainer,
+        LabelOutcome,
+        PackingService,
+        PackingStatus,
+    )
+    from linectl.aggregation.rework import OrphanReport, Rework, ReworkResult
+    from linectl.aggregation.settings import AggregationSection, OrphanPolicy, PackingSettings
+    from linectl.aggregation.sscc_source import (
+        RangeSsccSource,
+        SsccSource,
+        SsccStock,
+        SsccUnavailable,
+        sscc_source_for,
+    )
+
+_HOME = {
+    **dict.fromkeys(("CaseCheck", "CaseProblem", "Finding", "check_case_frame"), "case_check"),
+    "ContainerEvents": "events",
+    **dict.fromkeys(("ContainerLabel", "LabelCheck", "LabelLayout"), "labels"),
+    **dict.fromkeys(
+        ("ClosedContainer", "LabelOutcome", "PackingService", "PackingStatus"), "packing"
+    ),
+    **dict.fromkeys(("OrphanReport", "Rework", "ReworkResult"), "rework"),
+    **dict.fromkeys(("AggregationSection", "OrphanPolicy", "PackingSettings"), "settings"),
+    **dict.fromkeys(
+        ("RangeSsccSource", "SsccSource", "SsccStock", "SsccUnavailable", "sscc_source_for"),
+        "sscc_source",
+    ),
+}
+
+__all__ = [
+    "AggregationSection",
+    "CaseCheck",
+    "CaseProblem",
+    "ClosedContainer",
+    "ContainerEvents",
+    "ContainerLabel",
+    "Finding",
+    "LabelCheck",
+    "LabelLayout",
+    "LabelOutcome",
+    "OrphanPolicy",
+    "OrphanReport",
+    "PackingService",
+    "PackingSettings",
+    "PackingStatus",
+    "RangeSsccSource",
+    "Rework",
+    "ReworkResult",
+    "SsccSource",
+    "SsccStock",
+    "SsccUnavailable",
+    "check_case_frame",
+    "sscc_source_for",
+]
+assert set(__all__) == set(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"linectl.aggregation.{module}"), name)

@@ -1,0 +1,74 @@
+"""How a line aggregates: case and pallet sizes, label verification attempts, orphan policy.
+
+``AggregationSection`` is the proposed ``[aggregation]`` table of the line configuration (the
+lead wires it into ``LineConfig``)::
+
+    [aggregation]
+    case_size = 24            # units per case; the case closes when it is full
+    pallet_size = 40          # cases per pallet; 0 = the line builds no pallets
+    label_attempts = 2        # label prints per container before it is diverted
+    orphan_policy = "hold"    # or "decommission": good units never packed at batch end
+    sscc_stock = "ssccs.txt"  # SSCCs from the pool manager (upstream.sscc.source = central)
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OrphanPolicy(enum.StrEnum):
+    """What happens at batch end to verified-good units that never went into a case."""
+
+    DECOMMISSION = "decommission"  # taken out of the supply chain: Inactive, decommissioning
+    HOLD = "hold"  # kept Commissioned and listed, for an operator to pack by rework
+
+
+@dataclass(frozen=True)
+class PackingSettings:
+    """The packing service's rules (see the module docstring for each field)."""
+
+    case_size: int = 24
+    pallet_size: int = 40
+    label_attempts: int = 2
+    orphan_policy: OrphanPolicy = OrphanPolicy.HOLD
+    actor: str = "line"
+
+    def __post_init__(self) -> None:
+        for name, low in (("case_size", 1), ("pallet_size", 0), ("label_attempts", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(
+                    f"packing settings: {name} must be an integer >= {low}, got {value!r}"
+                )
+        OrphanPolicy(self.orphan_policy)
+
+    @property
+    def palletising(self) -> bool:
+        """True when accepted cases go onto pallets."""
+        return self.pallet_size > 0
+
+
+class AggregationSection(BaseModel):
+    """``[aggregation]`` of the line configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    case_size: Annotated[int, Field(ge=1, le=10_000)] = 24
+    pallet_size: Annotated[int, Field(ge=0, le=10_000)] = 40
+    label_attempts: Annotated[int, Field(ge=1, le=10)] = 2
+    orphan_policy: OrphanPolicy = OrphanPolicy.HOLD
+    sscc_stock: Path | None = None
+
+    def settings(self, actor: str = "line") -> PackingSettings:
+        return PackingSettings(
+            case_size=self.case_size,
+            pallet_size=self.pallet_size,
+            label_attempts=self.label_attempts,
+            orphan_policy=self.orphan_policy,
+            actor=actor,
+        )

@@ -1,0 +1,279 @@
+"""``linectl contents``, ``recall``, ``orphans`` and the rework commands on cases, pallets, units.
+
+Kept out of cli.py so the parser file stays a table; cli.py only calls
+:func:`add_aggregation_commands` (and :func:`chain_lines` for ``trace``). Queries need only the
+ledger; rework commands also need the line configuration (read point, company prefix,
+identifier form) to write their EPCIS events, and a ``--reason``: each is one ledger
+transaction with its events and audit rows under ``--user``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from linectl.aggregation.rework import Rework, ReworkResult
+from linectl.aggregation.settings import OrphanPolicy
+from linectl.config import ConfigError, LineSection, load_config
+from linectl.gs1.checkdigit import CheckDigitError, validate_sscc
+from linectl.gs1.errors import Gs1Error
+from linectl.gs1.scan import parse_scan
+from linectl.ledger import Ledger, ValidationError
+from linectl.ledger.hierarchy import ChainLink, ContainerTree, orphans, recall, tree
+
+Handler = Callable[[argparse.Namespace], int]
+AddCommand = Callable[..., argparse.ArgumentParser]
+OpenLedger = Callable[[argparse.Namespace], Ledger]
+
+
+def add_aggregation_commands(sub: Any, add: AddCommand, open_ledger: OpenLedger) -> None:
+    """Register contents, recall, orphans and the case / pallet / unit rework subcommands."""
+
+    def bound(handler: Callable[[argparse.Namespace, Ledger], int]) -> Handler:
+        def run(args: argparse.Namespace) -> int:
+            with open_ledger(args) as ledger:
+                return handler(args, ledger)
+
+        return run
+
+    p = add("contents", bound(cmd_contents), "everything packed in a case or pallet, as a tree")
+    p.add_argument("sscc", metavar="SSCC", help="18 digits, or a scan of the label")
+    p.add_argument("--json", action="store_true")
+
+    p = add("recall", bound(cmd_recall), "every unit, case and pallet of a lot, with its state")
+    p.add_argument("lot", metavar="LOT")
+    p.add_argument("--json", action="store_true")
+
+    p = add("orphans", bound(cmd_orphans), "good units of a batch in no case; apply a policy")
+    p.add_argument("batch")
+    p.add_argument("--policy", choices=[p.value for p in OrphanPolicy], help="apply it")
+    p.add_argument("--reason", default="orphans at batch end")
+
+    def group(name: str, text: str) -> Any:
+        return sub.add_parser(name, help=text).add_subparsers(
+            dest="sub", required=True, metavar="ACTION"
+        )
+
+    def rework(
+        parent: Any, name: str, handler: ReworkHandler, text: str
+    ) -> argparse.ArgumentParser:
+        p = add(name, bound(lambda a, led: _rework(a, led, handler)), text, parent)
+        p.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+        p.add_argument("--gtin", help="needed when a serial exists under several GTINs")
+        return p
+
+    case = group("case", "rework on cases (one transaction each, with EPCIS events)")
+    p = rework(case, "remove", _remove, "take a unit out of its case (unpacking)")
+    p.add_argument("case", metavar="CASE_SSCC")
+    p.add_argument("serial")
+    p = rework(case, "add", _add, "put a commissioned unit into a case (packing)")
+    p.add_argument("case", metavar="CASE_SSCC")
+    p.add_argument("serial")
+    p = rework(case, "replace", _replace, "swap a unit for a replacement (unpacking, packing)")
+    p.add_argument("case", metavar="CASE_SSCC")
+    p.add_argument("old", metavar="OLD_SERIAL")
+    p.add_argument("new", metavar="NEW_SERIAL")
+    for level in (case, group("pallet", "rework on pallets")):
+        p = rework(level, "reopen", _reopen, "reopen a closed container for rework")
+        p.add_argument("sscc", metavar="SSCC")
+        p = rework(level, "close", _close, "close a container again (or a partial case)")
+        p.add_argument("sscc", metavar="SSCC")
+        if level is not case:
+            p = rework(level, "add", _stack, "put closed cases onto a pallet (packing)")
+            p.add_argument("pallet", metavar="PALLET_SSCC")
+            p.add_argument("cases", nargs="+", metavar="CASE_SSCC")
+            p = rework(level, "break", _break, "take every case off a pallet (unpacking)")
+            p.add_argument("pallet", metavar="PALLET_SSCC")
+
+    unit = group("unit", "rework on units")
+    p = rework(unit, "decommission", _decommission, "decommission damaged units (unpacked first)")
+    p.add_argument("serials", nargs="+", metavar="SERIAL")
+    p = rework(unit, "sample", _sample, "take QA samples (unpacked first; sampling, end of life)")
+    p.add_argument("serials", nargs="+", metavar="SERIAL")
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+def sscc_argument(text: str) -> str:
+    """An SSCC typed (18 digits) or scanned from a label ((00)..., ]C100..., a Digital Link)."""
+    try:
+        return validate_sscc(text)
+    except CheckDigitError:
+        pass
+    try:
+        scan = parse_scan(text)
+    except Gs1Error as exc:
+        raise ValidationError(
+            f"not an SSCC or a scan of one ({exc})", field="SSCC", value=text
+        ) from None
+    if scan.sscc is None:
+        raise ValidationError("holds no SSCC (AI 00)", field="SSCC", value=text)
+    return scan.sscc
+
+
+def cmd_contents(args: argparse.Namespace, ledger: Ledger) -> int:
+    node = ledger.containers.read(tree, sscc_argument(args.sscc))
+    if args.json:
+        print(json.dumps(tree_json(node), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(tree_lines(node)))
+    return 0
+
+
+def tree_json(node: ContainerTree) -> dict[str, Any]:
+    c = node.container
+    return {
+        "sscc": c.sscc,
+        "level": c.level.value,
+        "state": c.state.value,
+        "batch": c.batch,
+        "units_total": node.unit_count,
+        "units": [
+            {"gtin": u.gtin, "serial": u.serial, "batch": u.batch, "state": u.state.label}
+            for u in node.units
+        ],
+        "children": [tree_json(child) for child in node.children],
+    }
+
+
+def tree_lines(node: ContainerTree, indent: str = "") -> list[str]:
+    c = node.container
+    cases = f"{len(node.children)} cases, " if node.children else ""
+    lines = [
+        f"{indent}{c.level.value} {c.sscc}  {c.state.value}  batch {c.batch or '-'}  "
+        f"{cases}{node.unit_count} units"
+    ]
+    for child in node.children:
+        lines += tree_lines(child, indent + "  ")
+    lines += [f"{indent}  unit {u.gtin} {u.serial}  {u.state.label}" for u in node.units]
+    return lines
+
+
+def cmd_recall(args: argparse.Namespace, ledger: Ledger) -> int:
+    found = ledger.containers.read(recall, args.lot)
+    if not found.batches:
+        raise ValidationError("no batch prints this lot", field="lot", value=args.lot)
+    if args.json:
+        data = asdict(found)
+        data["units"] = [
+            {
+                "gtin": u.gtin,
+                "serial": u.serial,
+                "batch": u.batch,
+                "state": u.state.label,
+                "container": u.container,
+            }
+            for u in found.units
+        ]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    print(f"lot {found.lot}: batches {', '.join(found.batches)}; {len(found.units)} serials")
+    for c in found.containers:
+        on = f"  on {c.parent}" if c.parent else ""
+        cases = f"{c.cases} cases, " if c.level == "pallet" else ""
+        print(f"  {c.level:<6} {c.sscc}  {c.state:<8} {cases}{c.units} units{on}")
+    for u in found.units:
+        print(f"  unit   {u.gtin} {u.serial}  {u.state.label:<13} {u.container or '-'}")
+    return 0
+
+
+def chain_lines(chain: Sequence[ChainLink]) -> list[str]:
+    """The containers above a unit for ``trace``: each with its counts and its events."""
+    lines: list[str] = []
+    for n, link in enumerate(chain):
+        c = link.container
+        counts = f"{link.cases} cases, {link.units} units" if link.cases else f"{link.units} units"
+        lines.append(f"{'in' if n == 0 else 'on'} {c.level} {c.sscc} ({c.state}, {counts})")
+        lines += [f"  event {e.kind}: {e.event_id}  [{e.delivery}]" for e in link.events]
+    return lines
+
+
+def cmd_orphans(args: argparse.Namespace, ledger: Ledger) -> int:
+    if args.policy is None:
+        found = ledger.containers.read(orphans, args.batch)
+        print(f"batch {args.batch}: {len(found)} orphans (commissioned, in no case)")
+        print("\n".join(found))
+        return 0
+    report = _rework_api(args, ledger).handle_orphans(
+        args.batch, args.policy, actor=args.user, reason=args.reason
+    )
+    print(f"batch {report.batch}: {len(report.serials)} orphans, policy {report.policy.value}")
+    for kind, event_id in report.events:
+        print(f"  event {kind}: {event_id}")
+    return 0
+
+
+# --- rework --------------------------------------------------------------------------------------
+
+ReworkHandler = Callable[[Rework, argparse.Namespace], ReworkResult]
+
+
+def line_section(args: argparse.Namespace) -> LineSection:
+    """The line identity from --config / $LINECTL_CONFIG (events need it)."""
+    name = args.config or os.environ.get("LINECTL_CONFIG")
+    if not name:
+        raise ConfigError(
+            "(none)",
+            ["rework writes EPCIS events: give --config LINE.toml (or $LINECTL_CONFIG)"],
+        )
+    return load_config(name).line
+
+
+def _rework_api(args: argparse.Namespace, ledger: Ledger) -> Rework:
+    return Rework(ledger, line_section(args))
+
+
+def _rework(args: argparse.Namespace, ledger: Ledger, handler: ReworkHandler) -> int:
+    result = handler(_rework_api(args, ledger), args)
+    print(f"{args.sub} done (by {args.user}): {len(result.events)} events queued")
+    for kind, event_id in result.events:
+        print(f"  event {kind}: {event_id}")
+    for sscc in result.relabel:
+        print(f"  relabel {sscc}: its count changed")
+    return 0
+
+
+def _who(args: argparse.Namespace) -> dict[str, Any]:
+    return {"actor": args.user, "reason": args.reason}
+
+
+def _remove(rw: Rework, a: argparse.Namespace) -> ReworkResult:
+    return rw.remove_unit(sscc_argument(a.case), a.serial, gtin=a.gtin, **_who(a))
+
+
+def _add(rw: Rework, a: argparse.Namespace) -> ReworkResult:
+    return rw.add_unit(sscc_argument(a.case), a.serial, gtin=a.gtin, **_who(a))
+
+
+def _replace(rw: Rework, a: argparse.Namespace) -> ReworkResult:
+    return rw.replace_unit(sscc_argument(a.case), a.old, a.new, gtin=a.gtin, **_who(a))
+
+
+def _reopen(rw: Rework, a: argparse.Namespace) -> ReworkResult:
+    return rw.reopen(sscc_argument(a.sscc), **_who(a))
+
+
+def _close(rw: Rework, a: argparse.Namespace) -> ReworkResult:
+    return rw.close(sscc_argument(a.sscc), **_who(a))
+
+
+def _stack(rw: Rework, a: argparse.Namespace) -> ReworkResult:
+    cases = [sscc_argument(c) for c in a.cases]
+    return rw.stack(sscc_argument(a.pallet), cases, **_who(a))
+
+
+def _break(rw: Rework, a: argparse.Namespace) -> ReworkResult:
+    return rw.break_pallet(sscc_argument(a.pallet), **_who(a))
+
+
+def _decommission(rw: Rework, a: argparse.Namespace) -> ReworkResult:
+    return rw.decommission(list(a.serials), gtin=a.gtin, **_who(a))
+
+
+def _sample(rw: Rework, a: argparse.Namespace) -> ReworkResult:
+    return rw.sample(list(a.serials), gtin=a.gtin, **_who(a))

@@ -1,0 +1,251 @@
+"""Composite container commands: several audited steps and their events in one transaction.
+
+``ledger.containers.transaction()`` yields an :class:`AggregationTx` inside ``BEGIN IMMEDIATE``.
+Each step checks, writes its rows (sealed as ``linectl.ledger.seals`` wants), queues the events
+given to it in call order, and writes one audit row under the ledger's own command names
+(``containers.create``, ``containers.pack``, ``containers.unpack``, ``containers.close``,
+``containers.reopen``, ``containers.set_parent``, ``serials.transition``), so ``verify_audit``
+and its cross-checks see exactly what the single-step commands would have written. Any
+exception rolls back every step: closing a case is its state change and its packing event, or
+nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from linectl.ledger import containers as rows_of
+from linectl.ledger import workorders
+from linectl.ledger.audit import append_audit, summarise
+from linectl.ledger.connection import check_actor
+from linectl.ledger.models import Container, ContainerLevel, ContainerState, OutboxEvent
+from linectl.ledger.outbox import insert_events
+from linectl.ledger.serials import SerialRow, apply_moves, check_moves, count_states, resolve
+from linectl.ledger.states import SerialState
+from linectl.ledger.validation import check_sscc
+
+_LEDGER_NAMESPACES = frozenset({"work_order", "serials", "units", "containers", "outbox"})
+
+
+class AggregationTx:
+    """The steps of one composite command, in the caller's open write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, at: str) -> None:
+        self.conn = conn
+        self.at = at
+
+    # -- reads inside the transaction ----------------------------------------------------------
+
+    def get(self, sscc: str) -> Container:
+        """The container with this SSCC (ContainerError when there is none)."""
+        return rows_of.get(self.conn, sscc)
+
+    def resolve(self, serials: Sequence[str], gtin: str | None) -> list[SerialRow]:
+        """The serials as stored (UnknownSerial, AmbiguousSerial, DuplicateSerial otherwise)."""
+        return resolve(self.conn, list(serials), gtin)
+
+    def unit_container(self, row: SerialRow) -> str | None:
+        """The container a unit is packed in (None: not packed, or never judged)."""
+        found = self.conn.execute(
+            "SELECT container FROM units WHERE serial_id = ?", (row.id,)
+        ).fetchone()
+        return None if found is None or found[0] is None else str(found[0])
+
+    def unit_count(self, sscc: str) -> int:
+        """Units packed directly in the container."""
+        (count,) = self.conn.execute(
+            "SELECT count(*) FROM units WHERE container = ?", (sscc,)
+        ).fetchone()
+        return int(count)
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def create(
+        self,
+        sscc: str,
+        level: ContainerLevel,
+        *,
+        batch: str,
+        actor: str,
+        reason: str,
+        events: Sequence[OutboxEvent] = (),
+    ) -> Container:
+        """A new open container (its SSCC's commissioning event goes in ``events``)."""
+        check_actor(actor)
+        sscc = check_sscc(sscc)
+        workorders.get(self.conn, batch)
+        container = rows_of.insert(self.conn, sscc, level, batch, self.at)
+        self._record(actor, "containers.create", reason, None, container, events, ())
+        return container
+
+    def pack(
+        self,
+        sscc: str,
+        units: Sequence[SerialRow],
+        *,
+        actor: str,
+        reason: str,
+        events: Sequence[OutboxEvent] = (),
+    ) -> None:
+        """Put Commissioned units into a packable container."""
+        self._move(sscc, units, actor, reason, events, packing=True)
+
+    def unpack(
+        self,
+        sscc: str,
+        units: Sequence[SerialRow],
+        *,
+        actor: str,
+        reason: str,
+        events: Sequence[OutboxEvent] = (),
+    ) -> None:
+        """Take units out of a packable container."""
+        self._move(sscc, units, actor, reason, events, packing=False)
+
+    def close(
+        self,
+        sscc: str,
+        *,
+        actor: str,
+        reason: str,
+        events: Sequence[OutboxEvent] = (),
+        gtin: str | None = None,
+    ) -> Container:
+        """open|reopened -> closed, with the events that record what it now holds.
+
+        ``gtin`` resolves the serials the events name (needed when a serial exists under
+        several GTINs).
+        """
+        return self._set_state(sscc, ContainerState.CLOSED, actor, reason, events, gtin)
+
+    def reopen(
+        self, sscc: str, *, actor: str, reason: str, events: Sequence[OutboxEvent] = ()
+    ) -> Container:
+        """closed -> reopened."""
+        return self._set_state(sscc, ContainerState.REOPENED, actor, reason, events, None)
+
+    def set_parent(
+        self,
+        child: str,
+        parent: str | None,
+        *,
+        actor: str,
+        reason: str,
+        events: Sequence[OutboxEvent] = (),
+    ) -> Container:
+        """Put a case on a pallet, or take it off with ``parent=None``."""
+        check_actor(actor)
+        before = rows_of.get(self.conn, child)
+        after = rows_of.set_parent(self.conn, child, parent, self.at)
+        self._record(actor, "containers.set_parent", reason, before, after, events, ())
+        return after
+
+    def move(
+        self,
+        units: Sequence[SerialRow],
+        to_state: SerialState,
+        *,
+        actor: str,
+        reason: str,
+        gtin: str,
+        events: Sequence[OutboxEvent] = (),
+    ) -> None:
+        """Move serials to ``to_state`` (checked against the legal transitions) with events."""
+        check_actor(actor)
+        check_moves((row, to_state) for row in units)
+        apply_moves(self.conn, [(row, to_state, reason) for row in units], at=self.at, actor=actor)
+        batches = sorted({row.batch for row in units})
+        insert_events(
+            self.conn,
+            events,
+            at=self.at,
+            command_serial_ids=[row.id for row in units],
+            default_batch=batches[0] if len(batches) == 1 else None,
+            gtin=gtin,
+        )
+        append_audit(
+            self.conn,
+            at=self.at,
+            actor=actor,
+            command="serials.transition",
+            reason=reason,
+            before={"states": count_states(row.state for row in units), "batches": batches},
+            after={
+                "states": count_states(to_state for _ in units),
+                "serials": summarise([row.serial for row in units]),
+                "events": summarise([e.event_id for e in events], "event_ids"),
+            },
+        )
+
+    def note(self, actor: str, command: str, reason: str, after: object) -> None:
+        """An audit row for something that changes no ledger table (a label verification).
+
+        ``command`` must be outside the ledger's namespaces, as for ``Ledger.record_event``.
+        """
+        check_actor(actor)
+        if command.split(".", 1)[0] in _LEDGER_NAMESPACES:
+            raise ValueError(f"{command!r} is a ledger command name")
+        append_audit(
+            self.conn,
+            at=self.at,
+            actor=actor,
+            command=command,
+            reason=reason,
+            before=None,
+            after=after,
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _move(
+        self,
+        sscc: str,
+        units: Sequence[SerialRow],
+        actor: str,
+        reason: str,
+        events: Sequence[OutboxEvent],
+        *,
+        packing: bool,
+    ) -> None:
+        check_actor(actor)
+        (rows_of.pack if packing else rows_of.unpack)(self.conn, sscc, units, self.at)
+        holder = rows_of.get(self.conn, sscc)
+        change = {"sscc": sscc, "units": summarise([r.serial for r in units])}
+        command = "containers.pack" if packing else "containers.unpack"
+        self._record(actor, command, reason, None, change, events, units, holder.batch)
+
+    def _set_state(
+        self,
+        sscc: str,
+        to: ContainerState,
+        actor: str,
+        reason: str,
+        events: Sequence[OutboxEvent],
+        gtin: str | None,
+    ) -> Container:
+        check_actor(actor)
+        before, after = rows_of.set_state(self.conn, sscc, to, self.at)
+        command = f"containers.{'close' if to is ContainerState.CLOSED else 'reopen'}"
+        self._record(actor, command, reason, before, after, events, (), gtin=gtin)
+        return after
+
+    def _record(
+        self,
+        actor: str,
+        command: str,
+        reason: str,
+        before: object,
+        after: object,
+        events: Sequence[OutboxEvent],
+        units: Sequence[SerialRow],
+        batch: str | None = None,
+        *,
+        gtin: str | None = None,
+    ) -> None:
+        gtins = {row.gtin for row in units}
+        if gtin is None and len(gtins) == 1:
+            gtin = gtins.pop()
+        rows_of.record(
+            self.conn, self.at, actor, command, reason, before, after, events, units, batch, gtin
+        )
