@@ -12,11 +12,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from linectl.aggregation_cmd import add_aggregation_commands, chain_lines
 from linectl.config import ConfigError, load_config
 from linectl.control_cmd import add_control_commands
+from linectl.gs1.checkdigit import has_valid_check_digit
 from linectl.gs1.errors import Gs1Error
 from linectl.gs1.scan import parse_scan
-from linectl.ledger import Ledger, LedgerError, SerialTrace, WorkOrder
+from linectl.ledger import Ledger, LedgerError, SerialTrace, UnknownSerial, WorkOrder
+from linectl.ledger.hierarchy import ChainLink, chain
 from linectl.lifecycle import return_unused
 
 Handler = Callable[[argparse.Namespace], int]
@@ -156,7 +159,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0 if rec.balanced else 1
 
 
-def _trace_text(trace: SerialTrace) -> str:
+def _trace_text(trace: SerialTrace, links: Sequence[ChainLink]) -> str:
     lines = [
         f"GTIN {trace.gtin}  serial {trace.serial}  batch {trace.batch}  state {trace.state.label}"
     ]
@@ -170,26 +173,36 @@ def _trace_text(trace: SerialTrace) -> str:
             f"unit: seq {u.seq}  verdict {u.verdict}  grade {u.grade or '-'}  "
             f"reason {u.reason or '-'}  at {u.verdict_at}"
         )
-    for c in trace.containers:
-        lines.append(f"in {c.level} {c.sscc} ({c.state})")
+    lines += chain_lines(links)  # case, pallet: counts and aggregation events
     for e in trace.events:
         lines.append(f"event {e.kind}: {e.event_id}  [{e.delivery}]")
     return "\n".join(lines)
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    serial, gtin = args.code, args.gtin
+    serial, gtin, sscc = args.code, args.gtin, None
     if any(ch in serial for ch in "(/\x1d]"):  # a scanned code or HRI, not a bare serial
         scan = parse_scan(serial)
-        if scan.serial is None:
-            raise UsageError(f"{args.code!r} holds no serial (AI 21)")
-        serial, gtin = scan.serial, scan.gtin or gtin
+        if scan.serial is None and scan.sscc is None:
+            raise UsageError(f"{args.code!r} holds no serial (AI 21) or SSCC (AI 00)")
+        serial, gtin, sscc = scan.serial or "", scan.gtin or gtin, scan.sscc
     with open_ledger(args) as ledger:
-        trace = ledger.trace(serial, gtin=gtin)
+        trace: SerialTrace | None = None
+        try:
+            trace = None if sscc else ledger.trace(serial, gtin=gtin)
+        except UnknownSerial:  # 18 digits with a good check digit: a case or pallet label
+            if not (len(serial) == 18 and has_valid_check_digit(serial)):
+                raise
+            sscc = serial
+        packed_in = trace.unit.container if trace and trace.unit else None
+        links = ledger.containers.read(chain, sscc or packed_in)
         if args.json:
-            _print_json(asdict(trace))
+            data = asdict(trace) if trace else {"sscc": sscc}
+            _print_json(data | {"chain": [asdict(link) for link in links]})
+        elif trace is not None:
+            print(_trace_text(trace, links))
         else:
-            print(_trace_text(trace))
+            print("\n".join(chain_lines(links)))
     return 0
 
 
@@ -204,6 +217,24 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         report = ledger.verify_audit(anchor=anchor)
         print(report)
         return 0 if report.ok else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from linectl.runtime.daemon import DaemonArgs, main  # imported lazily: the whole runtime
+
+    config = args.run_config or args.config or os.environ.get("LINECTL_CONFIG")
+    if not config:
+        raise UsageError("linectl run needs --config LINE.toml (or $LINECTL_CONFIG)")
+    from linectl.logs import configure_logging
+
+    configure_logging(args.log_level)
+    try:
+        return main(DaemonArgs(Path(config), batch=args.batch, start=args.start, user=args.user))
+    except (ConfigError, LedgerError, UsageError):
+        raise
+    except Exception as exc:  # devices not reachable, control API not served, ...
+        print(f"linectl run: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -289,7 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--qr", action="store_true", help="also look for QR codes (Digital Link)")
     p.add_argument("--json", action="store_true")
 
+    p = add("run", cmd_run, "run the line daemon until SIGTERM (systemd: Type=notify)")
+    p.add_argument("--config", dest="run_config", metavar="FILE", help="line configuration")
+    p.add_argument("--batch", help="the batch to produce (started in the ledger if only created)")
+    p.add_argument("--start", action="store_true", help="send START once recovery is done")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+
     add_control_commands(sub, add)  # status, start, stop, hold, ...: the running daemon's API
+    add_aggregation_commands(sub, add, open_ledger)  # contents, recall, case/pallet/unit rework
     return parser
 
 

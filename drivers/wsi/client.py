@@ -166,6 +166,17 @@ class WsiPrinter:
         await self._acked(packets)
         self.loaded += 1
 
+    async def clear(self) -> None:
+        """Cancel queued prints: WSI has no such command, so this always raises DeviceError.
+
+        The WSI command set (see drivers.wsi.codec) only updates user fields, selects messages
+        and switches printing on or off; none of them discards prints already queued by a code
+        field update. A host that must resynchronise a WSI printer re-bases its queue instead
+        (the queued prints go, in order, on the next packs) or has the operator clear the
+        printer at its panel.
+        """
+        raise DeviceError(f"{self.name}: WSI offers no command to cancel queued prints")
+
     async def set_printing(self, on: bool) -> None:
         code = self.commands.print_on if on else self.commands.print_off
         await self._acked([Command(code)])

@@ -3,6 +3,8 @@
 ``load(job)`` sends one label format (ZPL has no acknowledgement; the format is confirmed when
 ``status()`` sees it leave the receive buffer and the label counter move). ``status()`` sends
 ``~HS`` and ``! U1 getvar "odometer.total_label_count"`` in one write and reads both replies.
+``clear()`` sends ``~JA`` (cancel all formats waiting in the receive buffer) and confirms it with
+a ``~HS`` that must report an empty buffer.
 """
 
 from __future__ import annotations
@@ -10,7 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from drivers.interfaces import DeviceUnavailable, PrinterStatus, PrintJob, ProtocolError
+from drivers.interfaces import (
+    DeviceError,
+    DeviceUnavailable,
+    PrinterStatus,
+    PrintJob,
+    ProtocolError,
+)
 from drivers.links import DeviceLink, Link, TcpLink
 from drivers.reconnect import ReconnectPolicy
 from drivers.zpl.codec import (
@@ -50,6 +58,7 @@ class ZplPrinter:
         )
         self._codec = ZplHostConnection()
         self.loaded = 0  # label formats sent through this driver
+        self.cancelled = 0  # formats discarded by clear()
         self.last_host_status: HostStatus | None = None
 
     async def connect(self) -> None:
@@ -67,6 +76,31 @@ class ZplPrinter:
         async with self.link.exchange() as link:
             await link.write(data)
         self.loaded += 1
+
+    async def clear(self) -> None:
+        """Cancel every label format still queued (``~JA``); DeviceError if some remain.
+
+        Sent as ``~HS~JA~HS`` in one write: the printer handles its input in order, so the first
+        reply counts the formats the cancel discards (kept out of the fallback print count) and
+        the second must report an empty buffer.
+        """
+        request = self._codec.send(HostStatusRequest()) + b"~JA"
+        request += self._codec.send(HostStatusRequest())
+        async with self.link.exchange() as link, asyncio.timeout(self.reply_timeout):
+            self._codec.clear()
+            await link.write(request)
+            replies: list[HostStatus] = []
+            while len(replies) < 2:
+                event = await self._next(link)
+                if isinstance(event, HostStatus):
+                    replies.append(event)
+        before, after = replies
+        self.cancelled += before.formats_in_buffer
+        self.last_host_status = after
+        if after.formats_in_buffer:
+            raise DeviceError(
+                f"{self.name}: {after.formats_in_buffer} formats still queued after ~JA"
+            )
 
     async def _next(self, link: Link) -> HostStatus | SgdValue:
         while True:
@@ -119,7 +153,7 @@ class ZplPrinter:
         if value is not None and value.value.isdigit():
             count = int(value.value)
         else:  # "?" : firmware without the odometer variable; count what left the buffer
-            count = max(0, self.loaded - hs.formats_in_buffer)
+            count = max(0, self.loaded - self.cancelled - hs.formats_in_buffer)
         return PrinterStatus(
             ready=hs.ready, print_count=count, faults=hs.faults, jobs_queued=hs.formats_in_buffer
         )

@@ -86,3 +86,10 @@ async def test_more_hri_lines_than_fields_is_refused_before_sending(
         assert sim.received == []
     finally:
         await printer.close()
+
+
+async def test_clear_is_refused_because_wsi_cannot_cancel_queued_prints() -> None:
+    printer = WsiPrinter.tcp("127.0.0.1", 1)
+    with pytest.raises(DeviceError, match="no command to cancel"):
+        await printer.clear()
+    await printer.close()

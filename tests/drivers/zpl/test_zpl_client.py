@@ -95,3 +95,39 @@ async def test_load_refuses_a_job_zpl_cannot_express_before_sending(
         assert printer.loaded == 0
     finally:
         await printer.close()
+
+
+async def test_clear_cancels_every_queued_format(sim: ZplPrinterSimulator) -> None:
+    printer = ZplPrinter("127.0.0.1", sim.port)
+    try:
+        for _ in range(4):
+            await printer.load(JOB)
+        async with asyncio.timeout(5):
+            await sim.engine.wait_queued(4)
+            await printer.clear()
+            status = await printer.status()
+        assert len(sim.engine.queue) == 0
+        assert status.jobs_queued == 0 and printer.cancelled == 4
+        await printer.clear()  # an empty queue clears too
+        assert printer.cancelled == 4
+    finally:
+        await printer.close()
+
+
+async def test_without_the_odometer_cancelled_formats_do_not_count_as_printed(
+    sim: ZplPrinterSimulator,
+) -> None:
+    sim.odometer_supported = False
+    printer = ZplPrinter("127.0.0.1", sim.port)
+    try:
+        for _ in range(3):
+            await printer.load(JOB)
+        async with asyncio.timeout(5):
+            await sim.engine.wait_queued(3)
+            await sim.line.tick()  # one pack takes one format
+            await printer.clear()
+            status = await printer.status()
+        assert sim.engine.count == 1
+        assert status.print_count == 1
+    finally:
+        await printer.close()

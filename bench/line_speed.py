@@ -1,0 +1,261 @@
+"""Line speed benchmark: raise the simulated line's speed until the daemon misses a verdict.
+
+Each step is a fresh batch on a fresh ledger: the simulated line (``python -m simulators line``)
+and the daemon (``linectl run``) as subprocesses on this machine, no injected defects, so every
+rejected pack is a missed verdict (late, no read in time, printer ran dry, ...) - unless the
+simulated line itself paused while that pack went from camera to gate (a GC pause of the
+simulator process does that; the line then catches up with several ticks at once): those are
+counted apart as "stalled", as the print log's per-pack times show. Per step it
+prints the verdict latency the daemon measures (camera trigger - the frame's exposure stamp - to
+the verdict written to the PLC; status ``verdict_latency_ms``), the daemon's and the simulators'
+CPU time per pack (utime + stime from /proc/<pid>/stat between Start and Complete) and how they
+loaded the machine. Then it re-renders frames of the fastest clean step with the camera
+simulator's renderer (seeded per pack: byte-identical to what the daemon was sent) and times the
+bare zxing-cpp call on them, with the daemon's reader settings. Figures only, never pass/fail.
+
+    python bench/line_speed.py [--start 1500] [--step 1500] [--max 12000] [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import itertools
+import os
+import shutil
+import statistics
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zxingcpp
+
+from drivers.camera.decode import decode_image
+from linectl.demo import BATCH, DemoOptions, provision, simulator_config
+from linectl.demo_processes import (
+    REPO,
+    DemoFiles,
+    control_client,
+    daemon_config,
+    start_daemon,
+    start_simulators,
+    toml_text,
+)
+from linectl.demo_truth import read_print_log, read_units, stalled_around
+from linectl.runtime.control import Command
+from simulators.camera_scene import FrameRenderer
+
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+WORKDIR = REPO / "var" / "bench" / "line-speed"
+
+
+@dataclass
+class Step:
+    """What one speed step measured."""
+
+    speed: float
+    packs: int = 0
+    missed: int = 0  # rejected packs the daemon had its full camera-to-gate time for
+    stalled: int = 0  # rejected packs whose camera-to-gate time a simulator stall squeezed
+    max_gap_ms: float = 0.0  # the longest pause between two ticks of the simulated line
+    reasons: dict[str, int] | None = None
+    latency: dict[str, Any] | None = None
+    daemon_cpu_s: float = 0.0
+    sim_cpu_s: float = 0.0
+    seconds: float = 0.0
+    print_log: Path | None = None
+    idle_cpu_share: float | None = None  # daemon CPU / wall time with the line standing
+    rejected: list[tuple[int, str]] | None = None  # (seq, reason) of every rejected pack
+
+    def marginal_ms_per_pack(self, idle_share: float) -> float:
+        """Daemon CPU per pack beyond what it burns standing still (polling, heartbeats)."""
+        busy = self.daemon_cpu_s - idle_share * self.seconds
+        return 1000 * busy / max(self.packs, 1)
+
+    @property
+    def daemon_ms_per_pack(self) -> float:
+        return 1000 * self.daemon_cpu_s / max(self.packs, 1)
+
+    @property
+    def sim_ms_per_pack(self) -> float:
+        return 1000 * self.sim_cpu_s / max(self.packs, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK  # utime, stime (fields 14 and 15)
+
+
+def run_step(
+    speed: float, seconds: float, source: dict[str, Any], workdir: Path, idle_s: float = 0.0
+) -> Step:
+    """One batch of ``seconds`` of line time at ``speed`` packs/min; what it cost."""
+    packs = max(100, round(speed * seconds / 60))
+    files = DemoFiles(workdir / f"{speed:.0f}")
+    files.root.mkdir(parents=True)
+    options = DemoOptions(packs=packs, packs_per_minute=speed, defect_rate=0.0, workdir=files.root)
+    sim_data = simulator_config(source, options, files)
+    files.sim_config.write_text(toml_text(sim_data), encoding="utf-8")
+    step = Step(speed, print_log=files.print_log)
+    with contextlib.ExitStack() as stack:
+        sim, ports = start_simulators(files)
+        stack.callback(sim.stop)
+        config = daemon_config(sim_data, ports, files)
+        # measure verdict timing, not the hold policy: a burst of rejects (a simulator stall)
+        # must not stop the step
+        config["thresholds"]["consecutive_rejects_hold"] = 1000
+        files.config.write_text(toml_text(config), encoding="utf-8")
+        provision(files, options, io.StringIO())
+        daemon = start_daemon(files)
+        stack.callback(daemon.stop)
+        client = control_client(files.config)
+        if idle_s > 0:  # a measuring period with the line standing, not a wait for a state
+            idle0, w0 = cpu_seconds(daemon.pid), time.monotonic()
+            time.sleep(idle_s)
+            step.idle_cpu_share = (cpu_seconds(daemon.pid) - idle0) / (time.monotonic() - w0)
+        cpu0 = cpu_seconds(daemon.pid), cpu_seconds(sim.pid)
+        t0 = time.monotonic()
+        client.command(Command.START, reason="line speed bench", batch=BATCH)
+        deadline = t0 + 3 * seconds + 60
+        while True:
+            status = client.status()
+            if status["state"]["name"] == "COMPLETE":
+                break
+            if status["state"]["name"] in ("HELD", "STOPPED", "ABORTED", "SUSPENDED"):
+                alarms = ", ".join(a["code"] for a in status["alarms"])
+                print(f"    line went {status['state']['name']} ({alarms})")
+                break
+            if time.monotonic() > deadline:
+                print(f"    no Complete within {deadline - t0:.0f} s")
+                break
+            time.sleep(0.5)
+        step.seconds = time.monotonic() - t0
+        step.daemon_cpu_s = cpu_seconds(daemon.pid) - cpu0[0]
+        step.sim_cpu_s = cpu_seconds(sim.pid) - cpu0[1]
+        status = client.status()
+        step.latency = status["verdict_latency_ms"]
+        counters = status["counters"]
+        step.packs = int(counters["packs_gated"])
+        unserialised = int(counters["packs_unserialised"])
+    units = read_units(files.ledger, BATCH)
+    rejects = [u.reason or "?" for u in units.values() if u.verdict != "good"]
+    step.reasons = {r: rejects.count(r) for r in sorted(set(rejects))}
+    step.rejected = sorted((u.seq, u.reason or "?") for u in units.values() if u.verdict != "good")
+    if unserialised:
+        step.reasons["no serial (printer had no job)"] = unserialised
+    ticks = {e.seq: e.time for e in read_print_log(files.print_log).values()}
+    times = [ticks[k] for k in sorted(ticks)]
+    step.max_gap_ms = 1000 * max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+    pitch_s = 60.0 / speed
+    step.stalled = sum(stalled_around(seq, ticks, pitch_s) is not None for seq, _ in step.rejected)
+    step.missed = len(rejects) - step.stalled + unserialised + max(0, packs - step.packs)
+    return step
+
+
+def bare_decode(print_log: Path, frames: int) -> tuple[list[float], list[float], list[float], int]:
+    """Per-frame CPU and wall ms of the bare zxing-cpp call on re-rendered frames, CPU ms of the
+    daemon's decode step (decode + grade) on them, and how many read."""
+    entries = [e for e in read_print_log(print_log).values() if e.data is not None]
+    every = max(1, len(entries) // frames)
+    renderer = FrameRenderer()  # the simulated line's camera: default size, seed 0
+    images = [renderer.render(e.seq, e.data, None)[0] for e in entries[::every][:frames]]
+    formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.DataMatrix)
+    plain = zxingcpp.TextMode.Plain
+    zxingcpp.read_barcode(images[0], formats, False, True, False, plain)  # warm up
+    cpu_ms: list[float] = []
+    wall_ms: list[float] = []
+    step_ms: list[float] = []
+    reads = 0
+    for image in images:
+        c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
+        found = zxingcpp.read_barcode(image, formats, False, True, False, plain)
+        cpu_ms.append((time.thread_time_ns() - c0) / 1e6)
+        wall_ms.append((time.perf_counter_ns() - w0) / 1e6)
+        reads += found is not None
+        c0 = time.thread_time_ns()
+        decode_image(image)  # what the daemon's Decoder runs per frame (grade included)
+        step_ms.append((time.thread_time_ns() - c0) / 1e6)
+    return cpu_ms, wall_ms, step_ms, reads
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    p.add_argument("--start", type=float, default=1500.0, help="first speed, packs/min")
+    p.add_argument("--step", type=float, default=1500.0, help="speed increment, packs/min")
+    p.add_argument("--max", type=float, default=12000.0, help="last speed tried, packs/min")
+    p.add_argument("--seconds", type=float, default=15.0, help="line time per step")
+    p.add_argument("--frames", type=int, default=400, help="frames for the bare decode")
+    p.add_argument("--workdir", type=Path, default=WORKDIR, help="wiped first")
+    args = p.parse_args()
+    source = tomllib.loads((REPO / "config" / "demo-line.toml").read_text(encoding="utf-8"))
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    print(
+        f"line speed bench: {os.cpu_count()} CPUs, {args.seconds:.0f} s of line time per step, "
+        f"no injected defects (any reject is a missed verdict); work dir {args.workdir}"
+    )
+    print(
+        f"  {'packs/min':>9} {'packs':>6} {'missed':>6} {'stalled':>7} {'sim gap':>7}"
+        f" {'lat p50':>8} {'p99':>7} {'max':>7}"
+        f" {'daemon ms/pack':>15} {'daemon CPU':>10} {'sims ms/pack':>13}"
+    )
+    steps: list[Step] = []
+    speed = args.start
+    while speed <= args.max:
+        idle_s = 3.0 if not steps else 0.0
+        step = run_step(speed, args.seconds, source, args.workdir, idle_s)
+        steps.append(step)
+        lat = step.latency or {}
+        busy = 100 * step.daemon_cpu_s / max(step.seconds, 1e-9)
+        print(
+            f"  {speed:>9.0f} {step.packs:>6} {step.missed:>6} {step.stalled:>7}"
+            f" {step.max_gap_ms:>5.0f}ms {lat.get('p50')!s:>8}"
+            f" {lat.get('p99')!s:>7} {lat.get('max')!s:>7} {step.daemon_ms_per_pack:>15.2f}"
+            f" {busy:>9.0f}% {step.sim_ms_per_pack:>13.2f}",
+            flush=True,
+        )
+        if step.stalled and not step.missed:
+            print(f"    rejected after a simulator stall: {step.reasons}")
+        if step.missed:
+            first = ", ".join(f"pack {seq} {why}" for seq, why in (step.rejected or [])[:8])
+            print(f"    missed at {speed:.0f} packs/min: {step.reasons}; {first}")
+            break
+        speed += args.step
+    clean = [s for s in steps if not s.missed]
+    if not clean:
+        print("\nno speed ran without a missed verdict")
+        return 0
+    best = clean[-1]
+    assert best.print_log is not None
+    cpu_ms, wall_ms, step_ms, reads = bare_decode(best.print_log, args.frames)
+    bare = statistics.fmean(cpu_ms)
+    lat = best.latency or {}
+    idle = steps[0].idle_cpu_share or 0.0
+    stalled = f", {best.stalled} rejected after a simulator stall" if best.stalled else ""
+    print(
+        f"\nhighest sustained: {best.speed:.0f} packs/min ({best.packs} packs, no verdict "
+        f"missed by the daemon{stalled})"
+    )
+    print(f"verdict latency at that speed: p50 {lat.get('p50')} ms, p99 {lat.get('p99')} ms")
+    print(
+        f"daemon CPU per pack: {best.daemon_ms_per_pack:.2f} ms; standing still it uses "
+        f"{100 * idle:.0f}% of a core, beyond which a pack costs "
+        f"{best.marginal_ms_per_pack(idle):.2f} ms"
+    )
+    print(
+        f"bare zxing-cpp decode of {len(cpu_ms)} of the same frames ({reads} read): "
+        f"CPU mean {bare:.2f} ms, median {statistics.median(cpu_ms):.2f} ms; "
+        f"wall median {statistics.median(wall_ms):.2f} ms; the daemon's decode step "
+        f"(decode + grade) CPU mean {statistics.fmean(step_ms):.2f} ms"
+    )
+    print(f"daemon CPU per pack / bare decode: {best.daemon_ms_per_pack / bare:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""A whole line for end-to-end tests: the simulators and the daemon in one event loop, real sockets.
+
+The simulators (PLC on Modbus, ZPL printer, camera) share one VirtualLine that the PLC simulator
+drives while the line is in Execute; the daemon (LineRuntime) talks to them through the real
+drivers over 127.0.0.1 with ports chosen by the OS. Printer and PLC can sit behind a
+:class:`LinkCutter`, so a test can take a device off the network and bring it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drivers.plc.packml import PackMLState
+from linectl.config import LineConfig, parse_config
+from linectl.gs1.checkdigit import check_digit
+from linectl.ledger import Ledger
+from linectl.runtime.devices import LineDevices, connect_all, open_devices
+from linectl.runtime.line import LineRuntime, RuntimeOptions
+from simulators.camera import CameraSimulator
+from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
+from simulators.plc import PlcSimulator
+from simulators.printer_zpl import ZplPrinterSimulator
+
+GTIN = "0950600013435" + check_digit("0950600013435")
+LOT = "L2611A"
+EXPIRY = "281130"
+BATCH = "B-E2E-1"
+GUARD_S = 60.0  # no single wait in these tests may take longer than this
+
+
+class LinkCutter:
+    """A TCP relay on 127.0.0.1 that can be cut (connections dropped, new ones refused)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.up = True
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def cut(self) -> None:
+        """Drop every connection now and refuse new ones until :meth:`restore`."""
+        self.up = False
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+
+    def restore(self) -> None:
+        self.up = True
+
+    async def close(self) -> None:
+        await self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            writer.close()
+            return
+        try:
+            dev_r, dev_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self.connections += 1
+        self._writers.update((writer, dev_w))
+        for src, dst in ((reader, dev_w), (dev_r, writer)):
+            task = asyncio.create_task(self._pump(src, dst), name="link-cutter pump")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                if not self.up:
+                    break
+                dst.write(data)
+                await dst.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            dst.close()
+
+
+class ScriptedFaults(FaultPlan):
+    """Seeded defects like FaultPlan, defects forced on given packs, missed reject confirmations."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        rates: dict[Defect, float] | None = None,
+        forced: dict[int, Defect] | None = None,
+    ) -> None:
+        super().__init__(seed=seed, rates=dict(rates or {}))
+        self.forced = dict(forced or {})
+        self.drawn = 0
+        self.fail_confirms = 0  # the gate's sensor misses this many of the next rejects
+
+    def draw(self) -> Defect | None:
+        self.drawn += 1
+        drawn = super().draw()
+        return self.forced.get(self.drawn, drawn)
+
+    def gate_fails_to_confirm(self) -> bool:
+        if self.fail_confirms > 0:
+            self.fail_confirms -= 1
+            return True
+        return False
+
+
+@dataclass
+class Rig:
+    """Everything of one test line; the ground truth is in ``line``, ``printer`` and ``camera``."""
+
+    tmp: Path
+    line: VirtualLine
+    plc: PlcSimulator
+    printer: ZplPrinterSimulator
+    camera: CameraSimulator
+    ledger: Ledger
+    config: LineConfig
+    devices: LineDevices | None
+    runtime: LineRuntime | None
+    printer_link: LinkCutter | None = None
+    plc_link: LinkCutter | None = None
+    closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    @property
+    def rt(self) -> LineRuntime:
+        assert self.runtime is not None, "this rig runs no daemon in process"
+        return self.runtime
+
+    async def wait(self, predicate: Callable[[], bool], guard: float = GUARD_S) -> None:
+        """Wait for a condition on daemon or simulators (re-checked on every daemon change or
+        PLC simulator change)."""
+        async with asyncio.timeout(guard):
+            while not predicate():
+                waiters = {asyncio.ensure_future(self.plc.wait_for(predicate))}
+                if self.runtime is not None:
+                    waiters.add(asyncio.ensure_future(self.runtime.wait_for(predicate)))
+                _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+                for task in pending:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def wait_state(self, state: PackMLState, guard: float = GUARD_S) -> None:
+        """Wait until the PLC simulator and the daemon's mirror both show ``state``."""
+
+        def reached() -> bool:
+            mirrored = self.runtime is None or self.runtime.plc_state is state
+            return self.plc.state is state and mirrored
+
+        await self.wait(reached, guard)
+
+    def alarm(self, code: str) -> bool:
+        return any(a["code"] == code for a in self.rt.alarms())
+
+    def device(self, name: str) -> str:
+        state: str = self.rt.status()["devices"][name]["state"]
+        return state
+
+    def units(self) -> dict[int, tuple[str, str, str | None]]:
+        """seq -> (serial, verdict, reason) of every unit in the ledger (on its own connection)."""
+        conn = sqlite3.connect(self.ledger.path)
+        try:
+            rows = conn.execute(
+                "SELECT u.seq, s.serial, u.verdict, u.reason FROM units AS u "
+                "JOIN serials AS s ON s.id = u.serial_id"
+            ).fetchall()
+        finally:
+            conn.close()
+        return {int(seq): (str(serial), str(v), reason) for seq, serial, v, reason in rows}
+
+    def serial_states(self) -> dict[str, int]:
+        conn = sqlite3.connect(self.ledger.path)
+        try:
+            return {str(s): int(st) for s, st in conn.execute("SELECT serial, state FROM serials")}
+        finally:
+            conn.close()
+
+
+def serials(n: int, start: int = 0, prefix: str = "E") -> list[str]:
+    return [f"{prefix}{i:07d}" for i in range(start, start + n)]
+
+
+def daemon_config(
+    tmp: Path, plc_port: int, printer_port: int, camera_port: int, **thresholds: Any
+) -> LineConfig:
+    data = {
+        "line": {
+            "id": "e2e-line",
+            "read_point": "urn:epc:id:sgln:0950600.01343.1",
+            "biz_location": "urn:epc:id:sgln:0950600.01343.0",
+            "company_prefix_length": 7,
+        },
+        "ledger": {"path": str(tmp / "ledger.db")},
+        "thresholds": {"min_grade": "C", "verdict_deadline_ms": 100.0} | thresholds,
+        "devices": {
+            "plc": {"kind": "plc", "protocol": "modbus", "host": "127.0.0.1", "port": plc_port,
+                    "timeout_s": 0.5},
+            "printer": {"kind": "printer", "protocol": "zpl", "host": "127.0.0.1",
+                        "port": printer_port, "timeout_s": 0.5},
+            "camera": {"kind": "camera", "protocol": "framepush", "host": "127.0.0.1",
+                       "port": camera_port},
+        },
+    }  # fmt: skip
+    return parse_config(data)
+
+
+@contextlib.asynccontextmanager
+async def line_rig(
+    tmp: Path,
+    *,
+    packs_per_minute: float = 1500.0,
+    faults: FaultPlan | None = None,
+    packs: int | None = None,
+    pool: int = 500,
+    cut_links: bool = False,
+    thresholds: dict[str, Any] | None = None,
+    options: RuntimeOptions | None = None,
+    wrap: Callable[[LineDevices], LineDevices] | None = None,
+    prepare: Callable[[Ledger, PlcSimulator, ZplPrinterSimulator], Awaitable[None]] | None = None,
+    daemon: bool = True,
+    plc_watchdog_ms: int = 1000,
+) -> AsyncIterator[Rig]:
+    """Simulators + daemon, batch created with ``pool`` serials and the daemon started on it.
+
+    ``prepare`` runs after the batch is created and before the daemon starts (to leave what a
+    crash would have left); ``daemon=False`` starts no daemon (a test runs it as a process).
+    """
+    line = VirtualLine(LineLayout(packs_per_minute=packs_per_minute), faults or FaultPlan(seed=1))
+    line.packs_limit = packs
+    plc = PlcSimulator(
+        line,
+        opcua_port=None,
+        drive_line=True,
+        acting_time=0.02,
+        heartbeat_timeout_ms=plc_watchdog_ms,
+    )
+    printer = ZplPrinterSimulator(line, log_path=tmp / "print-log.jsonl", seed=1)
+    camera = CameraSimulator(line)
+    async with contextlib.AsyncExitStack() as stack:
+        await plc.start()
+        stack.push_async_callback(plc.close)
+        await printer.start()
+        stack.push_async_callback(printer.close)
+        await camera.start()
+        stack.push_async_callback(camera.close)
+        plc_port, printer_port = plc.modbus_port, printer.port
+        printer_link = plc_link = None
+        if cut_links:
+            printer_link = LinkCutter(printer.port)
+            printer_port = await printer_link.start()
+            stack.push_async_callback(printer_link.close)
+            plc_link = LinkCutter(plc.modbus_port)
+            plc_port = await plc_link.start()
+            stack.push_async_callback(plc_link.close)
+        config = daemon_config(tmp, plc_port, printer_port, camera.port, **(thresholds or {}))
+        ledger = Ledger(config.ledger.path)
+        stack.callback(ledger.close)
+        await asyncio.to_thread(_new_batch, ledger, pool)
+        if prepare is not None:
+            await prepare(ledger, plc, printer)
+        rig = Rig(tmp, line, plc, printer, camera, ledger, config, None, None, printer_link,
+                  plc_link)  # fmt: skip
+        if daemon:
+            devices = open_devices(config)
+            stack.push_async_callback(devices.close)
+            await connect_all(devices)
+            if wrap is not None:
+                devices = wrap(devices)
+            runtime = LineRuntime(config, ledger, devices, options=options or RuntimeOptions())
+            stack.push_async_callback(runtime.shutdown)
+            async with asyncio.timeout(GUARD_S):
+                await runtime.start(BATCH)
+            rig.devices, rig.runtime = devices, runtime
+        yield rig
+
+
+def _new_batch(ledger: Ledger, pool: int) -> None:
+    ledger.create_work_order(
+        batch=BATCH,
+        gtin=GTIN,
+        lot=LOT,
+        expiry=EXPIRY,
+        quantity=pool,
+        target_market="DE",
+        actor="tester",
+    )
+    if pool:
+        ledger.import_serials(BATCH, GTIN, serials(pool), "tester")
+
+
+# --- ground truth --------------------------------------------------------------------------------
+
+IMAGE_DEFECTS = frozenset({Defect.SMUDGE, Defect.LOW_CONTRAST, Defect.MISSING_MODULES, Defect.BLUR})
+EXPECTED_REASON = {
+    Defect.NO_PRINT: "no-print",
+    Defect.WRONG_CONTENT: "wrong-content",
+    Defect.DUPLICATE: "duplicate",
+}
+
+
+def serial_of(data: str | None) -> str | None:
+    """The AI (21) value of an element string marked by the printer simulator."""
+    if data is None:
+        return None
+    from linectl.gs1.scan import parse_scan
+
+    return parse_scan("]d2" + data).serial
+
+
+def check_ground_truth(rig: Rig) -> dict[str, int]:
+    """Compare, pack by pack, what the simulators saw with what the daemon recorded.
+
+    Asserts: no false accept (a pack passed only if it carries exactly the code sent for it,
+    unique, and the ledger commissioned that serial); the PLC's gate outcome and the ledger's
+    verdict agree; each print defect has its reason; the printer put every job on the pack it
+    was predicted for. Returns counts by outcome for further checks.
+    """
+    units = rig.units()
+    outcome = {e.seq: e.outcome for e in rig.plc.events}
+    printed_by_seq = {r.seq: r for r in rig.printer.engine.log}
+    states = rig.serial_states()
+    passed_codes: list[str] = []
+    counts: dict[str, int] = {"packs": 0, "good": 0, "reject": 0, "unserialised": 0}
+    for seq, pack in sorted(rig.line.history.items()):
+        if pack.rejected is None:
+            continue  # still on the conveyor
+        counts["packs"] += 1
+        record = printed_by_seq.get(seq)
+        unit = units.get(seq)
+        if record is not None:
+            assert record.host_seq == seq, f"pack {seq} got the job meant for {record.host_seq}"
+        if unit is None:
+            counts["unserialised"] += 1
+            assert pack.rejected, f"pack {seq} has no serial but passed the gate"
+            continue
+        serial, verdict, reason = unit
+        assert serial_of(pack.intended) == serial, f"pack {seq}: ledger serial {serial}"
+        assert (verdict == "good") == (not pack.rejected), f"pack {seq}: {verdict} vs gate"
+        assert (outcome[seq] == 1) == (verdict == "good")
+        if verdict == "good":
+            counts["good"] += 1
+            assert pack.printed == pack.intended, f"FALSE ACCEPT pack {seq}: {pack.printed!r}"
+            truth = rig.camera.truth.get(seq)
+            assert truth is not None and truth.code_visible and truth.printed == pack.intended
+            assert pack.defect in (None, *IMAGE_DEFECTS), f"pack {seq} {pack.defect} passed"
+            assert states[serial] == 7  # Commissioned
+            passed_codes.append(pack.printed or "")
+            continue
+        counts["reject"] += 1
+        assert states[serial] == 6  # LabelScrapped
+        if pack.reject_confirmed is False:
+            assert reason == "reject-unconfirmed", f"pack {seq}: {reason}"
+        elif pack.defect in EXPECTED_REASON and serial_of(pack.printed) != serial:
+            assert reason == EXPECTED_REASON[pack.defect], f"pack {seq} {pack.defect}: {reason}"
+        elif pack.defect is Defect.NO_PRINT:
+            assert reason == "no-print", f"pack {seq}: {reason}"
+    assert len(passed_codes) == len(set(passed_codes)), "a code passed twice"
+    return counts

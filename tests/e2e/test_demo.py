@@ -1,0 +1,66 @@
+"""``make demo`` works: the demo's own machinery on a small batch, subprocesses and all.
+
+The simulated line and the daemon run as subprocesses over real sockets, exactly as in
+``make demo``; only the batch is smaller (``LINECTL_DEMO_TEST_PACKS``, default 200) and the
+defect rate higher, so every kind of defect shows up in it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from linectl.demo import DEMO_DEFECTS, DemoOptions, run_demo
+
+pytestmark = pytest.mark.e2e
+
+PACKS = int(os.environ.get("LINECTL_DEMO_TEST_PACKS", "200"))
+PRINT_DEFECTS = ("no-print", "wrong-content", "duplicate")
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line contains ``text`` (the demo's children name their work dir)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_the_demo_balances_and_its_ground_truth_agrees_pack_by_pack(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    options = DemoOptions(
+        packs=PACKS, packs_per_minute=2000.0, defect_rate=0.03, workdir=workdir, progress=False
+    )
+    out = io.StringIO()
+    result = run_demo(options, out)
+    text = out.getvalue()
+
+    assert result.ok, text
+    rec = result.reconciliation
+    assert rec["balanced"] and rec["status"] == "closed" and rec["in_process"] == 0, text
+    assert rec["received"] == options.pool == rec["accounted"]
+    truth = result.truth
+    assert truth.packs == PACKS and truth.units_without_print == 0, text
+    assert not truth.false_accepts and not truth.mismatches and not truth.wrong_reasons, text
+    assert set(truth.injected) == set(DEMO_DEFECTS), text  # every kind occurred
+    for defect in PRINT_DEFECTS:
+        assert truth.rejected_as_expected[defect] == truth.injected[defect], (defect, text)
+    assert rec["commissioned"] == truth.clean_passed + sum(truth.readable_passed.values())
+    # a clean pack may only be rejected as late (the fail-safe under CPU load), and rarely
+    assert all(f.reason == "late" for f in truth.false_rejects), text
+    assert len(truth.false_rejects) <= max(2, PACKS // 100), text
+    assert result.reject_reasons.get("no-print") == truth.injected["no-print"]
+
+    assert truth.summary() in text and "reconciliation: balanced" in text
+    assert "demo: OK" in text and (workdir / "prints.jsonl").exists()
+    assert not processes_mentioning(str(workdir)), "the demo left a subprocess running"
