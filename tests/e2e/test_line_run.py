@@ -40,7 +40,7 @@ async def test_a_batch_with_injected_defects_rejects_each_bad_pack_with_its_reas
 ) -> None:
     rates = {d: 0.01 for d in Defect}
     faults = ScriptedFaults(seed=11, rates=rates, forced=FORCED)
-    async with line_rig(tmp_path, packs=360, pool=420, packs_per_minute=2400, faults=faults) as rig:
+    async with line_rig(tmp_path, packs=360, pool=420, packs_per_minute=1500, faults=faults) as rig:
         status = await rig.rt.command(Command.START, user="alice", reason="shift 1")
         assert status["state"]["name"] in ("STARTING", "EXECUTE")
         await rig.wait_state(PackMLState.COMPLETE)
