@@ -51,7 +51,7 @@ _COMMAND_HELP: dict[Command, str] = {
 
 
 def add_control_commands(sub: Any, add: AddCommand) -> None:
-    """Register ``status`` and one subcommand per :class:`Command` on the CLI's subparsers."""
+    """Register ``status``, one subcommand per :class:`Command`, and ``sync`` on the CLI."""
     p = add("status", cmd_status, "the running line: state, batch, counters, devices, alarms")
     p.add_argument("--json", action="store_true", help="the daemon's status document as JSON")
     for command, text in _COMMAND_HELP.items():
@@ -60,12 +60,16 @@ def add_control_commands(sub: Any, add: AddCommand) -> None:
         if command is Command.START:
             p.add_argument("--batch", help="work order to start (needed when none is active)")
         p.add_argument("--reason", default="", help="why (recorded in the audit trail)")
+    from linectl.sync_cmd import add_sync_command  # imported here: it builds on this module
+
+    add_sync_command(add)  # linectl sync: the upstream backlog drains, with a progress bar
 
 
 # --- finding the daemon --------------------------------------------------------------------------
 
 
-def _config(args: argparse.Namespace) -> LineConfig:
+def line_config(args: argparse.Namespace) -> LineConfig:
+    """The line configuration: --config, $LINECTL_CONFIG or the system one."""
     name = args.config or os.environ.get("LINECTL_CONFIG")
     if name:
         return load_config(name)
@@ -87,7 +91,7 @@ def _operator(args: argparse.Namespace) -> str:
 
 def client_for(args: argparse.Namespace) -> ControlClient:
     """A client for the daemon described by --config: its control section and token file."""
-    config = _config(args)
+    config = line_config(args)
     ledger_dir = Path(args.ledger).parent if args.ledger else config.ledger.path.parent
     token_file = token_path(config.control, ledger_dir / DEFAULT_TOKEN_NAME)
     endpoint = Endpoint.from_config(config.control)
@@ -180,10 +184,102 @@ def _alarm(alarm: Any) -> str:
     return f"{text} ({', '.join(extras)})" if extras else text
 
 
+def age_text(seconds: float | None) -> str:
+    """A duration as an operator reads it: ``45 s``, ``2 min 13 s``, ``3 h 5 min``, ``2 d 4 h``."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+def _pool_lines(pool: dict[str, Any], indent: str) -> list[str]:
+    """``pool: 412 serials available (low water 500: LOW), 16 written ahead``."""
+    low = f"low water {_scalar(pool.get('low_water'))}" + (": LOW" if pool.get("low") else "")
+    ahead = pool.get("written_ahead")
+    tail = f", {_scalar(ahead)} written ahead" if ahead is not None else ""
+    return [f"{indent}pool: {_scalar(pool.get('available'))} serials available ({low}){tail}"]
+
+
+def _epcis_line(epcis: dict[str, Any]) -> str:
+    state = str(epcis.get("state", "?"))
+    text = f"EPCIS {state}"
+    delivered = epcis.get("delivered")
+    if delivered is not None:
+        text += f", {_scalar(delivered)} delivered in {_scalar(epcis.get('documents'))} documents"
+    if epcis.get("last_success_at"):
+        text += f", last success {epcis['last_success_at']}"
+    failures = epcis.get("consecutive_failures") or 0
+    if failures:
+        next_at = _scalar(epcis.get("next_attempt_at"))
+        text += f"; {failures} failed attempts in a row, next at {next_at}"
+    if epcis.get("last_error") and (failures or state != "idle"):
+        text += f"; last error: {epcis['last_error']}"
+    return text
+
+
+def _serials_lines(prov: dict[str, Any], indent: str) -> list[str]:
+    state = str(prov.get("state", "?"))
+    text = f"{indent}serials: pool manager {state}"
+    if state != "ok" and prov.get("last_error"):
+        text += f" (last failed at {_scalar(prov.get('last_error_at'))}: {prov['last_error']})"
+    refills = int(prov.get("refills") or 0)
+    if refills:
+        text += f"; {refills:,} refills brought {int(prov.get('received') or 0):,} serials"
+    lines = [text]
+    pending = prov.get("returns_pending") or {}
+    waiting = int(pending.get("serials") or 0)
+    returned = int(prov.get("returned") or 0)
+    if waiting:
+        batches = int(pending.get("batches") or 0)
+        lines.append(
+            f"{indent}returns: {waiting:,} unused serials of {batches} closed "
+            f"batch{'es' if batches != 1 else ''} wait to go back ({returned:,} returned)"
+        )
+    elif returned:
+        lines.append(f"{indent}returns: {returned:,} unused serials returned, none waiting")
+    for batch, why in (prov.get("returns_refused") or {}).items():
+        lines.append(f"{indent}returns refused for batch {batch}: {why}")
+    return lines
+
+
+def _upstream_lines(upstream: dict[str, Any], indent: str) -> list[str]:
+    """The upstream links in a few readable lines: backlog first, then each link."""
+    backlog = upstream.get("backlog")
+    inner = indent + "  "
+    if backlog is None:
+        events = "events: -"
+    elif backlog == 0:
+        events = "events: all delivered"
+    else:
+        age = upstream.get("oldest_undelivered_age_s")
+        oldest = f", oldest {age_text(age)} old" if age is not None else ""
+        events = f"events: {backlog:,} waiting to go upstream{oldest}"
+    lines = [f"{indent}upstream:", f"{inner}{events}"]
+    epcis = upstream.get("epcis")
+    if isinstance(epcis, dict):
+        lines.append(f"{inner}{_epcis_line(epcis)}")
+    elif "epcis" in upstream:
+        lines.append(f"{inner}EPCIS: not configured (events stay in the outbox)")
+    prov = upstream.get("provisioning")
+    if isinstance(prov, dict):
+        lines.extend(_serials_lines(prov, inner))
+    return lines
+
+
 def _block(key: str, value: Any, indent: str) -> list[str]:
     """``key: value`` lines; dicts and lists nest one level of indent per level."""
     if key == "state":
         return [f"{indent}{key}: {_state(value)}"]
+    if key == "pool" and not indent and isinstance(value, dict):
+        return _pool_lines(value, indent)
+    if key == "upstream" and not indent and isinstance(value, dict):
+        return _upstream_lines(value, indent)
     if isinstance(value, dict):
         if not value:
             return [f"{indent}{key}: -"]

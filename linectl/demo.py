@@ -4,16 +4,19 @@ Everything happens in ``var/demo/`` (wiped first): a line configuration derived 
 ``config/demo-line.toml`` (free ports, the demo's speed, pack count and injected defects), the
 simulated line (``python -m simulators line``) and the daemon (``linectl run``) as subprocesses
 talking over real sockets, a batch with serials imported offline through the CLI, production
-started over the control API, then close-batch. It prints the reconciliation, the reject table
-and the pack-by-pack comparison with the printer simulator's print log, and exits non-zero if
-the reconciliation does not balance, a pack was falsely accepted or a defect got the wrong
-reason. Every subprocess is stopped on the way out (also on Ctrl-C or an error).
+started over the control API, then close-batch. It prints the reconciliation (with every case
+and pallet), the reject table and the pack-by-pack comparison with the printer simulator's print
+log, then checks ``linectl contents`` of the first pallet against the serials the simulated case
+packer put on it. It exits non-zero if the reconciliation does not balance, a pack was falsely
+accepted, a defect got the wrong reason or the pallet check fails. Every subprocess is stopped
+on the way out (also on Ctrl-C or an error).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import random
@@ -41,12 +44,22 @@ from linectl.demo_processes import (
     start_simulators,
     toml_text,
 )
-from linectl.demo_truth import TruthReport, compare, read_print_log, read_units
-from linectl.gs1.checkdigit import check_digit
+from linectl.demo_truth import (
+    PalletCheck,
+    TruthReport,
+    compare,
+    listed_serials,
+    read_case_log,
+    read_print_log,
+    read_units,
+)
+from linectl.gs1.checkdigit import check_digit, make_sscc
 from linectl.ledger import Ledger
 from linectl.runtime.client import ControlClient, ControlClientError
 from linectl.runtime.control import Command
 
+COMPANY_PREFIX = "4012345"  # as the configuration's read point
+SSCC_EXTENSION = 3
 GTIN = "0401234500001" + check_digit("0401234500001")  # company prefix 4012345, as the config
 LOT = "DEMO01"
 EXPIRY = "281130"
@@ -84,10 +97,13 @@ class DemoResult:
     status: dict[str, Any] = field(default_factory=dict)
     unholds: int = 0
     line_seconds: float = 0.0
+    packing: dict[str, Any] = field(default_factory=dict)  # close-batch's packing result
+    pallet_check: PalletCheck | None = None  # None: the line builds no pallets
 
     @property
     def ok(self) -> bool:
-        return bool(self.reconciliation.get("balanced")) and self.truth.ok
+        pallets = self.pallet_check is None or self.pallet_check.ok
+        return bool(self.reconciliation.get("balanced")) and self.truth.ok and pallets
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -110,6 +126,8 @@ def simulator_config(
         defects=dict.fromkeys(DEMO_DEFECTS, options.defect_rate),
     )
     data["ledger"] = {"path": str(files.ledger)}
+    if "aggregation" in data:
+        data["aggregation"]["sscc_stock"] = str(files.ssccs)
     return data
 
 
@@ -126,9 +144,31 @@ def generate_serials(n: int, seed: int) -> list[str]:
     return list(out)
 
 
+def generate_ssccs(n: int) -> list[str]:
+    """``n`` SSCCs of the demo's company prefix (extension digit 3), as a pool manager sends."""
+    return [make_sscc(SSCC_EXTENSION, COMPANY_PREFIX, ref) for ref in range(1, n + 1)]
+
+
+def ssccs_needed(config: Mapping[str, Any], packs: int) -> int:
+    """SSCCs for every case and pallet ``packs`` good packs can fill, and a few to spare."""
+    aggregation = config.get("aggregation")
+    if not isinstance(aggregation, Mapping):
+        return 0
+    cases = -(-packs // int(aggregation.get("case_size", 24)))
+    pallet_size = int(aggregation.get("pallet_size", 40))
+    return cases + (-(-cases // pallet_size) if pallet_size else 0) + 10
+
+
 def provision(files: DemoFiles, options: DemoOptions, out: TextIO) -> None:
-    """Ledger, batch and serials through the CLI, as an operator would (offline provisioning)."""
+    """Ledger, batch and serials through the CLI, as an operator would (offline provisioning);
+    for a line that aggregates (``files.config``) SSCCs into the stock file, as the pool manager
+    would send them."""
     files.serials.write_text("\n".join(generate_serials(options.pool, options.seed)) + "\n")
+    daemon = tomllib.loads(files.config.read_text(encoding="utf-8"))
+    ssccs = ssccs_needed(daemon, options.packs)
+    if ssccs:
+        stock = Path(daemon["aggregation"].get("sscc_stock") or files.ssccs)
+        stock.write_text("\n".join(generate_ssccs(ssccs)) + "\n", encoding="ascii")
     config = ["--config", str(files.config), "--user", USER]
     steps = [
         ["ledger", "init"],
@@ -255,6 +295,7 @@ def run_demo(options: DemoOptions | None = None, out: TextIO | None = None) -> D
         line_seconds = time.monotonic() - line_started
         closed = client.command(Command.CLOSE_BATCH, reason="demo batch done")
         reconciliation = closed["status"].get("result", {}).get("reconciliation") or {}
+        packing = closed["status"].get("result", {}).get("packing") or {}
         code = daemon.stop()
         if code != 0:
             print(f"warning: the daemon exited with code {code} (see {files.daemon_log})", file=out)
@@ -263,9 +304,29 @@ def run_demo(options: DemoOptions | None = None, out: TextIO | None = None) -> D
         table = ledger.reconcile(BATCH).to_table()
     pitch_s = 60.0 / options.packs_per_minute
     truth = compare(read_print_log(files.print_log), read_units(files.ledger, BATCH), pitch_s)
-    result = DemoResult(reconciliation, reasons, truth, status, unholds, line_seconds)
+    result = DemoResult(reconciliation, reasons, truth, status, unholds, line_seconds, packing)
+    if packing:
+        result.pallet_check = check_first_pallet(files)
     report(result, table, out, time.monotonic() - started)
     return result
+
+
+def check_first_pallet(files: DemoFiles) -> PalletCheck | None:
+    """``linectl contents`` of the simulator's first pallet against what it put on it."""
+    pallets = read_case_log(files.case_log) if files.case_log.exists() else {}
+    if not pallets:
+        return None
+    first = pallets[min(pallets)]
+    listed: frozenset[str] = frozenset()
+    if first.sscc is not None:
+        step = ["contents", first.sscc, "--json"]
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            code = cli_main(["--ledger", str(files.ledger), *step])
+        if code != 0:
+            raise DemoError(f"linectl {' '.join(step)} failed with exit code {code}")
+        listed = listed_serials(json.loads(text.getvalue()))
+    return PalletCheck(first, listed)
 
 
 def report(result: DemoResult, table: str, out: TextIO, seconds: float) -> None:
@@ -286,6 +347,22 @@ def report(result: DemoResult, table: str, out: TextIO, seconds: float) -> None:
         print(f"  {unserialised} packs reached the gate with no serial and were rejected", file=out)
     for problem in result.truth.problems():
         print(f"  {problem}", file=out)
+    if result.packing:
+        p = result.packing
+        print(
+            f"\naggregation: {p.get('cases')} cases, {p.get('pallets')} pallets, "
+            f"{p.get('orphans')} orphans (policy {p.get('orphan_policy')}), "
+            f"{len(p.get('diverted', []))} diverted, {len(p.get('awaiting_label', []))} "
+            "labels not verified",
+            file=out,
+        )
+    check = result.pallet_check
+    if check is not None and check.pallet.sscc is not None:
+        print(f"$ linectl contents {check.pallet.sscc} --json", file=out)
+        print(
+            f"  {len(check.listed)} serials under the simulator's pallet {check.pallet.number}",
+            file=out,
+        )
     print(
         f"\nline: {result.line_seconds:.1f} s, verdict latency p50 {latency.get('p50')} ms "
         f"p99 {latency.get('p99')} ms, {result.unholds} unholds; demo {seconds:.1f} s",
@@ -294,6 +371,8 @@ def report(result: DemoResult, table: str, out: TextIO, seconds: float) -> None:
     balanced = "balanced" if result.reconciliation.get("balanced") else "NOT BALANCED"
     print(f"reconciliation: {balanced}", file=out)
     print(result.truth.summary(), file=out)
+    if result.pallet_check is not None:
+        print(result.pallet_check.line(), file=out)
     print("demo: OK" if result.ok else "demo: FAILED", file=out)
 
 

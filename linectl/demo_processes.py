@@ -61,6 +61,16 @@ class DemoFiles:
         return self.root / "prints.jsonl"
 
     @property
+    def ssccs(self) -> Path:
+        """SSCCs for the demo's cases and pallets (what the pool manager would send)."""
+        return self.root / "ssccs.txt"
+
+    @property
+    def case_log(self) -> Path:
+        """The simulated case packer's ground truth: cases, labels, pallets."""
+        return self.root / "cases.jsonl"
+
+    @property
     def sim_log(self) -> Path:
         return self.root / "simulators.log"
 
@@ -270,7 +280,7 @@ class Child:
 def start_simulators(files: DemoFiles) -> tuple[Child, dict[str, int]]:
     """``python -m simulators line`` on ``files.sim_config``; returns it and its bound ports."""
     argv = [sys.executable, "-m", "simulators", "line", "--config", str(files.sim_config),
-            "--print-log", str(files.print_log)]  # fmt: skip
+            "--print-log", str(files.print_log), "--case-log", str(files.case_log)]  # fmt: skip
     child = Child("simulated line", argv, files.sim_log)
     try:
         ready = child.wait_line("simulated line ready:", timeout=60)

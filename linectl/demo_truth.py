@@ -267,3 +267,89 @@ def compare(
                     Finding(seq, None, unit.verdict, None, "passed, but nothing was printed")
                 )
     return report
+
+
+# --- aggregation: the simulator's case packer against ``linectl contents`` -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PalletTruth:
+    """One physical pallet as the simulated case packer built it."""
+
+    number: int
+    sscc: str | None  # the label applied to it (None: never labelled)
+    cases: tuple[int, ...]
+    codes: tuple[str, ...]  # printed on the packs in its cases
+
+    @property
+    def serials(self) -> set[str]:
+        return {s for s in map(serial_of, self.codes) if s is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class PalletCheck:
+    """``linectl contents`` of a pallet against the serials the simulator put on it."""
+
+    pallet: PalletTruth
+    listed: frozenset[str]  # serials ``linectl contents`` lists under the pallet
+
+    @property
+    def ok(self) -> bool:
+        return self.pallet.sscc is not None and set(self.listed) == self.pallet.serials
+
+    def line(self) -> str:
+        truth, n = self.pallet, len(self.pallet.serials)
+        where = f"its pallet {truth.number} ({len(truth.cases)} cases)"
+        if self.ok:
+            return (
+                f"pallet check: linectl contents {truth.sscc} lists {len(self.listed)} serials, "
+                f"exactly the {n} the simulator put on {where}: OK"
+            )
+        missing = len(truth.serials - self.listed)
+        extra = len(self.listed - truth.serials)
+        return (
+            f"pallet check: linectl contents {truth.sscc or '(no label)'} lists "
+            f"{len(self.listed)} serials; the simulator put {n} on {where}: {missing} missing, "
+            f"{extra} not on it: FAILED"
+        )
+
+
+def read_case_log(path: Path) -> dict[int, PalletTruth]:
+    """Pallet number -> what the case packer's log says is on it (cases, codes, label)."""
+    cases: dict[int, tuple[str, ...]] = {}
+    stacked: dict[int, list[int]] = {}
+    labels: dict[int, str] = {}
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                event = raw["event"]
+                if event == "case":
+                    cases[int(raw["case"])] = tuple(str(c) for c in raw["codes"])
+                elif event == "stack":
+                    stacked.setdefault(int(raw["pallet"]), []).append(int(raw["case"]))
+                elif event == "label" and raw["level"] == "pallet":
+                    labels[int(raw["number"])] = str(raw["sscc"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path} line {number}: not a case packer record: {exc}") from None
+    return {
+        n: PalletTruth(n, labels.get(n), tuple(on), tuple(c for k in on for c in cases.get(k, ())))
+        for n, on in sorted(stacked.items())
+    }
+
+
+def listed_serials(contents: Mapping[str, object]) -> frozenset[str]:
+    """Every unit serial in ``linectl contents --json`` output, through the child containers."""
+    found: set[str] = set()
+    stack = [contents]
+    while stack:
+        node = stack.pop()
+        units = node.get("units", [])
+        children = node.get("children", [])
+        if isinstance(units, list):
+            found.update(str(u["serial"]) for u in units if isinstance(u, dict))
+        if isinstance(children, list):
+            stack.extend(c for c in children if isinstance(c, dict))
+    return frozenset(found)

@@ -135,9 +135,21 @@ def apply_step(
     )
 
 
-def return_unused(ledger: Ledger, batch: str, *, actor: str, reason: str) -> int:
-    """Serials never printed go back to the site pool: Allocated -> Unallocated (returned)."""
-    unused = ledger.list_serials(batch, SerialState.ALLOCATED)
+def return_unused(
+    ledger: Ledger,
+    batch: str,
+    *,
+    actor: str,
+    reason: str,
+    serials: Sequence[str] | None = None,
+) -> int:
+    """Serials never printed go back to the site pool: Allocated -> Unallocated (returned).
+
+    ``serials``: only these (those the pool manager just confirmed); default every Allocated one.
+    """
+    unused = (
+        list(serials) if serials is not None else ledger.list_serials(batch, SerialState.ALLOCATED)
+    )
     if not unused:
         return 0
     gtin = ledger.get_work_order(batch).gtin

@@ -4,6 +4,12 @@
 file's ``[devices.*]`` sections on the address given there, sharing one VirtualLine that the PLC
 simulator drives while the line is in Execute. ``[simulation]`` sets the speed, the seed and the
 injected defect rates. The simulators read the TOML themselves: they never import the daemon.
+
+Devices with ``options.role = "case-label"`` (a printer and a reader) label cases and pallets:
+they come with a case packer at the end of the line (:mod:`simulators.case_packer`) packing
+``[aggregation] case_size`` packs per case and ``pallet_size`` cases per pallet;
+``[simulation] case_label_no_read`` is the reader's seeded no-read rate; ``--case-log`` writes
+the packer's ground truth.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from simulators.camera import CameraSimulator
+from simulators.case_packer import CaseLabelPrinter, CasePacker, case_label_reader
 from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
 
@@ -39,6 +46,7 @@ class SimulatedLine:
     line: VirtualLine
     plc: PlcSimulator
     devices: dict[str, _Service] = field(default_factory=dict)
+    packer: CasePacker | None = None
 
     async def start(self) -> dict[str, int]:
         ports = {"plc": await self.plc.start()}
@@ -51,6 +59,8 @@ class SimulatedLine:
             with contextlib.suppress(Exception):
                 await device.close()
         await self.plc.close()
+        if self.packer is not None:
+            self.packer.close()
 
 
 def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -76,8 +86,39 @@ def _defects(sim: dict[str, Any]) -> dict[Defect, float]:
     return rates
 
 
+CASE_LABEL_ROLE = "case-label"
+
+
+def _role(name: str, dev: dict[str, Any]) -> str | None:
+    options = dev.get("options", {})
+    if not isinstance(options, dict):
+        raise SimulatorConfigError(f"devices.{name}.options must be a table")
+    role = options.get("role")
+    if role is not None and role != CASE_LABEL_ROLE:
+        raise SimulatorConfigError(
+            f"devices.{name}.options.role: unknown role {role!r} (known: {CASE_LABEL_ROLE!r})"
+        )
+    return None if role is None else str(role)
+
+
+def _packer(data: dict[str, Any], line: VirtualLine, case_log: Path | None) -> CasePacker:
+    agg = _section(data, "aggregation")
+    sizes = {"case_size": agg.get("case_size", 24), "pallet_size": agg.get("pallet_size", 40)}
+    for key, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SimulatorConfigError(f"aggregation.{key}: {value!r} is not a count")
+    try:
+        return CasePacker(line, sizes["case_size"], sizes["pallet_size"], log_path=case_log)
+    except ValueError as exc:
+        raise SimulatorConfigError(f"[aggregation]: {exc}") from None
+
+
 def build_line(
-    data: dict[str, Any], *, print_log: Path | None = None, ports_from_config: bool = True
+    data: dict[str, Any],
+    *,
+    print_log: Path | None = None,
+    case_log: Path | None = None,
+    ports_from_config: bool = True,
 ) -> SimulatedLine:
     """The simulators for a parsed line configuration (``ports_from_config=False``: any port)."""
     sim = _section(data, "simulation")
@@ -109,9 +150,36 @@ def build_line(
     )
     built = SimulatedLine(line, plc)
     seed = faults.seed
+    roles = {name: _role(name, dev) for name, dev in devices.items()}
+    if any(roles.values()):
+        built.packer = _packer(data, line, case_log)
+    no_read = sim.get("case_label_no_read", 0.0)
+    if not isinstance(no_read, int | float) or not 0 <= no_read <= 1:
+        raise SimulatorConfigError(f"simulation.case_label_no_read: {no_read!r} is not in 0..1")
     for name, dev in devices.items():
         kind, protocol = dev.get("kind"), dev.get("protocol")
         if kind == "plc":
+            continue
+        if roles[name] is not None:
+            assert built.packer is not None
+            if kind == "printer" and protocol == "zpl":
+                built.devices[name] = CaseLabelPrinter(
+                    built.packer, "127.0.0.1", port(name, dev), name=f"{name} (case labels)"
+                )
+            elif kind == "reader" and protocol in ("dmcc", "keyence"):
+                built.devices[name] = case_label_reader(
+                    str(protocol),
+                    built.packer,
+                    "127.0.0.1",
+                    port(name, dev),
+                    seed=seed,
+                    no_read_rate=float(no_read),
+                )
+            else:
+                raise SimulatorConfigError(
+                    f"devices.{name}: no case-label simulator for kind {kind!r} protocol "
+                    f"{protocol!r} (a zpl printer, a dmcc or keyence reader)"
+                )
             continue
         if kind == "printer" and protocol == "zpl":
             from simulators.printer_zpl import ZplPrinterSimulator
@@ -147,6 +215,7 @@ def build_line(
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="line configuration (TOML)")
     p.add_argument("--print-log", type=Path, help="JSON-lines log of every print (seq, data)")
+    p.add_argument("--case-log", type=Path, help="JSON-lines log of cases, labels and pallets")
     p.add_argument("--autostart", action="store_true", help="Reset and Start without a host")
 
 
@@ -158,7 +227,7 @@ async def serve(args: argparse.Namespace) -> None:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SystemExit(f"{args.config}: {exc}") from None
     try:
-        sim_line = build_line(data, print_log=args.print_log)
+        sim_line = build_line(data, print_log=args.print_log, case_log=args.case_log)
     except SimulatorConfigError as exc:
         raise SystemExit(f"{args.config}: {exc}") from None
     stop = asyncio.Event()

@@ -122,11 +122,19 @@ class ModbusPlc(PlcClient):
         return self._client
 
     async def _execute(self, request: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:
-        """Run one pymodbus request as a task that a dropped connection cancels."""
+        """Run one pymodbus request as a task that a dropped connection cancels.
+
+        pymodbus awaits the reply with ``asyncio.wait_for``, which in Python 3.11 swallows a
+        cancellation that arrives together with the reply: the request returns normally and
+        the caller's cancel would be lost (a task that never ends on shutdown). So the caller's
+        pending cancellations are counted on entry, and a new one raises CancelledError here.
+        """
 
         async def run() -> ModbusPDU:
             return await request()
 
+        current = asyncio.current_task()
+        cancels_before = current.cancelling() if current is not None else 0
         task = asyncio.create_task(run(), name=f"{self.name} request")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -134,7 +142,6 @@ class ModbusPlc(PlcClient):
         try:
             reply = await task
         except asyncio.CancelledError:
-            current = asyncio.current_task()
             if task.cancelled() and current is not None and not current.cancelling():
                 raise DeviceUnavailable(f"{self.name}: connection lost during request") from None
             raise
@@ -144,6 +151,8 @@ class ModbusPlc(PlcClient):
             raise DeviceUnavailable(f"{self.name}: {e}") from e
         finally:
             self._inflight = None
+        if current is not None and current.cancelling() > cancels_before:
+            raise asyncio.CancelledError  # cancelled while the reply came in: honour it
         if reply.isError():
             code = getattr(reply, "exception_code", 0)
             meaning = _EXCEPTION_CODES.get(code, "unknown exception code")

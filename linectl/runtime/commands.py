@@ -12,8 +12,9 @@ mirrors the state the PLC reports. Before passing some commands on, linectl does
 - UNSUSPEND: the queue is filled first; refused while the pool is empty.
 - RESET: acknowledges the holding alarms whose cause is gone.
 - CLOSE_BATCH: stops the line, scraps what is left in flight (``line-stopped``: their GOOD
-  verdicts are revoked in the PLC first) and the cancelled jobs, closes the work order and
-  returns its reconciliation.
+  verdicts are revoked in the PLC first) and the cancelled jobs; with ``[aggregation]`` closes
+  the partial case and pallet (labelled and verified) and applies the orphan policy; closes
+  the work order and returns its reconciliation.
 
 Every accepted command is written to the audit trail with user and reason.
 """
@@ -172,12 +173,16 @@ async def _close_batch(
         await _wait(rt, S.STOPPED)
     await rt.line_end_done()
     await rt.finish_in_flight(RejectReason.LINE_STOPPED)
+    packing: dict[str, Any] = {}
+    if rt.packing is not None:
+        packing = await rt.packing.close_batch(user=user, reason=reason or "batch end")
     try:
         reconciliation = await asyncio.to_thread(_close, rt, order.batch, user, reason)
     except LedgerError as exc:
         raise CommandRefused(f"batch {order.batch} cannot be closed: {exc}") from exc
     rt.deactivate()
-    return {"batch": order.batch, "reconciliation": reconciliation}
+    done = {"batch": order.batch, "reconciliation": reconciliation}
+    return done | ({"packing": packing} if packing else {})
 
 
 def _close(rt: LineRuntime, batch: str, user: str, reason: str) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 Start-up, in order: read the configuration, open the ledger, build every device from
 ``[devices.*]`` and connect them all in parallel (one error naming each device that failed),
-run crash recovery (nothing is printed before it is done), serve the control API, tell systemd
-READY=1 and feed its watchdog. SIGTERM (or SIGINT) stops the line (PackML Stop), settles or
-scraps the packs in flight, flushes the ledger and closes the devices; the exit code is then 0
-(1 if a background task had died meanwhile: the line was held, and systemd should know).
+run crash recovery (nothing is printed before it is done), start the upstream links when
+``[upstream]`` is configured (:mod:`linectl.runtime.uplink`: EPCIS sync, pool refills, returns),
+serve the control API, tell systemd READY=1 and feed its watchdog. SIGTERM (or SIGINT) stops
+the line (PackML Stop), settles or scraps the packs in flight, flushes the ledger and closes the
+devices; the exit code is then 0 (1 if a background task had died meanwhile: the line was held,
+and systemd should know).
 
 As a subprocess (demo, kill tests, benchmarks) the daemon prints one line to stdout once it is
 ready: ``linectl ready: api=<url> batch=<batch or ->``.
@@ -28,6 +30,7 @@ from linectl.runtime.devices import connect_all, open_devices
 from linectl.runtime.line import LineRuntime, RuntimeOptions
 from linectl.runtime.systemd import Notifier
 from linectl.runtime.tokens import DEFAULT_TOKEN_NAME, load_or_create_token
+from linectl.runtime.uplink import Uplink, start_uplink
 
 log = logging.getLogger("linectl.daemon")
 
@@ -55,14 +58,18 @@ async def run_daemon(args: DaemonArgs) -> int:
         loop.add_signal_handler(signum, stop.set)
     devices = open_devices(config)
     api: ControlApi | None = None
+    uplink: Uplink | None = None
     try:
         await connect_all(devices)
         runtime = LineRuntime(config, ledger, devices, options=args.options)
         await runtime.start(args.batch)
+        uplink = start_uplink(runtime)
         api = await _start_api(runtime, config)
         notifier.ready(f"line {config.line.id}: {runtime.status()['state']['name']}")
         notifier.start_watchdog(lambda: not runtime.failures)
         if args.start:
+            if uplink is not None:  # an empty pool is provisioned before START, if it can be
+                await uplink.wait_for_serials(30.0)
             await runtime.command(
                 Command.START, user=args.user, reason="linectl run --start", batch=args.batch
             )
@@ -72,6 +79,8 @@ async def run_daemon(args: DaemonArgs) -> int:
         log.info("stop requested: shutting down")
         notifier.stopping("stopping the line")
         await api.close()
+        if uplink is not None:
+            await uplink.close()  # what is unsent stays in the outbox for the next start
         await runtime.shutdown()
         if runtime.failures:
             log.error("stopped, but background tasks had failed: %s", runtime.failures)
@@ -79,6 +88,8 @@ async def run_daemon(args: DaemonArgs) -> int:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        if uplink is not None:
+            await uplink.close()
         await devices.close()
         if api is not None:
             with contextlib.suppress(Exception):

@@ -1,9 +1,11 @@
 """The line's devices built from the configuration, connected in parallel, tracked while running.
 
 A line runs with exactly one PLC, one printer and one camera (``kind = "camera"``); the drivers
-come from :mod:`drivers.registry`. :func:`connect_all` connects every device at once and raises
-one :class:`DevicesUnavailable` naming each device that failed and why, so an engineer sees all
-wiring mistakes in one go.
+come from :mod:`drivers.registry`. A line with ``[aggregation]`` also has a case-label printer
+and a case-label reader: devices whose ``options`` say ``role = "case-label"`` (the option is
+the runtime's; the driver never sees it). :func:`connect_all` connects every device at once and
+raises one :class:`DevicesUnavailable` naming each device that failed and why, so an engineer
+sees all wiring mistakes in one go.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from drivers.interfaces import Camera, DeviceError, Plc, Printer
+from drivers.interfaces import Camera, CodeReader, DeviceError, Plc, Printer
 from drivers.plc import signals as sig
 from drivers.registry import DeviceParams, open_device
 from linectl.config import DeviceSection, LineConfig
@@ -49,8 +51,23 @@ class SignalAccess(Protocol):
     async def write(self, signals: Sequence[sig.Signal], values: Sequence[int]) -> None: ...
 
 
+ROLE_OPTION = "role"
+CASE_LABEL_ROLE = "case-label"
+
+
+def device_role(name: str, section: DeviceSection) -> str | None:
+    """The ``role`` option of a device (``"case-label"``), None when it has none."""
+    role = section.options.get(ROLE_OPTION)
+    if role is not None and role != CASE_LABEL_ROLE:
+        raise DeviceSetupError(
+            f"devices.{name}.options.role: unknown role {role!r} (known: {CASE_LABEL_ROLE!r})"
+        )
+    return None if role is None else str(role)
+
+
 def device_params(name: str, section: DeviceSection) -> DeviceParams:
-    """The registry's view of one ``[devices.NAME]`` section."""
+    """The registry's view of one ``[devices.NAME]`` section (the runtime's ``role`` left out)."""
+    options = {k: v for k, v in section.options.items() if k != ROLE_OPTION}
     return DeviceParams(
         name=name,
         kind=section.kind,
@@ -61,7 +78,7 @@ def device_params(name: str, section: DeviceSection) -> DeviceParams:
         baudrate=section.baudrate,
         url=section.url,
         timeout_s=section.timeout_s,
-        options=dict(section.options),
+        options=options,
     )
 
 
@@ -87,7 +104,8 @@ class DeviceHealth:
 
 @dataclass
 class LineDevices:
-    """The three devices a line needs, by role, with the names the configuration gives them."""
+    """The devices of a line by role, with the names the configuration gives them: the three a
+    line needs, and the case-label printer and reader of a line that aggregates."""
 
     plc: Plc
     printer: Printer
@@ -96,12 +114,18 @@ class LineDevices:
         default_factory=lambda: {"plc": "plc", "printer": "printer", "camera": "camera"}
     )
     protocols: dict[str, str] = field(default_factory=dict)
+    case_printer: Printer | None = None
+    case_reader: CodeReader | None = None
 
     def by_name(self) -> Iterator[tuple[str, str, Any]]:
         """(role, configured name, driver) for each device."""
         yield "plc", self.names["plc"], self.plc
         yield "printer", self.names["printer"], self.printer
         yield "camera", self.names["camera"], self.camera
+        for role in ("case_printer", "case_reader"):
+            device = getattr(self, role)
+            if device is not None:
+                yield role, self.names.get(role, role), device
 
     async def close(self) -> None:
         """Close every driver (each close() is safe twice); never raises."""
@@ -113,11 +137,26 @@ class LineDevices:
 _ROLES: dict[str, type[Any]] = {"plc": Plc, "printer": Printer, "camera": Camera}
 
 
+_CASE_ROLES: dict[str, tuple[str, type[Any]]] = {
+    "printer": ("case_printer", Printer),
+    "reader": ("case_reader", CodeReader),
+}
+
+
 def open_devices(config: LineConfig) -> LineDevices:
-    """Build (not connect) the line's PLC, printer and camera from ``config.devices``."""
+    """Build (not connect) the line's PLC, printer and camera from ``config.devices``, and with
+    ``[aggregation]`` its case-label printer and reader."""
     found: dict[str, list[str]] = {role: [] for role in _ROLES}
+    labelling: dict[str, list[str]] = {role: [] for role, _ in _CASE_ROLES.values()}
     for name, section in config.devices.items():
-        if section.kind in found:
+        if device_role(name, section) is not None:
+            if section.kind not in _CASE_ROLES:
+                raise DeviceSetupError(
+                    f"devices.{name}: a case-label device is a printer or a reader, not a "
+                    f"{section.kind}"
+                )
+            labelling[_CASE_ROLES[section.kind][0]].append(name)
+        elif section.kind in found:
             found[section.kind].append(name)
         else:
             raise DeviceSetupError(
@@ -130,22 +169,43 @@ def open_devices(config: LineConfig) -> LineDevices:
         for role, names in found.items()
         if len(names) != 1
     ]
+    problems += _labelling_problems(config, labelling)
     if problems:
         raise DeviceSetupError("; ".join(problems))
+    wanted = dict(_ROLES) | dict(_CASE_ROLES.values())
+    names = {role: names[0] for role, names in (found | labelling).items() if names}
     built: dict[str, Any] = {}
-    for role, protocol in _ROLES.items():
-        name = found[role][0]
+    for role, name in names.items():
         device = open_device(device_params(name, config.devices[name]))
-        if not isinstance(device, protocol):
-            raise DeviceSetupError(f"devices.{name}: the driver is not a {role}")
+        if not isinstance(device, wanted[role]):
+            raise DeviceSetupError(f"devices.{name}: the driver is not a {role.replace('_', ' ')}")
         built[role] = device
     return LineDevices(
         plc=built["plc"],
         printer=built["printer"],
         camera=built["camera"],
-        names={role: found[role][0] for role in _ROLES},
-        protocols={role: config.devices[found[role][0]].protocol for role in _ROLES},
+        names=names,
+        protocols={role: config.devices[name].protocol for role, name in names.items()},
+        case_printer=built.get("case_printer"),
+        case_reader=built.get("case_reader"),
     )
+
+
+def _labelling_problems(config: LineConfig, labelling: dict[str, list[str]]) -> list[str]:
+    """What is wrong with the case-label devices for this configuration (nothing: [])."""
+    named = [n for names in labelling.values() for n in names]
+    if config.aggregation is None:
+        if named:
+            listed = ", ".join(f"devices.{n}" for n in named)
+            return [f"{listed}: case-label devices, but the line has no [aggregation]"]
+        return []
+    return [
+        f"[aggregation] needs exactly one case-label {role.removeprefix('case_')} (a device "
+        f'with options.role = "{CASE_LABEL_ROLE}"), found '
+        + (", ".join(f"devices.{n}" for n in names) or "none")
+        for role, names in labelling.items()
+        if len(names) != 1
+    ]
 
 
 async def connect_all(devices: LineDevices, within_s: float = 10.0) -> None:

@@ -88,16 +88,16 @@ class Feeder:
         """
         async with self._lock:
             while self.tracker.synced and self.tracker.ahead < self.depth:
+                content = self.content
+                if content is None:
+                    return True  # the batch was closed meanwhile: nothing to feed
                 serial = await self._next_serial()
                 if serial is None:
-                    return False
-                await self._load(serial)
+                    return self.content is None
+                await self._load(serial, content)
             return True
 
-    async def _load(self, serial: str) -> None:
-        content = self.content
-        if content is None:
-            raise RuntimeError("no batch to feed")
+    async def _load(self, serial: str, content: CodeContent) -> None:
         seq = self.tracker.next_seq
         record = PackRecord(seq=seq, serial=serial, data=content.data(serial))
         job = PrintJob(

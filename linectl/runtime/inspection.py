@@ -22,6 +22,9 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+import numpy as np
+import zxingcpp
+
 from drivers.camera.decode import DecodeResult, frame_array
 from drivers.interfaces import DeviceError, DeviceUnavailable, Frame, Verdict
 from linectl.ledger import LedgerError, SerialState, UnknownSerial
@@ -51,6 +54,24 @@ class Inspection:
         self.write_estimate_ms = 2.0  # how long a verdict write takes (moving average)
         self.tasks: set[asyncio.Task[None]] = set()
         self._printer_polled = asyncio.Event()
+
+    async def warm_up(self) -> None:
+        """Decode and grade a code once and write one harmless verdict, before the first pack.
+
+        The first pass through zxing-cpp, the grader, the decode threads and the PLC write path
+        costs several times a normal one; without this the first pack of a run can be late.
+        """
+        barcode = zxingcpp.create_barcode("linectl warm-up", zxingcpp.BarcodeFormat.DataMatrix)
+        symbol = np.asarray(barcode.to_image(scale=5, add_quiet_zones=True), dtype=np.uint8)
+        image = np.full((240, 320), 200, dtype=np.uint8)
+        image[20 : 20 + symbol.shape[0], 20 : 20 + symbol.shape[1]] = symbol
+        frame = Frame(0, image.shape[1], image.shape[0], image.tobytes())
+        for _ in range(self.rt.decoder.threads):
+            await self.rt.decoder.decode(frame)
+        await asyncio.to_thread(mark_present, image)
+        gate_seq = self.rt.snapshot.last_seq_gate if self.rt.snapshot is not None else 0
+        # pack 0 never exists, and a pack the gate has decided on is past caring
+        await self.rt.devices.plc.write_verdict(gate_seq, Verdict.REJECT, 0)
 
     def printer_polled(self) -> None:
         """The printer's status was just read (print confirmations may have come in)."""
@@ -91,6 +112,7 @@ class Inspection:
             result = await rt.decoder.decode(frame)
         except DeviceUnavailable:
             return  # shutting down: without a verdict the PLC rejects the pack
+        decoded_ns = time.time_ns()
         mark = None
         if not result.ok:
             mark = await asyncio.to_thread(mark_present, frame_array(frame))
@@ -116,9 +138,22 @@ class Inspection:
         ):
             verdict, reason = Verdict.REJECT, RejectReason.LATE
             rt.counters["verdicts_late"] += 1
+            ms = [(t - trigger_ns) / 1e6 for t in (now_ns, decoded_ns, time.time_ns())]
+            log.warning(
+                "pack %d: verdict late, sent as REJECT (ms after trigger: frame in %.1f, "
+                "decoded %.1f, checked %.1f)",
+                frame.seq,
+                *ms,
+            )
         if record is not None:
             if record.resolved:
-                log.warning("verdict for pack %d came after its gate report", frame.seq)
+                ms = [(t - trigger_ns) / 1e6 for t in (now_ns, decoded_ns, time.time_ns())]
+                log.warning(
+                    "pack %d: verdict ready after its gate report (ms after trigger: frame in "
+                    "%.1f, decoded %.1f, checked %.1f)",
+                    frame.seq,
+                    *ms,
+                )
                 return
             record.verdict, record.reason, record.grade = verdict, reason, check.grade
             record.detail = check.detail

@@ -13,6 +13,8 @@ watched: a task that dies raises a holding alarm):
   written to the PLC keyed by seq (REJECT ``late`` if it would miss the deadline).
 - ``commit``, ``audit`` (line events to the audit trail, in order), ``housekeeping`` (queue
   depth for the measured speed, pool level, auto-unsuspend after a refill, camera link).
+- ``packing`` (with ``[aggregation]``, :mod:`linectl.runtime.packing_link`): the GOOD units of
+  every durable commit into cases in line order, case and pallet labels printed and verified.
 
 Fail-safe rules (DESIGN.md section 3): any holding alarm (lost device, unconfirmed reject,
 consecutive rejects, printer fault, queue run dry) while the line may produce sends Hold; an
@@ -39,7 +41,7 @@ import logging
 import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.camera.decode import DecodeOptions, Decoder
 from drivers.interfaces import (
@@ -65,6 +67,7 @@ from linectl.runtime.control import Command, CommandRefused
 from linectl.runtime.devices import DeviceHealth, LineDevices
 from linectl.runtime.feeder import Feeder
 from linectl.runtime.inspection import Inspection
+from linectl.runtime.packing_link import PackingLink
 from linectl.runtime.packs import PackRecord, Rate
 from linectl.runtime.plc_side import ENDED, HOLDABLE, PlcSupervisor
 from linectl.runtime.printahead import PrintAhead
@@ -72,7 +75,11 @@ from linectl.runtime.printing import PoolHook, PrintSupervisor
 from linectl.runtime.reasons import RejectReason
 from linectl.runtime.recovery import RecoveryReport, recover
 from linectl.runtime.status import line_status
+from linectl.runtime.tasks import cancel_tasks
 from linectl.runtime.verify import CodeContent, Verifier
+
+if TYPE_CHECKING:
+    from linectl.runtime.uplink import Uplink
 
 log = logging.getLogger("linectl.runtime")
 
@@ -167,6 +174,8 @@ class LineRuntime:
         self.reject_reasons: dict[str, int] = {}
         self.pool_available: int | None = None
         self.outbox_pending: int | None = None
+        self.uplink: Uplink | None = None  # upstream tasks, set by start_uplink (daemon)
+        self.packing = PackingLink.for_runtime(self)  # [aggregation]: cases, pallets, labels
         self.resync_needed = True
         self._changed = asyncio.Event()
         self._housekeep = asyncio.Event()
@@ -201,6 +210,7 @@ class LineRuntime:
         self.audit("line.recovery", "linectl", "start-up", None, self.recovery.as_dict())
         self.plc_side.heartbeat_s = await self.plc_side.heartbeat_period()
         self.plc_side.on_snapshot(await self.devices.plc.read_snapshot())
+        await self.inspection.warm_up()
         if self.recovery.held or self.plc_state in HOLDABLE:
             self.alarm_set.raise_(
                 "recovery",
@@ -282,6 +292,8 @@ class LineRuntime:
         self.counters["scrapped"] = states.get(SerialState.LABEL_SCRAPPED, 0)
         self.pool_available = states.get(SerialState.ALLOCATED, 0)
         self.feeder.activate(batch, self.content)
+        if self.packing is not None:
+            await self.packing.activate(order)
         self.resync_needed = True
         self.notify()
         return order
@@ -290,6 +302,8 @@ class LineRuntime:
         """No batch any more (after it was closed)."""
         self.batch = self.content = self.verifier = None
         self.feeder.activate(None, None)
+        if self.packing is not None:
+            self.packing.deactivate()
         self.resync_needed = True
         self.notify()
 
@@ -402,6 +416,8 @@ class LineRuntime:
                 self.counters["scrapped"] += 1
                 key = unit.reason or "unknown"
                 self.reject_reasons[key] = self.reject_reasons.get(key, 0) + 1
+        if self.packing is not None:
+            self.packing.committed(units)
         self.notify()
 
     def _commit_failed(self, what: str) -> None:
@@ -530,11 +546,8 @@ class LineRuntime:
         self.plc_side.enforce()
 
     async def _cancel_tasks(self, tasks: set[asyncio.Task[Any]]) -> None:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Cancel and wait, bounded: a task that swallows its cancel is logged, not awaited."""
+        await cancel_tasks(tasks)
 
     def notify(self) -> None:
         self._changed.set()

@@ -2,7 +2,8 @@
 
 - The printer's status is read every ``printer_poll_s``: its counter confirms prints (see
   :mod:`linectl.runtime.printahead`), a fault (head open, ribbon out...) raises a holding alarm
-  and marks the queue for resynchronisation, as does a queue found empty while producing.
+  and marks the queue for resynchronisation, as does a pack that reached the printer with no job
+  queued (the PLC's printer seq ahead of the jobs loaded; see linectl.runtime.plc_side).
 - The feeder (:mod:`linectl.runtime.feeder`) tops the queue up after every poll and state
   change, but only while the job/pack prediction holds, a batch is active, the printer answers
   and the line is in a state that will take the jobs.
@@ -65,8 +66,6 @@ class PrintSupervisor:
                     rt.tracker.desync(f"printer fault: {faults}")
                     rt.resync_needed = True
                     rt.alarm_set.raise_("printer-fault", f"printer not ready: {faults}", holds=True)
-                if rt.plc_state is S.EXECUTE and rt.tracker.synced and not rt.tracker.queued:
-                    self.queue_ran_dry()
                 self.feed.set()
             rt.inspection.printer_polled()
             await asyncio.sleep(rt.options.printer_poll_s)

@@ -6,7 +6,10 @@ stopped), ``state`` (the PackML state the PLC reports: name and number), ``batch
 batch - durable only - and what is in flight), ``reject_reasons`` (scrapped serials of the batch
 by reason code), ``pool``, ``devices`` (name -> connected or lost), ``print_queue``, ``alarms``,
 ``verdict_latency_ms`` (camera trigger to verdict written: n, p50, p99, max), ``upstream``
-(events waiting in the outbox), ``failures`` (background tasks that died).
+(events waiting in the outbox; with ``[upstream]`` also the oldest one's age, the EPCIS link and
+serial provisioning: see :meth:`linectl.runtime.uplink.Uplink.status`), ``packing`` (with
+``[aggregation]``: open case and pallet with their counts, labels awaiting verification,
+diverted containers, cases and pallets closed), ``failures`` (background tasks that died).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def line_status(rt: LineRuntime) -> dict[str, Any]:
         },
         "alarms": rt.alarm_set.as_list(),
         "verdict_latency_ms": rt.inspection.latency.summary(),
-        "upstream": {"backlog": rt.outbox_pending},
+        "upstream": rt.uplink.status() if rt.uplink is not None else {"backlog": rt.outbox_pending},
+        "packing": rt.packing.status() if rt.packing is not None else None,
         "failures": list(rt.failures),
     }

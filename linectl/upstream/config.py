@@ -10,6 +10,7 @@ Proposed shape (the lead wires ``UpstreamSection`` into ``LineConfig.upstream``)
     sn_format = "SERIALONLY"
     market = "DE"                         # PoolSelectionCriteria MARKET (optional)
     timeout_s = 10
+    backoff_max_s = 30                    # retry delays (calls, refills, returns) grow to this
     [upstream.provisioning.collections]   # GTIN -> serial-number collection ID (optional)
     "04012345000016" = "ITEMS-04012345000016"
 
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:  # imported when used: loading a config must not pull in asyncua or aiohttp
+    from linectl.upstream.backoff import Backoff
     from linectl.upstream.epcis_sync import EpcisSyncSettings
     from linectl.upstream.provisioning import PoolManagerClient
     from linectl.upstream.sscc import SsccRange
@@ -58,6 +60,20 @@ class ProvisioningSection(_Strict):
     collections: dict[Annotated[str, Field(pattern=r"^\d{14}$")], str] = Field(default_factory=dict)
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    backoff_initial_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> ProvisioningSection:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must not be below backoff_initial_s")
+        return self
+
+    def backoff(self) -> Backoff:
+        """A fresh retry schedule for the pool manager (between attempts, refills and returns)."""
+        from linectl.upstream.backoff import Backoff
+
+        return Backoff(initial=self.backoff_initial_s, maximum=self.backoff_max_s)
 
     def password(self) -> str | None:
         """The OPC UA password, read from ``password_file`` (never kept in the config)."""
@@ -76,6 +92,7 @@ class ProvisioningSection(_Strict):
             password=self.password(),
             timeout_s=self.timeout_s,
             attempts=self.attempts,
+            backoff=self.backoff(),
         )
 
 

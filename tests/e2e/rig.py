@@ -3,7 +3,9 @@
 The simulators (PLC on Modbus, ZPL printer, camera) share one VirtualLine that the PLC simulator
 drives while the line is in Execute; the daemon (LineRuntime) talks to them through the real
 drivers over 127.0.0.1 with ports chosen by the OS. Printer and PLC can sit behind a
-:class:`LinkCutter`, so a test can take a device off the network and bring it back.
+:class:`LinkCutter`, so a test can take a device off the network and bring it back. With
+``aggregation`` the line ends in a case packer with its case-label printer and reader
+(:mod:`simulators.case_packer`), and the daemon packs cases and pallets.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from linectl.ledger import Ledger
 from linectl.runtime.devices import LineDevices, connect_all, open_devices
 from linectl.runtime.line import LineRuntime, RuntimeOptions
 from simulators.camera import CameraSimulator
+from simulators.case_packer import CaseLabelPrinter, CasePacker, case_label_reader
 from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
 from simulators.printer_zpl import ZplPrinterSimulator
@@ -32,6 +35,7 @@ LOT = "L2611A"
 EXPIRY = "281130"
 BATCH = "B-E2E-1"
 GUARD_S = 60.0  # no single wait in these tests may take longer than this
+TEST_GUARD_S = 180.0  # nor a whole test body
 
 
 class LinkCutter:
@@ -143,6 +147,9 @@ class Rig:
     printer_link: LinkCutter | None = None
     plc_link: LinkCutter | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
+    packer: CasePacker | None = None
+    case_printer: CaseLabelPrinter | None = None
+    case_reader: Any = None  # a case-label reader simulator (DMCC)
 
     @property
     def rt(self) -> LineRuntime:
@@ -204,10 +211,20 @@ def serials(n: int, start: int = 0, prefix: str = "E") -> list[str]:
     return [f"{prefix}{i:07d}" for i in range(start, start + n)]
 
 
+CASE_SSCC_PREFIX = "0950600"
+
+
 def daemon_config(
-    tmp: Path, plc_port: int, printer_port: int, camera_port: int, **thresholds: Any
+    tmp: Path,
+    plc_port: int,
+    printer_port: int,
+    camera_port: int,
+    *,
+    aggregation: dict[str, Any] | None = None,
+    case_ports: tuple[int, int] | None = None,
+    **thresholds: Any,
 ) -> LineConfig:
-    data = {
+    data: dict[str, Any] = {
         "line": {
             "id": "e2e-line",
             "read_point": "urn:epc:id:sgln:0950600.01343.1",
@@ -225,6 +242,19 @@ def daemon_config(
                        "port": camera_port},
         },
     }  # fmt: skip
+    if aggregation is not None and case_ports is not None:
+        label = {"role": "case-label"}
+        data["devices"] |= {
+            "case-printer": {"kind": "printer", "protocol": "zpl", "host": "127.0.0.1",
+                             "port": case_ports[0], "timeout_s": 0.5, "options": label},
+            "case-reader": {"kind": "reader", "protocol": "dmcc", "host": "127.0.0.1",
+                            "port": case_ports[1], "timeout_s": 0.5, "options": label},
+        }  # fmt: skip
+        data["aggregation"] = aggregation
+        data["upstream"] = {
+            "sscc": {"source": "range", "company_prefix": CASE_SSCC_PREFIX, "extension_digit": 1,
+                     "first_reference": 1, "last_reference": 999_999}
+        }  # fmt: skip
     return parse_config(data)
 
 
@@ -243,11 +273,14 @@ async def line_rig(
     prepare: Callable[[Ledger, PlcSimulator, ZplPrinterSimulator], Awaitable[None]] | None = None,
     daemon: bool = True,
     plc_watchdog_ms: int = 1000,
+    aggregation: dict[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     """Simulators + daemon, batch created with ``pool`` serials and the daemon started on it.
 
     ``prepare`` runs after the batch is created and before the daemon starts (to leave what a
     crash would have left); ``daemon=False`` starts no daemon (a test runs it as a process).
+    ``aggregation`` (the ``[aggregation]`` table) adds the case packer, its label printer and
+    reader, and the daemon's packing.
     """
     line = VirtualLine(LineLayout(packs_per_minute=packs_per_minute), faults or FaultPlan(seed=1))
     line.packs_limit = packs
@@ -267,6 +300,21 @@ async def line_rig(
         stack.push_async_callback(printer.close)
         await camera.start()
         stack.push_async_callback(camera.close)
+        packer = case_printer = case_reader = None
+        case_ports: tuple[int, int] | None = None
+        if aggregation is not None:
+            packer = CasePacker(
+                line,
+                int(aggregation.get("case_size", 24)),
+                int(aggregation.get("pallet_size", 40)),
+                log_path=tmp / "cases.jsonl",
+            )
+            stack.callback(packer.close)
+            case_printer = CaseLabelPrinter(packer)
+            case_reader = case_label_reader("dmcc", packer, seed=1)
+            case_ports = (await case_printer.start(), await case_reader.start())
+            stack.push_async_callback(case_printer.close)
+            stack.push_async_callback(case_reader.close)
         plc_port, printer_port = plc.modbus_port, printer.port
         printer_link = plc_link = None
         if cut_links:
@@ -276,14 +324,23 @@ async def line_rig(
             plc_link = LinkCutter(plc.modbus_port)
             plc_port = await plc_link.start()
             stack.push_async_callback(plc_link.close)
-        config = daemon_config(tmp, plc_port, printer_port, camera.port, **(thresholds or {}))
+        config = daemon_config(
+            tmp,
+            plc_port,
+            printer_port,
+            camera.port,
+            aggregation=aggregation,
+            case_ports=case_ports,
+            **(thresholds or {}),
+        )
         ledger = Ledger(config.ledger.path)
         stack.callback(ledger.close)
         await asyncio.to_thread(_new_batch, ledger, pool)
         if prepare is not None:
             await prepare(ledger, plc, printer)
         rig = Rig(tmp, line, plc, printer, camera, ledger, config, None, None, printer_link,
-                  plc_link)  # fmt: skip
+                  plc_link, packer=packer, case_printer=case_printer,
+                  case_reader=case_reader)  # fmt: skip
         if daemon:
             devices = open_devices(config)
             stack.push_async_callback(devices.close)
@@ -291,11 +348,17 @@ async def line_rig(
             if wrap is not None:
                 devices = wrap(devices)
             runtime = LineRuntime(config, ledger, devices, options=options or RuntimeOptions())
-            stack.push_async_callback(runtime.shutdown)
+            stack.push_async_callback(_bounded, runtime.shutdown)
             async with asyncio.timeout(GUARD_S):
                 await runtime.start(BATCH)
             rig.devices, rig.runtime = devices, runtime
-        yield rig
+        async with asyncio.timeout(TEST_GUARD_S):  # a hung command fails the test, with a trace
+            yield rig
+
+
+async def _bounded(close: Callable[[], Awaitable[None]]) -> None:
+    async with asyncio.timeout(GUARD_S):
+        await close()
 
 
 def _new_batch(ledger: Ledger, pool: int) -> None:

@@ -2,7 +2,9 @@
 
 The simulated line and the daemon run as subprocesses over real sockets, exactly as in
 ``make demo``; only the batch is smaller (``LINECTL_DEMO_TEST_PACKS``, default 200) and the
-defect rate higher, so every kind of defect shows up in it.
+defect rate higher, so every kind of defect shows up in it. The line packs cases and pallets:
+``linectl contents`` of the first pallet must list exactly the serials the simulated case packer
+put on it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,22 @@ def test_the_demo_balances_and_its_ground_truth_agrees_pack_by_pack(tmp_path: Pa
     assert all(f.reason == "late" for f in truth.false_rejects), text
     assert len(truth.false_rejects) <= max(2, PACKS // 100), text
     assert result.reject_reasons.get("no-print") == truth.injected["no-print"]
+
+    # aggregation: every good unit in a case, cases on pallets, the first pallet as simulated
+    packing = result.packing
+    case_size, pallet_size = 12, 10  # config/demo-line.toml
+    cases = -(-rec["commissioned"] // case_size)
+    assert packing["cases"] == cases and packing["pallets"] == -(-cases // pallet_size), text
+    assert packing["orphans"] == 0 and not packing["diverted"] and not packing["awaiting_label"]
+    listed = rec["containers"]
+    assert sum(c["units"] for c in listed if c["level"] == "case") == rec["commissioned"]
+    assert all(c["state"] == "closed" for c in listed), text
+    check = result.pallet_check
+    assert check is not None and check.ok, text
+    first = check.pallet
+    assert first.number == 1 and len(first.cases) == min(cases, pallet_size)
+    assert check.listed == first.serials and len(first.serials) == len(first.codes)
+    assert check.line() in text and f"linectl contents {first.sscc}" in text
 
     assert truth.summary() in text and "reconciliation: balanced" in text
     assert "demo: OK" in text and (workdir / "prints.jsonl").exists()
