@@ -73,7 +73,7 @@ class DemoOptions:
     """What to run: pack count, speed, defect rate per kind, seed, where."""
 
     packs: int = 2000
-    packs_per_minute: float = 2000.0
+    packs_per_minute: float = 1500.0  # a real line runs 75-600; headroom for a busy PC
     defect_rate: float = 0.01  # per kind in DEMO_DEFECTS
     seed: int = 42
     workdir: Path = REPO / "var" / "demo"

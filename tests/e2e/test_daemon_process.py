@@ -155,6 +155,12 @@ async def test_after_a_sigkill_recovery_commissions_the_packs_the_gate_passed_me
             await runtime.command(Command.UNHOLD, user="bob", reason="after the crash")
             await rig.wait_state(PackMLState.COMPLETE)
             await runtime.line_end_done()
+
+            def judged() -> bool:  # the last gate reports are polled and committed in groups
+                passed = {e.seq for e in rig.plc.events if e.outcome is GateOutcome.PASSED}
+                return passed <= set(rig.units())
+
+            await rig.wait(judged)
             counts = check_ground_truth(rig)
             assert counts["packs"] == 200
         finally:

@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 BATCH = "B-UPSTREAM-1"
 PACKS = 300
-SPEED = 2400.0  # packs/min
+SPEED = 1800.0  # packs/min
 REFILL = 400  # thresholds.pool_request_size: one refill covers the batch
 LOW_WATER = 360  # ... and the pool soon dips below this: a refill is tried while the site is down
 COLLECTION = "ITEMS-E2E"
@@ -94,7 +94,7 @@ endpoint = "{sim.opcua_url}"
 timeout_s = 2
 attempts = 1
 backoff_initial_s = 0.2
-backoff_max_s = 1
+backoff_max_s = 2
 
 [upstream.provisioning.collections]
 "{GTIN}" = "{COLLECTION}"
@@ -104,7 +104,7 @@ base_url = "{sim.epcis_url}"
 request_timeout_s = 5
 job_timeout_s = 20
 backoff_initial_s = 0.2
-backoff_max_s = 1
+backoff_max_s = 2
 """
 
 
@@ -230,7 +230,11 @@ async def _run(
 
     watcher = asyncio.create_task(watch())
     try:
-        await rig.wait_state(PackMLState.COMPLETE, guard=GUARD_S)
+        ends = {PackMLState.COMPLETE, PackMLState.HELD, PackMLState.SUSPENDED}
+        await rig.wait(lambda: rig.plc.state in ends, guard=GUARD_S)
+        if rig.plc.state is not PackMLState.COMPLETE:
+            alarms = (await _status(client))["alarms"]
+            raise AssertionError(f"the line went {rig.plc.state.name}: {alarms}")
         # the dip below the low-water mark happened early: wait for its refill to have failed
         status = await _until(
             client, lambda s: "pool-unreachable" in _alarm_codes(s), "pool manager unreachable"
@@ -251,18 +255,23 @@ async def _run(
     assert rec["balanced"] and rec["received"] == REFILL and rec["returned"] == 0
     unused = rec["unused"]
     assert unused > 0 and rec["commissioned"] + rec["scrapped"] + unused == REFILL
-    status = await _until(
-        client,
-        lambda s: s["upstream"]["provisioning"]["returns_pending"]["serials"] == unused,
-        "returns pending",
-    )
+    waiting = (await asyncio.to_thread(rig.ledger.outbox.counts))["pending"]
+    assert waiting > 0  # the batch's events, none delivered: the repository is down
+
+    def caught_up(s: dict[str, Any]) -> bool:  # status is refreshed every second
+        up = s["upstream"]
+        return (
+            up["backlog"] == waiting and up["provisioning"]["returns_pending"]["serials"] == unused
+        )
+
+    status = await _until(client, caught_up, "backlog and returns pending in status")
     upstream = status["upstream"]
-    assert upstream["backlog"] > 0 and upstream["oldest_undelivered_age_s"] > 0
+    assert upstream["oldest_undelivered_age_s"] > 0
     assert upstream["epcis"]["state"] == "backing-off" and upstream["epcis"]["last_error"]
     assert upstream["provisioning"]["state"] == "unreachable"
     code, text = await _cli("--config", str(config), "status")
     assert code == 0, text
-    assert f"events: {upstream['backlog']:,}" in text and "waiting to go upstream" in text
+    assert f"events: {waiting:,} waiting to go upstream, oldest " in text
     assert f"{unused:,} unused serials of 1 closed batch wait to go back" in text
     assert "pool manager unreachable" in text
 
