@@ -215,8 +215,8 @@ def _smudge(
     """Wet ink wiped across part of the code: a soft dark blob plus a streak along the travel."""
     ch, cw = code_shape[0], code_shape[1]
     cx, cy = rng.uniform(0.3, 0.7) * cw, rng.uniform(0.3, 0.7) * ch
-    # big enough to be a print-quality failure: it eats most of the error correction or more
-    ax, ay = rng.uniform(0.16, 0.3) * cw, rng.uniform(0.14, 0.25) * ch
+    # big enough to be a print-quality failure: more than the error correction can restore
+    ax, ay = rng.uniform(0.22, 0.4) * cw, rng.uniform(0.18, 0.35) * ch
     blob = np.zeros_like(patch)
     cv2.ellipse(blob, (int(cx), int(cy)), (int(ax), int(ay)), rng.uniform(0, 180), 0, 360, 1.0, -1)
     blob = cv2.GaussianBlur(blob, (0, 0), m * 0.8) * rng.uniform(0.8, 1.0)

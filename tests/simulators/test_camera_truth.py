@@ -117,9 +117,8 @@ def test_damaged_frames_either_decode_correctly_or_not_at_all(
         # the severity range spans both sides of what Reed-Solomon and the reader can recover
         assert outcomes[defect][True] >= PER_DEFECT // 10, (defect, outcomes[defect])
         assert outcomes[defect][False] >= PER_DEFECT // 10, (defect, outcomes[defect])
-    # a smudge is a print-quality failure: mostly unreadable, a few still decode (correctly)
-    assert outcomes[Defect.SMUDGE][False] >= PER_DEFECT * 8 // 10, outcomes[Defect.SMUDGE]
-    assert outcomes[Defect.SMUDGE][True] >= 1, outcomes[Defect.SMUDGE]
+    # a smudge is a print-quality failure: it wipes out more than error correction restores
+    assert outcomes[Defect.SMUDGE][False] == PER_DEFECT, outcomes[Defect.SMUDGE]
 
 
 def test_faded_prints_that_still_decode_fail_a_grade_c_minimum(
