@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from linectl.epcis.hashing import event_hash
 from linectl.epcis.vocabulary import EPCIS_CONTEXT_URL
@@ -273,73 +273,67 @@ def _object_event(
     )
 
 
-def decommissioning_event(
-    epcs: Sequence[str],
-    *,
-    event_time: datetime,
-    read_point: str,
-    biz_location: str | None = None,
-    timezone_offset: str | None = None,
-    biz_transactions: Sequence[BizTransaction] = (),
-) -> Event:
-    """ObjectEvent DELETE decommissioning/inactive: the serial no longer names the object."""
-    return _object_event(
-        epcs,
-        "DELETE",
-        "decommissioning",
-        "inactive",
-        event_time=event_time,
-        timezone_offset=timezone_offset,
-        read_point=read_point,
-        biz_location=biz_location,
-        biz_transactions=biz_transactions,
-    )
+class ObjectEventBuilder(Protocol):
+    """An ObjectEvent of one fixed kind (action, bizStep, disposition) for a list of EPCs."""
+
+    def __call__(
+        self,
+        epcs: Sequence[str],
+        *,
+        event_time: datetime,
+        read_point: str,
+        biz_location: str | None = None,
+        timezone_offset: str | None = None,
+        biz_transactions: Sequence[BizTransaction] = (),
+    ) -> Event: ...
 
 
-def sampling_event(
-    epcs: Sequence[str],
-    *,
-    event_time: datetime,
-    read_point: str,
-    biz_location: str | None = None,
-    timezone_offset: str | None = None,
-    biz_transactions: Sequence[BizTransaction] = (),
-) -> Event:
-    """ObjectEvent OBSERVE sampling/non_sellable_other; follow with sample_end_of_life_event."""
-    return _object_event(
-        epcs,
-        "OBSERVE",
-        "sampling",
-        "non_sellable_other",
-        event_time=event_time,
-        timezone_offset=timezone_offset,
-        read_point=read_point,
-        biz_location=biz_location,
-        biz_transactions=biz_transactions,
-    )
+def _object_event_kind(
+    action: str, biz_step: str, disposition: str, doc: str
+) -> ObjectEventBuilder:
+    def build(
+        epcs: Sequence[str],
+        *,
+        event_time: datetime,
+        read_point: str,
+        biz_location: str | None = None,
+        timezone_offset: str | None = None,
+        biz_transactions: Sequence[BizTransaction] = (),
+    ) -> Event:
+        return _object_event(
+            epcs,
+            action,
+            biz_step,
+            disposition,
+            event_time=event_time,
+            timezone_offset=timezone_offset,
+            read_point=read_point,
+            biz_location=biz_location,
+            biz_transactions=biz_transactions,
+        )
+
+    build.__doc__ = doc
+    return build
 
 
-def destroying_event(
-    epcs: Sequence[str],
-    *,
-    event_time: datetime,
-    read_point: str,
-    biz_location: str | None = None,
-    timezone_offset: str | None = None,
-    biz_transactions: Sequence[BizTransaction] = (),
-) -> Event:
-    """ObjectEvent DELETE destroying/destroyed: the objects are gone for good."""
-    return _object_event(
-        epcs,
-        "DELETE",
-        "destroying",
-        "destroyed",
-        event_time=event_time,
-        timezone_offset=timezone_offset,
-        read_point=read_point,
-        biz_location=biz_location,
-        biz_transactions=biz_transactions,
-    )
+decommissioning_event = _object_event_kind(
+    "DELETE",
+    "decommissioning",
+    "inactive",
+    "ObjectEvent DELETE decommissioning/inactive: the serial no longer names the object.",
+)
+sampling_event = _object_event_kind(
+    "OBSERVE",
+    "sampling",
+    "non_sellable_other",
+    "ObjectEvent OBSERVE sampling/non_sellable_other; follow with sample_end_of_life_event.",
+)
+destroying_event = _object_event_kind(
+    "DELETE",
+    "destroying",
+    "destroyed",
+    "ObjectEvent DELETE destroying/destroyed: the objects are gone for good.",
+)
 
 
 #: End of life of a sampled serial: sampling is destructive in CBV 2.0, so it is destroyed.
