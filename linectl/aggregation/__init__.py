@@ -73,7 +73,6 @@ __all__ = [
     "check_case_frame",
     "sscc_source_for",
 ]
-assert set(__all__) == set(_HOME)
 
 
 def __getattr__(name: str) -> Any:
