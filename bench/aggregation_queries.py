@@ -34,10 +34,10 @@ import numpy as np
 from linectl.aggregation.events import ContainerEvents
 from linectl.aggregation.steps import close_container, open_container, put_in, put_on
 from linectl.config import LineSection
-from linectl.gs1.checkdigit import make_sscc
 from linectl.ledger import ContainerLevel, Ledger, UnitResult, Verdict
 from linectl.ledger.hierarchy import chain, tree
 from linectl.lifecycle import EventFactory, record_verdicts
+from standards.gs1.checkdigit import make_sscc
 
 GTIN = "09506000134352"
 BATCH = "B-BENCH"

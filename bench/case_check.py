@@ -23,10 +23,10 @@ import numpy.typing as npt
 from drivers.camera.decode import DecodeOptions, decode_image
 from linectl.aggregation import check_case_frame
 from linectl.config import LineSection
-from linectl.gs1.elements import ProductCode, element_string
 from linectl.ledger import Ledger, UnitResult, Verdict
 from linectl.lifecycle import EventFactory, record_verdicts
 from simulators.case_scene import CaseFrameRenderer
+from standards.gs1.elements import ProductCode, element_string
 
 GTIN = "09506000134352"
 LINE = LineSection(

@@ -19,11 +19,11 @@ from typing import Any
 from linectl.aggregation.rework import Rework, ReworkResult
 from linectl.aggregation.settings import OrphanPolicy
 from linectl.config import ConfigError, LineSection, load_config
-from linectl.gs1.checkdigit import CheckDigitError, validate_sscc
-from linectl.gs1.errors import Gs1Error
-from linectl.gs1.scan import parse_scan
 from linectl.ledger import Ledger, ValidationError
 from linectl.ledger.hierarchy import ChainLink, ContainerTree, orphans, recall, tree
+from standards.gs1.checkdigit import CheckDigitError, validate_sscc
+from standards.gs1.errors import Gs1Error
+from standards.gs1.scan import parse_scan
 
 Handler = Callable[[argparse.Namespace], int]
 AddCommand = Callable[..., argparse.ArgumentParser]

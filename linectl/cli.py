@@ -15,12 +15,12 @@ from typing import Any
 from linectl.aggregation_cmd import add_aggregation_commands, chain_lines
 from linectl.config import ConfigError, load_config
 from linectl.control_cmd import add_control_commands
-from linectl.gs1.checkdigit import has_valid_check_digit
-from linectl.gs1.errors import Gs1Error
-from linectl.gs1.scan import parse_scan
 from linectl.ledger import Ledger, LedgerError, SerialTrace, UnknownSerial, WorkOrder
 from linectl.ledger.hierarchy import ChainLink, chain
 from linectl.lifecycle import return_unused
+from standards.gs1.checkdigit import has_valid_check_digit
+from standards.gs1.errors import Gs1Error
+from standards.gs1.scan import parse_scan
 
 Handler = Callable[[argparse.Namespace], int]
 

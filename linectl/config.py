@@ -22,8 +22,8 @@ from pydantic import (
 )
 
 from linectl.aggregation.settings import AggregationSection
-from linectl.gs1.epc import IdentifierForm
 from linectl.upstream.config import UpstreamSection
+from standards.gs1.epc import IdentifierForm
 
 _SGLN_URN = re.compile(r"^urn:epc:id:sgln:(\d{6,12})\.(\d{0,6})\.([!-~]{1,20})$")
 _SGLN_DL = re.compile(r"^https?://[^/]+(/.*)?/414/(\d{13})(/254/[!-~]{1,20})?$")

@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 
 from drivers.camera.decode import DecodeOptions, DecodeResult, Symbol, decode_image
-from linectl.gs1.ai import AI_TABLE
-from linectl.gs1.errors import Gs1Error
-from linectl.gs1.scan import ScanResult, parse_scan
+from standards.gs1.ai import AI_TABLE
+from standards.gs1.errors import Gs1Error
+from standards.gs1.scan import ScanResult, parse_scan
 
 GS = "\x1d"
 

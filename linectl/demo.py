@@ -53,10 +53,10 @@ from linectl.demo_truth import (
     read_print_log,
     read_units,
 )
-from linectl.gs1.checkdigit import check_digit, make_sscc
 from linectl.ledger import Ledger
 from linectl.runtime.client import ControlClient, ControlClientError
 from linectl.runtime.control import Command
+from standards.gs1.checkdigit import check_digit, make_sscc
 
 COMPANY_PREFIX = "4012345"  # as the configuration's read point
 SSCC_EXTENSION = 3

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from linectl.gs1.errors import Gs1Error
-from linectl.gs1.scan import parse_scan
+from standards.gs1.errors import Gs1Error
+from standards.gs1.scan import parse_scan
 
 EXPECTED_REASONS: dict[str, frozenset[str]] = {
     "no-print": frozenset({"no-print"}),

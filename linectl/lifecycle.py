@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from linectl.config import LineSection
-from linectl.epcis import events as epcis
-from linectl.gs1.dates import parse_yymmdd
-from linectl.gs1.epc import IdentifierForm, dl_to_urn, format_sgtin, urn_to_dl
 from linectl.ledger import Ledger, OutboxEvent, SerialState, UnitResult, Verdict, WorkOrder
+from standards.epcis import events as epcis
+from standards.gs1.dates import parse_yymmdd
+from standards.gs1.epc import IdentifierForm, dl_to_urn, format_sgtin, urn_to_dl
 
 
 def _now() -> datetime:

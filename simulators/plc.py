@@ -22,16 +22,16 @@ from typing import Any
 
 from drivers.interfaces import GateEvent, GateOutcome, Verdict
 from drivers.plc import signals as sig
-from drivers.plc.packml import (
+from simulators.line import FaultPlan, LineLayout, Pack, Station, VirtualLine
+from simulators.plc_memory import PlcMemory
+from simulators.plc_servers import ModbusFace, OpcUaFace
+from standards.packml import (
     PRODUCING_STATES,
     STATE_COMPLETE,
     PackMLCommand,
     PackMLState,
     next_state,
 )
-from simulators.line import FaultPlan, LineLayout, Pack, Station, VirtualLine
-from simulators.plc_memory import PlcMemory
-from simulators.plc_servers import ModbusFace, OpcUaFace
 
 log = logging.getLogger("linectl.simulators.plc")
 

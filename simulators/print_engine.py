@@ -25,6 +25,7 @@ from typing import IO
 
 from simulators.line import Defect, FaultPlan, LineLayout, Pack, Station, VirtualLine
 from simulators.marking import is_digital_link, join_ais, split_ais
+from standards.gs1.checkdigit import check_digit
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +52,6 @@ class PrintRecord:
     time: float
 
 
-def gs1_check_digit(digits: str) -> str:
-    """GS1 mod-10 check digit for a string of digits (GTIN/SSCC body)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
-
-
 def other_batch(data: str, rng: random.Random) -> str:
     """A plausible code from another batch: same GTIN, another lot and serial (or SSCC)."""
     fresh = "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(12))
@@ -80,7 +75,7 @@ def other_batch(data: str, rng: random.Random) -> str:
             value, touched = fresh[: max(4, len(value))], True
         elif ai == "00":
             body = value[:9] + "".join(rng.choice("0123456789") for _ in range(8))
-            value, touched = body + gs1_check_digit(body), True
+            value, touched = body + check_digit(body), True
         out.append((ai, value))
     if not touched:
         out.append(("21", fresh))

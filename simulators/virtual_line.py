@@ -244,7 +244,7 @@ async def serve(args: argparse.Namespace) -> None:
         opcua = sim_line.plc.opcua_url if sim_line.plc.opcua is not None else "off"
         print(f"simulated line ready: {listing} opcua={opcua}", flush=True)
         if args.autostart:
-            from drivers.plc.packml import PackMLCommand, PackMLState
+            from standards.packml import PackMLCommand, PackMLState
 
             plc = sim_line.plc
             plc.command(PackMLCommand.RESET)

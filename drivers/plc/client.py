@@ -24,8 +24,8 @@ from drivers.interfaces import (
     Verdict,
 )
 from drivers.plc import signals as sig
-from drivers.plc.packml import PackMLCommand, PackMLState
 from drivers.reconnect import LinkState, ReconnectPolicy
+from standards.packml import PackMLCommand, PackMLState
 
 T = TypeVar("T")
 log = logging.getLogger("linectl.devices")

@@ -29,10 +29,10 @@ import numpy.typing as npt
 
 from drivers.camera.decode import DecodeOptions, Symbol, decode_image, frame_array
 from drivers.interfaces import Frame
-from linectl.gs1.errors import Gs1Error
-from linectl.gs1.scan import parse_scan
 from linectl.ledger import Ledger, SerialState
 from linectl.ledger.hierarchy import lookup_units
+from standards.gs1.errors import Gs1Error
+from standards.gs1.scan import parse_scan
 
 
 class CaseProblem(enum.StrEnum):

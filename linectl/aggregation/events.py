@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from linectl.epcis import events as epcis
-from linectl.gs1.epc import format_sscc
 from linectl.ledger import OutboxEvent
 from linectl.ledger.hierarchy import parent_notations
 from linectl.lifecycle import EventFactory, Step
+from standards.epcis import events as epcis
+from standards.gs1.epc import format_sscc
 
 
 @dataclass(frozen=True)

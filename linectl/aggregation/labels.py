@@ -24,9 +24,9 @@ from drivers.zpl.fielddata import (
     encode_gs1_128,
     needs_field_hex,
 )
-from linectl.gs1.errors import Gs1Error
-from linectl.gs1.scan import parse_scan
 from linectl.ledger import ContainerLevel
+from standards.gs1.errors import Gs1Error
+from standards.gs1.scan import parse_scan
 
 GS = "\x1d"
 

@@ -20,11 +20,11 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from linectl.aggregation.events import ContainerEvents
-from linectl.gs1.epc import Identifier
 from linectl.ledger import Container, ContainerError, ContainerLevel, ContainerState
 from linectl.ledger.aggregation import AggregationTx
 from linectl.ledger.hierarchy import announced_children, units_in
 from linectl.ledger.serials import SerialRow
+from standards.gs1.epc import Identifier
 
 
 def announced(tx: AggregationTx, ev: ContainerEvents, container: Container) -> set[Identifier]:

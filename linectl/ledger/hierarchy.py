@@ -15,7 +15,11 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from linectl.gs1.epc import (
+from linectl.ledger import containers as rows_of
+from linectl.ledger.models import Container, ContainerLevel, OutboxEntry
+from linectl.ledger.outbox import entry
+from linectl.ledger.states import SerialState
+from standards.gs1.epc import (
     CANONICAL_DL_DOMAIN,
     Identifier,
     IdentifierError,
@@ -24,10 +28,6 @@ from linectl.gs1.epc import (
     sscc_dl,
     sscc_urn,
 )
-from linectl.ledger import containers as rows_of
-from linectl.ledger.models import Container, ContainerLevel, OutboxEntry
-from linectl.ledger.outbox import entry
-from linectl.ledger.states import SerialState
 
 _OUTBOX = (
     "id, event_id, batch, kind, body, created_at, delivery, attempts, last_error, delivered_at"

@@ -1,16 +1,16 @@
 """Checks on what enters the ledger: serials and lots in GS1 CSET 82, GTINs, expiry dates, names.
 
-The GS1 rules themselves live in :mod:`linectl.gs1`; this module turns their errors into the
+The GS1 rules themselves live in :mod:`standards.gs1`; this module turns their errors into the
 ledger's ``ValidationError`` that names the field, value and input line.
 """
 
 from __future__ import annotations
 
-from linectl.gs1.checkdigit import CheckDigitError, validate_gtin14, validate_sscc
-from linectl.gs1.cset82 import first_outside_cset82
-from linectl.gs1.dates import parse_yymmdd
-from linectl.gs1.errors import Gs1Error
 from linectl.ledger.errors import ValidationError
+from standards.gs1.checkdigit import CheckDigitError, validate_gtin14, validate_sscc
+from standards.gs1.cset82 import first_outside_cset82
+from standards.gs1.dates import parse_yymmdd
+from standards.gs1.errors import Gs1Error
 
 SERIAL_MAX = 20
 """AI (21) serial number: up to 20 characters of CSET 82."""

@@ -1,6 +1,6 @@
 """Operator commands on a running line: PackML commands to the PLC, with the runtime's checks.
 
-The PLC owns the state model; linectl sends the PackML command (drivers.plc.packml numbers) and
+The PLC owns the state model; linectl sends the PackML command (standards.packml numbers) and
 mirrors the state the PLC reports. Before passing some commands on, linectl does its part:
 
 - START: needs a batch (a created one is started in the ledger). From Stopped or Complete it
@@ -28,10 +28,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from drivers.interfaces import DeviceError
-from drivers.plc.packml import PackMLCommand, PackMLState
 from linectl.ledger import LedgerError
 from linectl.runtime.control import Command, CommandRefused
 from linectl.runtime.reasons import RejectReason
+from standards.packml import PackMLCommand, PackMLState
 
 if TYPE_CHECKING:
     from linectl.runtime.line import LineRuntime

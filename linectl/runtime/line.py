@@ -49,7 +49,6 @@ from drivers.interfaces import (
     PlcSnapshot,
     Verdict,
 )
-from drivers.plc.packml import PackMLCommand, PackMLState
 from drivers.reconnect import LinkState
 from linectl.config import CodeForm, LineConfig
 from linectl.ledger import (
@@ -77,6 +76,7 @@ from linectl.runtime.recovery import RecoveryReport, recover
 from linectl.runtime.status import line_status
 from linectl.runtime.tasks import cancel_tasks
 from linectl.runtime.verify import CodeContent, Verifier
+from standards.packml import PackMLCommand, PackMLState
 
 if TYPE_CHECKING:
     from linectl.runtime.uplink import Uplink

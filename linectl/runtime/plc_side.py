@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from drivers.interfaces import DeviceError, GateEvent, GateOutcome, PlcSnapshot, Verdict
 from drivers.plc import signals as sig
-from drivers.plc.packml import PackMLCommand, PackMLState, next_state
 from linectl.ledger import UnitResult
 from linectl.ledger import Verdict as UnitVerdict
 from linectl.runtime.devices import SignalAccess
 from linectl.runtime.packs import PackRecord, settle
 from linectl.runtime.printing import PRODUCING
+from standards.packml import PackMLCommand, PackMLState, next_state
 
 if TYPE_CHECKING:
     from linectl.runtime.line import LineRuntime

@@ -22,9 +22,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from drivers.interfaces import DeviceError
-from drivers.plc.packml import PackMLCommand, PackMLState
 from linectl.runtime.alarms import iso_now
 from linectl.runtime.reasons import RejectReason
+from standards.packml import PackMLCommand, PackMLState
 
 if TYPE_CHECKING:
     from linectl.runtime.line import LineRuntime

@@ -28,15 +28,15 @@ from datetime import UTC, datetime
 
 from drivers.interfaces import DeviceError, GateOutcome, Plc, Printer, Verdict
 from drivers.plc import signals as sig
-from drivers.plc.packml import PackMLCommand, PackMLState
 from linectl.config import LineSection
-from linectl.epcis import events as epcis
 from linectl.ledger import Ledger, SerialState, UnitResult, WorkOrderStatus
 from linectl.ledger import Verdict as UnitVerdict
 from linectl.lifecycle import EventFactory, record_verdicts
 from linectl.runtime.assignments import latest_assignments
 from linectl.runtime.devices import ClearablePrinter, SignalAccess
 from linectl.runtime.reasons import RejectReason
+from standards.epcis import events as epcis
+from standards.packml import PackMLCommand, PackMLState
 
 log = logging.getLogger("linectl.runtime")
 

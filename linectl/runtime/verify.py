@@ -7,7 +7,7 @@ GTIN, lot, expiry or serial differ from what was sent for this seq (``wrong-cont
 is below the line minimum (``low-grade``). Only a pack passing all of them is GOOD.
 
 The hot path is one string comparison: when the decoded text equals the data sent for the seq,
-nothing is parsed. Anything else is parsed with :func:`linectl.gs1.scan.parse_scan` to tell the
+nothing is parsed. Anything else is parsed with :func:`standards.gs1.scan.parse_scan` to tell the
 reasons apart.
 """
 
@@ -21,12 +21,12 @@ import numpy.typing as npt
 
 from drivers.camera.decode import DecodeResult
 from linectl.config import CodeForm
-from linectl.gs1.ai import validate_value
-from linectl.gs1.elements import ProductCode, element_string
-from linectl.gs1.epc import dl_encode
-from linectl.gs1.errors import Gs1Error
-from linectl.gs1.scan import parse_scan
 from linectl.runtime.reasons import RejectReason
+from standards.gs1.ai import validate_value
+from standards.gs1.elements import ProductCode, element_string
+from standards.gs1.epc import dl_encode
+from standards.gs1.errors import Gs1Error
+from standards.gs1.scan import parse_scan
 
 _GRADE_VALUE = {"A": 4.0, "B": 3.0, "C": 2.0, "D": 1.0, "E": 0.5, "F": 0.0}
 

@@ -34,9 +34,9 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from linectl.epcis.document import epcis_document
 from linectl.upstream.backoff import Backoff
 from linectl.upstream.outbox import Backlog, Outbox, OutboxItem
+from standards.epcis.document import epcis_document
 
 log = logging.getLogger("linectl.upstream.epcis")
 

@@ -9,54 +9,21 @@ each DataType's ``HasEncoding`` reference, so the client works whatever indexes 
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.ua.object_ids import ObjectIds
 
-OPENSCS_URI = "http://opcfoundation.org/UA/OPENSCS-SER/"
-POOL_MANAGER_TYPE = 15032
-KEY_VALUE_TYPE = 15010
-COLLECTION_TYPE = 15005
-SN_COLLECTION_TYPE = 15008
+from standards.openscs import (
+    COLLECTION_TYPE,
+    KEY_VALUE_TYPE,
+    OPENSCS_URI,
+    SN_COLLECTION_TYPE,
+)
+
 _EMPTY = ua.String("")
 _ZERO = ua.Int32(0)
-
-
-class ReturnStatus(enum.IntEnum):
-    """OPENSCSReturnEnum: the ``ReturnStatus`` output of every OPEN-SCS method."""
-
-    Undefined0 = 0
-    NoError1 = 1
-    InvalidSerialNumberCollection2 = 2
-    InsufficientSerialNumbers3 = 3
-    InvalidSerialNumbersFormat4 = 4
-    InvalidRequestToken5 = 5
-    InvalidSelectionCriteria6 = 6
-    UnableToAcceptSerialNumberEvents7 = 7
-    UnableToAcceptLabelEvents8 = 8
-    UnableToAcceptSIDEvents9 = 9
-    UnknownAggregationSID10 = 10
-    InsufficientPrivilegeToExecute11 = 11
-
-
-class SerialNumberState(enum.IntEnum):
-    """OPENSCSSerialNumberStateEnum: the state of the serials in a collection."""
-
-    Unassigned0 = 0
-    Unallocated1 = 1
-    Allocated2 = 2
-    SNInvalid3 = 3
-    Encoded4 = 4
-    LabelSampled5 = 5
-    LabelScrapped6 = 6
-    Commissioned7 = 7
-    Sampled8 = 8
-    Inactive9 = 9
-    Destroyed10 = 10
-    Released11 = 11
 
 
 @dataclass

@@ -36,14 +36,12 @@ from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
 from linectl.upstream.backoff import Backoff
 from linectl.upstream.openscs import (
-    POOL_MANAGER_TYPE,
     KeyValue,
-    ReturnStatus,
-    SerialNumberState,
     SnCollection,
     openscs_node,
     register_types,
 )
+from standards.openscs import POOL_MANAGER_TYPE, ReturnStatus, SerialNumberState
 
 log = logging.getLogger("linectl.upstream.provisioning")
 

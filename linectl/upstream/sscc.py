@@ -19,14 +19,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from linectl.gs1.checkdigit import CheckDigitError, make_sscc, validate_sscc
-from linectl.upstream.openscs import ReturnStatus
 from linectl.upstream.provisioning import (
     PoolExhausted,
     PoolManagerClient,
     PoolProtocolError,
     Selection,
 )
+from standards.gs1.checkdigit import CheckDigitError, make_sscc, validate_sscc
+from standards.openscs import ReturnStatus
 
 
 class SsccRangeError(ValueError):

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from simulators.central.faults import Faults
+from standards.gs1.checkdigit import check_digit
 
 ALPHABETS = {
     "numeric": "0123456789",
@@ -54,11 +55,6 @@ SCHEMA_RELATIVE = Path("epcis/EPCIS-JSON-Schema.json")
 
 class CentralConfigError(ValueError):
     """A configuration value the simulator cannot use; the message names the key."""
-
-
-def _gs1_check_digit(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
 
 
 @dataclass(frozen=True)
@@ -97,7 +93,7 @@ class CollectionSpec:
 
     def _check_sgtin(self, where: str) -> None:
         gtin = self.gtin
-        if not (len(gtin) == 14 and gtin.isdigit() and _gs1_check_digit(gtin[:-1]) == gtin[-1]):
+        if not (len(gtin) == 14 and gtin.isdigit() and check_digit(gtin[:-1]) == gtin[-1]):
             raise CentralConfigError(f"{where}.gtin: {gtin!r} is not a GTIN-14 with check digit")
         if not 6 <= self.company_prefix_length <= 12:
             raise CentralConfigError(f"{where}.company_prefix_length: must be 6 to 12")
@@ -154,7 +150,7 @@ class CollectionSpec:
         """The 18-digit SSCC for a serial reference of this collection."""
         width = 16 - len(self.company_prefix)
         body = f"{self.extension_digit}{self.company_prefix}{reference:0{width}d}"
-        return body + _gs1_check_digit(body)
+        return body + check_digit(body)
 
 
 def default_collections() -> tuple[CollectionSpec, ...]:

@@ -41,22 +41,24 @@ from simulators.central.faults import Faults
 from simulators.central.serial_pool import (
     SN_FORMATS,
     PoolAnswer,
-    ReturnStatus,
     SerialPool,
-    SerialState,
     TooManySerials,
 )
+from standards.openscs import (
+    COLLECTION_TYPE,
+    KEY_VALUE_TYPE,
+    OPENSCS_URI,
+    POOL_MANAGER_TYPE,
+    RETURN_ENUM,
+    SN_COLLECTION_TYPE,
+    STATE_ENUM,
+    ReturnStatus,
+)
+from standards.openscs import SerialNumberState as SerialState
 
 log = logging.getLogger("simulators.central.opcua")
 
-OPENSCS_URI = "http://opcfoundation.org/UA/OPENSCS-SER/"
 SERVER_URI = "urn:linectl:simulators:central"
-POOL_MANAGER_TYPE = 15032
-RETURN_ENUM = 15001
-STATE_ENUM = 15143
-KEY_VALUE_TYPE = 15010
-COLLECTION_TYPE = 15005
-SN_COLLECTION_TYPE = 15008
 SN_COLLECTION_BINARY = 15191
 
 _REQUESTS = {

@@ -16,7 +16,6 @@ become invalid and the part never handed out goes back to the pool (those serial
 
 from __future__ import annotations
 
-import enum
 import json
 import random
 import re
@@ -29,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulators.central.config import ALPHABETS, CollectionSpec
+from standards.openscs import ReturnStatus
+from standards.openscs import SerialNumberState as SerialState
 
 SN_FORMATS = ("SERIALONLY", "EPCURI")
 CRITERIA_KEYS = ("GTIN", "LOT", "MARKET")
@@ -56,31 +57,6 @@ CREATE TABLE IF NOT EXISTS serials (
 );
 CREATE INDEX IF NOT EXISTS serials_by_page ON serials (request, page);
 """
-
-
-class ReturnStatus(enum.IntEnum):
-    """OPENSCSReturnEnum (OPENSCS-SER i=15001); the pool manager checks it against the nodeset."""
-
-    Undefined0 = 0
-    NoError1 = 1
-    InvalidSerialNumberCollection2 = 2
-    InsufficientSerialNumbers3 = 3
-    InvalidSerialNumbersFormat4 = 4
-    InvalidRequestToken5 = 5
-    InvalidSelectionCriteria6 = 6
-    UnableToAcceptSerialNumberEvents7 = 7
-    UnableToAcceptLabelEvents8 = 8
-    UnableToAcceptSIDEvents9 = 9
-    UnknownAggregationSID10 = 10
-    InsufficientPrivilegeToExecute11 = 11
-
-
-class SerialState(enum.IntEnum):
-    """The OPEN-SCS serial states a request method hands out (OPENSCSSerialNumberStateEnum)."""
-
-    Unassigned0 = 0
-    Unallocated1 = 1
-    Allocated2 = 2
 
 
 class TooManySerials(ValueError):

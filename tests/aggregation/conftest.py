@@ -17,10 +17,10 @@ from referencing.exceptions import NoSuchResource
 
 from linectl.aggregation import PackingService, PackingSettings, RangeSsccSource, Rework
 from linectl.config import LineSection
-from linectl.epcis.document import epcis_document
 from linectl.ledger import Ledger, UnitResult, Verdict
 from linectl.lifecycle import EventFactory, record_verdicts
 from linectl.upstream.sscc import SsccRange
+from standards.epcis.document import epcis_document
 from tests.ledger.conftest import GTIN, step_clock
 
 LINE = LineSection(

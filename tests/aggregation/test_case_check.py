@@ -10,8 +10,8 @@ import numpy.typing as npt
 import pytest
 
 from linectl.aggregation import CaseProblem, check_case_frame
-from linectl.gs1.elements import ProductCode, element_string
 from simulators.case_scene import CaseFrameRenderer
+from standards.gs1.elements import ProductCode, element_string
 from tests.aggregation.conftest import Line, make_batch
 from tests.ledger.conftest import GTIN
 

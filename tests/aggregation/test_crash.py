@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from linectl.aggregation import PackingService, PackingSettings, RangeSsccSource
-from linectl.gs1.epc import format_sgtin, format_sscc
 from linectl.ledger import ContainerState, Ledger
 from linectl.ledger import containers as container_rows
 from linectl.ledger.hierarchy import orphans
 from linectl.lifecycle import EventFactory
+from standards.gs1.epc import format_sgtin, format_sscc
 from tests.aggregation.conftest import CASE_RANGE, LINE, Line, event_clock, make_line
 from tests.ledger.conftest import GTIN
 

@@ -7,9 +7,9 @@ import pytest
 from drivers.camera.decode import DecodeOptions, decode_image
 from drivers.zpl.codec import build_label, parse_label
 from linectl.aggregation import ContainerLabel
-from linectl.gs1.checkdigit import make_sscc
 from linectl.ledger import ContainerLevel
 from simulators.marking import render_code
+from standards.gs1.checkdigit import make_sscc
 from tests.ledger.conftest import GTIN
 
 SSCC = make_sscc(0, "9506000", 4711)

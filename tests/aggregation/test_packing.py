@@ -16,10 +16,10 @@ from linectl.aggregation import (
     SsccUnavailable,
     sscc_source_for,
 )
-from linectl.gs1.epc import format_sgtin, format_sscc
 from linectl.ledger import ContainerError, ContainerLevel, ContainerState, Ledger
 from linectl.upstream.config import SsccSection
 from linectl.upstream.sscc import SsccRange
+from standards.gs1.epc import format_sgtin, format_sscc
 from tests.aggregation.conftest import (
     CASE_RANGE,
     LINE,

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 
 from linectl.aggregation import OrphanPolicy, ReworkResult
-from linectl.gs1.epc import format_sgtin, format_sscc
 from linectl.ledger import ContainerError, ContainerState, SerialState, ValidationError
+from standards.gs1.epc import format_sgtin, format_sscc
 from tests.aggregation.conftest import LINE, Line, make_batch, schema_errors
 from tests.ledger.conftest import GTIN
 

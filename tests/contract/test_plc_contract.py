@@ -20,10 +20,10 @@ from drivers.plc import signals as sig
 from drivers.plc.client import PlcClient
 from drivers.plc.modbus import ModbusPlc
 from drivers.plc.opcua import OpcUaPlc
-from drivers.plc.packml import PackMLCommand, PackMLState
 from drivers.reconnect import ReconnectPolicy
 from simulators.line import FaultPlan, LineLayout, Station, VirtualLine
 from simulators.plc import PlcSimulator
+from standards.packml import PackMLCommand, PackMLState
 from tests.contract.fault_proxy import FaultProxy
 
 GUARD = 10.0  # seconds before a stuck test fails instead of hanging

@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drivers.plc.packml import PackMLState
 from linectl.config import LineConfig, parse_config
-from linectl.gs1.checkdigit import check_digit
 from linectl.ledger import Ledger
 from linectl.runtime.devices import LineDevices, connect_all, open_devices
 from linectl.runtime.line import LineRuntime, RuntimeOptions
@@ -29,6 +27,8 @@ from simulators.case_packer import CaseLabelPrinter, CasePacker, case_label_read
 from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
 from simulators.printer_zpl import ZplPrinterSimulator
+from standards.gs1.checkdigit import check_digit
+from standards.packml import PackMLState
 
 GTIN = "0950600013435" + check_digit("0950600013435")
 LOT = "L2611A"
@@ -389,7 +389,7 @@ def serial_of(data: str | None) -> str | None:
     """The AI (21) value of an element string marked by the printer simulator."""
     if data is None:
         return None
-    from linectl.gs1.scan import parse_scan
+    from standards.gs1.scan import parse_scan
 
     return parse_scan("]d2" + data).serial
 

@@ -26,11 +26,11 @@ from pathlib import Path
 import pytest
 
 from drivers.interfaces import GateOutcome
-from drivers.plc.packml import PackMLState
 from linectl.cli import main as cli_main
-from linectl.gs1.epc import Identifier
 from linectl.ledger.hierarchy import announced_children, orphans, parent_notations, tree
 from linectl.runtime.control import Command
+from standards.gs1.epc import Identifier
+from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, Rig, line_rig, serial_of
 from tests.e2e.test_crash_kill import Daemon, resume, until
 

@@ -26,13 +26,13 @@ from pathlib import Path
 import pytest
 
 from drivers.interfaces import GateOutcome
-from drivers.plc.packml import PackMLState
 from linectl.cli import main as cli_main
 from linectl.demo_processes import Child, control_client, free_port, toml_text
 from linectl.ledger.reconcile import BUCKET_OF
 from linectl.ledger.states import SerialState
 from linectl.runtime.client import ControlClientError
 from linectl.runtime.control import Command
+from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, Rig, line_rig, serial_of
 
 pytestmark = pytest.mark.e2e

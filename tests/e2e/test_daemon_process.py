@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from drivers.interfaces import GateOutcome
-from drivers.plc.packml import PackMLState
 from linectl.config import ControlSection
 from linectl.ledger import SerialState
 from linectl.runtime.client import ControlClient, Endpoint
 from linectl.runtime.control import Command
 from linectl.runtime.devices import connect_all, open_devices
 from linectl.runtime.line import LineRuntime
+from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, check_ground_truth, line_rig, serial_of
 
 pytestmark = pytest.mark.e2e

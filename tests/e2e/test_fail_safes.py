@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from drivers.interfaces import GateOutcome, Verdict
-from drivers.plc.packml import PackMLState
 from linectl.runtime.control import Command, CommandRefused
 from linectl.runtime.devices import LineDevices
 from simulators.line import Defect
+from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, GTIN, ScriptedFaults, check_ground_truth, line_rig, serials
 
 pytestmark = pytest.mark.e2e

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from drivers.plc.packml import PackMLState
 from linectl.ledger import Ledger
 from linectl.runtime.control import Command
 from simulators.line import Defect
+from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, ScriptedFaults, check_ground_truth, line_rig, serial_of
 
 pytestmark = pytest.mark.e2e

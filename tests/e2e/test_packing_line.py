@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from drivers.plc.packml import PackMLState
 from linectl.ledger.hierarchy import announced_children, parent_notations, tree
 from linectl.runtime.control import Command
 from simulators.case_packer import CASE, PALLET
 from simulators.line import Defect
+from standards.packml import PackMLState
 from tests.e2e.rig import Rig, ScriptedFaults, line_rig, serial_of
 
 pytestmark = pytest.mark.e2e

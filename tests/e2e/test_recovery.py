@@ -11,7 +11,6 @@ import pytest
 from drivers.interfaces import PrintJob, Verdict
 from drivers.plc import signals as sig
 from drivers.plc.modbus import ModbusPlc
-from drivers.plc.packml import PackMLState
 from drivers.zpl.client import ZplPrinter
 from linectl.config import CodeForm
 from linectl.ledger import Ledger, SerialState
@@ -21,6 +20,7 @@ from linectl.runtime.line import LineRuntime
 from linectl.runtime.verify import CodeContent
 from simulators.plc import PlcSimulator
 from simulators.printer_zpl import ZplPrinterSimulator
+from standards.packml import PackMLState
 from tests.e2e.rig import (
     BATCH,
     EXPIRY,

@@ -24,15 +24,15 @@ from typing import Any
 
 import pytest
 
-from drivers.plc.packml import PackMLState
 from linectl.demo_processes import control_client
-from linectl.gs1.epc import sgtin_urn
 from linectl.ledger import Ledger, SerialState
 from linectl.runtime.client import ControlClient
 from linectl.runtime.control import Command
 from linectl.runtime.uplink import Uplink
 from linectl.upstream.config import ProvisioningSection, UpstreamSection
 from simulators.central import CentralSimulator, CollectionSpec
+from standards.gs1.epc import sgtin_urn
+from standards.packml import PackMLState
 from tests.e2e.rig import BATCH as RIG_BATCH
 from tests.e2e.rig import EXPIRY, GTIN, LOT, check_ground_truth, line_rig
 from tests.simulators.central.harness import central_config

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from linectl.gs1.checkdigit import check_digit
 from linectl.ledger import Ledger
+from standards.gs1.checkdigit import check_digit
 
 GTIN = "0" + "950600013435"[:12] + check_digit("0" + "950600013435"[:12])
 """A GTIN-14 with a correct check digit (computed, so the test data cannot be wrong)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from linectl.gs1.checkdigit import make_sscc
 from linectl.ledger import (
     ContainerError,
     ContainerLevel,
@@ -16,6 +15,7 @@ from linectl.ledger import (
     ValidationError,
     Verdict,
 )
+from standards.gs1.checkdigit import make_sscc
 from tests.ledger.conftest import new_batch
 
 CASE = make_sscc(0, "9506000", 1)

@@ -20,7 +20,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linectl.gs1.checkdigit import make_sscc
 from linectl.ledger import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -33,6 +32,7 @@ from linectl.ledger import (
     migrations,
 )
 from linectl.ledger.audit import _quick_row_hash, append_audit, compute_row_hash, summarise
+from standards.gs1.checkdigit import make_sscc
 from tests.ledger.conftest import GTIN, new_batch, step_clock
 
 S = SerialState

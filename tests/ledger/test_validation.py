@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from linectl.gs1.cset82 import CSET82
 from linectl.ledger import ValidationError
 from linectl.ledger.validation import check_expiry, check_serial, cset82_problem
+from standards.gs1.cset82 import CSET82
 
 
 def test_the_ledger_check_agrees_with_the_character_table() -> None:

@@ -146,13 +146,13 @@ def test_digital_link_content_is_checked_by_its_ais() -> None:
 
 @pytest.mark.parametrize("serial", ["1", "SN0001", "A-b_c/%21", "X" * 20])
 def test_the_data_sent_is_the_gs1_element_string_of_the_pack(serial: str) -> None:
-    from linectl.gs1.elements import ProductCode, element_string
+    from standards.gs1.elements import ProductCode, element_string
 
     assert CONTENT.data(serial) == element_string(ProductCode(GTIN, "281130", "L42", serial))
 
 
 def test_a_serial_that_is_not_an_ai_21_value_is_refused() -> None:
-    from linectl.gs1.errors import Gs1Error
+    from standards.gs1.errors import Gs1Error
 
     with pytest.raises(Gs1Error):
         CONTENT.data("has space")

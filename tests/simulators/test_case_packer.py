@@ -12,7 +12,6 @@ from drivers.dmcc.client import DmccReader
 from drivers.zpl.client import ZplPrinter
 from drivers.zpl.codec import NEED_DATA, Label, ZplDeviceConnection
 from linectl.aggregation.labels import ContainerLabel
-from linectl.gs1.checkdigit import check_digit
 from linectl.ledger import ContainerLevel
 from simulators.case_packer import (
     CASE,
@@ -25,6 +24,7 @@ from simulators.case_packer import (
 )
 from simulators.line import LineLayout, Pack, VirtualLine
 from simulators.virtual_line import SimulatorConfigError, build_line
+from standards.gs1.checkdigit import check_digit
 
 GTIN = "0950600013435" + check_digit("0950600013435")
 

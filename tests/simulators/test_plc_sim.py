@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from drivers.plc import signals as sig
-from drivers.plc.packml import PackMLCommand, PackMLState
 from simulators.line import FaultPlan, LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
+from standards.packml import PackMLCommand, PackMLState
 
 GUARD = 10.0
 

@@ -22,7 +22,7 @@ from pymodbus.client import ModbusTcpClient
 
 from drivers.interfaces import GateOutcome, Verdict
 from drivers.plc import signals as sig
-from drivers.plc.packml import PackMLCommand, PackMLState
+from standards.packml import PackMLCommand, PackMLState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"PLC simulator listening: modbus=([\d.]+):(\d+) opcua=(\S+)")

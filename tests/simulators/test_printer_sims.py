@@ -77,7 +77,7 @@ def test_wrong_content_keeps_the_gtin_but_changes_lot_and_serial() -> None:
 def test_wrong_content_of_an_sscc_is_another_valid_sscc() -> None:
     other = other_batch("00106141411234567897", random.Random(3))
     assert other.startswith("00") and len(other) == 20 and other != "00106141411234567897"
-    from simulators.print_engine import gs1_check_digit
+    from standards.gs1.checkdigit import check_digit as gs1_check_digit
 
     assert gs1_check_digit(other[2:19]) == other[19]
 

@@ -17,7 +17,7 @@ from pymodbus.client import ModbusTcpClient
 
 from drivers.interfaces import GateOutcome, Verdict
 from drivers.plc import signals as sig
-from drivers.plc.packml import PackMLState
+from standards.packml import PackMLState
 
 REPO = Path(__file__).resolve().parents[2]
 READY = re.compile(r"simulated line ready: (.*) opcua=(\S+)")

@@ -10,12 +10,12 @@ from typing import Any
 
 import jsonschema
 
-from linectl.epcis.events import commissioning_event
-from linectl.epcis.hashing import event_hash
 from linectl.upstream.epcis_sync import EpcisSyncSettings
 from simulators.central.capture import ReceivedDocument
 from simulators.central.event_store import StoredEvent
 from simulators.central.schema_check import SchemaChecker
+from standards.epcis.events import commissioning_event
+from standards.epcis.hashing import event_hash
 
 READ_POINT = "urn:epc:id:sgln:4012345.00001.1"
 BIZ_LOCATION = "urn:epc:id:sgln:4012345.00001.0"

@@ -17,16 +17,8 @@ from asyncua import Client, ua
 from asyncua.common.node import Node
 from asyncua.ua.uaerrors import UaStatusCodeError
 
-from linectl.gs1.checkdigit import has_valid_check_digit
-from linectl.gs1.epc import parse_urn
 from linectl.upstream.backoff import Backoff
-from linectl.upstream.openscs import (
-    KeyValue,
-    ReturnStatus,
-    SerialNumberState,
-    SnCollection,
-    register_types,
-)
+from linectl.upstream.openscs import KeyValue, SnCollection, register_types
 from linectl.upstream.provisioning import (
     PoolExhausted,
     PoolManagerClient,
@@ -38,6 +30,9 @@ from linectl.upstream.provisioning import (
 from linectl.upstream.sscc import SsccProvisioner
 from simulators.central import CentralSimulator
 from simulators.central.pool_manager import SERVER_URI
+from standards.gs1.checkdigit import has_valid_check_digit
+from standards.gs1.epc import parse_urn
+from standards.openscs import ReturnStatus, SerialNumberState
 from tests.simulators.central.harness import (
     GTIN_ITEMS,
     GTIN_LOCKED,

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import pytest
 
-from linectl.gs1.checkdigit import has_valid_check_digit
 from linectl.upstream.config import SsccSection
 from linectl.upstream.sscc import (
     SsccProvisioner,
@@ -14,6 +13,7 @@ from linectl.upstream.sscc import (
     SsccRangeError,
     SsccRangeExhausted,
 )
+from standards.gs1.checkdigit import has_valid_check_digit
 
 RANGE = SsccRange("4012345", 3, 1_000, 1_009)
 
@@ -51,7 +51,7 @@ def test_an_sscc_from_elsewhere_is_not_of_the_range(sscc: str, message: str) -> 
     if message == "check digit":
         sscc = sscc[:17] + str((int(sscc[17]) + 1) % 10)
     else:
-        from linectl.gs1.checkdigit import check_digit
+        from standards.gs1.checkdigit import check_digit
 
         sscc = sscc[:17] + check_digit(sscc[:17])
     with pytest.raises(SsccRangeError, match=message):

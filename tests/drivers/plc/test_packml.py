@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.plc.packml import (
+from standards.packml import (
     CLEARED_STATES,
     RUNNING_STATES,
     STATE_COMPLETE,

@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from linectl.epcis.document import epcis_document
-from linectl.epcis.events import packing_event
 from simulators.central import CentralSimulator
+from standards.epcis.document import epcis_document
+from standards.epcis.events import packing_event
 from tests.simulators.central.harness import central_config
 from tests.upstream.epcis_helpers import READ_POINT, START, commissioning_events
 

@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from linectl.gs1.checkdigit import has_valid_check_digit
-from linectl.gs1.epc import parse_urn
 from simulators.central.config import CentralConfigError, CollectionSpec, load_config
-from simulators.central.serial_pool import (
-    ReturnStatus,
-    SerialPool,
-    SerialState,
-    TooManySerials,
-)
+from simulators.central.serial_pool import SerialPool, TooManySerials
+from standards.gs1.checkdigit import has_valid_check_digit
+from standards.gs1.epc import parse_urn
+from standards.openscs import ReturnStatus
+from standards.openscs import SerialNumberState as SerialState
 from tests.simulators.central.harness import GTIN_ITEMS, TEST_COLLECTIONS
 
 ALLOCATED = SerialState.Allocated2

@@ -19,9 +19,9 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from linectl.gs1.ai import GS, spec_for, validate_value
-from linectl.gs1.dates import format_yymmdd, parse_yymmdd
-from linectl.gs1.errors import Gs1Error
+from standards.gs1.ai import GS, spec_for, validate_value
+from standards.gs1.dates import format_yymmdd, parse_yymmdd
+from standards.gs1.errors import Gs1Error
 
 
 @dataclass(frozen=True)

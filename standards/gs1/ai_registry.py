@@ -6,9 +6,9 @@ from biip import BiipException
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 from biip.gs1_element_strings import GS1ElementString
 
-from linectl.gs1.ai import AI_TABLE, AiSpec
-from linectl.gs1.checkdigit import CheckDigitError
-from linectl.gs1.errors import ScanSyntaxError, UnknownAiError, describe
+from standards.gs1.ai import AI_TABLE, AiSpec
+from standards.gs1.checkdigit import CheckDigitError
+from standards.gs1.errors import ScanSyntaxError, UnknownAiError, describe
 
 BIIP_ERRORS = (BiipException, ValueError, IndexError, KeyError, ArithmeticError)
 """What biip may raise on bad input; linectl turns each into a Gs1Error."""

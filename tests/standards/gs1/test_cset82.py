@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from linectl.gs1.cset82 import CSET82, check_cset82, first_outside_cset82
-from linectl.gs1.errors import CharsetError, Gs1Error, LengthError
+from standards.gs1.cset82 import CSET82, check_cset82, first_outside_cset82
+from standards.gs1.errors import CharsetError, Gs1Error, LengthError
 
 
 def test_cset82_is_printable_ascii_without_the_twelve_excluded_characters() -> None:

@@ -1,7 +1,7 @@
 """The GS1 Application Identifiers linectl writes and checks, as facts from the Syntax Dictionary.
 
 The table is embedded (runtime code never reads the standards directory);
-tests/gs1/test_ai_table.py checks every row against the GS1 Barcode Syntax Dictionary.
+tests/standards/gs1/test_ai_table.py checks every row against the GS1 Barcode Syntax Dictionary.
 Of the dictionary's linters, linectl enforces ``csum`` (check digit) and ``yymmd0`` (date,
 day 00 allowed); ``gcppos2`` (GS1 Company Prefix position) needs the GCP length table and is
 recorded here but not checked.
@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from linectl.gs1.checkdigit import CheckDigitError, check_digit
-from linectl.gs1.cset82 import char_label, check_cset82
-from linectl.gs1.dates import parse_yymmdd
-from linectl.gs1.errors import CharsetError, LengthError, UnknownAiError, describe
+from standards.gs1.checkdigit import CheckDigitError, check_digit
+from standards.gs1.cset82 import char_label, check_cset82
+from standards.gs1.dates import parse_yymmdd
+from standards.gs1.errors import CharsetError, LengthError, UnknownAiError, describe
 
 Charset = Literal["N", "X"]
 """N: digits 0-9. X: GS1 AI encodable character set 82."""

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linectl.gs1.checkdigit import check_digit
-from linectl.gs1.epc import (
+from standards.gs1.checkdigit import check_digit
+from standards.gs1.epc import (
     DigitalLinkError,
     IdentifierError,
     IdentifierForm,
@@ -24,7 +24,7 @@ from linectl.gs1.epc import (
     sscc_urn,
     urn_to_dl,
 )
-from linectl.gs1.epc_schemes import canonical_dl
+from standards.gs1.epc_schemes import canonical_dl
 
 # The 82 characters of GS1 AI encodable character set 82, written out independently of the code.
 CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from linectl.gs1.errors import DateError, describe
+from standards.gs1.errors import DateError, describe
 
 
 def full_year(yy: int, today: dt.date | None = None) -> int:

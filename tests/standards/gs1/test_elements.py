@@ -6,15 +6,15 @@ import datetime as dt
 
 import pytest
 
-from linectl.gs1.checkdigit import CheckDigitError
-from linectl.gs1.elements import (
+from standards.gs1.checkdigit import CheckDigitError
+from standards.gs1.elements import (
     ProductCode,
     bracketed,
     build_element_string,
     element_string,
     hri,
 )
-from linectl.gs1.errors import CharsetError, DateError, Gs1Error, LengthError, UnknownAiError
+from standards.gs1.errors import CharsetError, DateError, Gs1Error, LengthError, UnknownAiError
 
 GS = "\x1d"
 

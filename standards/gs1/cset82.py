@@ -7,7 +7,7 @@ GS1 General Specifications, figure 7.11-1: the 82 printable ASCII characters
 
 from __future__ import annotations
 
-from linectl.gs1.errors import CharsetError, LengthError, describe
+from standards.gs1.errors import CharsetError, LengthError, describe
 
 CSET82: str = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 """The 82 characters, in ASCII order."""

@@ -32,11 +32,11 @@ from typing import Literal
 
 from biip.symbology import SymbologyIdentifier
 
-from linectl.gs1.ai import AI_TABLE, GS, AiSpec, validate_value
-from linectl.gs1.ai_registry import BIIP_ERRORS, Field, check_other_ai, is_known_ai, lookup_ai
-from linectl.gs1.digital_link_scan import split_digital_link
-from linectl.gs1.elements import ProductCode
-from linectl.gs1.errors import (
+from standards.gs1.ai import AI_TABLE, GS, AiSpec, validate_value
+from standards.gs1.ai_registry import BIIP_ERRORS, Field, check_other_ai, is_known_ai, lookup_ai
+from standards.gs1.digital_link_scan import split_digital_link
+from standards.gs1.elements import ProductCode
+from standards.gs1.errors import (
     LengthError,
     MissingAiError,
     ScanSyntaxError,

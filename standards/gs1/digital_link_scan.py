@@ -14,11 +14,11 @@ from urllib.parse import unquote, urlsplit
 
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 
-from linectl.gs1.ai import AI_TABLE, DL_PRIMARY_KEYS, validate_value
-from linectl.gs1.ai_registry import BIIP_ERRORS, Field, is_known_ai
-from linectl.gs1.checkdigit import CheckDigitError
-from linectl.gs1.cset82 import char_label
-from linectl.gs1.errors import LengthError, ScanSyntaxError, describe
+from standards.gs1.ai import AI_TABLE, DL_PRIMARY_KEYS, validate_value
+from standards.gs1.ai_registry import BIIP_ERRORS, Field, is_known_ai
+from standards.gs1.checkdigit import CheckDigitError
+from standards.gs1.cset82 import char_label
+from standards.gs1.errors import LengthError, ScanSyntaxError, describe
 
 _URI_CHARS = frozenset(string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from linectl.gs1.checkdigit import (
+from standards.gs1.checkdigit import (
     CheckDigitError,
     check_digit,
     validate_gln,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linectl.epcis.hashing import (
+from standards.epcis.hashing import (
     EventHashError,
     document_hashes,
     document_prehashes,
@@ -19,7 +19,7 @@ from linectl.epcis.hashing import (
     hash_uri,
     prehash,
 )
-from linectl.gs1.epc import sgln_dl, sgln_urn, sgtin_dl, sgtin_urn
+from standards.gs1.epc import sgln_dl, sgln_urn, sgtin_dl, sgtin_urn
 from tests.conftest import standards_root
 
 _HASH_DIR = standards_root() / "epcis-hash"

@@ -14,13 +14,13 @@ from urllib.parse import quote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linectl.gs1.ai import AI_TABLE, validate_value
-from linectl.gs1.checkdigit import check_digit
-from linectl.gs1.cset82 import CSET82
-from linectl.gs1.dates import format_yymmdd
-from linectl.gs1.elements import ProductCode, element_string, hri
-from linectl.gs1.errors import Gs1Error
-from linectl.gs1.scan import ScanResult, parse_scan
+from standards.gs1.ai import AI_TABLE, validate_value
+from standards.gs1.checkdigit import check_digit
+from standards.gs1.cset82 import CSET82
+from standards.gs1.dates import format_yymmdd
+from standards.gs1.elements import ProductCode, element_string, hri
+from standards.gs1.errors import Gs1Error
+from standards.gs1.scan import ScanResult, parse_scan
 
 SEEDED = settings(derandomize=True, max_examples=200)
 TODAY = dt.date.today()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from linectl.gs1.errors import Gs1Error
+from standards.gs1.errors import Gs1Error
 
 
 class CheckDigitError(Gs1Error):

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from linectl.epcis.events import DOCUMENT_CONTEXT, EventBuildError, format_time
-from linectl.epcis.hashing import event_hash
+from standards.epcis.events import DOCUMENT_CONTEXT, EventBuildError, format_time
+from standards.epcis.hashing import event_hash
 
 SCHEMA_VERSION = "2.0"
 

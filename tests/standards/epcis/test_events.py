@@ -15,8 +15,8 @@ import pytest
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
-from linectl.epcis.document import epcis_document, mismatched_event_ids
-from linectl.epcis.events import (
+from standards.epcis.document import epcis_document, mismatched_event_ids
+from standards.epcis.events import (
     LINECTL_NS,
     BizTransaction,
     Event,
@@ -29,8 +29,8 @@ from linectl.epcis.events import (
     sampling_event,
     unpacking_event,
 )
-from linectl.epcis.hashing import event_hash
-from linectl.gs1.epc import IdentifierForm, format_sgln, format_sgtin, format_sscc
+from standards.epcis.hashing import event_hash
+from standards.gs1.epc import IdentifierForm, format_sgln, format_sgtin, format_sscc
 
 CP_LEN = 7
 GTIN = "04012345111118"

@@ -10,9 +10,9 @@ from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
 from hypothesis import given, settings
 
-from linectl.gs1.checkdigit import CheckDigitError
-from linectl.gs1.elements import ProductCode, bracketed, element_string
-from linectl.gs1.errors import (
+from standards.gs1.checkdigit import CheckDigitError
+from standards.gs1.elements import ProductCode, bracketed, element_string
+from standards.gs1.errors import (
     CharsetError,
     DateError,
     Gs1Error,
@@ -21,8 +21,8 @@ from linectl.gs1.errors import (
     ScanSyntaxError,
     UnknownAiError,
 )
-from linectl.gs1.scan import parse_scan
-from tests.gs1.test_properties import codes
+from standards.gs1.scan import parse_scan
+from tests.standards.gs1.test_properties import codes
 
 GS = "\x1d"
 GTIN = "09506000134352"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 
-from linectl.gs1.ai import AI_TABLE, DL_PRIMARY_KEYS, AiSpec
+from standards.gs1.ai import AI_TABLE, DL_PRIMARY_KEYS, AiSpec
 
 # Header of the dictionary: "AIs [Flags] Specification [Attributes...] [# Title]"; flags are
 # drawn from the characters below; a component is Type[,linter...], "[...]" when optional.

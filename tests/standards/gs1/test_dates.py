@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linectl.gs1.dates import format_yymmdd, full_year, parse_yymmdd
-from linectl.gs1.errors import DateError
+from standards.gs1.dates import format_yymmdd, full_year, parse_yymmdd
+from standards.gs1.errors import DateError
 
 TODAY = dt.date(2026, 11, 21)
 

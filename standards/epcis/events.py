@@ -24,7 +24,7 @@ document linectl writes declares in its ``@context`` (:data:`DOCUMENT_CONTEXT`).
 or pallet is commissioned with the same builder and no ILMD.
 
 Every builder takes identifiers already written in the configured form (see
-:mod:`linectl.gs1.epc`), an aware event time, and returns the event with ``eventID`` set to its
+:mod:`standards.gs1.epc`), an aware event time, and returns the event with ``eventID`` set to its
 EPCIS Event Hash ID, computed from the event without ``eventID``.
 """
 
@@ -35,8 +35,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol
 
-from linectl.epcis.hashing import event_hash
-from linectl.epcis.vocabulary import EPCIS_CONTEXT_URL
+from standards.epcis.hashing import event_hash
+from standards.epcis.vocabulary import EPCIS_CONTEXT_URL
 
 #: Namespace of linectl's EPCIS user extensions, declared under the prefix ``linectl``.
 LINECTL_NS = "https://linectl.dev/ns/epcis#"

@@ -11,14 +11,14 @@ separator, in the canonical property order below, after normalising values:
   also applies to strings that read as numbers, wherever they appear.
 - CBV short names and legacy CBV URNs as CBV 2.0 web URIs, standard CURIEs (gs1:, cbv:, epcis:)
   expanded; EPC URNs, EPC classes, EPC patterns and Digital Links as canonical Digital Links
-  (see :mod:`linectl.gs1.epc_schemes`).
+  (see :mod:`standards.gs1.epc_schemes`).
 - lists sorted by their pieces' text (code-point order); ``type`` before the value in
   bizTransaction, source and destination; a list's name appears once.
 - ILMD and user extensions as ``{namespace}localName=value``, siblings sorted; extensions inside
   readPoint, bizLocation and sensor elements follow that element's standard fields.
 
 The document's ``@context`` is needed only to expand the namespace prefixes of extension names;
-the standard EPCIS 2.0 context is built in (:mod:`linectl.epcis.vocabulary`).
+the standard EPCIS 2.0 context is built in (:mod:`standards.epcis.vocabulary`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from linectl.epcis.vocabulary import CBV_URN_TO_WEB, STANDARD_PREFIXES, expand_vocab
-from linectl.gs1.epc_schemes import canonical_dl
+from standards.epcis.vocabulary import CBV_URN_TO_WEB, STANDARD_PREFIXES, expand_vocab
+from standards.gs1.epc_schemes import canonical_dl
 
 HASH_VERSION = "CBV2.0"
 

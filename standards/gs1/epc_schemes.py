@@ -23,8 +23,8 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 
-from linectl.gs1.checkdigit import check_digit
-from linectl.gs1.epc import (
+from standards.gs1.checkdigit import check_digit
+from standards.gs1.epc import (
     CANONICAL_DL_DOMAIN,
     CSET82,
     IdentifierError,
