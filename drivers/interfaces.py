@@ -1,7 +1,10 @@
-"""Device interfaces the daemon programs against, and the result types they return.
+"""Device interfaces the daemon programs against, their capabilities, and the result types.
 
 Every concrete driver (ZPL, WSI, DMCC, Keyence, frame sources, Modbus, OPC UA) implements one of
-these protocols; the daemon never knows which one it holds.
+the device protocols (``Printer``, ``CodeReader``, ``Camera``, ``Plc``); the daemon never knows
+which one it holds. What only some drivers can do is a capability protocol declared here too
+(``LabelPrinter``, ``ClearablePrinter``, ``Reconnecting``, ``SignalAccess``): the line asks
+``isinstance(device, Capability)``, never for a concrete driver class.
 """
 
 from __future__ import annotations
@@ -9,7 +12,12 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from drivers.plc.signals import Signal
 
 
 class DeviceError(Exception):
@@ -22,6 +30,22 @@ class DeviceUnavailable(DeviceError):
 
 class ProtocolError(DeviceError):
     """Bytes on the wire that do not follow the protocol; names the offset and what was expected."""
+
+
+class LinkState(enum.Enum):
+    """Where a device link is in its life cycle (every driver reports it as ``link_state``)."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    CLOSED = "closed"
+
+
+@runtime_checkable
+class Reconnecting(Protocol):
+    """A driver that can wait, through its reconnect policy, until its device answers."""
+
+    async def wait_connected(self) -> None: ...
 
 
 # --- printers ------------------------------------------------------------------------------------
@@ -51,10 +75,64 @@ class PrinterStatus:
 class Printer(Protocol):
     """A marking device: load jobs ahead of the packs, learn how many it has printed."""
 
+    @property
+    def link_state(self) -> LinkState: ...
     async def connect(self) -> None: ...
     async def load(self, job: PrintJob) -> None: ...
     async def status(self) -> PrinterStatus: ...
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ClearablePrinter(Protocol):
+    """A printer that can cancel every queued job (ZPL ``~JA``, WSI queue clear)."""
+
+    async def clear(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogisticLabel:
+    """What a case or pallet label says (GS1 logistic label); the layout is the driver's.
+
+    The SSCC appears twice: a GS1-128 with (00) alone, and a GS1 DataMatrix with (00) SSCC,
+    (02) GTIN of the units inside, (17) expiry, (37) count, (10) lot; the text lines repeat it.
+    """
+
+    sscc: str
+    level: str  # "case" | "pallet"
+    gtin: str  # of the units inside
+    lot: str
+    expiry: str  # YYMMDD, as on the units
+    units: int
+    cases: int = 0  # on a pallet
+
+    @property
+    def sscc_data(self) -> str:
+        """Element string of the GS1-128 code: (00) only."""
+        return f"00{self.sscc}"
+
+    @property
+    def content_data(self) -> str:
+        """Element string of the DataMatrix: SSCC, content GTIN, expiry, count, lot."""
+        return f"00{self.sscc}02{self.gtin}17{self.expiry}37{self.units}\x1d10{self.lot}"
+
+    def hri(self) -> tuple[str, ...]:
+        """The human-readable lines."""
+        count = f"{self.units}" + (f" ({self.cases} cases)" if self.cases else "")
+        return (
+            f"{self.level.upper()} SSCC (00) {self.sscc}",
+            f"CONTENT (02) {self.gtin}",
+            f"COUNT (37) {count}",
+            f"LOT (10) {self.lot}",
+            f"EXPIRY (17) {self.expiry}",
+        )
+
+
+@runtime_checkable
+class LabelPrinter(Protocol):
+    """A printer that prints a whole logistic label in its own layout (print and apply)."""
+
+    async def print_label(self, label: LogisticLabel) -> None: ...
 
 
 # --- code readers and cameras --------------------------------------------------------------------
@@ -76,6 +154,8 @@ class ReadResult:
 class CodeReader(Protocol):
     """A smart reader: trigger it, get its read."""
 
+    @property
+    def link_state(self) -> LinkState: ...
     async def connect(self) -> None: ...
     async def read(self, seq: int | None = None) -> ReadResult: ...
     async def close(self) -> None: ...
@@ -96,6 +176,8 @@ class Frame:
 class Camera(Protocol):
     """A frame source: yields frames as the camera takes them."""
 
+    @property
+    def link_state(self) -> LinkState: ...
     async def connect(self) -> None: ...
     def frames(self) -> AsyncIterator[Frame]: ...
     async def close(self) -> None: ...
@@ -147,6 +229,8 @@ class PlcSnapshot:
 class Plc(Protocol):
     """The line PLC: verdicts keyed by seq, gate reports, heartbeats, line state."""
 
+    @property
+    def link_state(self) -> LinkState: ...
     async def connect(self) -> None: ...
     async def write_verdict(self, seq: int, verdict: Verdict, reason: int = 0) -> None: ...
     async def read_snapshot(self) -> PlcSnapshot: ...
@@ -154,3 +238,11 @@ class Plc(Protocol):
     async def write_heartbeat(self, value: int) -> None: ...
     async def command(self, packml_command: int) -> None: ...
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class SignalAccess(Protocol):
+    """A PLC driver that reads and writes any signal of the map (``drivers.plc.signals``)."""
+
+    async def read(self, signals: Sequence[Signal]) -> list[int]: ...
+    async def write(self, signals: Sequence[Signal], values: Sequence[int]) -> None: ...

@@ -200,6 +200,11 @@ class DeviceLink:
         self._connected = asyncio.Event()
 
     @property
+    def link_state(self) -> LinkState:
+        """Where the link to the device is (connected, reconnecting, closed)."""
+        return self.state
+
+    @property
     def connected(self) -> bool:
         return self.state is LinkState.CONNECTED
 

@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from typing import Generic, Protocol, TypeVar
 
-from drivers.interfaces import ProtocolError, ReadResult
+from drivers.interfaces import LinkState, ProtocolError, ReadResult
 from drivers.links import DeviceLink, Link, TcpLink
 from drivers.reader_codec import NEED_DATA, NeedData
 from drivers.reconnect import ReconnectPolicy
@@ -97,6 +97,11 @@ class ReaderLink(ABC, Generic[E]):
         self._prepared: Link | None = None  # the connection the handshake last ran on
 
     # --- what a driver implements ----------------------------------------------------------------
+
+    @property
+    def link_state(self) -> LinkState:
+        """Where the link to the reader is (connected, reconnecting, closed)."""
+        return self.device.state
 
     @abstractmethod
     def _new_codec(self) -> ReaderCodec[E]:

@@ -6,19 +6,13 @@ failure of a cycle at WARNING and repeats at DEBUG, so a device that is simply o
 
 from __future__ import annotations
 
-import enum
 import logging
 import random
 from dataclasses import dataclass, field
 
+from drivers.interfaces import LinkState
 
-class LinkState(enum.Enum):
-    """Where a device link is in its life cycle."""
-
-    DISCONNECTED = "disconnected"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    CLOSED = "closed"
+__all__ = ["LinkState", "ReconnectPolicy"]
 
 
 @dataclass

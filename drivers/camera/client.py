@@ -68,6 +68,11 @@ class PushCamera:
         self._retry_at = 0.0
 
     @property
+    def link_state(self) -> LinkState:
+        """Where the link to the device is (connected, reconnecting, closed)."""
+        return self.state
+
+    @property
     def closed(self) -> bool:
         return self.state is LinkState.CLOSED
 

@@ -73,6 +73,11 @@ class OpenCvCamera:
         self._retry_at = 0.0
 
     @property
+    def link_state(self) -> LinkState:
+        """Where the link to the device is (connected, reconnecting, closed)."""
+        return self.state
+
+    @property
     def closed(self) -> bool:
         return self.state is LinkState.CLOSED
 

@@ -67,6 +67,11 @@ class PlcClient(abc.ABC):
 
     # --- transport hooks ------------------------------------------------------------------------
 
+    @property
+    def link_state(self) -> LinkState:
+        """Where the link to the device is (connected, reconnecting, closed)."""
+        return self.state
+
     @abc.abstractmethod
     async def _open(self) -> None:
         """Connect (the caller bounds it with ``timeout``); raise DeviceError on failure."""

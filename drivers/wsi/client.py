@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from drivers.interfaces import DeviceError, PrinterStatus, PrintJob, ProtocolError
+from drivers.interfaces import DeviceError, LinkState, PrinterStatus, PrintJob, ProtocolError
 from drivers.links import DeviceLink, Link, SerialLink, TcpLink
 from drivers.reconnect import ReconnectPolicy
 from drivers.wsi.codec import (
@@ -69,6 +69,11 @@ class WsiPrinter:
         self._codec = WsiHostConnection()
         self.loaded = 0
         self._base: tuple[int, int] | None = None  # (loaded, print count) at the first status
+
+    @property
+    def link_state(self) -> LinkState:
+        """Where the link to the device is (connected, reconnecting, closed)."""
+        return self.link.state
 
     @classmethod
     def tcp(cls, host: str, port: int = 3100, **kwargs: Any) -> WsiPrinter:

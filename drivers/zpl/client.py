@@ -15,6 +15,7 @@ import logging
 from drivers.interfaces import (
     DeviceError,
     DeviceUnavailable,
+    LinkState,
     PrinterStatus,
     PrintJob,
     ProtocolError,
@@ -60,6 +61,11 @@ class ZplPrinter:
         self.loaded = 0  # label formats sent through this driver
         self.cancelled = 0  # formats discarded by clear()
         self.last_host_status: HostStatus | None = None
+
+    @property
+    def link_state(self) -> LinkState:
+        """Where the link to the device is (connected, reconnecting, closed)."""
+        return self.link.state
 
     async def connect(self) -> None:
         await self.link.connect()
