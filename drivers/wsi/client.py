@@ -18,7 +18,14 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from drivers.interfaces import DeviceError, LinkState, PrinterStatus, PrintJob, ProtocolError
+from drivers.interfaces import (
+    DeviceError,
+    LinkState,
+    LogisticLabel,
+    PrinterStatus,
+    PrintJob,
+    ProtocolError,
+)
 from drivers.links import DeviceLink, Link, SerialLink, TcpLink
 from drivers.reconnect import ReconnectPolicy
 from drivers.wsi.codec import (
@@ -157,6 +164,11 @@ class WsiPrinter:
                     continue
                 log.debug("%s: skipping stale reply %r", self.name, event)
         return replies
+
+    async def print_label(self, label: LogisticLabel) -> None:
+        """A case or pallet label: the SSCC (00) into the code field of the selected message
+        (which must be a GS1-128 layout) and the text lines into its HRI fields."""
+        await self.load(PrintJob(seq=0, data=label.sscc_data, hri=label.hri(), symbology="gs1-128"))
 
     async def load(self, job: PrintJob) -> None:
         """Fill the HRI fields and then the code field (which queues the print)."""

@@ -16,6 +16,7 @@ from drivers.interfaces import (
     DeviceError,
     DeviceUnavailable,
     LinkState,
+    LogisticLabel,
     PrinterStatus,
     PrintJob,
     ProtocolError,
@@ -32,6 +33,7 @@ from drivers.zpl.codec import (
     ZplHostConnection,
     build_label,
 )
+from drivers.zpl.logistic import LogisticLayout, logistic_label_zpl
 from drivers.zpl.status import HostStatus
 
 log = logging.getLogger("linectl.devices.zpl")
@@ -50,10 +52,12 @@ class ZplPrinter:
         connect_timeout: float = 3.0,
         reply_timeout: float = 2.0,
         layout: LabelLayout | None = None,
+        logistic_layout: LogisticLayout | None = None,
     ) -> None:
         self.name = name
         self.reply_timeout = reply_timeout
         self.layout = layout
+        self.logistic_layout = logistic_layout
         self.link = DeviceLink(
             name, lambda: TcpLink(host, port), policy or ReconnectPolicy(name), connect_timeout
         )
@@ -75,6 +79,13 @@ class ZplPrinter:
 
     async def close(self) -> None:
         await self.link.close()
+
+    async def print_label(self, label: LogisticLabel) -> None:
+        """Send a case or pallet label as one ZPL format (both codes and the text lines)."""
+        data = logistic_label_zpl(label, self.logistic_layout)
+        async with self.link.exchange() as link:
+            await link.write(data)
+        self.loaded += 1
 
     async def load(self, job: PrintJob) -> None:
         """Send the job's label format; ValueError if the job cannot be expressed in ZPL."""

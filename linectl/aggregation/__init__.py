@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from linectl.aggregation.case_check import CaseCheck, CaseProblem, Finding, check_case_frame
     from linectl.aggregation.events import ContainerEvents
-    from linectl.aggregation.labels import ContainerLabel, LabelCheck, LabelLayout
+    from linectl.aggregation.labels import ContainerLabel, LabelCheck
     from linectl.aggregation.packing import (
         ClosedContainer,
         LabelOutcome,
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 _HOME = {
     **dict.fromkeys(("CaseCheck", "CaseProblem", "Finding", "check_case_frame"), "case_check"),
     "ContainerEvents": "events",
-    **dict.fromkeys(("ContainerLabel", "LabelCheck", "LabelLayout"), "labels"),
+    **dict.fromkeys(("ContainerLabel", "LabelCheck"), "labels"),
     **dict.fromkeys(
         ("ClosedContainer", "LabelOutcome", "PackingService", "PackingStatus"), "packing"
     ),
@@ -57,7 +57,6 @@ __all__ = [
     "ContainerLabel",
     "Finding",
     "LabelCheck",
-    "LabelLayout",
     "LabelOutcome",
     "OrphanPolicy",
     "OrphanReport",

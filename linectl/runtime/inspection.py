@@ -22,10 +22,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-import numpy as np
-import zxingcpp
-
-from drivers.camera.decode import DecodeResult, frame_array
+from drivers.camera.decode import DecodeResult, frame_array, warm_up_frame
 from drivers.interfaces import DeviceError, DeviceUnavailable, Frame, Verdict
 from linectl.ledger import LedgerError, SerialState, UnknownSerial
 from linectl.runtime.packs import LatencyWindow, PackRecord
@@ -61,14 +58,10 @@ class Inspection:
         The first pass through zxing-cpp, the grader, the decode threads and the PLC write path
         costs several times a normal one; without this the first pack of a run can be late.
         """
-        barcode = zxingcpp.create_barcode("linectl warm-up", zxingcpp.BarcodeFormat.DataMatrix)
-        symbol = np.asarray(barcode.to_image(scale=5, add_quiet_zones=True), dtype=np.uint8)
-        image = np.full((240, 320), 200, dtype=np.uint8)
-        image[20 : 20 + symbol.shape[0], 20 : 20 + symbol.shape[1]] = symbol
-        frame = Frame(0, image.shape[1], image.shape[0], image.tobytes())
+        frame = warm_up_frame()
         for _ in range(self.rt.decoder.threads):
             await self.rt.decoder.decode(frame)
-        await asyncio.to_thread(mark_present, image)
+        await asyncio.to_thread(mark_present, frame_array(frame))
         gate_seq = self.rt.snapshot.last_seq_gate if self.rt.snapshot is not None else 0
         # pack 0 never exists, and a pack the gate has decided on is past caring
         await self.rt.devices.plc.write_verdict(gate_seq, Verdict.REJECT, 0)

@@ -46,10 +46,10 @@ from typing import TYPE_CHECKING, Any
 from drivers.camera.decode import DecodeOptions, Decoder
 from drivers.interfaces import (
     DeviceError,
+    LinkState,
     PlcSnapshot,
     Verdict,
 )
-from drivers.reconnect import LinkState
 from linectl.config import CodeForm, LineConfig
 from linectl.ledger import (
     Ledger,
@@ -495,8 +495,7 @@ class LineRuntime:
                 async with asyncio.timeout(self.options.housekeeping_s):
                     asked = await self._housekeep.wait()
             self._housekeep.clear()
-            state = getattr(self.devices.camera, "state", None)
-            if state is LinkState.CONNECTED:
+            if self.devices.camera.link_state is LinkState.CONNECTED:
                 self.device_back("camera")
             self.feeder.depth = self._queue_depth()
             if self.batch is not None and (asked or loop.time() >= next_check):

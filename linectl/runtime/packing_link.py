@@ -37,8 +37,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from drivers.interfaces import CodeReader, DeviceError, Printer
-from drivers.zpl.client import ZplPrinter
+from drivers.interfaces import CodeReader, DeviceError, LabelPrinter, Printer
 from linectl.aggregation.labels import ContainerLabel
 from linectl.aggregation.packing import ClosedContainer, LabelOutcome, PackingService, PackingStatus
 from linectl.aggregation.rework import Rework
@@ -126,7 +125,12 @@ class PackingLink:
             raise DeviceSetupError(
                 '[aggregation] needs a case-label printer and reader (options.role = "case-label")'
             )
+        if not isinstance(printer, LabelPrinter):
+            raise DeviceSetupError(
+                f"the case-label printer ({type(printer).__name__}) cannot print logistic labels"
+            )
         self.printer: Printer = printer
+        self.labeller: LabelPrinter = printer
         self.reader: CodeReader = reader
         upstream = rt.config.upstream
         stock = section.sscc_stock
@@ -458,11 +462,7 @@ class PackingLink:
             log.warning("packing: label of %s not confirmed; reading anyway", label.sscc)
 
     async def _send(self, label: ContainerLabel) -> None:
-        if isinstance(self.printer, ZplPrinter):  # the whole label: both codes and the text
-            async with self.printer.link.exchange() as link:
-                await link.write(label.zpl())
-        else:
-            await self.printer.load(label.print_job())
+        await self.labeller.print_label(label.logistic)
 
     async def _confirmed(self, label: ContainerLabel, before: int) -> bool:
         """Whether the label counter moved past ``before``. A line standing (held, suspended)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from drivers.camera.decode import DecodeOptions, decode_image
-from drivers.zpl.codec import build_label, parse_label
+from drivers.zpl.codec import parse_label
+from drivers.zpl.logistic import logistic_label_zpl
 from linectl.aggregation import ContainerLabel
 from linectl.ledger import ContainerLevel
 from simulators.marking import render_code
@@ -28,7 +29,7 @@ def zpl_fields(data: bytes) -> dict[str, list[str]]:
 
 
 def test_the_zpl_label_carries_the_sscc_twice_and_the_content_in_text() -> None:
-    fields = zpl_fields(LABEL.zpl())
+    fields = zpl_fields(logistic_label_zpl(LABEL.logistic))
     assert fields["gs1-128"] == [f"00{SSCC}"]
     assert fields["datamatrix"] == [f"00{SSCC}02{GTIN}172811303724\x1d10L2611/A"]
     text = "\n".join(fields["text"])
@@ -38,20 +39,14 @@ def test_the_zpl_label_carries_the_sscc_twice_and_the_content_in_text() -> None:
 
 def test_a_pallet_label_counts_units_and_cases() -> None:
     pallet = ContainerLabel(OTHER, ContainerLevel.PALLET, GTIN, "L1", "281100", 960, cases=40)
-    assert "COUNT (37) 960 (40 cases)" in pallet.hri()
-    assert pallet.hri()[0].startswith("PALLET SSCC (00)")
-    assert "37960\x1d10L1" in pallet.content_data
-
-
-def test_the_label_for_any_printer_is_its_gs1_128_with_the_text() -> None:
-    job = LABEL.print_job(seq=9)
-    fields = zpl_fields(build_label(job))
-    assert fields["gs1-128"] == [f"00{SSCC}"]
-    assert tuple(fields["text"]) == LABEL.hri()
+    assert "COUNT (37) 960 (40 cases)" in pallet.logistic.hri()
+    assert pallet.logistic.hri()[0].startswith("PALLET SSCC (00)")
+    assert "37960\x1d10L1" in pallet.logistic.content_data
 
 
 def test_a_read_of_the_printed_datamatrix_verifies_the_label() -> None:
-    image = render_code(LABEL.content_data, "datamatrix", module_px=5, quiet_zone_modules=3)
+    data = LABEL.logistic.content_data
+    image = render_code(data, "datamatrix", module_px=5, quiet_zone_modules=3)
     result = decode_image(image, DecodeOptions(grade=False))
     assert result.symbol is not None
     read = result.symbol.symbology_identifier + result.symbol.text

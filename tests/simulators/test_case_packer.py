@@ -11,6 +11,7 @@ import pytest
 from drivers.dmcc.client import DmccReader
 from drivers.zpl.client import ZplPrinter
 from drivers.zpl.codec import NEED_DATA, Label, ZplDeviceConnection
+from drivers.zpl.logistic import logistic_label_zpl
 from linectl.aggregation.labels import ContainerLabel
 from linectl.ledger import ContainerLevel
 from simulators.case_packer import (
@@ -40,7 +41,7 @@ def label(n: int, units: int, level: ContainerLevel = ContainerLevel.CASE) -> Co
 
 def printed(n: int, units: int, level: ContainerLevel = ContainerLevel.CASE) -> PrintedLabel:
     codec = ZplDeviceConnection()
-    codec.receive_data(label(n, units, level).zpl())
+    codec.receive_data(logistic_label_zpl(label(n, units, level).logistic))
     event = codec.next_event()
     assert isinstance(event, Label) and codec.next_event() is NEED_DATA
     found = label_from_zpl(event)
@@ -130,7 +131,7 @@ async def test_the_printer_confirms_a_label_once_applied_and_the_reader_reads_it
             before = (await driver.status()).print_count
             arrived = asyncio.ensure_future(printer.wait_label())
             async with driver.link.exchange() as link:
-                await link.write(label(1, 2).zpl())
+                await link.write(logistic_label_zpl(label(1, 2).logistic))
             await arrived
             status = await driver.status()
             assert status.print_count == before and status.jobs_queued == 1  # no case yet
