@@ -35,8 +35,8 @@ from typing import Any
 import zxingcpp
 
 from drivers.camera.decode import decode_image
-from linectl.demo import BATCH, DemoOptions, provision, simulator_config
-from linectl.demo_processes import (
+from harness.demo import BATCH, DemoOptions, provision, simulator_config
+from harness.processes import (
     REPO,
     DemoFiles,
     control_client,
@@ -45,9 +45,11 @@ from linectl.demo_processes import (
     start_simulators,
     toml_text,
 )
-from linectl.demo_truth import read_print_log, read_units, stalled_around
+from harness.truth import read_print_log, stalled_around
+from linectl.ledger.unit_rows import batch_unit_rows
 from linectl.runtime.control import Command
 from simulators.camera_scene import FrameRenderer
+from simulators.virtual_line import line_layout
 
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 WORKDIR = REPO / "var" / "bench" / "line-speed"
@@ -143,7 +145,7 @@ def run_step(
         counters = status["counters"]
         step.packs = int(counters["packs_gated"])
         unserialised = int(counters["packs_unserialised"])
-    units = read_units(files.ledger, BATCH)
+    units = batch_unit_rows(files.ledger, BATCH)
     rejects = [u.reason or "?" for u in units.values() if u.verdict != "good"]
     step.reasons = {r: rejects.count(r) for r in sorted(set(rejects))}
     step.rejected = sorted((u.seq, u.reason or "?") for u in units.values() if u.verdict != "good")
@@ -152,8 +154,8 @@ def run_step(
     ticks = {e.seq: e.time for e in read_print_log(files.print_log).values()}
     times = [ticks[k] for k in sorted(ticks)]
     step.max_gap_ms = 1000 * max((b - a for a, b in itertools.pairwise(times)), default=0.0)
-    pitch_s = 60.0 / speed
-    step.stalled = sum(stalled_around(seq, ticks, pitch_s) is not None for seq, _ in step.rejected)
+    layout = line_layout(sim_data)
+    step.stalled = sum(stalled_around(seq, ticks, layout) is not None for seq, _ in step.rejected)
     step.missed = len(rejects) - step.stalled + unserialised + max(0, packs - step.packs)
     return step
 

@@ -29,6 +29,12 @@ from simulators.case_packer import CaseLabelPrinter, CasePacker, case_label_read
 from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
 
+READY = "simulated line ready:"
+"""How the line's ready line begins; ``name=port`` pairs follow (the PLC's under PLC_PORT)."""
+
+PLC_PORT = "plc"
+"""The ready line's name for the PLC's Modbus port, whatever the PLC device is called."""
+
 
 class SimulatorConfigError(ValueError):
     """The configuration cannot drive a simulated line; names the section and key."""
@@ -49,7 +55,7 @@ class SimulatedLine:
     packer: CasePacker | None = None
 
     async def start(self) -> dict[str, int]:
-        ports = {"plc": await self.plc.start()}
+        ports = {PLC_PORT: await self.plc.start()}
         for name, device in self.devices.items():
             ports[name] = await device.start()
         return ports
@@ -113,6 +119,12 @@ def _packer(data: dict[str, Any], line: VirtualLine, case_log: Path | None) -> C
         raise SimulatorConfigError(f"[aggregation]: {exc}") from None
 
 
+def line_layout(data: dict[str, Any]) -> LineLayout:
+    """The conveyor a parsed line configuration gives: station positions and its speed."""
+    sim = _section(data, "simulation")
+    return LineLayout(packs_per_minute=float(sim.get("packs_per_minute", 600)))
+
+
 def build_line(
     data: dict[str, Any],
     *,
@@ -122,7 +134,7 @@ def build_line(
 ) -> SimulatedLine:
     """The simulators for a parsed line configuration (``ports_from_config=False``: any port)."""
     sim = _section(data, "simulation")
-    layout = LineLayout(packs_per_minute=float(sim.get("packs_per_minute", 600)))
+    layout = line_layout(data)
     faults = FaultPlan(
         seed=int(sim.get("seed", 0)),
         rates=_defects(sim),
@@ -242,7 +254,7 @@ async def serve(args: argparse.Namespace) -> None:
     try:
         listing = " ".join(f"{name}={port}" for name, port in ports.items())
         opcua = sim_line.plc.opcua_url if sim_line.plc.opcua is not None else "off"
-        print(f"simulated line ready: {listing} opcua={opcua}", flush=True)
+        print(f"{READY} {listing} opcua={opcua}", flush=True)
         if args.autostart:
             from standards.packml import PackMLCommand, PackMLState
 

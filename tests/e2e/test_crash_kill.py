@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from drivers.interfaces import GateOutcome
+from harness.processes import Child, control_client, free_port, toml_text
 from linectl.cli import main as cli_main
-from linectl.demo_processes import Child, control_client, free_port, toml_text
 from linectl.ledger.reconcile import BUCKET_OF
 from linectl.ledger.states import SerialState
 from linectl.runtime.client import ControlClientError

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from linectl.demo import DEMO_DEFECTS, DemoOptions, run_demo
+from harness.demo import DEMO_DEFECTS, DemoOptions, run_demo
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from linectl.demo_processes import control_client
+from harness.processes import control_client
 from simulators.central import CentralSimulator, CollectionSpec
 from tests.e2e.rig import GTIN, line_rig
 from tests.e2e.test_upstream_offline import (

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from linectl.demo_processes import control_client
+from harness.processes import control_client
 from linectl.ledger import Ledger, SerialState
 from linectl.runtime.client import ControlClient
 from linectl.runtime.control import Command

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 import pytest
 
-from linectl.demo_processes import parse_ports, toml_text
-from linectl.demo_truth import (
-    CAMERA_PITCHES,
-    GATE_PITCHES,
+from harness.truth import (
+    EXPECTED_REASONS,
+    IMAGE_DEFECTS,
     PrintEntry,
-    UnitRow,
     compare,
     read_print_log,
     stalled_around,
 )
-from simulators.line import LineLayout
+from linectl.ledger.unit_rows import UnitRow
+from simulators.line import Defect, LineLayout
 
 GS = "\x1d"
 
@@ -109,47 +107,48 @@ def test_the_print_log_names_the_line_it_cannot_read(tmp_path: Path) -> None:
         read_print_log(log)
 
 
-def test_toml_text_round_trips_a_line_configuration() -> None:
-    data = {
-        "line": {"id": "demo", "name": 'quote " and backslash \\'},
-        "thresholds": {"min_grade": "C", "verdict_deadline_ms": 150.0, "hold": True},
-        "devices": {"plc": {"kind": "plc", "port": 5020, "options": {}}},
-        "simulation": {"defects": {"no-print": 0.01}, "list": [1, 2]},
-    }
-    assert tomllib.loads(toml_text(data)) == data
+def test_every_defect_the_simulators_inject_has_the_reasons_it_may_be_rejected_for() -> None:
+    assert set(EXPECTED_REASONS) == {d.value for d in Defect}
+    assert {"smudge", "low-contrast", "missing-modules", "blur"} == IMAGE_DEFECTS
+    assert all(EXPECTED_REASONS[d] == {"no-read", "low-grade"} for d in IMAGE_DEFECTS)
 
 
-def test_parse_ports_reads_the_simulators_ready_line() -> None:
-    line = "simulated line ready: plc=5020 printer=9100 camera=19200 opcua=opc.tcp://x:1/p"
-    assert parse_ports(line) == {"plc": 5020, "printer": 9100, "camera": 19200}
-
-
-def test_the_stall_check_knows_where_the_simulated_camera_and_gate_stand() -> None:
-    layout = LineLayout()
-    assert (layout.camera, layout.gate) == (CAMERA_PITCHES, GATE_PITCHES)
+PITCH = 0.02
+LAYOUT = LineLayout(packs_per_minute=60.0 / PITCH)  # camera 3 and gate 6 pitches after the printer
 
 
 def test_a_pause_of_the_simulated_line_around_a_pack_is_found() -> None:
-    pitch = 0.02
-    steady = {seq: seq * pitch for seq in range(1, 40)}
-    assert stalled_around(10, steady, pitch) is None
+    steady = {seq: seq * PITCH for seq in range(1, 40)}
+    assert stalled_around(10, steady, LAYOUT) is None
     paused = {seq: t + (0.1 if seq >= 20 else 0.0) for seq, t in steady.items()}
-    assert stalled_around(15, paused, pitch) == pytest.approx(0.12)  # tick 19 -> 20
-    assert stalled_around(25, paused, pitch) is None  # all of its way after the pause
-    assert stalled_around(36, steady, pitch) is None  # no ticks past the end to tell by
+    assert stalled_around(15, paused, LAYOUT) == pytest.approx(0.12)  # tick 19 -> 20
+    assert stalled_around(25, paused, LAYOUT) is None  # all of its way after the pause
+    assert stalled_around(36, steady, LAYOUT) is None  # no ticks past the end to tell by
     squeezed = dict(steady) | {13: 0.2605, 14: 0.261, 15: 0.2615, 16: 0.262}
-    assert stalled_around(10, squeezed, pitch) is not None  # camera -> gate in 1.5 ms
+    assert stalled_around(10, squeezed, LAYOUT) is not None  # camera -> gate in 1.5 ms
+
+
+def test_the_stall_check_looks_where_the_layout_puts_the_camera_and_the_gate() -> None:
+    steady = {seq: seq * PITCH for seq in range(1, 60)}
+    paused = {seq: t + (0.1 if seq >= 30 else 0.0) for seq, t in steady.items()}
+    # pack 15 reaches the camera as pack 18 is printed and the gate as pack 21 is: the pause
+    # (between the prints of packs 29 and 30) comes after it left
+    assert stalled_around(15, paused, LAYOUT) is None
+    far = LineLayout(packs_per_minute=LAYOUT.packs_per_minute, camera=12, gate=16, packer=18)
+    # on a line with the camera 12 and the gate 16 pitches on, pack 15 is between the two
+    # while packs 27 to 31 are printed: the pause falls in its way
+    assert stalled_around(15, paused, far) == pytest.approx(0.12)
 
 
 def test_a_false_reject_during_a_pause_of_the_simulated_line_says_so() -> None:
-    pitch = 0.02
+    pitch = PITCH
     prints = {
         seq: PrintEntry(seq, code(f"S{seq}"), code(f"S{seq}"), None, seq * pitch + 0.1 * (seq >= 8))
         for seq in range(1, 20)
     }
     units = {seq: UnitRow(seq, f"S{seq}", "good", None) for seq in prints}
     units[5] = UnitRow(5, "S5", "reject", "late")
-    report = compare(prints, units, pitch)
+    report = compare(prints, units, LAYOUT)
     assert [str(f) for f in report.false_rejects] == [
         "pack 5 (clean): reject late (the simulated line paused 120 ms)"
     ]

@@ -31,8 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from linectl.cli import main as cli_main
-from linectl.demo_processes import (
+from harness.processes import (
     REPO,
     USER,
     Child,
@@ -44,18 +43,21 @@ from linectl.demo_processes import (
     start_simulators,
     toml_text,
 )
-from linectl.demo_truth import (
+from harness.truth import (
     PalletCheck,
     TruthReport,
     compare,
     listed_serials,
     read_case_log,
     read_print_log,
-    read_units,
 )
-from linectl.ledger import Ledger
+from linectl.cli import main as cli_main
+from linectl.ledger import Ledger, LedgerError
+from linectl.ledger.unit_rows import batch_unit_rows
 from linectl.runtime.client import ControlClient, ControlClientError
 from linectl.runtime.control import Command
+from simulators.line import Defect
+from simulators.virtual_line import line_layout
 from standards.gs1.checkdigit import check_digit, make_sscc
 
 COMPANY_PREFIX = "4012345"  # as the configuration's read point
@@ -64,7 +66,14 @@ GTIN = "0401234500001" + check_digit("0401234500001")  # company prefix 4012345,
 LOT = "DEMO01"
 EXPIRY = "281130"
 BATCH = "DEMO-1"
-DEMO_DEFECTS = ("no-print", "smudge", "wrong-content", "duplicate", "low-contrast")
+DEMO_DEFECTS = (
+    Defect.NO_PRINT.value,
+    Defect.SMUDGE.value,
+    Defect.WRONG_CONTENT.value,
+    Defect.DUPLICATE.value,
+    Defect.LOW_CONTRAST.value,
+)
+"""The defects the demo injects, each at ``defect_rate``."""
 _SERIAL_CHARS = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
@@ -302,8 +311,8 @@ def run_demo(options: DemoOptions | None = None, out: TextIO | None = None) -> D
     with Ledger(files.ledger) as ledger:
         reasons = ledger.reject_counts(BATCH)
         table = ledger.reconcile(BATCH).to_table()
-    pitch_s = 60.0 / options.packs_per_minute
-    truth = compare(read_print_log(files.print_log), read_units(files.ledger, BATCH), pitch_s)
+    units = batch_unit_rows(files.ledger, BATCH)
+    truth = compare(read_print_log(files.print_log), units, line_layout(sim_data))
     result = DemoResult(reconciliation, reasons, truth, status, unholds, line_seconds, packing)
     if packing:
         result.pallet_check = check_first_pallet(files)
@@ -385,7 +394,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def parse_args(argv: Sequence[str] | None) -> DemoOptions:
     defaults = DemoOptions()
-    p = argparse.ArgumentParser(prog="python -m linectl.demo", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m harness.demo", description=__doc__)
     packs = int(os.environ.get("LINECTL_DEMO_PACKS", defaults.packs))
     p.add_argument("--packs", type=int, default=packs, help="batch size ($LINECTL_DEMO_PACKS)")
     p.add_argument("--speed", type=float, default=defaults.packs_per_minute, help="packs/min")
@@ -414,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ndemo interrupted: subprocesses stopped", file=sys.stderr)
         return 130
-    except (DemoError, ControlClientError, OSError) as exc:
+    except (DemoError, ControlClientError, LedgerError, OSError) as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
     return 0 if result.ok else 1

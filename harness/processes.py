@@ -1,10 +1,11 @@
 """The demo's line as processes: configuration files, the simulated line and the daemon.
 
-Shared by ``make demo`` (:mod:`linectl.demo`), the end-to-end kill test and the line speed
+Shared by ``make demo`` (:mod:`harness.demo`), the end-to-end kill test and the line speed
 benchmark: a TOML writer for the derived configurations, the simulators and the daemon started
 as subprocesses (each in its own session, stdout and log kept, stopped with SIGTERM then SIGKILL)
-and a control API client for the daemon. Nothing here imports the simulators: they are a command
-line (``python -m simulators line``), as real devices would be addresses.
+and a control API client for the daemon. The simulated line runs as its command line
+(``python -m simulators line``), as real devices would be addresses; only the words of its
+ready line come from :mod:`simulators.virtual_line`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, TextIO
 from linectl.config import load_config
 from linectl.runtime.client import ControlClient, Endpoint
 from linectl.runtime.tokens import DEFAULT_TOKEN_NAME, token_path
+from simulators.virtual_line import PLC_PORT, READY
 
 REPO = Path(__file__).resolve().parent.parent
 USER = "demo"
@@ -126,7 +128,7 @@ def daemon_config(
     """The daemon's configuration: the simulators' bound ports, the control API off TCP."""
     data: dict[str, Any] = json.loads(json.dumps(sim))
     for name, device in data.get("devices", {}).items():
-        key = "plc" if device.get("kind") == "plc" else name
+        key = PLC_PORT if device.get("kind") == "plc" else name
         if key not in ports:
             raise DemoError(f"the simulated line reported no port for device {name!r}")
         device["port"] = ports[key]
@@ -283,7 +285,7 @@ def start_simulators(files: DemoFiles) -> tuple[Child, dict[str, int]]:
             "--print-log", str(files.print_log), "--case-log", str(files.case_log)]  # fmt: skip
     child = Child("simulated line", argv, files.sim_log)
     try:
-        ready = child.wait_line("simulated line ready:", timeout=60)
+        ready = child.wait_line(READY, timeout=60)
     except BaseException:
         child.stop()
         raise

@@ -11,31 +11,27 @@ code survived it intact, which is counted apart ("damaged but readable").
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linectl.ledger.unit_rows import UnitRow
+from simulators.line import PRINT_DEFECTS, Defect, LineLayout, Station
 from standards.gs1.errors import Gs1Error
 from standards.gs1.scan import parse_scan
 
-EXPECTED_REASONS: dict[str, frozenset[str]] = {
-    "no-print": frozenset({"no-print"}),
-    "wrong-content": frozenset({"wrong-content"}),
-    "duplicate": frozenset({"duplicate"}),
-    "low-contrast": frozenset({"low-grade", "no-read"}),
-    "smudge": frozenset({"no-read", "low-grade"}),
-    "missing-modules": frozenset({"no-read", "low-grade"}),
-    "blur": frozenset({"no-read", "low-grade"}),
-}
-"""Reject reasons the daemon may give a pack with each injected defect."""
-
-IMAGE_DEFECTS = frozenset({"smudge", "low-contrast", "missing-modules", "blur"})
+IMAGE_DEFECTS = frozenset(d.value for d in Defect if d not in PRINT_DEFECTS)
 """Damage to the image only: the code may still read correctly, and then the pack is fine."""
 
-CAMERA_PITCHES, GATE_PITCHES = 3, 6
-"""Where the simulated line's camera and gate stand, in pitches after the printer."""
+EXPECTED_REASONS: dict[str, frozenset[str]] = {
+    Defect.NO_PRINT.value: frozenset({"no-print"}),
+    Defect.WRONG_CONTENT.value: frozenset({"wrong-content"}),
+    Defect.DUPLICATE.value: frozenset({"duplicate"}),
+    **dict.fromkeys(IMAGE_DEFECTS, frozenset({"no-read", "low-grade"})),
+}
+"""Reject reasons the daemon may give a pack with each injected defect: a print defect its own,
+an image defect unreadable or low grade."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +43,6 @@ class PrintEntry:
     intended: str | None
     defect: str | None
     time: float = 0.0  # when the simulator printed it (wall clock, s)
-
-
-@dataclass(frozen=True, slots=True)
-class UnitRow:
-    """What the ledger holds for one judged pack."""
-
-    seq: int
-    serial: str
-    verdict: str
-    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,46 +152,41 @@ def read_print_log(path: Path) -> dict[int, PrintEntry]:
     return entries
 
 
-def read_units(ledger: Path, batch: str) -> dict[int, UnitRow]:
-    """seq -> the unit the ledger recorded for that pack in ``batch`` (read-only connection)."""
-    conn = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            "SELECT u.seq, s.serial, u.verdict, u.reason FROM units AS u "
-            "JOIN serials AS s ON s.id = u.serial_id WHERE s.batch = ?",
-            (batch,),
-        ).fetchall()
-    finally:
-        conn.close()
-    return {int(seq): UnitRow(int(seq), str(s), str(v), r) for seq, s, v, r in rows}
+def pitches_after_printer(layout: LineLayout, station: Station) -> int:
+    """How far ``station`` stands after the printer on the simulated conveyor, in pitches."""
+    return layout.position(station) - layout.position(Station.PRINTER)
 
 
-def stalled_around(seq: int, ticks: Mapping[int, float], pitch_s: float) -> float | None:
+def stalled_around(seq: int, ticks: Mapping[int, float], layout: LineLayout) -> float | None:
     """The pause (s) of the simulated line while pack ``seq`` went from camera to gate, if any.
 
     The pack at the printer in the same tick as ``seq`` at a station tells when that tick was
-    (``ticks``: seq -> print time). A pause is two ticks more than two pitches apart, or the
-    camera-to-gate time squeezed below 3/4 of nominal by the catch-up ticks after one. The frame,
-    the verdict's write and the gate then all waited on the stalled simulator process (a GC
-    pause of it, say), whatever the daemon did. None when no pause shows (or no ticks tell).
+    (``ticks``: seq -> print time; ``layout``: where the simulated line's stations stand and its
+    pitch). A pause is two ticks more than two pitches apart, or the camera-to-gate time
+    squeezed below 3/4 of nominal by the catch-up ticks after one. The frame, the verdict's
+    write and the gate then all waited on the stalled simulator process (a GC pause of it, say),
+    whatever the daemon did. None when no pause shows (or no ticks tell).
     """
-    first, camera, gate = seq + CAMERA_PITCHES - 1, seq + CAMERA_PITCHES, seq + GATE_PITCHES
+    to_camera = pitches_after_printer(layout, Station.CAMERA)
+    to_gate = pitches_after_printer(layout, Station.GATE)
+    pitch_s = layout.pitch_seconds
+    first, camera, gate = seq + to_camera - 1, seq + to_camera, seq + to_gate
     if any(k not in ticks for k in range(first, gate + 1)):
         return None  # the end of the batch: no ticks to tell by
     gaps = [ticks[k + 1] - ticks[k] for k in range(first, gate)]
     squeezed = ticks[gate] - ticks[camera] < 0.75 * (gate - camera) * pitch_s
     if max(gaps) <= 2 * pitch_s and not squeezed:
         return None
-    before = range(seq - GATE_PITCHES, first)  # the pause the catch-up ticks came after
+    before = range(seq - to_gate, first)  # the pause the catch-up ticks came after
     return max(gaps + [ticks[k + 1] - ticks[k] for k in before if k in ticks and k + 1 in ticks])
 
 
 def compare(
-    prints: dict[int, PrintEntry], units: dict[int, UnitRow], pitch_s: float | None = None
+    prints: dict[int, PrintEntry], units: dict[int, UnitRow], layout: LineLayout | None = None
 ) -> TruthReport:
     """Judge every pack the printer saw against the ledger's verdict for its seq.
 
-    With the line's ``pitch_s`` a false reject says whether the simulated line stalled around it.
+    With the simulated line's ``layout`` a false reject says whether the line stalled around it.
     """
     ticks = {seq: entry.time for seq, entry in prints.items()}
     report = TruthReport()
@@ -244,7 +225,7 @@ def compare(
                 report.false_accepts.append(Finding(seq, defect, unit.verdict, None, "passed"))
             continue
         if defect is None:
-            pause = None if pitch_s is None else stalled_around(seq, ticks, pitch_s)
+            pause = None if layout is None else stalled_around(seq, ticks, layout)
             note = "" if pause is None else f"(the simulated line paused {pause * 1000:.0f} ms)"
             report.false_rejects.append(Finding(seq, None, unit.verdict, unit.reason, note))
         elif unit.reason in EXPECTED_REASONS.get(defect, frozenset()):
