@@ -69,7 +69,7 @@ def config_keys(model: type[BaseModel], prefix: str = "") -> list[Key]:
         if field.is_required():
             default: Any = REQUIRED
         elif field.default_factory is not None:
-            default = field.default_factory()  # type: ignore[call-arg]
+            default = field.default_factory()
         else:
             default = field.default
         keys.append(Key(path, default, _choices(field.annotation)))

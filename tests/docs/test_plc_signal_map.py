@@ -161,7 +161,9 @@ def test_the_numbers_in_each_signals_meaning_are_the_codes() -> None:
         on_page = set(re.findall(r"\d+", plain(docs[0].meaning)))
         missing = [n for n in re.findall(r"\d+", meaning) if n not in on_page]
         if missing:
-            problems.append(f"{where}: {docs[0].name}: the code says {meaning!r}, not {missing}")
+            problems.append(
+                f"{where}: {docs[0].name}: the code says {meaning!r}; the page lacks {missing}"
+            )
     assert not problems, "\n".join(problems)
 
 
