@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.docs.markdown import DOCS, README, REPO_ROOT, anchors, relative_links
+from tests.docs.markdown import DOCS, README, REPO_ROOT, anchors, code_spans, relative_links
 
 MAX_README_LINES = 300
 
@@ -52,3 +52,26 @@ def test_the_index_and_the_readme_link_every_reference_page() -> None:
     }
     assert reference <= indexed, f"docs/README.md does not list {sorted(reference - indexed)}"
     assert reference <= from_readme, f"README.md does not link {sorted(reference - from_readme)}"
+
+
+TOP_LEVEL = ("standards/", "drivers/", "linectl/", "simulators/", "harness/", "config/", "systemd/")
+TOP_LEVEL += ("bench/", "tests/", "docs/")
+
+
+def test_every_repository_path_the_pages_name_exists() -> None:
+    """A module or file named in backticks (``drivers/plc/signals.py``) is still where it says."""
+    problems = []
+    for page in pages():
+        in_fence = False
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.lstrip().startswith("```"):
+                in_fence = not in_fence
+            if in_fence:
+                continue
+            for span in code_spans(line):
+                path = span.split(" ")[0].split("::")[0]
+                named = path.startswith(TOP_LEVEL) and not path.endswith("/") and "*" not in path
+                if named and not (REPO_ROOT / path).exists():
+                    where = f"{page.relative_to(REPO_ROOT)}:{number}"
+                    problems.append(f"{where}: {path} does not exist")
+    assert not problems, "\n".join(problems)
