@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from drivers.dmcc.codec import Command, DmccHost, Response, Status
 from drivers.interfaces import DeviceError, DeviceUnavailable, ReadResult
+from drivers.links import Exchange
 from drivers.reader_codec import parse_read_text
-from drivers.reader_link import Exchange, ReaderLink
+from drivers.reader_link import ReaderLink
 from drivers.reconnect import ReconnectPolicy
 
 DEFAULT_PORT = 23

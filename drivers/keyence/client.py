@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from drivers.interfaces import DeviceError, ReadResult
 from drivers.keyence.codec import Ack, Command, ErrorReply, KeyenceHost, Reply
-from drivers.reader_link import Exchange, ReaderLink
+from drivers.links import Exchange
+from drivers.reader_link import ReaderLink
 from drivers.reconnect import ReconnectPolicy
 
 DEFAULT_PORT = 9004
