@@ -152,7 +152,13 @@ class ReadResult:
 
 @runtime_checkable
 class CodeReader(Protocol):
-    """A smart reader: trigger it, get its read."""
+    """A smart reader: trigger it, get its read.
+
+    ``read_timeout`` (seconds a read may take before it fails unanswered) is part of the
+    protocol also so that a PLC driver, whose ``read`` reads signals, is never taken for one.
+    """
+
+    read_timeout: float
 
     @property
     def link_state(self) -> LinkState: ...

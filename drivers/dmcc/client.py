@@ -22,7 +22,7 @@ MAX_COMMAND_ID = 999_999_999  # the codec accepts ids of at most 9 digits
 
 
 class DmccReader(ReaderLink[Response]):
-    """Cognex DataMan reader over DMCC.
+    """Cognex DataMan reader over DMCC. Offers: CodeReader, Reconnecting.
 
     ``grade_separator``: the reader's output formatting appends the ISO/IEC 15415 overall grade
     after this string (None: no grade is appended). ``no_read_text``: the reader's no-read string.

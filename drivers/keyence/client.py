@@ -17,7 +17,7 @@ DEFAULT_PORT = 9004
 
 
 class KeyenceReader(ReaderLink[Reply]):
-    """Keyence SR reader.
+    """Keyence SR reader. Offers: CodeReader, Reconnecting.
 
     ``grades``: the reader appends its ISO/IEC 15415 verification result after ``delimiter``.
     ``no_read_text``: the reader's read-error string. ``trigger``: the timing ON command
