@@ -9,6 +9,7 @@ and that queues exactly one print.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -48,17 +49,26 @@ def decoded_ais(data: str, kind: str) -> dict[str, str]:
     return dict(parse_scan(symbol.symbology_identifier + symbol.text).ai)
 
 
+@contextlib.asynccontextmanager
+async def connected(
+    sim: ZplPrinterSimulator | WsiPrinterSimulator, driver: ZplPrinter | WsiPrinter
+) -> AsyncIterator[None]:
+    """The driver connected to the started simulator; both closed afterwards."""
+    try:
+        async with asyncio.timeout(GUARD):
+            await driver.connect()
+        yield
+    finally:
+        await driver.close()
+        await sim.close()
+
+
 @pytest.fixture
 async def zpl() -> AsyncIterator[tuple[ZplPrinterSimulator, ZplPrinter]]:
     sim = ZplPrinterSimulator(line())
     driver = ZplPrinter("127.0.0.1", await sim.start(), policy=fast_policy("zpl"))
-    try:
-        async with asyncio.timeout(GUARD):
-            await driver.connect()
+    async with connected(sim, driver):
         yield sim, driver
-    finally:
-        await driver.close()
-        await sim.close()
 
 
 @pytest.fixture(params=["wsi-tcp", "wsi-serial"])
@@ -79,13 +89,8 @@ async def wsi(
         driver = WsiPrinter.serial(
             str(link), 19200, policy=fast_policy("wsi"), hri_fields=HRI_FIELDS, message="SSCC"
         )
-    try:
-        async with asyncio.timeout(GUARD):
-            await driver.connect()
+    async with connected(sim, driver):
         yield sim, driver
-    finally:
-        await driver.close()
-        await sim.close()
 
 
 async def test_both_printers_are_label_printers(
@@ -150,12 +155,7 @@ async def test_wsi_label_fills_the_code_field_with_the_sscc_and_the_hri_fields_w
 async def test_wsi_refuses_a_label_with_more_text_lines_than_hri_fields() -> None:
     sim = WsiPrinterSimulator(line())
     driver = WsiPrinter.tcp("127.0.0.1", await sim.start(), policy=fast_policy("wsi"))
-    try:
-        async with asyncio.timeout(GUARD):
-            await driver.connect()
-            with pytest.raises(ValueError, match="5 HRI lines"):
-                await driver.print_label(CASE)
+    async with connected(sim, driver):
+        with pytest.raises(ValueError, match="5 HRI lines"):
+            await driver.print_label(CASE)
         assert sim.fields == {} and len(sim.engine.queue) == 0
-    finally:
-        await driver.close()
-        await sim.close()
