@@ -2,13 +2,21 @@
 
 The ZPL, WSI, DMCC and Keyence codecs (both sides) return :data:`NEED_DATA` from ``next_event``
 when they need more bytes; :class:`ByteStream` keeps the input and the stream offset of its first
-byte, so a protocol error names where in the stream it happened.
+byte, so a protocol error names where in the stream it happened. :func:`drain` takes every
+complete event out of a codec, skipping malformed frames, as a device-side loop (the simulators)
+does after each read.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Final
+from collections.abc import Callable, Iterator
+from typing import Final, Protocol, TypeVar
+
+from drivers.interfaces import ProtocolError
+
+E = TypeVar("E")
+E_co = TypeVar("E_co", covariant=True)
 
 
 class NeedData(enum.Enum):
@@ -39,3 +47,29 @@ class ByteStream:
     def _drop(self, n: int) -> None:
         del self._buf[:n]
         self._offset += n
+
+
+class EventSource(Protocol[E_co]):
+    """Either side of a sans-IO codec, as far as taking events out of it goes."""
+
+    def next_event(self) -> E_co | NeedData: ...
+
+
+def _ignore(error: ProtocolError) -> None:
+    """What a device does with bytes it cannot parse: nothing."""
+
+
+def drain(
+    codec: EventSource[E], on_error: Callable[[ProtocolError], None] = _ignore
+) -> Iterator[E]:
+    """Every complete event ``codec`` holds now, in order; each malformed frame (already skipped
+    by the codec) goes to ``on_error``. Ends when the codec needs more bytes."""
+    while True:
+        try:
+            event = codec.next_event()
+        except ProtocolError as exc:
+            on_error(exc)
+            continue
+        if event is NEED_DATA:
+            return
+        yield event
