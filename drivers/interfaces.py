@@ -85,7 +85,7 @@ class Printer(Protocol):
 
 @runtime_checkable
 class ClearablePrinter(Protocol):
-    """A printer that can cancel every queued job (ZPL ``~JA``, WSI queue clear)."""
+    """A printer that can cancel every queued job (ZPL ``~JA``; WSI has no such command)."""
 
     async def clear(self) -> None: ...
 
