@@ -85,7 +85,7 @@ class Printer(Protocol):
 
 @runtime_checkable
 class ClearablePrinter(Protocol):
-    """A printer that can cancel every queued job (ZPL ``~JA``, WSI queue clear)."""
+    """A printer that can cancel every queued job (ZPL ``~JA``; WSI has no such command)."""
 
     async def clear(self) -> None: ...
 
@@ -152,7 +152,13 @@ class ReadResult:
 
 @runtime_checkable
 class CodeReader(Protocol):
-    """A smart reader: trigger it, get its read."""
+    """A smart reader: trigger it, get its read.
+
+    ``read_timeout`` (seconds a read may take before it fails unanswered) is part of the
+    protocol also so that a PLC driver, whose ``read`` reads signals, is never taken for one.
+    """
+
+    read_timeout: float
 
     @property
     def link_state(self) -> LinkState: ...

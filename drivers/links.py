@@ -1,11 +1,15 @@
-"""Byte links to devices (TCP, serial) and a reconnecting, one-request-at-a-time device session.
+"""Byte links to devices (TCP, serial), a reconnecting one-request-at-a-time device session, and
+what every driver built on it shares (:class:`DeviceClient`, :class:`Exchange`).
 
 ``TcpLink`` uses an asyncio protocol so stale input can be dropped without touching private
 buffers. ``SerialLink`` runs pyserial on one dedicated thread (open, read, write, flush, close),
 so no serial call ever blocks the event loop. ``DeviceLink`` owns the connection life cycle:
 connect with a timeout, ReconnectPolicy backoff between failed attempts, stale input flushed
 before each request, and every I/O failure or reply timeout turned into DeviceUnavailable with
-the link dropped, so the next request starts on a fresh connection.
+the link dropped, so the next request starts on a fresh connection. :class:`DeviceClient` is the
+base of the readers' :class:`drivers.reader_link.ReaderLink` and the printers'
+:class:`drivers.printer_link.PrinterLink`: a named DeviceLink, its state, connect, wait and close;
+an :class:`Exchange` drives a driver's sans-IO host codec over the link for one request.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import serial
 
-from drivers.interfaces import DeviceUnavailable
+from drivers.interfaces import DeviceUnavailable, ProtocolError
 from drivers.reconnect import LinkState, ReconnectPolicy
+from drivers.sansio import NEED_DATA, NeedData
+
+E = TypeVar("E")
+E_co = TypeVar("E_co", covariant=True)
 
 log = logging.getLogger("linectl.devices")
 
@@ -299,3 +307,72 @@ class DeviceLink:
         link, self._link = self._link, None
         if link is not None:
             await link.close()
+
+
+class HostCodec(Protocol[E_co]):
+    """The host side of a sans-IO device codec."""
+
+    def receive_data(self, data: bytes) -> None: ...
+    def next_event(self) -> E_co | NeedData: ...
+
+
+class DeviceClient:
+    """A driver over one :class:`DeviceLink` (``link``): its name, state, connect, wait, close.
+
+    Bytes that break the protocol are skipped by the codec, counted in ``protocol_errors`` and
+    logged at DEBUG (noise is normal on a shop floor).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        make_link: Callable[[], Link],
+        policy: ReconnectPolicy | None,
+        connect_timeout: float,
+    ) -> None:
+        self.name = name
+        self.protocol_errors = 0
+        self.link = DeviceLink(name, make_link, policy or ReconnectPolicy(name), connect_timeout)
+
+    @property
+    def link_state(self) -> LinkState:
+        """Where the link to the device is (connected, reconnecting, closed)."""
+        return self.link.state
+
+    async def connect(self) -> None:
+        """Connect now; DeviceUnavailable if the device cannot be reached."""
+        await self.link.connect()
+
+    async def wait_connected(self) -> None:
+        """Wait (through the policy's backoff) until the device accepts a connection again."""
+        await self.link.wait_connected()
+
+    async def close(self) -> None:
+        """Close the connection; safe to call twice, a request after it is DeviceUnavailable."""
+        await self.link.close()
+
+
+class Exchange(Generic[E]):
+    """One request's view of the connection: send bytes, take the device's next event."""
+
+    def __init__(self, owner: DeviceClient, link: Link, codec: HostCodec[E]) -> None:
+        self._owner = owner
+        self._link = link
+        self._codec = codec
+
+    async def send(self, data: bytes) -> None:
+        await self._link.write(data)
+
+    async def next_event(self) -> E:
+        """The next event; malformed input is skipped and counted; a surrounding timeout bounds
+        the wait."""
+        while True:
+            try:
+                event = self._codec.next_event()
+            except ProtocolError as exc:
+                self._owner.protocol_errors += 1
+                log.debug("%s: skipping malformed input: %s", self._owner.name, exc)
+                continue
+            if event is not NEED_DATA:
+                return event
+            self._codec.receive_data(await self._link.read())

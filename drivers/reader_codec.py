@@ -11,21 +11,12 @@ their "symbology identifier" output option is on; linectl expects it on so GS1 d
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass, field
 from typing import Final
 
 from drivers.interfaces import ProtocolError, ReadResult
-
-
-class NeedData(enum.Enum):
-    """Sentinel type: the codec needs more bytes before it can return another event."""
-
-    NEED_DATA = "need-data"
-
-
-NEED_DATA: Final = NeedData.NEED_DATA
+from drivers.sansio import NEED_DATA as NEED_DATA  # the readers' codecs and tests take it here
 
 
 class ReaderProtocolError(ProtocolError):

@@ -36,11 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from drivers.interfaces import ProtocolError
 from drivers.reader_codec import CodeRead
+from drivers.sansio import drain
 from drivers.zpl.codec import (
     LABEL_COUNT_VAR,
-    NEED_DATA,
     ControlCommand,
     HostStatusRequest,
     Label,
@@ -350,14 +349,7 @@ class CaseLabelPrinter:
         while data := await reader.read(65536):
             codec.receive_data(data)
             replies = bytearray()
-            while True:
-                try:
-                    event = codec.next_event()
-                except ProtocolError as exc:
-                    self.protocol_errors.append(str(exc))
-                    continue
-                if event is NEED_DATA:
-                    break
+            for event in drain(codec, lambda exc: self.protocol_errors.append(str(exc))):
                 replies += self._reply(codec, event)
             if replies:
                 writer.write(bytes(replies))

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.interfaces import ProtocolError
+from drivers.sansio import drain
 from drivers.wsi.codec import (
     DEFAULT_COMMANDS,
     ERROR_NAMES,
-    NEED_DATA,
     SEP,
     Ack,
     Command,
@@ -195,17 +195,11 @@ class WsiPrinterSimulator:
 
     def _replies(self, codec: WsiDeviceConnection, data: bytes) -> list[bytes]:
         codec.receive_data(data)
-        out: list[bytes] = []
-        while True:
-            try:
-                event = codec.next_event()
-            except ProtocolError as exc:
-                self.protocol_errors.append(str(exc))
-                log.info("%s: %s", self.name, exc)
-                continue
-            if event is NEED_DATA:
-                return out
-            out.append(codec.send(self.handle(event)))
+        return [codec.send(self.handle(event)) for event in drain(codec, self._protocol_error)]
+
+    def _protocol_error(self, exc: ProtocolError) -> None:
+        self.protocol_errors.append(str(exc))
+        log.info("%s: %s", self.name, exc)
 
     async def _serve_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.interfaces import ProtocolError
+from drivers.sansio import drain
 from drivers.zpl.codec import (
     LABEL_COUNT_VAR,
-    NEED_DATA,
     ControlCommand,
     HostStatusRequest,
     Label,
@@ -158,6 +158,10 @@ class ZplPrinterSimulator:
                 self.engine.set_fault("paused", event.name == "PP")
         return b""
 
+    def _protocol_error(self, exc: ProtocolError) -> None:
+        self.protocol_errors.append(str(exc))
+        log.info("%s: %s", self.service.name, exc)
+
     async def _serve_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
@@ -165,15 +169,7 @@ class ZplPrinterSimulator:
         while data := await reader.read(65536):
             codec.receive_data(data)
             replies = bytearray()
-            while True:
-                try:
-                    event = codec.next_event()
-                except ProtocolError as exc:
-                    self.protocol_errors.append(str(exc))
-                    log.info("%s: %s", self.service.name, exc)
-                    continue
-                if event is NEED_DATA:
-                    break
+            for event in drain(codec, self._protocol_error):
                 replies += self._reply(codec, event)
             if replies:  # all replies to one read go out in one write
                 writer.write(bytes(replies))

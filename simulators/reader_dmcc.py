@@ -19,8 +19,9 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-from drivers.dmcc.codec import Command, DmccDevice, DmccProtocolError, Response, Status
-from drivers.reader_codec import NEED_DATA, format_read_text
+from drivers.dmcc.codec import Command, DmccDevice, Response, Status
+from drivers.reader_codec import format_read_text
+from drivers.sansio import drain
 from simulators.line import VirtualLine
 from simulators.smart_reader import (
     ReaderServer,
@@ -68,13 +69,7 @@ class DmccReaderSimulator(ReaderServer):
         codec = DmccDevice()
         while data := await reader.read(4096):
             codec.receive_data(data)
-            while True:
-                try:
-                    command = codec.next_event()
-                except DmccProtocolError:
-                    continue  # a reader ignores what it cannot parse
-                if command is NEED_DATA:
-                    break
+            for command in drain(codec):  # a reader ignores what it cannot parse
                 await self._answer(codec, writer, command)
 
     async def _answer(

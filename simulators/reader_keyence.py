@@ -18,8 +18,8 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-from drivers.keyence.codec import Ack, Command, ErrorReply, KeyenceDevice, KeyenceProtocolError
-from drivers.reader_codec import NEED_DATA
+from drivers.keyence.codec import Ack, Command, ErrorReply, KeyenceDevice
+from drivers.sansio import drain
 from simulators.line import VirtualLine
 from simulators.smart_reader import (
     ReaderServer,
@@ -74,13 +74,7 @@ class KeyenceReaderSimulator(ReaderServer):
         try:
             while data := await reader.read(4096):
                 codec.receive_data(data)
-                while True:
-                    try:
-                        command = codec.next_event()
-                    except KeyenceProtocolError:
-                        continue  # a reader drops what it cannot parse
-                    if command is NEED_DATA:
-                        break
+                for command in drain(codec):  # a reader drops what it cannot parse
                     await self._answer(codec, writer, command, decoding)
         finally:
             for task in decoding:

@@ -33,7 +33,10 @@ _READ_SIZE = 1 << 20
 
 
 class PushCamera:
-    """Connects to a camera's push server and yields the frames it pushes (drivers.Camera)."""
+    """Connects to a camera's push server and yields the frames it pushes.
+
+    Offers: Camera; it reconnects by itself, in the next ``frames`` call after the policy's delay.
+    """
 
     def __init__(
         self,

@@ -47,7 +47,10 @@ def to_grey(raw: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
 
 
 class OpenCvCamera:
-    """A drivers.Camera over cv2.VideoCapture; a file or image series ends; a live one retries."""
+    """A Camera over cv2.VideoCapture; a file or image series ends; a live one retries.
+
+    Offers: Camera only.
+    """
 
     def __init__(
         self,

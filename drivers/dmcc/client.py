@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from drivers.dmcc.codec import Command, DmccHost, Response, Status
 from drivers.interfaces import DeviceError, DeviceUnavailable, ReadResult
+from drivers.links import Exchange
 from drivers.reader_codec import parse_read_text
-from drivers.reader_link import Exchange, ReaderLink
+from drivers.reader_link import ReaderLink
 from drivers.reconnect import ReconnectPolicy
 
 DEFAULT_PORT = 23
@@ -21,7 +22,7 @@ MAX_COMMAND_ID = 999_999_999  # the codec accepts ids of at most 9 digits
 
 
 class DmccReader(ReaderLink[Response]):
-    """Cognex DataMan reader over DMCC.
+    """Cognex DataMan reader over DMCC. Offers: CodeReader, Reconnecting.
 
     ``grade_separator``: the reader's output formatting appends the ISO/IEC 15415 overall grade
     after this string (None: no grade is appended). ``no_read_text``: the reader's no-read string.

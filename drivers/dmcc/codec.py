@@ -37,7 +37,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from drivers.reader_codec import NEED_DATA, NeedData, ReaderProtocolError
+from drivers.reader_codec import ReaderProtocolError
+from drivers.sansio import NEED_DATA, NeedData
 
 PROTOCOL: Final = "dmcc"
 HEADER: Final = b"||"

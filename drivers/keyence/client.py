@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from drivers.interfaces import DeviceError, ReadResult
 from drivers.keyence.codec import Ack, Command, ErrorReply, KeyenceHost, Reply
-from drivers.reader_link import Exchange, ReaderLink
+from drivers.links import Exchange
+from drivers.reader_link import ReaderLink
 from drivers.reconnect import ReconnectPolicy
 
 DEFAULT_PORT = 9004
 
 
 class KeyenceReader(ReaderLink[Reply]):
-    """Keyence SR reader.
+    """Keyence SR reader. Offers: CodeReader, Reconnecting.
 
     ``grades``: the reader appends its ISO/IEC 15415 verification result after ``delimiter``.
     ``no_read_text``: the reader's read-error string. ``trigger``: the timing ON command

@@ -32,13 +32,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from drivers.reader_codec import (
-    NEED_DATA,
     CodeRead,
-    NeedData,
     ReaderProtocolError,
     format_read_text,
     parse_read_text,
 )
+from drivers.sansio import NEED_DATA, NeedData
 
 PROTOCOL: Final = "keyence"
 TERMINATOR: Final = b"\r"

@@ -9,28 +9,24 @@ the error status (``E``) in one write. Print confirmation is the counter moving.
 
 The message (layout, symbology) is set up on the printer; linectl only fills its user fields, so
 the job's symbology must match the message selected (``message=`` selects it at connect).
+
+WSI has no command that cancels prints already queued, so this driver is no ClearablePrinter: a
+host that must resynchronise a WSI printer re-bases its queue instead (the queued prints go, in
+order, on the next packs) or has the operator clear the printer at its panel.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from drivers.interfaces import (
-    DeviceError,
-    LinkState,
-    LogisticLabel,
-    PrinterStatus,
-    PrintJob,
-    ProtocolError,
-)
-from drivers.links import DeviceLink, Link, SerialLink, TcpLink
+from drivers.interfaces import DeviceError, LogisticLabel, PrinterStatus, PrintJob
+from drivers.links import Link, SerialLink, TcpLink
+from drivers.printer_link import PrinterLink
 from drivers.reconnect import ReconnectPolicy
 from drivers.wsi.codec import (
     DEFAULT_COMMANDS,
-    NEED_DATA,
     Ack,
     Command,
     DataReply,
@@ -50,8 +46,12 @@ from drivers.wsi.codec import (
 log = logging.getLogger("linectl.devices.wsi")
 
 
-class WsiPrinter:
-    """A WSI printer; build it with :meth:`tcp` or :meth:`serial`."""
+class WsiPrinter(PrinterLink[WsiHostEvent]):
+    """A WSI printer; build it with :meth:`tcp` or :meth:`serial`.
+
+    Offers: Printer, LabelPrinter (a logistic label into a GS1-128 message's fields),
+    Reconnecting. Not ClearablePrinter: WSI cannot cancel queued prints.
+    """
 
     def __init__(
         self,
@@ -66,21 +66,20 @@ class WsiPrinter:
         code_field: str = "CODE",
         hri_fields: Sequence[str] = ("HRI1", "HRI2", "HRI3"),
     ) -> None:
-        self.name = name
-        self.reply_timeout = reply_timeout
+        self._codec = WsiHostConnection()
+        super().__init__(
+            name,
+            make_link,
+            self._codec,
+            policy=policy,
+            connect_timeout=connect_timeout,
+            reply_timeout=reply_timeout,
+        )
         self.commands = commands
         self.message = message
         self.code_field = code_field
         self.hri_fields = tuple(hri_fields)
-        self.link = DeviceLink(name, make_link, policy or ReconnectPolicy(name), connect_timeout)
-        self._codec = WsiHostConnection()
-        self.loaded = 0
         self._base: tuple[int, int] | None = None  # (loaded, print count) at the first status
-
-    @property
-    def link_state(self) -> LinkState:
-        """Where the link to the device is (connected, reconnecting, closed)."""
-        return self.link.state
 
     @classmethod
     def tcp(cls, host: str, port: int = 3100, **kwargs: Any) -> WsiPrinter:
@@ -105,32 +104,13 @@ class WsiPrinter:
             await self._acked([select_message(self.message, self.commands)])
         self._base = (self.loaded, await self.print_count())
 
-    async def wait_connected(self) -> None:
-        await self.link.wait_connected()
-
-    async def close(self) -> None:
-        await self.link.close()
-
-    async def _next(self, link: Link) -> WsiHostEvent:
-        while True:
-            try:
-                event = self._codec.next_event()
-            except ProtocolError as exc:
-                log.debug("%s: skipping malformed reply: %s", self.name, exc)
-                continue
-            if event is not NEED_DATA:
-                return event
-            self._codec.receive_data(await link.read())
-
     async def _acked(self, commands: list[Command]) -> None:
         """Send the packets in one write; wait for every ack (matched by checksum, in order)."""
         request = b"".join(self._codec.send(c) for c in commands)
-        async with self.link.exchange() as link, asyncio.timeout(self.reply_timeout):
-            self._codec.clear()
-            await link.write(request)
+        async with self._request(request) as exchange:
             pending = list(commands)
             while pending:
-                event = await self._next(link)
+                event = await exchange.next_event()
                 if isinstance(event, Nak) and event.checksum == pending[0].checksum:
                     raise DeviceError(f"{self.name}: printer refused {pending[0].code!r} packet")
                 if isinstance(event, Ack) and event.checksum == pending[0].checksum:
@@ -146,12 +126,10 @@ class WsiPrinter:
         }
         request = b"".join(self._codec.send(c) for c in commands)
         replies: list[DataReply] = []
-        async with self.link.exchange() as link, asyncio.timeout(self.reply_timeout):
-            self._codec.clear()
-            await link.write(request)
+        async with self._request(request) as exchange:
             while len(replies) < len(commands):
                 wanted = commands[len(replies)]
-                event = await self._next(link)
+                event = await exchange.next_event()
                 if isinstance(event, Nak) and event.checksum == wanted.checksum:
                     raise DeviceError(f"{self.name}: printer refused {wanted.code!r} request")
                 if isinstance(event, DataReply):
@@ -182,17 +160,6 @@ class WsiPrinter:
         packets.append(update_user_field(self.code_field, job.data, self.commands))
         await self._acked(packets)
         self.loaded += 1
-
-    async def clear(self) -> None:
-        """Cancel queued prints: WSI has no such command, so this always raises DeviceError.
-
-        The WSI command set (see drivers.wsi.codec) only updates user fields, selects messages
-        and switches printing on or off; none of them discards prints already queued by a code
-        field update. A host that must resynchronise a WSI printer re-bases its queue instead
-        (the queued prints go, in order, on the next packs) or has the operator clear the
-        printer at its panel.
-        """
-        raise DeviceError(f"{self.name}: WSI offers no command to cancel queued prints")
 
     async def set_printing(self, on: bool) -> None:
         code = self.commands.print_on if on else self.commands.print_off

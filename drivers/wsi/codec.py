@@ -22,10 +22,10 @@ a frame that overruns :data:`MAX_FRAME` raises :class:`WsiProtocolError` and is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Final
 
 from drivers.interfaces import ProtocolError
+from drivers.sansio import NEED_DATA, ByteStream, NeedData
 
 STX: Final = 0x02
 ETX: Final = 0x03
@@ -44,13 +44,6 @@ ERROR_NAMES: Final[dict[int, str]] = {
     7: "eht-trip",
     8: "printhead-temperature",
 }
-
-
-class _NeedData(Enum):
-    NEED_DATA = "need-data"
-
-
-NEED_DATA: Final = _NeedData.NEED_DATA
 
 
 class WsiProtocolError(ProtocolError):
@@ -198,25 +191,8 @@ def fault_names(codes: tuple[int, ...]) -> tuple[str, ...]:
 # --- stream codecs -------------------------------------------------------------------------------
 
 
-class _Stream:
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._offset = 0
-        self.skipped = 0  # noise bytes dropped between frames
-
-    def receive_data(self, data: bytes) -> None:
-        self._buf += data
-
-    def clear(self) -> None:
-        """Forget buffered input (stale bytes before a new request)."""
-        self._offset += len(self._buf)
-        self._buf.clear()
-
-    def _drop(self, n: int) -> None:
-        del self._buf[:n]
-        self._offset += n
-
-    def _frame(self) -> bytes | _NeedData:
+class _Stream(ByteStream):
+    def _frame(self) -> bytes | NeedData:
         """The payload of the STX..ETX frame at the buffer start (buffer[0] is STX)."""
         buf, start = self._buf, self._offset
         end = buf.find(ETX, 1, MAX_FRAME)
@@ -243,7 +219,7 @@ class WsiHostConnection(_Stream):
             raise ValueError(f"command {command.code!r}: empty type or STX/ETX inside the packet")
         return bytes([STX]) + payload + bytes([ETX])
 
-    def next_event(self) -> WsiHostEvent | _NeedData:
+    def next_event(self) -> WsiHostEvent | NeedData:
         buf = self._buf
         while buf:
             first = buf[0]
@@ -282,7 +258,7 @@ class WsiDeviceConnection(_Stream):
         mark = b"$" if isinstance(event, Ack) else b"!"
         return mark + f"{event.checksum & 0xFF:02X}".encode("ascii")
 
-    def next_event(self) -> Command | _NeedData:
+    def next_event(self) -> Command | NeedData:
         buf = self._buf
         while buf:
             if buf[0] != STX:

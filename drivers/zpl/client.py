@@ -9,38 +9,38 @@ a ``~HS`` that must report an empty buffer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from drivers.interfaces import (
     DeviceError,
     DeviceUnavailable,
-    LinkState,
     LogisticLabel,
     PrinterStatus,
     PrintJob,
-    ProtocolError,
 )
-from drivers.links import DeviceLink, Link, TcpLink
+from drivers.links import TcpLink
+from drivers.printer_link import PrinterLink
 from drivers.reconnect import ReconnectPolicy
 from drivers.zpl.codec import (
     LABEL_COUNT_VAR,
-    NEED_DATA,
     HostStatusRequest,
-    LabelLayout,
     SgdCommand,
     SgdValue,
     ZplHostConnection,
-    build_label,
 )
+from drivers.zpl.labelformat import LabelLayout, build_label
 from drivers.zpl.logistic import LogisticLayout, logistic_label_zpl
 from drivers.zpl.status import HostStatus
 
 log = logging.getLogger("linectl.devices.zpl")
 
 
-class ZplPrinter:
-    """A Zebra printer reached over TCP; one request at a time, reconnecting per the policy."""
+class ZplPrinter(PrinterLink[HostStatus | SgdValue]):
+    """A Zebra printer reached over TCP; one request at a time, reconnecting per the policy.
+
+    Offers: Printer, LabelPrinter (logistic labels in :class:`LogisticLayout`), ClearablePrinter
+    (``~JA``), Reconnecting.
+    """
 
     def __init__(
         self,
@@ -54,44 +54,28 @@ class ZplPrinter:
         layout: LabelLayout | None = None,
         logistic_layout: LogisticLayout | None = None,
     ) -> None:
-        self.name = name
-        self.reply_timeout = reply_timeout
+        self._codec = ZplHostConnection()
+        super().__init__(
+            name,
+            lambda: TcpLink(host, port),
+            self._codec,
+            policy=policy,
+            connect_timeout=connect_timeout,
+            reply_timeout=reply_timeout,
+        )
         self.layout = layout
         self.logistic_layout = logistic_layout
-        self.link = DeviceLink(
-            name, lambda: TcpLink(host, port), policy or ReconnectPolicy(name), connect_timeout
-        )
-        self._codec = ZplHostConnection()
-        self.loaded = 0  # label formats sent through this driver
         self.cancelled = 0  # formats discarded by clear()
         self.last_host_status: HostStatus | None = None
 
-    @property
-    def link_state(self) -> LinkState:
-        """Where the link to the device is (connected, reconnecting, closed)."""
-        return self.link.state
-
-    async def connect(self) -> None:
-        await self.link.connect()
-
-    async def wait_connected(self) -> None:
-        await self.link.wait_connected()
-
-    async def close(self) -> None:
-        await self.link.close()
-
     async def print_label(self, label: LogisticLabel) -> None:
         """Send a case or pallet label as one ZPL format (both codes and the text lines)."""
-        data = logistic_label_zpl(label, self.logistic_layout)
-        async with self.link.exchange() as link:
-            await link.write(data)
+        await self._write(logistic_label_zpl(label, self.logistic_layout))
         self.loaded += 1
 
     async def load(self, job: PrintJob) -> None:
         """Send the job's label format; ValueError if the job cannot be expressed in ZPL."""
-        data = build_label(job, self.layout)
-        async with self.link.exchange() as link:
-            await link.write(data)
+        await self._write(build_label(job, self.layout))
         self.loaded += 1
 
     async def clear(self) -> None:
@@ -103,12 +87,10 @@ class ZplPrinter:
         """
         request = self._codec.send(HostStatusRequest()) + b"~JA"
         request += self._codec.send(HostStatusRequest())
-        async with self.link.exchange() as link, asyncio.timeout(self.reply_timeout):
-            self._codec.clear()
-            await link.write(request)
+        async with self._request(request) as exchange:
             replies: list[HostStatus] = []
             while len(replies) < 2:
-                event = await self._next(link)
+                event = await exchange.next_event()
                 if isinstance(event, HostStatus):
                     replies.append(event)
         before, after = replies
@@ -119,35 +101,22 @@ class ZplPrinter:
                 f"{self.name}: {after.formats_in_buffer} formats still queued after ~JA"
             )
 
-    async def _next(self, link: Link) -> HostStatus | SgdValue:
-        while True:
-            try:
-                event = self._codec.next_event()
-            except ProtocolError as exc:
-                log.debug("%s: skipping malformed reply: %s", self.name, exc)
-                continue
-            if event is not NEED_DATA:
-                return event
-            self._codec.receive_data(await link.read())
-
     async def _query(self, with_count: bool) -> tuple[HostStatus, SgdValue | None]:
         request = self._codec.send(HostStatusRequest())
         if with_count:
             request += self._codec.send(SgdCommand("getvar", LABEL_COUNT_VAR))
         try:
-            async with self.link.exchange() as link, asyncio.timeout(self.reply_timeout):
-                self._codec.clear()
-                await link.write(request)
+            async with self._request(request) as exchange:
                 status: HostStatus | None = None
                 while status is None:
-                    event = await self._next(link)
+                    event = await exchange.next_event()
                     if isinstance(event, HostStatus):
                         status = event
                     else:
                         log.debug("%s: dropping stale SGD value %r", self.name, event.value)
                 value: SgdValue | None = None
                 while with_count and value is None:
-                    event = await self._next(link)
+                    event = await exchange.next_event()
                     value = event if isinstance(event, SgdValue) else None
         except DeviceUnavailable as exc:
             if "no reply" in str(exc):

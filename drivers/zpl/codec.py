@@ -24,30 +24,14 @@ from enum import Enum
 from typing import Final
 
 from drivers.interfaces import PrintJob, ProtocolError
-from drivers.zpl.fielddata import (
-    DM_ESCAPE,
-    FH_INDICATOR,
-    decode_code128,
-    decode_datamatrix,
-    decode_field_hex,
-    encode_datamatrix,
-    encode_field_hex,
-    encode_gs1_128,
-    needs_field_hex,
-)
+from drivers.sansio import NEED_DATA, ByteStream, NeedData
+from drivers.zpl.labelformat import Label, build_label, parse_label
 from drivers.zpl.status import FIELD_COUNTS, HostStatus, build_status_reply, parse_status_fields
 
 LABEL_COUNT_VAR: Final = "odometer.total_label_count"
 MAX_FORMAT: Final = 64 * 1024  # bytes between ^XA and ^XZ
 MAX_LINE: Final = 1024  # an SGD command line
 MAX_REPLY: Final = 256  # one ~HS string or one SGD value
-
-
-class _NeedData(Enum):
-    NEED_DATA = "need-data"
-
-
-NEED_DATA: Final = _NeedData.NEED_DATA
 
 
 class ZplProtocolError(ProtocolError):
@@ -89,111 +73,8 @@ class ControlCommand:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One ``^FO ... ^FS`` field of a label: text or a code, with the data as it will be marked."""
-
-    x: int
-    y: int
-    kind: str  # "text" | "datamatrix" | "gs1-128" | "code128" | "qr"
-    data: str  # escapes resolved; GS1 codes as element strings with GS separators
-    gs1: bool = False
-    raw: str = ""  # the ^FD data as received
-
-
-@dataclass(frozen=True, slots=True)
-class Label:
-    """A parsed label format: its fields, print quantity and ``^FX`` comments."""
-
-    fields: tuple[Field, ...]
-    quantity: int = 1
-    comments: tuple[str, ...] = ()
-
-    @property
-    def code(self) -> Field | None:
-        """The first code (non-text) field, the one a serialization line cares about."""
-        return next((f for f in self.fields if f.kind != "text"), None)
-
-    @property
-    def texts(self) -> tuple[str, ...]:
-        return tuple(f.data for f in self.fields if f.kind == "text")
-
-    @property
-    def seq(self) -> int | None:
-        """The pack sequence number linectl writes into a ``^FX`` comment, if present."""
-        for comment in self.comments:
-            if comment.startswith("linectl seq="):
-                tail = comment.removeprefix("linectl seq=")
-                if tail.isdigit():
-                    return int(tail)
-        return None
-
-
 ZplHostEvent = HostStatus | SgdValue
 ZplDeviceEvent = Label | HostStatusRequest | SgdCommand | ControlCommand
-
-
-# --- host side: building label formats -----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LabelLayout:
-    """Where the code and the human-readable lines go on the label, in dots."""
-
-    code_x: int = 30
-    code_y: int = 30
-    module_dots: int = 6  # ^BX element height: one module's size in dots
-    bar_height: int = 120  # ^BC bar height
-    bar_module: int = 2  # ^BY narrow bar width
-    qr_magnification: int = 5
-    text_x: int = 250
-    text_y: int = 30
-    font_height: int = 28
-    line_height: int = 34
-
-
-def _fd(data: str) -> str:
-    if needs_field_hex(data):
-        return f"^FH{FH_INDICATOR}^FD{encode_field_hex(data)}^FS"
-    return f"^FD{data}^FS"
-
-
-def _is_uri(data: str) -> bool:
-    return data.startswith(("https://", "http://"))
-
-
-def build_label(job: PrintJob, layout: LabelLayout | None = None) -> bytes:
-    """The complete ``^XA...^XZ`` format for one job (one label, ``^PQ1``).
-
-    Raises ValueError naming the problem when the job cannot be expressed in ZPL.
-    """
-    lay = layout or LabelLayout()
-    if not job.data:
-        raise ValueError(f"job {job.seq}: empty code data")
-    parts = ["^XA", "^CI28", f"^FXlinectl seq={job.seq}^FS", f"^FO{lay.code_x},{lay.code_y}"]
-    if job.symbology == "datamatrix":
-        uri = _is_uri(job.data)
-        parts.append(f"^BXN,{lay.module_dots},200,,,,{DM_ESCAPE}")
-        parts.append(_fd(encode_datamatrix(job.data, gs1=not uri)))
-    elif job.symbology == "gs1-128":
-        parts.append(f"^BY{lay.bar_module}^BCN,{lay.bar_height},Y,N,N")
-        parts.append(_fd(encode_gs1_128(job.data)))
-    elif job.symbology == "qr":
-        if not _is_uri(job.data):
-            raise ValueError(
-                f"job {job.seq}: GS1 element strings in QR are not supported over ZPL; "
-                "use a Digital Link URI or datamatrix"
-            )
-        parts.append(f"^BQN,2,{lay.qr_magnification}")
-        parts.append(_fd(f"QA,{job.data}"))
-    else:
-        raise ValueError(f"job {job.seq}: unknown symbology {job.symbology!r}")
-    for n, line in enumerate(job.hri):
-        y = lay.text_y + n * lay.line_height
-        parts.append(f"^FO{lay.text_x},{y}^A0N,{lay.font_height},{lay.font_height}")
-        parts.append(_fd(line))
-    parts += ["^PQ1", "^XZ"]
-    return "\n".join(parts).encode("utf-8") + b"\n"
 
 
 def sgd_getvar(name: str) -> bytes:
@@ -203,104 +84,15 @@ def sgd_getvar(name: str) -> bytes:
     return f'! U1 getvar "{name}"\r\n'.encode("ascii")
 
 
-# --- device side: parsing label formats ----------------------------------------------------------
-
-
-def _ints(params: str, count: int) -> list[int]:
-    out: list[int] = []
-    for part in params.split(",")[:count]:
-        part = part.strip()
-        out.append(int(part) if part.isdigit() else 0)
-    return out + [0] * (count - len(out))
-
-
-def _tokens(body: str) -> list[tuple[int, str, str]]:
-    """Split a format body into (offset, command name, parameters)."""
-    out: list[tuple[int, str, str]] = []
-    i = body.find("^")
-    while i >= 0:
-        j = body.find("^", i + 1)
-        chunk = body[i + 1 : j if j >= 0 else len(body)]
-        if len(chunk) >= 2:
-            out.append((i, chunk[:2].upper(), chunk[2:]))
-        elif chunk:
-            out.append((i, chunk.upper(), ""))
-        i = j
-    return out
-
-
-def parse_label(body: str, base: int = 0) -> Label:
-    """Parse the text between ``^XA`` and ``^XZ``; ValueError names the offset of a bad field."""
-    fields: list[Field] = []
-    comments: list[str] = []
-    quantity = 1
-    x = y = 0
-    kind = "text"
-    escape = "~"  # ^BX default on current firmware; linectl always sends its own
-    hex_indicator: str | None = None
-    data: str | None = None
-    for offset, name, raw_params in _tokens(body):
-        at = base + offset
-        params = raw_params.replace("\r", "").replace("\n", "")  # printers ignore CR LF
-        if name in ("FO", "FT"):
-            x, y = _ints(params, 2)
-        elif name == "FH":
-            hex_indicator = params[:1] or "_"
-        elif name == "BX":
-            kind = "datamatrix"
-            parts = params.split(",")
-            if len(parts) < 3 or parts[2].strip() != "200":
-                raise ValueError(f"^BX at offset {at}: only quality 200 (ECC 200) is supported")
-            escape = parts[6][:1] if len(parts) > 6 and parts[6] else "~"
-        elif name == "BC":
-            kind = "code128"
-        elif name == "BQ":
-            kind = "qr"
-        elif name == "FD":
-            data = params
-        elif name == "FX":
-            comments.append(params.strip())
-        elif name == "PQ":
-            quantity = max(1, _ints(params, 1)[0])
-        elif name == "FS":
-            if data is not None:
-                fields.append(_resolve_field(x, y, kind, data, escape, hex_indicator, at))
-            kind, data, hex_indicator = "text", None, None
-    return Label(fields=tuple(fields), quantity=quantity, comments=tuple(comments))
-
-
-def _resolve_field(
-    x: int, y: int, kind: str, raw: str, escape: str, hex_indicator: str | None, at: int
-) -> Field:
-    try:
-        text = decode_field_hex(raw, hex_indicator) if hex_indicator else raw
-        if kind == "datamatrix":
-            gs1, value = decode_datamatrix(text, escape)
-            return Field(x, y, kind, value, gs1, raw)
-        if kind == "code128":
-            gs1, value = decode_code128(text)
-            return Field(x, y, "gs1-128" if gs1 else "code128", value, gs1, raw)
-        if kind == "qr":
-            head, sep, value = text.partition(",")
-            if not sep or len(head) != 2 or head[1] != "A":
-                raise ValueError("^BQ data must be '<level>A,<data>' (automatic input mode)")
-            return Field(x, y, kind, value, False, raw)
-        return Field(x, y, kind, text, False, raw)
-    except ValueError as exc:
-        raise ValueError(f"field ending at offset {at}: {exc}") from exc
-
-
 # --- stream codecs -------------------------------------------------------------------------------
 
 
-class ZplHostConnection:
+class ZplHostConnection(ByteStream):
     """Host side: encode requests, parse ``~HS`` strings and SGD values from the printer."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self._offset = 0  # stream offset of _buf[0]
+        super().__init__()
         self._strings: list[bytes] = []
-        self.skipped = 0  # noise bytes dropped between frames
 
     def send(self, event: PrintJob | HostStatusRequest | SgdCommand) -> bytes:
         if isinstance(event, PrintJob):
@@ -311,20 +103,12 @@ class ZplHostConnection:
             raise ValueError(f"only SGD getvar is sent by the host codec, not {event.verb!r}")
         return sgd_getvar(event.name)
 
-    def receive_data(self, data: bytes) -> None:
-        self._buf += data
-
     def clear(self) -> None:
         """Forget buffered input and any half-received status (stale bytes before a request)."""
-        self._offset += len(self._buf)
-        self._buf.clear()
+        super().clear()
         self._strings.clear()
 
-    def _drop(self, n: int) -> None:
-        del self._buf[:n]
-        self._offset += n
-
-    def next_event(self) -> ZplHostEvent | _NeedData:
+    def next_event(self) -> ZplHostEvent | NeedData:
         buf = self._buf
         while buf:
             first = buf[0]
@@ -344,7 +128,7 @@ class ZplHostConnection:
                 self.skipped += 1
         return NEED_DATA
 
-    def _status_string(self) -> HostStatus | _NeedData | _Partial:
+    def _status_string(self) -> HostStatus | NeedData | _Partial:
         buf, start = self._buf, self._offset
         end = buf.find(b"\x03", 1, MAX_REPLY)
         restart = buf.find(b"\x02", 1, end if end >= 0 else MAX_REPLY)
@@ -382,7 +166,7 @@ class ZplHostConnection:
         except ValueError as exc:
             raise ZplProtocolError(start, str(exc)) from None
 
-    def _sgd_value(self) -> SgdValue | _NeedData:
+    def _sgd_value(self) -> SgdValue | NeedData:
         buf, start = self._buf, self._offset
         close = buf.find(b'"', 1, MAX_REPLY)
         body = bytes(buf[1:close]) if close >= 0 else bytes(buf[1:MAX_REPLY])
@@ -406,16 +190,8 @@ class _Partial(Enum):
 _PARTIAL: Final = _Partial.PARTIAL
 
 
-class ZplDeviceConnection:
+class ZplDeviceConnection(ByteStream):
     """Printer side: parse formats, ``~`` commands and SGD lines; encode status and SGD replies."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._offset = 0
-        self.skipped = 0
-
-    def receive_data(self, data: bytes) -> None:
-        self._buf += data
 
     def send(self, event: HostStatus | SgdValue) -> bytes:
         if isinstance(event, HostStatus):
@@ -424,11 +200,7 @@ class ZplDeviceConnection:
             raise ValueError(f"SGD value {event.value!r} must be printable ASCII without quotes")
         return f'"{event.value}"'.encode("ascii")
 
-    def _drop(self, n: int) -> None:
-        del self._buf[:n]
-        self._offset += n
-
-    def next_event(self) -> ZplDeviceEvent | _NeedData:
+    def next_event(self) -> ZplDeviceEvent | NeedData:
         buf = self._buf
         while buf:
             head = bytes(buf[:4])
@@ -445,7 +217,7 @@ class ZplDeviceConnection:
                 self.skipped += 1
         return NEED_DATA
 
-    def _format(self) -> Label | _NeedData:
+    def _format(self) -> Label | NeedData:
         buf, start = self._buf, self._offset
         end = buf.find(b"^XZ", 3)
         again = buf.find(b"^XA", 3, end if end >= 0 else len(buf))
@@ -466,7 +238,7 @@ class ZplDeviceConnection:
         except ValueError as exc:
             raise ZplProtocolError(start, str(exc)) from None
 
-    def _control(self) -> HostStatusRequest | ControlCommand | _NeedData:
+    def _control(self) -> HostStatusRequest | ControlCommand | NeedData:
         buf, start = self._buf, self._offset
         if len(buf) < 3:
             return NEED_DATA
@@ -486,7 +258,7 @@ class ZplDeviceConnection:
         self._drop(3)
         return ControlCommand(name.decode("ascii"))
 
-    def _sgd(self) -> SgdCommand | _NeedData:
+    def _sgd(self) -> SgdCommand | NeedData:
         buf, start = self._buf, self._offset
         end = buf.find(b"\n", 0, MAX_LINE)
         if end < 0:

@@ -31,6 +31,13 @@ def needs_field_hex(text: str) -> bool:
     return any(c in _RAW_FORBIDDEN for c in text)
 
 
+def field_data(text: str) -> str:
+    """``^FD text ^FS``, through ``^FH`` when the text holds characters that cannot go raw."""
+    if needs_field_hex(text):
+        return f"^FH{FH_INDICATOR}^FD{encode_field_hex(text)}^FS"
+    return f"^FD{text}^FS"
+
+
 def encode_field_hex(text: str) -> str:
     """Hex-escape the characters that cannot appear raw in ``^FD`` (use with ``^FH\\``)."""
     return "".join(f"{FH_INDICATOR}{ord(c):02X}" if c in _RAW_FORBIDDEN else c for c in text)

@@ -9,14 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drivers.interfaces import LogisticLabel
-from drivers.zpl.fielddata import (
-    DM_ESCAPE,
-    FH_INDICATOR,
-    encode_datamatrix,
-    encode_field_hex,
-    encode_gs1_128,
-    needs_field_hex,
-)
+from drivers.zpl.fielddata import DM_ESCAPE, encode_datamatrix, encode_gs1_128, field_data
 
 
 @dataclass(frozen=True)
@@ -42,20 +35,14 @@ def logistic_label_zpl(label: LogisticLabel, layout: LogisticLayout | None = Non
     parts = ["^XA", "^CI28", f"^FXlinectl sscc={label.sscc} level={label.level}^FS"]
     for n, text in enumerate(label.hri()):
         y = lay.text_y + n * lay.line
-        parts.append(f"^FO{lay.text_x},{y}^A0N,{lay.font},{lay.font}{_fd(text)}")
+        parts.append(f"^FO{lay.text_x},{y}^A0N,{lay.font},{lay.font}{field_data(text)}")
     matrix = encode_datamatrix(label.content_data, gs1=True)
     parts.append(
-        f"^FO{lay.matrix_x},{lay.matrix_y}^BXN,{lay.matrix_module},200,,,,{DM_ESCAPE}{_fd(matrix)}"
+        f"^FO{lay.matrix_x},{lay.matrix_y}^BXN,{lay.matrix_module},200,,,,{DM_ESCAPE}{field_data(matrix)}"
     )
     parts.append(
         f"^FO{lay.bar_x},{lay.bar_y}^BY{lay.bar_module}^BCN,{lay.bar_height},Y,N,N"
-        f"{_fd(encode_gs1_128(label.sscc_data))}"
+        f"{field_data(encode_gs1_128(label.sscc_data))}"
     )
     parts += ["^PQ1", "^XZ"]
     return "\n".join(parts).encode("utf-8") + b"\n"
-
-
-def _fd(data: str) -> str:
-    if needs_field_hex(data):
-        return f"^FH{FH_INDICATOR}^FD{encode_field_hex(data)}^FS"
-    return f"^FD{data}^FS"

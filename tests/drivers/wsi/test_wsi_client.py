@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from drivers.interfaces import DeviceError, PrintJob
+from drivers.interfaces import ClearablePrinter, DeviceError, PrintJob
 from drivers.wsi.client import WsiPrinter
 from drivers.wsi.codec import WsiCommandSet
 from simulators.line import LineLayout, VirtualLine
@@ -88,8 +88,8 @@ async def test_more_hri_lines_than_fields_is_refused_before_sending(
         await printer.close()
 
 
-async def test_clear_is_refused_because_wsi_cannot_cancel_queued_prints() -> None:
+async def test_wsi_offers_no_clear_because_it_cannot_cancel_queued_prints() -> None:
     printer = WsiPrinter.tcp("127.0.0.1", 1)
-    with pytest.raises(DeviceError, match="no command to cancel"):
-        await printer.clear()
+    assert not isinstance(printer, ClearablePrinter)
+    assert not hasattr(printer, "clear")
     await printer.close()
