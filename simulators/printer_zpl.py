@@ -25,11 +25,11 @@ from drivers.zpl.codec import (
     LABEL_COUNT_VAR,
     ControlCommand,
     HostStatusRequest,
-    Label,
     SgdCommand,
     SgdValue,
     ZplDeviceConnection,
 )
+from drivers.zpl.labelformat import Label
 from drivers.zpl.status import HostStatus
 from simulators.line import VirtualLine
 from simulators.marking import render_code
