@@ -18,14 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 
 from linectl.ledger import containers as container_rows
+from linectl.ledger import hierarchy, workorders
 from linectl.ledger import outbox as outbox_rows
-from linectl.ledger import workorders
 from linectl.ledger.audit import AuditEntry, AuditReport, append_audit, summarise
 from linectl.ledger.audit import audit_entries as _audit_entries
 from linectl.ledger.audit import audit_head as _audit_head
 from linectl.ledger.audit import verify_audit as _verify_audit
 from linectl.ledger.connection import Clock, LedgerConnection, check_actor, utc_now
-from linectl.ledger.containers import Containers
+from linectl.ledger.container_commands import Containers
 from linectl.ledger.errors import ValidationError
 from linectl.ledger.migrations import MIGRATIONS, Migration
 from linectl.ledger.models import (
@@ -404,6 +404,14 @@ class Ledger:
                 before=before,
                 after=after,
             )
+
+    def unpacked_after_last_case(self, batch: str) -> list[tuple[int, str]]:
+        """Commissioned units of the batch in no case, after the last unit packed: (seq, serial).
+
+        Blocking: the line calls it off the event loop when the packer resumes.
+        """
+        with self._db.read() as conn:
+            return hierarchy.unpacked_after_last_case(conn, batch)
 
     def reject_counts(self, batch: str) -> dict[str, int]:
         """Scrapped serials of a batch by reason code, for the line's per-batch reject table.
