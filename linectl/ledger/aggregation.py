@@ -34,7 +34,9 @@ from linectl.ledger.states import SerialState
 from linectl.ledger.validation import check_sscc
 from standards.gs1.epc import Identifier
 
-_LEDGER_NAMESPACES = frozenset({"work_order", "serials", "units", "containers", "outbox"})
+_LEDGER_NAMESPACES = frozenset(
+    {"work_order", "serials", "units", "containers", "outbox", "sscc_stock"}
+)
 
 
 class AggregationTx:

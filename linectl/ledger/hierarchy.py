@@ -301,15 +301,6 @@ def highest_sscc(conn: sqlite3.Connection, low: str, high: str) -> str | None:
     return None if row[0] is None else str(row[0])
 
 
-def used_ssccs(conn: sqlite3.Connection, ssccs: Collection[str]) -> set[str]:
-    """Those of ``ssccs`` that a container already carries."""
-    return {
-        s
-        for s in ssccs
-        if conn.execute("SELECT 1 FROM containers WHERE sscc = ?", (s,)).fetchone() is not None
-    }
-
-
 def labels_verified(conn: sqlite3.Connection, ssccs: Collection[str]) -> dict[str, bool]:
     """Whether each container's label was verified since it was last closed (audit trail).
 
