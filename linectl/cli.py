@@ -15,7 +15,14 @@ from typing import Any
 from linectl.aggregation_cmd import add_aggregation_commands, chain_lines
 from linectl.config import ConfigError, load_config
 from linectl.control_cmd import add_control_commands
-from linectl.ledger import Ledger, LedgerError, SerialTrace, UnknownSerial, WorkOrder
+from linectl.ledger import (
+    Ledger,
+    LedgerError,
+    SerialTrace,
+    UnknownSerial,
+    WorkOrder,
+    verdict_text,
+)
 from linectl.ledger.hierarchy import ChainLink, chain
 from linectl.lifecycle import return_unused
 from standards.gs1.checkdigit import has_valid_check_digit
@@ -170,7 +177,7 @@ def _trace_text(trace: SerialTrace, links: Sequence[ChainLink]) -> str:
     if trace.unit:
         u = trace.unit
         lines.append(
-            f"unit: seq {u.seq}  verdict {u.verdict}  grade {u.grade or '-'}  "
+            f"unit: seq {u.seq}  verdict {verdict_text(u.verdict)}  grade {u.grade or '-'}  "
             f"reason {u.reason or '-'}  at {u.verdict_at}"
         )
     lines += chain_lines(links)  # case, pallet: counts and aggregation events
@@ -197,7 +204,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
         packed_in = trace.unit.container if trace and trace.unit else None
         links = ledger.containers.read(chain, sscc or packed_in)
         if args.json:
-            data = asdict(trace) if trace else {"sscc": sscc}
+            data: dict[str, Any] = asdict(trace) if trace else {"sscc": sscc}
+            if trace is not None and trace.unit is not None:  # the ledger's text, not the PLC code
+                data["unit"]["verdict"] = verdict_text(trace.unit.verdict)
             _print_json(data | {"chain": [asdict(link) for link in links]})
         elif trace is not None:
             print(_trace_text(trace, links))

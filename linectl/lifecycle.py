@@ -12,7 +12,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from linectl.config import LineSection
-from linectl.ledger import Ledger, OutboxEvent, SerialState, UnitResult, Verdict, WorkOrder
+from linectl.ledger import (
+    Ledger,
+    OutboxEvent,
+    SerialState,
+    UnitResult,
+    Verdict,
+    WorkOrder,
+    verdict_of,
+)
 from standards.epcis import events as epcis
 from standards.gs1.dates import parse_yymmdd
 from standards.gs1.epc import IdentifierForm, dl_to_urn, format_sgtin, urn_to_dl
@@ -77,7 +85,7 @@ def record_verdicts(
     clock: Callable[[], datetime] = _now,
 ) -> None:
     """GOOD units become Commissioned with one commissioning event; rejects become LabelScrapped."""
-    good = [u.serial for u in units if Verdict(u.verdict) is Verdict.GOOD]
+    good = [u.serial for u in units if verdict_of(u.verdict) is Verdict.GOOD]
     events = []
     if good:
         wo = factory.work_order

@@ -254,9 +254,7 @@ class PackingService:
                 if pallet.state is not ContainerState.OPEN:
                     self.pallet = None
                     return None
-                if not tx.conn.execute(
-                    "SELECT 1 FROM containers WHERE parent = ?", (sscc,)
-                ).fetchone():
+                if not tx.contents(sscc).children:
                     return None
                 closed = self._close_pallet(tx, sscc, actor or self.settings.actor, reason)
             return closed
@@ -335,10 +333,7 @@ class PackingService:
         pallet = self.pallet
         assert pallet is not None  # verify_label opened one
         put_on(tx, pallet, [case], actor=actor, reason="label verified: stacked in line order")
-        (count,) = tx.conn.execute(
-            "SELECT count(*) FROM containers WHERE parent = ?", (pallet,)
-        ).fetchone()
-        if int(count) < self.settings.pallet_size:
+        if len(tx.contents(pallet).children) < self.settings.pallet_size:
             return None
         return self._close_pallet(tx, pallet, actor, f"full: {self.settings.pallet_size} cases")
 
@@ -347,11 +342,8 @@ class PackingService:
     ) -> ClosedContainer:
         pallet = close_container(tx, self.events, sscc, actor=actor, reason=reason, at=self.clock())
         self.pallet = None
-        (cases, units) = tx.conn.execute(
-            "SELECT count(*), (SELECT count(*) FROM units AS u JOIN containers AS k "
-            "ON u.container = k.sscc WHERE k.parent = ?) FROM containers WHERE parent = ?",
-            (sscc, sscc),
-        ).fetchone()
+        counted = tx.count(sscc)
+        cases, units = counted.cases, counted.units
         self.awaiting[sscc] = 0
         wo = self.events.factory.work_order
         label = ContainerLabel(

@@ -39,11 +39,9 @@ from linectl.ledger import (
     ContainerState,
     Ledger,
     ValidationError,
-    workorders,
 )
 from linectl.ledger.aggregation import AggregationTx
 from linectl.ledger.audit import summarise
-from linectl.ledger.hierarchy import orphans
 from linectl.ledger.serials import SerialRow
 from linectl.ledger.validation import check_text
 from linectl.lifecycle import DECOMMISSION, SAMPLE, EventFactory, Step
@@ -218,7 +216,7 @@ class Rework:
         policy = OrphanPolicy(policy)
         with self._tx(reason) as run:
             tx = run.tx
-            serials = orphans(tx.conn, batch)
+            serials = tx.orphans(batch)
             if serials and policy is OrphanPolicy.DECOMMISSION:
                 ev = self._events(tx, batch)
                 rows = tx.resolve(serials, ev.gtin)
@@ -247,12 +245,10 @@ class Rework:
         """One transaction; afterwards ``run.result`` holds its events and what to relabel."""
         check_text(reason, "reason")
         with self.ledger.containers.transaction() as tx:
-            (head,) = tx.conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()
+            mark = tx.outbox_mark()
             run = _Run(tx)
             yield run
-            queued = tx.conn.execute(
-                "SELECT kind, event_id FROM outbox WHERE id > ? ORDER BY id", (head,)
-            ).fetchall()
+            queued = tx.queued_since(mark)
             relabel: list[str] = []
             for sscc in run.touched:
                 container = tx.get(sscc)
@@ -260,13 +256,13 @@ class Rework:
                 for held in chain:
                     if held.state is ContainerState.CLOSED and held.sscc not in relabel:
                         relabel.append(held.sscc)
-        run.result = ReworkResult(tuple((str(k), str(e)) for k, e in queued), tuple(relabel))
+        run.result = ReworkResult(tuple(queued), tuple(relabel))
 
     def _events(self, tx: AggregationTx, batch: str | None) -> ContainerEvents:
         """Event builders for a batch, its work order read in the transaction."""
         if batch is None:
             raise ContainerError("the container belongs to no batch: its events cannot be built")
-        return ContainerEvents(EventFactory(self.line, workorders.get(tx.conn, batch)))
+        return ContainerEvents(EventFactory(self.line, tx.work_order(batch)))
 
     def _case_events(self, tx: AggregationTx, case: str) -> ContainerEvents:
         container = tx.get(case)

@@ -9,8 +9,9 @@ row exists, and only then:
   the last container, and an SSCC drawn but not used (a crash before the container was created)
   is simply drawn again.
 - :class:`SsccStock`: SSCCs the pool manager sent (``SsccProvisioner`` fills it as its
-  ``SsccSink``), appended to a text file beside the ledger and fsynced before ``add_ssccs``
-  returns. The next SSCC is the first one in the file that no container carries yet.
+  ``SsccSink``), kept in the ledger (``ledger.sscc_stock``, committed before ``add_ssccs``
+  returns). The next SSCC is the first one of the stock that no container carries yet. A stock
+  file (``[aggregation] sscc_stock``, where linectl kept them before) is imported at start.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from linectl.ledger import Ledger
-from linectl.ledger.hierarchy import highest_sscc, used_ssccs
+from linectl.ledger.hierarchy import highest_sscc
 from linectl.upstream.config import SsccSection
 from linectl.upstream.sscc import SsccRange, SsccRangeExhausted
 from standards.gs1.checkdigit import CheckDigitError, validate_sscc
@@ -66,76 +67,66 @@ class RangeSsccSource:
 
 
 class SsccStock:
-    """SSCCs received from upstream, durable in a file; a ``SsccSink`` and an ``SsccSource``."""
+    """The ledger's SSCC stock as the line uses it: an ``SsccSink`` and an ``SsccSource``.
 
-    def __init__(self, ledger: Ledger, path: str | os.PathLike[str]) -> None:
+    ``path`` is the ``[aggregation] sscc_stock`` file of linectl before schema v4 (or one
+    provisioned offline, as ``make demo`` does): when it exists, its SSCCs are imported into the
+    ledger here, once (SSCCs already in stock are skipped, so a restart imports nothing new). The
+    file is only read; SSCCs the pool manager sends go to the ledger.
+    """
+
+    def __init__(
+        self, ledger: Ledger, path: str | os.PathLike[str] | None = None, *, actor: str = "line"
+    ) -> None:
         self.ledger = ledger
-        self.path = Path(path)
+        self.path = None if path is None else Path(path)
+        self.actor = actor
         self._lock = threading.Lock()
-        self._ssccs: list[str] = []
-        self._known: set[str] = set()
-        self._next = 0  # everything before this index is known to be used
-        if self.path.exists():
-            for number, line in enumerate(self.path.read_text(encoding="ascii").splitlines(), 1):
-                if line.strip():
-                    self._remember(self._checked(line.strip(), f"{self.path} line {number}"))
+        self._after = 0  # stock id: every SSCC up to it is known to be used
+        if self.path is not None and self.path.exists():
+            self._import(self.path)
 
-    @staticmethod
-    def _checked(sscc: str, where: str) -> str:
-        try:
-            return validate_sscc(sscc)
-        except CheckDigitError as exc:
-            raise ValueError(f"{where}: {exc}") from None
-
-    def _remember(self, sscc: str) -> None:
-        if sscc not in self._known:
-            self._known.add(sscc)
-            self._ssccs.append(sscc)
+    def _import(self, path: Path) -> None:
+        """Import the SSCCs of a stock file into the ledger (blocking; at start only)."""
+        ssccs = []
+        for number, line in enumerate(path.read_text(encoding="ascii").splitlines(), 1):
+            if line.strip():
+                try:
+                    ssccs.append(validate_sscc(line.strip()))
+                except CheckDigitError as exc:
+                    raise ValueError(f"{path} line {number}: {exc}") from None
+        self.ledger.sscc_stock.add(ssccs, actor=self.actor, reason=f"imported from {path}")
 
     async def add_ssccs(self, ssccs: Sequence[str]) -> None:
         """Store new SSCCs durably (``SsccSink``); refuses a bad one, storing none."""
         await asyncio.to_thread(self.add, ssccs)
 
     def add(self, ssccs: Sequence[str]) -> None:
-        """Append SSCCs to the file and fsync it (blocking)."""
-        checked = [self._checked(s, f"SSCC index {i}") for i, s in enumerate(ssccs)]
-        with self._lock:
-            fresh = [s for s in dict.fromkeys(checked) if s not in self._known]
-            if not fresh:
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="ascii") as out:
-                out.write("".join(f"{s}\n" for s in fresh))
-                out.flush()
-                os.fsync(out.fileno())
-            for sscc in fresh:
-                self._remember(sscc)
+        """Store SSCCs in the ledger's stock, committed before it returns (blocking)."""
+        self.ledger.sscc_stock.add(
+            ssccs, actor=self.actor, reason="provisioned by the pool manager"
+        )
 
     def available(self) -> int:
         """SSCCs in stock that no container carries yet (for the low-water refill)."""
-        with self._lock:
-            rest = self._ssccs[self._next :]
-        return len(rest) - len(self.ledger.containers.read(used_ssccs, rest))
+        return self.ledger.sscc_stock.unused()
 
     def next_sscc(self) -> str:
         with self._lock:
-            while self._next < len(self._ssccs):
-                sscc = self._ssccs[self._next]
-                if not self.ledger.containers.read(used_ssccs, [sscc]):
-                    return sscc
-                self._next += 1
-        raise SsccUnavailable(f"no SSCC left in {self.path}: the pool manager must send more")
+            found = self.ledger.sscc_stock.next_unused(self._after)
+            if found is None:
+                raise SsccUnavailable(
+                    "no SSCC left in the ledger's stock: the pool manager must send more"
+                )
+            self._after = found[0] - 1  # the ones before it are used; it is not, yet
+            return found[1]
 
 
 def sscc_source_for(
     ledger: Ledger, section: SsccSection, stock: str | os.PathLike[str] | None
 ) -> RangeSsccSource | SsccStock:
-    """The source ``[upstream.sscc]`` configures: its range, or the stock file the pool fills."""
+    """The source ``[upstream.sscc]`` configures: its range, or the ledger's stock the pool
+    fills (``stock``: a stock file from before schema v4 to import, if there is one)."""
     if section.source == "range":
         return RangeSsccSource(ledger, section.sscc_range())
-    if stock is None:
-        raise ValueError(
-            "[upstream.sscc] source = 'central' needs [aggregation] sscc_stock: the file that "
-            "keeps the SSCCs the pool manager sends"
-        )
     return SsccStock(ledger, stock)

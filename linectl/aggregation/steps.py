@@ -22,7 +22,6 @@ from datetime import datetime
 from linectl.aggregation.events import ContainerEvents
 from linectl.ledger import Container, ContainerError, ContainerLevel, ContainerState
 from linectl.ledger.aggregation import AggregationTx
-from linectl.ledger.hierarchy import announced_children, units_in
 from linectl.ledger.serials import SerialRow
 from standards.gs1.epc import Identifier
 
@@ -31,7 +30,7 @@ def announced(tx: AggregationTx, ev: ContainerEvents, container: Container) -> s
     """Children that queued events have put into the container and not taken out."""
     if container.state is ContainerState.OPEN:
         return set()
-    return announced_children(tx.conn, ev.parent_ids(container.sscc))
+    return tx.announced_children(ev.parent_ids(container.sscc))
 
 
 def open_container(
@@ -58,7 +57,7 @@ def close_container(
     container = tx.get(sscc)
     known = announced(tx, ev, container)
     if container.level is ContainerLevel.CASE:
-        units = units_in(tx.conn, sscc)
+        units = tx.units_in(sscc)
         fresh = [u.serial for u in units if Identifier("sgtin", u.gtin, u.serial) not in known]
         events = [ev.pack_units(sscc, fresh, at)] if fresh else []
     else:
@@ -123,12 +122,7 @@ def put_in(
 
 def child_cases(tx: AggregationTx, pallet: str) -> list[str]:
     """SSCCs of the cases on a pallet, in SSCC order."""
-    return [
-        str(r[0])
-        for r in tx.conn.execute(
-            "SELECT sscc FROM containers WHERE parent = ? ORDER BY sscc", (pallet,)
-        )
-    ]
+    return list(tx.contents(pallet).children)
 
 
 def put_on(

@@ -1,5 +1,10 @@
-"""The line's SQLite ledger: serial pool and OPEN-SCS states, units, containers, outbox, audit."""
+"""The line's SQLite ledger: serial pool and OPEN-SCS states, units, containers, outbox, audit.
 
+``Verdict`` here is :class:`drivers.interfaces.Verdict` (the line has one verdict enum); the
+ledger stores GOOD and REJECT as the text ``verdict_text`` gives.
+"""
+
+from drivers.interfaces import Verdict
 from linectl.ledger.audit import AuditEntry, AuditReport, verify_audit
 from linectl.ledger.errors import (
     AmbiguousSerial,
@@ -31,9 +36,10 @@ from linectl.ledger.models import (
     SerialTrace,
     Unit,
     UnitResult,
-    Verdict,
     WorkOrder,
     WorkOrderStatus,
+    verdict_of,
+    verdict_text,
 )
 from linectl.ledger.reconcile import BUCKET_OF, Bucket, Reconciliation
 from linectl.ledger.states import TERMINAL, TRANSITIONS, SerialState, is_legal
@@ -81,5 +87,7 @@ __all__ = [
     "WorkOrderStateError",
     "WorkOrderStatus",
     "is_legal",
+    "verdict_of",
+    "verdict_text",
     "verify_audit",
 ]

@@ -13,51 +13,94 @@ nothing.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from linectl.ledger import containers as rows_of
-from linectl.ledger import workorders
+from linectl.ledger import hierarchy, outbox, workorders
 from linectl.ledger.audit import append_audit, summarise
 from linectl.ledger.connection import check_actor
-from linectl.ledger.models import Container, ContainerLevel, ContainerState, OutboxEvent
+from linectl.ledger.hierarchy import ContainerCount, UnitEntry
+from linectl.ledger.models import (
+    Container,
+    ContainerContents,
+    ContainerLevel,
+    ContainerState,
+    OutboxEvent,
+    WorkOrder,
+)
 from linectl.ledger.outbox import insert_events
 from linectl.ledger.serials import SerialRow, apply_moves, check_moves, count_states, resolve
 from linectl.ledger.states import SerialState
 from linectl.ledger.validation import check_sscc
+from standards.gs1.epc import Identifier
 
-_LEDGER_NAMESPACES = frozenset({"work_order", "serials", "units", "containers", "outbox"})
+_LEDGER_NAMESPACES = frozenset(
+    {"work_order", "serials", "units", "containers", "outbox", "sscc_stock"}
+)
 
 
 class AggregationTx:
     """The steps of one composite command, in the caller's open write transaction."""
 
     def __init__(self, conn: sqlite3.Connection, at: str) -> None:
-        self.conn = conn
+        self._conn = conn
         self.at = at
 
     # -- reads inside the transaction ----------------------------------------------------------
 
     def get(self, sscc: str) -> Container:
         """The container with this SSCC (ContainerError when there is none)."""
-        return rows_of.get(self.conn, sscc)
+        return rows_of.get(self._conn, sscc)
 
     def resolve(self, serials: Sequence[str], gtin: str | None) -> list[SerialRow]:
         """The serials as stored (UnknownSerial, AmbiguousSerial, DuplicateSerial otherwise)."""
-        return resolve(self.conn, list(serials), gtin)
+        return resolve(self._conn, list(serials), gtin)
 
     def unit_container(self, row: SerialRow) -> str | None:
         """The container a unit is packed in (None: not packed, or never judged)."""
-        found = self.conn.execute(
+        found = self._conn.execute(
             "SELECT container FROM units WHERE serial_id = ?", (row.id,)
         ).fetchone()
         return None if found is None or found[0] is None else str(found[0])
 
     def unit_count(self, sscc: str) -> int:
         """Units packed directly in the container."""
-        (count,) = self.conn.execute(
+        (count,) = self._conn.execute(
             "SELECT count(*) FROM units WHERE container = ?", (sscc,)
         ).fetchone()
         return int(count)
+
+    def contents(self, sscc: str) -> ContainerContents:
+        """Unit serials and child containers (in SSCC order) packed directly in ``sscc``."""
+        return rows_of.contents(self._conn, sscc)
+
+    def count(self, sscc: str) -> ContainerCount:
+        """A container's counts: its units (through its cases for a pallet) and its cases."""
+        return hierarchy.count(self._conn, sscc)
+
+    def units_in(self, sscc: str) -> list[UnitEntry]:
+        """Units packed directly in ``sscc``, in the order their serials arrived."""
+        return hierarchy.units_in(self._conn, sscc)
+
+    def announced_children(self, parent_ids: Collection[str]) -> set[Identifier]:
+        """Children that queued events put into a container (named by ``parent_ids``)."""
+        return hierarchy.announced_children(self._conn, parent_ids)
+
+    def orphans(self, batch: str) -> list[str]:
+        """Commissioned units of the batch packed in no container, in the order they arrived."""
+        return hierarchy.orphans(self._conn, batch)
+
+    def work_order(self, batch: str) -> WorkOrder:
+        """The batch's work order (UnknownWorkOrder when there is none)."""
+        return workorders.get(self._conn, batch)
+
+    def outbox_mark(self) -> int:
+        """A mark in the outbox: :meth:`queued_since` lists the events queued after it."""
+        return outbox.last_id(self._conn)
+
+    def queued_since(self, mark: int) -> list[tuple[str, str]]:
+        """(kind, event_id) of every event queued after ``mark``, in queue order."""
+        return outbox.queued_after(self._conn, mark)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -74,8 +117,8 @@ class AggregationTx:
         """A new open container (its SSCC's commissioning event goes in ``events``)."""
         check_actor(actor)
         sscc = check_sscc(sscc)
-        workorders.get(self.conn, batch)
-        container = rows_of.insert(self.conn, sscc, level, batch, self.at)
+        workorders.get(self._conn, batch)
+        container = rows_of.insert(self._conn, sscc, level, batch, self.at)
         self._record(actor, "containers.create", reason, None, container, events, ())
         return container
 
@@ -136,8 +179,8 @@ class AggregationTx:
     ) -> Container:
         """Put a case on a pallet, or take it off with ``parent=None``."""
         check_actor(actor)
-        before = rows_of.get(self.conn, child)
-        after = rows_of.set_parent(self.conn, child, parent, self.at)
+        before = rows_of.get(self._conn, child)
+        after = rows_of.set_parent(self._conn, child, parent, self.at)
         self._record(actor, "containers.set_parent", reason, before, after, events, ())
         return after
 
@@ -154,10 +197,10 @@ class AggregationTx:
         """Move serials to ``to_state`` (checked against the legal transitions) with events."""
         check_actor(actor)
         check_moves((row, to_state) for row in units)
-        apply_moves(self.conn, [(row, to_state, reason) for row in units], at=self.at, actor=actor)
+        apply_moves(self._conn, [(row, to_state, reason) for row in units], at=self.at, actor=actor)
         batches = sorted({row.batch for row in units})
         insert_events(
-            self.conn,
+            self._conn,
             events,
             at=self.at,
             command_serial_ids=[row.id for row in units],
@@ -165,7 +208,7 @@ class AggregationTx:
             gtin=gtin,
         )
         append_audit(
-            self.conn,
+            self._conn,
             at=self.at,
             actor=actor,
             command="serials.transition",
@@ -187,7 +230,7 @@ class AggregationTx:
         if command.split(".", 1)[0] in _LEDGER_NAMESPACES:
             raise ValueError(f"{command!r} is a ledger command name")
         append_audit(
-            self.conn,
+            self._conn,
             at=self.at,
             actor=actor,
             command=command,
@@ -209,8 +252,8 @@ class AggregationTx:
         packing: bool,
     ) -> None:
         check_actor(actor)
-        (rows_of.pack if packing else rows_of.unpack)(self.conn, sscc, units, self.at)
-        holder = rows_of.get(self.conn, sscc)
+        (rows_of.pack if packing else rows_of.unpack)(self._conn, sscc, units, self.at)
+        holder = rows_of.get(self._conn, sscc)
         change = {"sscc": sscc, "units": summarise([r.serial for r in units])}
         command = "containers.pack" if packing else "containers.unpack"
         self._record(actor, command, reason, None, change, events, units, holder.batch)
@@ -225,7 +268,7 @@ class AggregationTx:
         gtin: str | None,
     ) -> Container:
         check_actor(actor)
-        before, after = rows_of.set_state(self.conn, sscc, to, self.at)
+        before, after = rows_of.set_state(self._conn, sscc, to, self.at)
         command = f"containers.{'close' if to is ContainerState.CLOSED else 'reopen'}"
         self._record(actor, command, reason, before, after, events, (), gtin=gtin)
         return after
@@ -247,5 +290,5 @@ class AggregationTx:
         if gtin is None and len(gtins) == 1:
             gtin = gtins.pop()
         rows_of.record(
-            self.conn, self.at, actor, command, reason, before, after, events, units, batch, gtin
+            self._conn, self.at, actor, command, reason, before, after, events, units, batch, gtin
         )

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
-from linectl.ledger.integrity import AuditTally, check_rows
+from linectl.ledger.integrity import check_rows
+from linectl.ledger.integrity_audit import AuditTally
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first audit row."""

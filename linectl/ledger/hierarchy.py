@@ -248,6 +248,24 @@ def orphans(conn: sqlite3.Connection, batch: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+def unpacked_after_last_case(conn: sqlite3.Connection, batch: str) -> list[tuple[int, str]]:
+    """Commissioned units of the batch in no case whose seq is after the last unit packed.
+
+    (seq, serial) in seq order: what the packer still has to take when the line resumes.
+    """
+    (last,) = conn.execute(
+        "SELECT max(u.seq) FROM containers AS c JOIN units AS u ON u.container = c.sscc "
+        "WHERE c.batch = ?",
+        (batch,),
+    ).fetchone()
+    rows = conn.execute(
+        "SELECT u.seq, s.serial FROM serials AS s JOIN units AS u ON u.serial_id = s.id "
+        "WHERE s.batch = ? AND s.state = ? AND u.container IS NULL AND u.seq > ? ORDER BY u.seq",
+        (batch, int(SerialState.COMMISSIONED), -1 if last is None else int(last)),
+    )
+    return [(int(seq), str(serial)) for seq, serial in rows]
+
+
 def recall(conn: sqlite3.Connection, lot: str) -> Recall:
     """Every unit, case and pallet of a lot (all batches that print it) with its state."""
     batches = [
@@ -281,15 +299,6 @@ def highest_sscc(conn: sqlite3.Connection, low: str, high: str) -> str | None:
         "SELECT max(sscc) FROM containers WHERE sscc BETWEEN ? AND ?", (low, high)
     ).fetchone()
     return None if row[0] is None else str(row[0])
-
-
-def used_ssccs(conn: sqlite3.Connection, ssccs: Collection[str]) -> set[str]:
-    """Those of ``ssccs`` that a container already carries."""
-    return {
-        s
-        for s in ssccs
-        if conn.execute("SELECT 1 FROM containers WHERE sscc = ?", (s,)).fetchone() is not None
-    }
 
 
 def labels_verified(conn: sqlite3.Connection, ssccs: Collection[str]) -> dict[str, bool]:

@@ -14,23 +14,24 @@ and then calls ``check_rows``. Per table, in one pass each (O(rows), a sha256 pe
 - containers: batch and parent exist, a parent is a pallet.
 - outbox: seals chained in id order over the event and the serials it mentions
   (outbox_serials), ids without gaps up to ``sqlite_sequence``, the delivery seal.
-- against the audit trail (when its chain is intact): every work order and container was
-  created by an audit row and every one created is there; the number of serials imported and
-  of unit verdicts recorded equals the rows present. This catches whole rows deleted together
-  with everything that points at them.
+- sscc_stock: each row's seal.
+- against the audit trail (when its chain is intact; ``linectl.ledger.integrity_audit``): every
+  work order and container was created by an audit row and every one created is there; the
+  number of serials imported, of unit verdicts recorded and of SSCCs stocked equals the rows
+  present. This catches whole rows deleted together with everything that points at them.
 
 Each table reports its first problem (with how many more there are), naming the row.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from linectl.ledger.integrity_audit import AuditTally, against_audit
 from linectl.ledger.seals import (
     GENESIS,
     container_seal,
@@ -39,12 +40,21 @@ from linectl.ledger.seals import (
     links_text,
     outbox_seal,
     serial_seal,
+    sscc_stock_seal,
     unit_seal,
     work_order_seal,
 )
 from linectl.ledger.states import TRANSITIONS, SerialState
 
-TABLES = ("work_orders", "serials", "serial_history", "units", "containers", "outbox")
+TABLES = (
+    "work_orders",
+    "serials",
+    "serial_history",
+    "units",
+    "containers",
+    "outbox",
+    "sscc_stock",
+)
 """Tables checked, in the order their problems are reported."""
 
 _ENCODED = int(SerialState.ENCODED)
@@ -66,38 +76,6 @@ def _seal_issue(stored: object, expected: str) -> str | None:
     if stored is None:
         return "no row hash (row added or edited behind linectl's back?)"
     return "row hash mismatch (edited?)"
-
-
-@dataclass
-class AuditTally:
-    """What the audit trail says was created, counted while its chain is walked."""
-
-    work_orders: dict[str, int] = field(default_factory=dict)
-    containers: dict[str, int] = field(default_factory=dict)
-    imported: int = 0
-    judged: int = 0
-    unreadable: str | None = None
-
-    def note(self, row_id: int, command: str, after: str) -> None:
-        """Count one audit row (cheap for commands that create nothing tallied)."""
-        if command not in _TALLIED:
-            return
-        try:
-            data = json.loads(after)
-            if command == "work_order.create":
-                self.work_orders[str(data["batch"])] = row_id
-            elif command == "containers.create":
-                self.containers[str(data["change"]["sscc"])] = row_id
-            elif command == "serials.import":
-                self.imported += int(data["imported"]["count"])
-            else:
-                self.judged += int(data["serials"]["count"])
-        except (ValueError, KeyError, TypeError) as exc:
-            if self.unreadable is None:
-                self.unreadable = f"audit row {row_id} ({command}): unreadable record ({exc!r})"
-
-
-_TALLIED = frozenset({"work_order.create", "containers.create", "serials.import", "units.record"})
 
 
 class Findings:
@@ -162,8 +140,10 @@ def check_rows(
     containers = _containers(conn, found, counts, orders, tally)
     _units(conn, found, counts, facts, containers)
     _outbox(conn, found, counts, facts, orders)
+    _sscc_stock(conn, found, counts)
     if tally is not None:
-        _against_audit(conn, found, counts, tally)
+        for table, problem in against_audit(conn, counts, tally):
+            found.add(table, problem)
     return found.lines(), {table: counts[table] for table in TABLES}
 
 
@@ -469,56 +449,13 @@ def _outbox(
     counts["outbox"] = count
 
 
-def _against_audit(
-    conn: sqlite3.Connection, found: Findings, counts: dict[str, int], tally: AuditTally
-) -> None:
-    """Rows the audit trail says were created but are gone (or too many of them)."""
-    if tally.unreadable:
-        found.add("audit", tally.unreadable)
-    for batch, audit_id in tally.work_orders.items():
-        if not conn.execute("SELECT 1 FROM work_orders WHERE batch = ?", (batch,)).fetchone():
-            found.add(
-                "work_orders",
-                f"work_orders: batch {batch} (created by audit row "
-                f"{audit_id}) is missing (deleted?)",
-            )
-    for sscc, audit_id in tally.containers.items():
-        if not conn.execute("SELECT 1 FROM containers WHERE sscc = ?", (sscc,)).fetchone():
-            found.add(
-                "containers",
-                f"containers: {sscc} (created by audit row {audit_id}) is missing (deleted?)",
-            )
-    for table, recorded, what, command in (
-        ("serials", tally.imported, "serials imported", "serials.import"),
-        ("units", tally.judged, "unit verdicts", "units.record"),
+def _sscc_stock(conn: sqlite3.Connection, found: Findings, counts: dict[str, int]) -> None:
+    """Seals of the SSCC stock (provisioned SSCCs: thousands, not millions)."""
+    count = 0
+    for row_id, sscc, added_at, stored in conn.execute(
+        "SELECT id, sscc, added_at, row_hash FROM sscc_stock ORDER BY id"
     ):
-        if counts[table] != recorded:
-            example = _missing_example(conn, table, command) if counts[table] < recorded else ""
-            found.add(
-                table,
-                f"{table}: the audit trail records {recorded} {what} but the table holds "
-                f"{counts[table]} rows{example}",
-            )
-
-
-def _missing_example(conn: sqlite3.Connection, table: str, command: str) -> str:
-    """A serial an audit row names whose row is gone (only for rows that list their serials)."""
-    lookup = (
-        "SELECT 1 FROM serials WHERE serial = ?"
-        if table == "serials"
-        else "SELECT 1 FROM units JOIN serials ON serials.id = units.serial_id WHERE serial = ?"
-    )
-    key = "imported" if table == "serials" else "serials"
-    for audit_id, after in conn.execute(
-        "SELECT id, after FROM audit WHERE command = ? ORDER BY id", (command,)
-    ):
-        try:
-            listed = json.loads(after)[key].get("serials", [])
-        except (ValueError, KeyError, AttributeError):
-            continue
-        for serial in listed:
-            if conn.execute(lookup, (serial,)).fetchone() is None:
-                return (
-                    f"; e.g. serial {serial} (audit row {audit_id}) has no {table} row (deleted?)"
-                )
-    return " (deleted or added behind linectl's back?)"
+        count += 1
+        if issue := _seal_issue(stored, sscc_stock_seal(row_id, sscc, added_at)):
+            found.add("sscc_stock", f"sscc_stock row {row_id} ({sscc}): {issue}")
+    counts["sscc_stock"] = count

@@ -258,7 +258,26 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX containers_by_batch ON containers (batch, level, state)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v0_to_v1, _v1_to_v2, _v2_to_v3)
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """The SSCC stock: SSCCs the pool manager provisioned, in the order they came, each sealed.
+
+    Until v4 they lived in a text file beside the ledger (``[aggregation] sscc_stock``); such a
+    file is imported when the line starts (``linectl.aggregation.sscc_source``), not here: the
+    ledger does not know the configuration. An SSCC is used once a container carries it.
+    """
+    conn.execute(
+        """
+        CREATE TABLE sscc_stock (
+            id        INTEGER PRIMARY KEY,
+            sscc      TEXT NOT NULL UNIQUE CHECK (length(sscc) = 18),
+            added_at  TEXT NOT NULL,
+            row_hash  TEXT NOT NULL
+        ) STRICT
+        """
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v0_to_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4)
 """Forward migrations in order; the schema version this code writes is ``len(MIGRATIONS)``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
+from drivers.interfaces import Verdict
 from linectl.ledger.states import SerialState
 
 
@@ -34,11 +36,27 @@ class WorkOrder:
     closed_at: str | None
 
 
-class Verdict(StrEnum):
-    """The camera's judgement of one pack."""
+VERDICT_TEXT: Mapping[Verdict, str] = MappingProxyType(
+    {Verdict.GOOD: "good", Verdict.REJECT: "reject"}
+)
+"""How the ledger stores a verdict (``units.verdict``, unchanged since schema v1). A unit's
+verdict is the line's :class:`drivers.interfaces.Verdict`; NONE (not judged) is never stored."""
 
-    GOOD = "good"
-    REJECT = "reject"
+_VERDICT_OF = {text: verdict for verdict, text in VERDICT_TEXT.items()}
+
+
+def verdict_text(verdict: Verdict) -> str:
+    """The text the ledger stores and shows for a verdict: ``good`` or ``reject``."""
+    return VERDICT_TEXT[verdict]
+
+
+def verdict_of(value: object) -> Verdict | None:
+    """A verdict the ledger records (GOOD, REJECT, or their stored text); None for anything else."""
+    if isinstance(value, Verdict):
+        return value if value in VERDICT_TEXT else None
+    if isinstance(value, str):
+        return _VERDICT_OF.get(value)
+    return None
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,20 @@ def pending(conn: sqlite3.Connection, limit: int) -> list[OutboxEntry]:
     return [entry(row) for row in rows]
 
 
+def last_id(conn: sqlite3.Connection) -> int:
+    """The id of the newest queued event (0 for an empty outbox): a mark to list what follows."""
+    (head,) = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()
+    return int(head)
+
+
+def queued_after(conn: sqlite3.Connection, mark: int) -> list[tuple[str, str]]:
+    """(kind, event_id) of the events queued after ``mark`` (from :func:`last_id`), in order."""
+    rows = conn.execute(
+        "SELECT kind, event_id FROM outbox WHERE id > ? ORDER BY id", (mark,)
+    ).fetchall()
+    return [(str(kind), str(event_id)) for kind, event_id in rows]
+
+
 def for_serial(conn: sqlite3.Connection, serial_id: int) -> list[OutboxEntry]:
     """Every queued or delivered event that mentions one serial, in queue order."""
     rows = conn.execute(

@@ -1,7 +1,8 @@
 """Row seals: a sha256 over each ledger row's business fields, so an edit behind linectl shows.
 
 Every row of work_orders, serials, serial_history, units, containers and outbox carries
-``row_hash``, the seal of its fields as written by linectl (schema v2). serial_history and
+``row_hash``, the seal of its fields as written by linectl (schema v2), and so does every row of
+sscc_stock (schema v4). serial_history and
 outbox are chained: a row's seal also covers the seal of the row before it (by id), so a row
 removed from the middle breaks the next link. An outbox row's seal covers the event itself and
 the serials it mentions (``outbox_serials``), never its delivery bookkeeping: delivering is a
@@ -123,6 +124,12 @@ def container_seal(
         f"{_text(batch)}|{_text(parent)}|{len(created_at)}:{created_at}|"
         f"{len(updated_at)}:{updated_at}"
     )
+    return _sha(text.encode()).hexdigest()
+
+
+def sscc_stock_seal(row_id: int, sscc: str, added_at: str) -> str:
+    """Seal of an sscc_stock row (schema v4): its place in the stock, the SSCC, when it came."""
+    text = f"sscc_stock/4|{row_id}|{len(sscc)}:{sscc}|{len(added_at)}:{added_at}"
     return _sha(text.encode()).hexdigest()
 
 

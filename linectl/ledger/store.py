@@ -3,10 +3,11 @@
 One SQLite file (WAL, synchronous=FULL, foreign keys on, schema version in user_version).
 Every state-changing command is one ``BEGIN IMMEDIATE`` transaction that also writes its audit
 row and any outbox events it caused; a refused command (illegal transition, duplicate, bad
-input) raises and changes nothing. Containers and the outbox live under ``ledger.containers``
-and ``ledger.outbox``. Thread safety: see ``linectl.ledger.connection`` (one connection per
-Ledger, guarded by a lock; any thread may call, calls are serialised). The methods block on
-disk I/O: from asyncio, call them through ``asyncio.to_thread``.
+input) raises and changes nothing. Containers, the outbox and the SSCC stock live under
+``ledger.containers``, ``ledger.outbox`` and ``ledger.sscc_stock``. Thread safety: see
+``linectl.ledger.connection`` (one connection per Ledger, guarded by a lock; any thread may
+call, calls are serialised). The methods block on disk I/O: from asyncio, call them through
+``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 
 from linectl.ledger import containers as container_rows
+from linectl.ledger import hierarchy, workorders
 from linectl.ledger import outbox as outbox_rows
-from linectl.ledger import workorders
 from linectl.ledger.audit import AuditEntry, AuditReport, append_audit, summarise
 from linectl.ledger.audit import audit_entries as _audit_entries
 from linectl.ledger.audit import audit_head as _audit_head
 from linectl.ledger.audit import verify_audit as _verify_audit
 from linectl.ledger.connection import Clock, LedgerConnection, check_actor, utc_now
-from linectl.ledger.containers import Containers
+from linectl.ledger.container_commands import Containers
 from linectl.ledger.errors import ValidationError
 from linectl.ledger.migrations import MIGRATIONS, Migration
 from linectl.ledger.models import (
@@ -50,13 +51,16 @@ from linectl.ledger.serials import (
     insert_allocated,
 )
 from linectl.ledger.serials import resolve as resolve_serials
+from linectl.ledger.sscc_stock import SsccStock
 from linectl.ledger.states import SerialState
 from linectl.ledger.units import insert_units, load_unit, verdict_moves
 from linectl.ledger.validation import check_gtin
 
 _RUNNING = (WorkOrderStatus.STARTED,)
 _EVENT_COMMAND = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
-_LEDGER_NAMESPACES = frozenset({"work_order", "serials", "units", "containers", "outbox"})
+_LEDGER_NAMESPACES = frozenset(
+    {"work_order", "serials", "units", "containers", "outbox", "sscc_stock"}
+)
 _OPEN = (WorkOrderStatus.CREATED, WorkOrderStatus.STARTED)
 
 
@@ -74,6 +78,7 @@ class Ledger:
         self.path = self._db.path
         self.outbox = Outbox(self._db)
         self.containers = Containers(self._db)
+        self.sscc_stock = SsccStock(self._db)
 
     @property
     def schema_version(self) -> int:
@@ -378,8 +383,9 @@ class Ledger:
         """Append an audit row for a command that changes no ledger table (line state, alarms).
 
         ``command`` is a dotted name such as ``line.state`` or ``line.command``; the ledger's
-        own namespaces (work_order, serials, units, containers, outbox) are refused, so such a
-        row can never be mistaken for a ledger change. ``before``/``after`` must be JSON values.
+        own namespaces (work_order, serials, units, containers, outbox, sscc_stock) are refused,
+        so such a row can never be mistaken for a ledger change. ``before``/``after`` must be
+        JSON values.
         """
         check_actor(actor)
         if not _EVENT_COMMAND.match(command) or len(command) > 100:
@@ -404,6 +410,14 @@ class Ledger:
                 before=before,
                 after=after,
             )
+
+    def unpacked_after_last_case(self, batch: str) -> list[tuple[int, str]]:
+        """Commissioned units of the batch in no case, after the last unit packed: (seq, serial).
+
+        Blocking: the line calls it off the event loop when the packer resumes.
+        """
+        with self._db.read() as conn:
+            return hierarchy.unpacked_after_last_case(conn, batch)
 
     def reject_counts(self, batch: str) -> dict[str, int]:
         """Scrapped serials of a batch by reason code, for the line's per-batch reject table.

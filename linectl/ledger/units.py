@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from drivers.interfaces import Verdict
 from linectl.ledger.errors import ValidationError
-from linectl.ledger.models import Unit, UnitResult, Verdict
+from linectl.ledger.models import Unit, UnitResult, verdict_of, verdict_text
 from linectl.ledger.seals import unit_seal
 from linectl.ledger.serials import SerialRow
 from linectl.ledger.states import SerialState
@@ -18,7 +19,8 @@ def verdict_moves(units: Sequence[UnitResult], rows: Sequence[SerialRow]) -> lis
     """GOOD -> Commissioned, REJECT -> LabelScrapped (a reject must say why); validates units."""
     moves: list[Move] = []
     for index, (unit, row) in enumerate(zip(units, rows, strict=True)):
-        if unit.verdict not in tuple(Verdict):
+        verdict = verdict_of(unit.verdict)
+        if verdict is None:
             raise ValidationError(
                 "must be good or reject", field="verdict", value=unit.verdict, index=index
             )
@@ -30,7 +32,7 @@ def verdict_moves(units: Sequence[UnitResult], rows: Sequence[SerialRow]) -> lis
             value = getattr(unit, name)
             if value is not None and not isinstance(value, str):
                 raise ValidationError("must be text or None", field=name, value=value, index=index)
-        if Verdict(unit.verdict) is Verdict.GOOD:
+        if verdict is Verdict.GOOD:
             moves.append((row, SerialState.COMMISSIONED, f"verified good (seq {unit.seq})"))
             continue
         if not unit.reason or not unit.reason.strip():
@@ -48,7 +50,9 @@ def insert_units(
     """Store one sealed unit row per judged serial (a serial is judged once: it is printed once)."""
     values = []
     for unit, row in zip(units, rows, strict=True):
-        verdict, verdict_at = Verdict(unit.verdict).value, unit.verdict_at or at
+        recorded = verdict_of(unit.verdict)
+        assert recorded is not None  # verdict_moves checked every unit
+        verdict, verdict_at = verdict_text(recorded), unit.verdict_at or at
         seal = unit_seal(
             row.id, unit.seq, verdict, unit.grade, unit.reason, unit.printed_at, verdict_at, None
         )
@@ -77,10 +81,18 @@ def load_unit(conn: sqlite3.Connection, row: SerialRow) -> Unit | None:
         gtin=row.gtin,
         serial=row.serial,
         seq=seq,
-        verdict=Verdict(verdict),
+        verdict=_stored(verdict),
         grade=grade,
         reason=reason,
         printed_at=printed_at,
         verdict_at=verdict_at,
         container=container,
     )
+
+
+def _stored(text: str) -> Verdict:
+    """The verdict a units row holds (its CHECK allows only good and reject)."""
+    verdict = verdict_of(text)
+    if verdict is None:
+        raise ValueError(f"units.verdict {text!r} is neither good nor reject")
+    return verdict

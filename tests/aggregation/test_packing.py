@@ -201,13 +201,14 @@ async def test_an_sscc_stock_hands_out_each_provisioned_sscc_once(tmp_path: Path
         first = stock.next_sscc()
         assert first == CASE_RANGE.sscc(5) and stock.available() == 2
         ledger.containers.create(first, ContainerLevel.CASE, actor="line")
-        reread = SsccStock(ledger, tmp_path / "ssccs.txt")  # a restart reads the file again
+        reread = SsccStock(ledger, tmp_path / "ssccs.txt")  # a restart: the stock is in the ledger
         assert reread.next_sscc() == CASE_RANGE.sscc(6) and reread.available() == 1
         good = CASE_RANGE.sscc(7)
         bad = good[:-1] + str((int(good[-1]) + 1) % 10)
         with pytest.raises(ValueError, match="check digit"):
             reread.add([good, bad])
         assert reread.available() == 1  # nothing of a refused refill is stored
+        assert not (tmp_path / "ssccs.txt").exists()  # no side file: the ledger keeps them
 
 
 def test_a_unit_that_is_not_commissioned_is_refused_and_nothing_is_packed(line: Line) -> None:
@@ -265,5 +266,8 @@ def test_the_configured_sscc_source_is_the_range_or_the_provisioned_stock(tmp_pa
         assert source.next_sscc() == SsccRange("9506000", 0, 10, 20).sscc(10)
         central = SsccSection(source="central", collection_id="SSCC-1")
         assert isinstance(sscc_source_for(ledger, central, tmp_path / "s.txt"), SsccStock)
-        with pytest.raises(ValueError, match="sscc_stock"):
-            sscc_source_for(ledger, central, None)
+        # the stock lives in the ledger: without a stock file to import, it is the ledger's alone
+        stock = sscc_source_for(ledger, central, None)
+        assert isinstance(stock, SsccStock) and stock.path is None
+        with pytest.raises(SsccUnavailable, match="pool manager must send more"):
+            stock.next_sscc()

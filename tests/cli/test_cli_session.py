@@ -97,6 +97,9 @@ def test_a_batch_of_ten_thousand_serials_reconciles_exactly(
 
     trace = linectl(ledger_file, "trace", good[8]).stdout
     assert "Sampled" in trace and "sampling" in trace
+    assert "verdict good" in trace
+    rejected = linectl(ledger_file, "trace", units[0].serial, "--json").stdout
+    assert json.loads(rejected)["unit"]["verdict"] == "reject"
 
     assert "intact" in linectl(ledger_file, "audit", "verify").stdout
 
