@@ -17,8 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from linectl.aggregation.rework import Rework, ReworkResult
-from linectl.aggregation.settings import OrphanPolicy
-from linectl.config import ConfigError, LineSection, load_config
+from linectl.config import ConfigError, LineSection, OrphanPolicy, load_config
 from linectl.ledger import Ledger, ValidationError
 from linectl.ledger.hierarchy import ChainLink, ContainerTree, orphans, recall, tree
 from standards.gs1.checkdigit import CheckDigitError, validate_sscc

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from linectl.config import ConfigError, LineConfig
+from linectl.config import ConfigError, LineConfig, ProvisioningSection
 from linectl.control_cmd import (
     EXIT_CONFIG,
     EXIT_REFUSED,
@@ -33,11 +33,10 @@ from linectl.control_cmd import (
 )
 from linectl.ledger import Ledger, LedgerError
 from linectl.runtime.client import ControlClient, ControlClientError, DaemonUnreachable
-from linectl.upstream.config import ProvisioningSection
 
 if TYPE_CHECKING:
     from linectl.upstream.epcis_sync import EpcisSync
-    from linectl.upstream.provisioning import PoolManagerClient
+    from linectl.upstream.pool_client import PoolManagerClient
 
 POLL_S = 0.25  # how often the daemon's status (or the direct sync) is looked at
 LINE_EVERY_S = 5.0  # without a terminal: one progress line this often
@@ -287,7 +286,8 @@ class _Returns:
 
     async def run(self) -> None:
         from linectl.upstream.batch_serials import pending_returns, return_batch
-        from linectl.upstream.provisioning import PoolUnavailable, ProvisioningError
+        from linectl.upstream.pool_client import PoolManagerClient
+        from linectl.upstream.pool_errors import PoolUnavailable, ProvisioningError
 
         if self.section is None:
             return
@@ -296,7 +296,7 @@ class _Returns:
         if not pending:
             return
         section = replace_attempts(self.section)
-        self.client = client = section.client()
+        self.client = client = PoolManagerClient.from_section(section)
         backoff = section.backoff()
         for item in pending:
             while True:

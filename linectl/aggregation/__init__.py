@@ -4,8 +4,8 @@ The line runtime uses :class:`PackingService` (open, fill and close cases in lin
 verification, pallets); operators use :class:`Rework` (through ``linectl`` subcommands);
 :func:`check_case_frame` is the camera-tunnel check of a case's top layer.
 
-Names load on first use: the line configuration imports ``settings`` without pulling in the
-ledger, and the CLI needs neither zxing-cpp nor NumPy.
+Names load on first use: the CLI needs neither zxing-cpp nor NumPy. The settings
+(``AggregationSection``, ``OrphanPolicy``, ``PackingSettings``) live in :mod:`linectl.config`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
         PackingStatus,
     )
     from linectl.aggregation.rework import OrphanReport, Rework, ReworkResult
-    from linectl.aggregation.settings import AggregationSection, OrphanPolicy, PackingSettings
     from linectl.aggregation.sscc_source import (
         RangeSsccSource,
         SsccSource,
@@ -41,7 +40,6 @@ _HOME = {
         ("ClosedContainer", "LabelOutcome", "PackingService", "PackingStatus"), "packing"
     ),
     **dict.fromkeys(("OrphanReport", "Rework", "ReworkResult"), "rework"),
-    **dict.fromkeys(("AggregationSection", "OrphanPolicy", "PackingSettings"), "settings"),
     **dict.fromkeys(
         ("RangeSsccSource", "SsccSource", "SsccStock", "SsccUnavailable", "sscc_source_for"),
         "sscc_source",
@@ -49,7 +47,6 @@ _HOME = {
 }
 
 __all__ = [
-    "AggregationSection",
     "CaseCheck",
     "CaseProblem",
     "ClosedContainer",
@@ -58,10 +55,8 @@ __all__ = [
     "Finding",
     "LabelCheck",
     "LabelOutcome",
-    "OrphanPolicy",
     "OrphanReport",
     "PackingService",
-    "PackingSettings",
     "PackingStatus",
     "RangeSsccSource",
     "Rework",

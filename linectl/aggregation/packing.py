@@ -35,9 +35,9 @@ from typing import Literal
 
 from linectl.aggregation.events import ContainerEvents
 from linectl.aggregation.labels import ContainerLabel, LabelCheck
-from linectl.aggregation.settings import PackingSettings
 from linectl.aggregation.sscc_source import SsccSource, SsccUnavailable
 from linectl.aggregation.steps import close_container, open_container, put_in, put_on
+from linectl.config import PackingSettings
 from linectl.ledger import (
     Container,
     ContainerError,

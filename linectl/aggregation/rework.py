@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from linectl.aggregation.events import ContainerEvents
-from linectl.aggregation.settings import OrphanPolicy
 from linectl.aggregation.steps import (
     child_cases,
     close_container,
@@ -32,7 +31,7 @@ from linectl.aggregation.steps import (
     take_off,
     take_out,
 )
-from linectl.config import LineSection
+from linectl.config import LineSection, OrphanPolicy
 from linectl.ledger import (
     ContainerError,
     ContainerLevel,

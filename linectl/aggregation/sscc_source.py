@@ -23,10 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from linectl.config import SsccRange, SsccRangeExhausted, SsccSection
 from linectl.ledger import Ledger
 from linectl.ledger.hierarchy import highest_sscc
-from linectl.upstream.config import SsccSection
-from linectl.upstream.sscc import SsccRange, SsccRangeExhausted
 from standards.gs1.checkdigit import CheckDigitError, validate_sscc
 
 

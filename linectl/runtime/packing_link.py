@@ -41,8 +41,8 @@ from drivers.interfaces import CodeReader, DeviceError, LabelPrinter, Printer
 from linectl.aggregation.labels import ContainerLabel
 from linectl.aggregation.packing import ClosedContainer, LabelOutcome, PackingService, PackingStatus
 from linectl.aggregation.rework import Rework
-from linectl.aggregation.settings import AggregationSection
 from linectl.aggregation.sscc_source import SsccSource, SsccUnavailable, sscc_source_for
+from linectl.config import AggregationSection, SsccSection
 from linectl.ledger import ContainerError, ContainerLevel, LedgerError, SerialState, WorkOrder
 from linectl.ledger import Verdict as UnitVerdict
 from linectl.ledger.hierarchy import batch_containers
@@ -50,7 +50,6 @@ from linectl.lifecycle import EventFactory
 from linectl.runtime.control import CommandRefused
 from linectl.runtime.devices import DeviceSetupError
 from linectl.runtime.plc_side import ENDED
-from linectl.upstream.config import SsccSection
 
 if TYPE_CHECKING:
     import sqlite3

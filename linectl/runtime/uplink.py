@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from drivers.reconnect import Backoff
+from linectl.config import ProvisioningSection, UpstreamSection
 from linectl.ledger import SerialState, WorkOrder
 from linectl.runtime.alarms import iso_now
 from linectl.runtime.tasks import cancel_tasks
-from linectl.upstream.backoff import Backoff
 from linectl.upstream.batch_serials import (
     BatchClosedDuringRefill,
     PendingReturn,
@@ -45,16 +46,11 @@ from linectl.upstream.batch_serials import (
     provisioner_for,
     return_batch,
 )
-from linectl.upstream.config import ProvisioningSection, UpstreamSection
 from linectl.upstream.epcis_sync import EpcisSync, SyncStatus
 from linectl.upstream.ledger_link import LedgerOutbox
-from linectl.upstream.provisioning import (
-    PoolExhausted,
-    PoolManagerClient,
-    PoolUnavailable,
-    ProvisioningError,
-    SerialProvisioner,
-)
+from linectl.upstream.pool_client import PoolManagerClient
+from linectl.upstream.pool_errors import PoolExhausted, PoolUnavailable, ProvisioningError
+from linectl.upstream.provisioning import SerialProvisioner
 
 if TYPE_CHECKING:
     from linectl.runtime.line import LineRuntime
@@ -109,7 +105,7 @@ class Uplink:
         self.sync = EpcisSync(self.outbox, section.epcis.settings()) if section.epcis else None
         self.provisioning: ProvisioningSection | None = section.provisioning
         self.client: PoolManagerClient | None = (
-            section.provisioning.client() if section.provisioning else None
+            PoolManagerClient.from_section(section.provisioning) if section.provisioning else None
         )
         self.pool = PoolLink()
         self.failures: list[str] = []

@@ -18,16 +18,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from linectl.config import ProvisioningSection
 from linectl.ledger import Ledger, SerialState, WorkOrder, WorkOrderStateError, WorkOrderStatus
 from linectl.lifecycle import return_unused
-from linectl.upstream.config import ProvisioningSection
 from linectl.upstream.ledger_link import LedgerSerialSink
-from linectl.upstream.provisioning import (
-    PoolManagerClient,
-    ProvisioningError,
-    Selection,
-    SerialProvisioner,
-)
+from linectl.upstream.pool_client import PoolManagerClient, Selection
+from linectl.upstream.pool_errors import ProvisioningError
+from linectl.upstream.provisioning import SerialProvisioner
 
 log = logging.getLogger("linectl.upstream.provisioning")
 

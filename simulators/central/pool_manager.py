@@ -38,12 +38,8 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.status_codes import StatusCodes
 
 from simulators.central.faults import Faults
-from simulators.central.serial_pool import (
-    SN_FORMATS,
-    PoolAnswer,
-    SerialPool,
-    TooManySerials,
-)
+from simulators.central.serial_formats import SN_FORMATS
+from simulators.central.serial_pool import PoolAnswer, SerialPool, TooManySerials
 from standards.openscs import (
     COLLECTION_TYPE,
     KEY_VALUE_TYPE,

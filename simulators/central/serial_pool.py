@@ -28,14 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulators.central.config import ALPHABETS, CollectionSpec
+from simulators.central.serial_formats import SN_FORMATS, format_serial, parse_serial
 from standards.openscs import ReturnStatus
 from standards.openscs import SerialNumberState as SerialState
 
-SN_FORMATS = ("SERIALONLY", "EPCURI")
 CRITERIA_KEYS = ("GTIN", "LOT", "MARKET")
 _LOT = re.compile(r"[!-~]{1,20}")
-_SGTIN_URN = re.compile(r"urn:epc:id:sgtin:\d{6,12}\.\d{1,7}\.[!-~]{1,20}")
-_SSCC_URN = re.compile(r"urn:epc:id:sscc:(\d{6,12})\.(\d{1,11})")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -313,7 +311,7 @@ class SerialPool:
         return PoolAnswer(
             status,
             sel.spec,
-            [self._format(sel.spec, s, fmt) for s in serials],
+            [format_serial(sel.spec, s, fmt) for s in serials],
             next_token,
             detail=f"request {request_id} page {page}: {len(serials)} of {reserved}",
             lot=sel.lot,
@@ -373,38 +371,6 @@ class SerialPool:
             self._db.execute("UPDATE requests SET reserved = delivered WHERE id = ?", (request_id,))
             self._db.execute("DELETE FROM tokens WHERE request = ?", (request_id,))
 
-    # -- formats --------------------------------------------------------------------------
-
-    @staticmethod
-    def _format(spec: CollectionSpec, serial: str, fmt: str) -> str:
-        if fmt == "SERIALONLY":
-            return serial
-        cpl = spec.company_prefix_length
-        if spec.kind == "sgtin":
-            gtin = spec.gtin
-            return f"urn:epc:id:sgtin:{gtin[1 : 1 + cpl]}.{gtin[0]}{gtin[1 + cpl : 13]}.{serial}"
-        return f"urn:epc:id:sscc:{serial[1 : 1 + cpl]}.{serial[0]}{serial[1 + cpl : 17]}"
-
-    @staticmethod
-    def _parse(spec: CollectionSpec, text: str, fmt: str) -> tuple[str, ReturnStatus | None]:
-        """The stored serial for ``text`` written in ``fmt``, or the status that refuses it."""
-        if fmt == "SERIALONLY":
-            return text, None
-        if spec.kind == "sgtin":
-            serial = text.rsplit(".", 1)[-1]
-            if serial and SerialPool._format(spec, serial, fmt) == text:
-                return serial, None
-            if _SGTIN_URN.fullmatch(text):
-                return text, ReturnStatus.InvalidSerialNumberCollection2  # another GTIN
-            return text, ReturnStatus.InvalidSerialNumbersFormat4
-        m = _SSCC_URN.fullmatch(text)
-        if m is None or len(m[1] + m[2]) != 17:
-            return text, ReturnStatus.InvalidSerialNumbersFormat4
-        cp, rest = m[1], m[2]
-        if cp != spec.company_prefix or int(rest[0]) != spec.extension_digit:
-            return text, ReturnStatus.InvalidSerialNumberCollection2
-        return spec.sscc(int(rest[1:])), None
-
     # -- returns --------------------------------------------------------------------------
 
     def give_back(
@@ -428,7 +394,7 @@ class SerialPool:
                 return PoolAnswer(ReturnStatus.InvalidSerialNumbersFormat4, spec, detail=fmt)
             wanted: list[str] = []
             for text in serials:
-                serial, refused = self._parse(spec, text, fmt)
+                serial, refused = parse_serial(spec, text, fmt)
                 if refused is not None:
                     return PoolAnswer(refused, spec, detail=f"{text!r} ({fmt})")
                 wanted.append(serial)

@@ -15,11 +15,10 @@ import pytest
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
-from linectl.aggregation import PackingService, PackingSettings, RangeSsccSource, Rework
-from linectl.config import LineSection
+from linectl.aggregation import PackingService, RangeSsccSource, Rework
+from linectl.config import LineSection, PackingSettings, SsccRange
 from linectl.ledger import Ledger, UnitResult, Verdict
 from linectl.lifecycle import EventFactory, record_verdicts
-from linectl.upstream.sscc import SsccRange
 from standards.epcis.document import epcis_document
 from tests.ledger.conftest import GTIN, step_clock
 

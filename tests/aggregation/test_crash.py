@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from linectl.aggregation import PackingService, PackingSettings, RangeSsccSource
+from linectl.aggregation import PackingService, RangeSsccSource
+from linectl.config import PackingSettings
 from linectl.ledger import ContainerState, Ledger
 from linectl.ledger import containers as container_rows
 from linectl.ledger.hierarchy import orphans
@@ -29,12 +30,11 @@ CASE_SIZE = 3
 CHILD = textwrap.dedent(
     """
     import sys
-    from linectl.aggregation import PackingService, PackingSettings, RangeSsccSource
-    from linectl.config import LineSection
+    from linectl.aggregation import PackingService, RangeSsccSource
+    from linectl.config import LineSection, PackingSettings, SsccRange
     from linectl.ledger import Ledger, SerialState
     from linectl.ledger import containers as rows
     from linectl.lifecycle import EventFactory
-    from linectl.upstream.sscc import SsccRange
 
     path, stop_inside, case_size = sys.argv[1], int(sys.argv[2]), int(sys.argv[4])
     line = LineSection.model_validate_json(sys.argv[3])

@@ -10,15 +10,13 @@ import pytest
 
 from linectl.aggregation import (
     PackingService,
-    PackingSettings,
     RangeSsccSource,
     SsccStock,
     SsccUnavailable,
     sscc_source_for,
 )
+from linectl.config import PackingSettings, SsccRange, SsccSection
 from linectl.ledger import ContainerError, ContainerLevel, ContainerState, Ledger
-from linectl.upstream.config import SsccSection
-from linectl.upstream.sscc import SsccRange
 from standards.gs1.epc import format_sgtin, format_sscc
 from tests.aggregation.conftest import (
     CASE_RANGE,

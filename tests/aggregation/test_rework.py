@@ -10,7 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from linectl.aggregation import OrphanPolicy, ReworkResult
+from linectl.aggregation import ReworkResult
+from linectl.config import OrphanPolicy
 from linectl.ledger import ContainerError, ContainerState, SerialState, ValidationError
 from standards.gs1.epc import format_sgtin, format_sscc
 from tests.aggregation.conftest import LINE, Line, make_batch, schema_errors

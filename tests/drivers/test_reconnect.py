@@ -1,4 +1,4 @@
-"""The reconnect policy: capped exponential backoff with jitter, reset on success, quiet repeats."""
+"""One backoff (capped exponential, jitter, reset on success) and the devices' reconnect policy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from drivers.reconnect import ReconnectPolicy
+from drivers.reconnect import Backoff, ReconnectPolicy
 
 
 def policy(**kw: object) -> ReconnectPolicy:
@@ -59,3 +59,33 @@ def test_first_failure_is_a_warning_repeats_are_debug(caplog: pytest.LogCaptureF
 def test_nonsense_settings_are_refused(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="printer-1"):
         policy(**kw)
+
+
+def test_a_link_down_for_days_stays_at_the_cap_without_overflow() -> None:
+    backoff = Backoff(initial=0.5, maximum=300.0, factor=10.0, jitter=0.0)
+    delays = [backoff.on_failure() for _ in range(100_000)]  # 10.0 ** 99_999 would overflow
+    assert delays[:4] == [0.5, 5.0, 50.0, 300.0]
+    assert set(delays[3:]) == {300.0}
+
+
+def test_success_reports_how_many_failures_there_were_and_starts_over() -> None:
+    backoff = Backoff(initial=1.0, maximum=8.0, jitter=0.0)
+    assert [backoff.on_failure() for _ in range(3)] == [1.0, 2.0, 4.0]
+    assert backoff.on_failure(fatal=True) == 8.0
+    assert backoff.on_success() == 4
+    assert backoff.on_success() == 0
+    assert backoff.on_failure() == 1.0
+
+
+def test_the_device_policy_is_the_same_backoff_with_its_logging() -> None:
+    p = policy(initial=0.1, maximum=0.8, jitter=0.0)
+    plain = Backoff(initial=0.1, maximum=0.8, jitter=0.0)
+    for _ in range(6):
+        assert p.on_failure(OSError("off")) == plain.on_failure()
+    assert p.failures == plain.failures == 6
+
+
+@pytest.mark.parametrize("kw", [{"jitter": 1.0}, {"jitter": -0.1}, {"factor": 0.9}])
+def test_nonsense_backoff_settings_are_refused(kw: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="backoff needs"):
+        Backoff(**kw)

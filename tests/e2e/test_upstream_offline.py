@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 
 from harness.processes import control_client
+from linectl.config import ProvisioningSection, UpstreamSection
 from linectl.ledger import Ledger, SerialState
 from linectl.runtime.client import ControlClient
 from linectl.runtime.control import Command
 from linectl.runtime.uplink import Uplink
-from linectl.upstream.config import ProvisioningSection, UpstreamSection
 from simulators.central import CentralSimulator, CollectionSpec
 from standards.gs1.epc import sgtin_urn
 from standards.packml import PackMLState

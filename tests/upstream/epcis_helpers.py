@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from linectl.upstream.epcis_sync import EpcisSyncSettings
+from linectl.config import EpcisSyncSettings
 from simulators.central.capture import ReceivedDocument
 from simulators.central.event_store import StoredEvent
 from simulators.central.schema_check import SchemaChecker

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from linectl.config import ProvisioningSection
 from linectl.ledger import Ledger, SerialState, UnitResult, Verdict, WorkOrder
 from linectl.upstream.batch_serials import (
     BatchClosedDuringRefill,
@@ -16,8 +17,8 @@ from linectl.upstream.batch_serials import (
     return_batch,
     selection_for,
 )
-from linectl.upstream.config import ProvisioningSection
-from linectl.upstream.provisioning import PoolManagerClient, PoolRefused
+from linectl.upstream.pool_client import PoolManagerClient
+from linectl.upstream.pool_errors import PoolRefused
 from simulators.central import CentralSimulator
 from tests.simulators.central.harness import GTIN_ITEMS, central_config
 
@@ -59,7 +60,7 @@ async def test_unused_serials_go_back_in_chunks_and_become_returned_in_the_ledge
 ) -> None:
     assert sim.pool is not None
     section = _section(sim)
-    client = section.client()
+    client = PoolManagerClient.from_section(section)
     with Ledger(tmp_path / "line.db") as ledger:
         order = _batch(ledger)
         try:
@@ -90,7 +91,7 @@ async def test_a_return_repeated_after_a_crash_before_it_was_recorded_still_coun
 ) -> None:
     assert sim.pool is not None
     section = _section(sim)
-    client = section.client()
+    client = PoolManagerClient.from_section(section)
     with Ledger(tmp_path / "line.db") as ledger:
         order = _batch(ledger)
         try:
@@ -113,7 +114,7 @@ async def test_a_page_arriving_after_its_batch_closed_goes_straight_back(
 ) -> None:
     assert sim.pool is not None
     section = _section(sim)
-    client = section.client()
+    client = PoolManagerClient.from_section(section)
     with Ledger(tmp_path / "line.db") as ledger:
         order = _batch(ledger)
         ledger.close_work_order("B1", actor="anna")  # close-batch won the race with the refill
@@ -132,7 +133,7 @@ async def test_serials_the_pool_manager_never_issued_are_refused_and_stay_unused
     sim: CentralSimulator, tmp_path: Path
 ) -> None:
     section = _section(sim)
-    client: PoolManagerClient = section.client()
+    client: PoolManagerClient = PoolManagerClient.from_section(section)
     with Ledger(tmp_path / "line.db") as ledger:
         _batch(ledger)
         ledger.import_serials("B1", GTIN_ITEMS, ["FROMFILE1", "FROMFILE2"], "anna")

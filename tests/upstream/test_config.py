@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from linectl.upstream.config import UpstreamSection
+from linectl.config import UpstreamSection
+from linectl.upstream.pool_client import PoolManagerClient
 
 EXAMPLE = """
 [provisioning]
@@ -35,7 +36,7 @@ def test_the_documented_example_is_accepted() -> None:
     section = UpstreamSection.model_validate(tomllib.loads(EXAMPLE))
     assert section.provisioning is not None and section.epcis is not None
     assert section.provisioning.collections["04012345000016"] == "ITEMS-04012345000016"
-    client = section.provisioning.client()
+    client = PoolManagerClient.from_section(section.provisioning)
     assert client.endpoint.startswith("opc.tcp://") and client.attempts == 5
     settings = section.epcis.settings()
     assert settings.capture_url == "https://epcis.example.com/epcis/capture"

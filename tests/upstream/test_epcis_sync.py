@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from linectl.upstream.epcis_sync import DeliveryError, EpcisSync, SyncState
+from linectl.upstream.epcis_capture import DeliveryError
+from linectl.upstream.epcis_sync import EpcisSync, SyncState
 from linectl.upstream.outbox import OutboxItem
 from simulators.central import CentralSimulator
 from tests.simulators.central.harness import central_config

@@ -11,7 +11,8 @@ from linectl.ledger import Ledger, SerialState, UnitResult, Verdict
 from linectl.lifecycle import EventFactory, record_verdicts
 from linectl.upstream.epcis_sync import EpcisSync
 from linectl.upstream.ledger_link import LedgerOutbox, LedgerSerialSink
-from linectl.upstream.provisioning import PoolManagerClient, SerialProvisioner
+from linectl.upstream.pool_client import PoolManagerClient
+from linectl.upstream.provisioning import SerialProvisioner
 from simulators.central import CentralSimulator
 from tests.simulators.central.harness import GTIN_ITEMS, central_config
 from tests.upstream.epcis_helpers import quick_settings

@@ -17,16 +17,11 @@ from asyncua import Client, ua
 from asyncua.common.node import Node
 from asyncua.ua.uaerrors import UaStatusCodeError
 
-from linectl.upstream.backoff import Backoff
+from drivers.reconnect import Backoff
 from linectl.upstream.openscs import KeyValue, SnCollection, register_types
-from linectl.upstream.provisioning import (
-    PoolExhausted,
-    PoolManagerClient,
-    PoolRefused,
-    PoolUnavailable,
-    Selection,
-    SerialProvisioner,
-)
+from linectl.upstream.pool_client import PoolManagerClient, Selection
+from linectl.upstream.pool_errors import PoolExhausted, PoolRefused, PoolUnavailable
+from linectl.upstream.provisioning import SerialProvisioner
 from linectl.upstream.sscc import SsccProvisioner
 from simulators.central import CentralSimulator
 from simulators.central.pool_manager import SERVER_URI

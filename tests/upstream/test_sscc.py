@@ -6,13 +6,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from linectl.upstream.config import SsccSection
-from linectl.upstream.sscc import (
-    SsccProvisioner,
-    SsccRange,
-    SsccRangeError,
-    SsccRangeExhausted,
-)
+from linectl.config import SsccRange, SsccRangeError, SsccRangeExhausted, SsccSection
+from linectl.upstream.sscc import SsccProvisioner
 from standards.gs1.checkdigit import has_valid_check_digit
 
 RANGE = SsccRange("4012345", 3, 1_000, 1_009)

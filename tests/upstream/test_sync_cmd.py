@@ -14,6 +14,7 @@ from linectl.config import load_config
 from linectl.ledger import Ledger, SerialState, UnitResult, Verdict
 from linectl.lifecycle import EventFactory, record_verdicts
 from linectl.upstream.batch_serials import provisioner_for
+from linectl.upstream.pool_client import PoolManagerClient
 from simulators.central import CentralSimulator
 from tests.simulators.central.harness import GTIN_ITEMS, central_config
 from tests.upstream.epcis_helpers import check_event_ids, check_received_documents
@@ -75,7 +76,7 @@ async def _closed_batch_with_backlog(config_path: Path) -> None:
             actor="anna",
         )
         order = ledger.start_work_order("B1", actor="anna")
-        client = section.client()
+        client = PoolManagerClient.from_section(section)
         try:
             async with asyncio.timeout(30):
                 await provisioner_for(client, ledger, section, order).refill(40)

@@ -6,7 +6,8 @@ import asyncio
 import random
 from pathlib import Path
 
-from linectl.upstream.provisioning import PoolManagerClient, SerialProvisioner
+from linectl.upstream.pool_client import PoolManagerClient
+from linectl.upstream.provisioning import SerialProvisioner
 from simulators.central import CentralSimulator, CollectionSpec
 from tests.simulators.central.harness import GTIN_ITEMS, central_config
 from tests.upstream.sinks import MemorySink

@@ -26,6 +26,7 @@ from simulators.camera import CameraSimulator, SelfPrinter
 from simulators.camera_scene import FrameRenderer
 from simulators.line import FaultPlan, LineLayout, VirtualLine
 from tests.contract.fault_proxy import FaultProxy
+from tests.drivers.scripted_device import Script, scripted_device
 
 LEAD = LineLayout().camera  # ticks before the first pack reaches the camera
 
@@ -212,7 +213,7 @@ async def test_nothing_listening_is_device_unavailable_once_per_attempt() -> Non
     await cam.close()
 
 
-async def fake_camera(reply: bytes | None) -> tuple[asyncio.Server, int]:
+def fake_camera(reply: bytes | None) -> Script:
     """A camera that answers HELLO with ``reply`` (then stays silent) or with a BYE."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -222,36 +223,31 @@ async def fake_camera(reply: bytes | None) -> tuple[asyncio.Server, int]:
         assert isinstance(event, Hello)
         writer.write(reply if reply is not None else codec.send(Bye("licence expired")))
         await writer.drain()
-        with contextlib.suppress(ConnectionError):
-            await reader.read()  # silent until the host hangs up
-        writer.close()
+        await reader.read()  # silent until the host hangs up
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1]
+    return handle
 
 
 async def test_a_camera_that_goes_silent_past_its_keepalive_is_lost() -> None:
     codec = FramePushConnection(Role.CAMERA)
     codec.hello_received = True
-    server, port = await fake_camera(codec.send(HelloAck(64, 48, keepalive_ms=100)))
-    cam = PushCamera("127.0.0.1", port, policy=quick_policy())
-    await cam.connect()
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    with pytest.raises(DeviceUnavailable, match="keep-alive missed"):
-        await take(cam, 1)
-    assert loop.time() - start >= 0.45
-    await cam.close()
-    server.close()
+    async with scripted_device(fake_camera(codec.send(HelloAck(64, 48, keepalive_ms=100)))) as port:
+        cam = PushCamera("127.0.0.1", port, policy=quick_policy())
+        await cam.connect()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(DeviceUnavailable, match="keep-alive missed"):
+            await take(cam, 1)
+        assert loop.time() - start >= 0.45
+        await cam.close()
 
 
 async def test_a_camera_that_says_bye_to_hello_refuses_the_connection() -> None:
-    server, port = await fake_camera(None)
-    cam = PushCamera("127.0.0.1", port, policy=quick_policy())
-    with pytest.raises(DeviceUnavailable, match="refused the connection: licence expired"):
-        await cam.connect()
-    await cam.close()
-    server.close()
+    async with scripted_device(fake_camera(None)) as port:
+        cam = PushCamera("127.0.0.1", port, policy=quick_policy())
+        with pytest.raises(DeviceUnavailable, match="refused the connection: licence expired"):
+            await cam.connect()
+        await cam.close()
 
 
 async def test_pixels_survive_the_wire_exactly(rig: Rig) -> None:

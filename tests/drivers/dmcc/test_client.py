@@ -13,6 +13,7 @@ from drivers.interfaces import DeviceError, DeviceUnavailable
 from drivers.reader_codec import NEED_DATA
 from simulators.line import LineLayout, Station, VirtualLine
 from simulators.reader_dmcc import DmccReaderSimulator
+from tests.drivers.scripted_device import scripted_device
 
 DATA = "0109506000134352\x1d21SERIAL0001"
 
@@ -98,14 +99,13 @@ async def test_replies_to_other_command_ids_are_not_taken_for_the_trigger() -> N
                     w.write(codec.send(Response(0, "", command.command_id)))
                     w.write(codec.send(Response(1, "]d2" + DATA + ",B")))
 
-    server = await asyncio.start_server(device, "127.0.0.1", 0)
-    reader = DmccReader("127.0.0.1", server.sockets[0].getsockname()[1])
-    try:
-        async with asyncio.timeout(10):
-            result = await reader.read(3)
-    finally:
-        await reader.close()
-        server.close()
+    async with scripted_device(device) as port:
+        reader = DmccReader("127.0.0.1", port)
+        try:
+            async with asyncio.timeout(10):
+                result = await reader.read(3)
+        finally:
+            await reader.close()
     assert (result.text, result.grade, result.seq) == (DATA, "B", 3)
 
 
@@ -119,12 +119,11 @@ async def test_a_reader_that_stays_in_silent_mode_is_refused() -> None:
                 if command.text.startswith("GET"):
                     w.write(codec.send(Response(0, "0", command.command_id)))
 
-    server = await asyncio.start_server(device, "127.0.0.1", 0)
-    reader = DmccReader("127.0.0.1", server.sockets[0].getsockname()[1])
-    try:
-        async with asyncio.timeout(10):
-            with pytest.raises(DeviceError, match="response mode '0', expected 1"):
-                await reader.read()
-    finally:
-        await reader.close()
-        server.close()
+    async with scripted_device(device) as port:
+        reader = DmccReader("127.0.0.1", port)
+        try:
+            async with asyncio.timeout(10):
+                with pytest.raises(DeviceError, match="response mode '0', expected 1"):
+                    await reader.read()
+        finally:
+            await reader.close()

@@ -11,6 +11,7 @@ from drivers.interfaces import DeviceError, DeviceUnavailable
 from drivers.keyence.client import KeyenceReader
 from simulators.line import LineLayout, Station, VirtualLine
 from simulators.reader_keyence import KeyenceReaderSimulator
+from tests.drivers.scripted_device import scripted_device
 
 DATA = "0109506000134352\x1d21SER:IAL01"  # ':' is in the GS1 character set
 
@@ -89,14 +90,13 @@ async def test_a_reader_that_sends_no_acknowledgement_still_reads() -> None:
         while (await r.readuntil(b"\r")) == b"LON\r":
             w.write(b"ER,LOFF,01\r]d2" + DATA.encode() + b":2\r")  # a stale error, then data
 
-    server = await asyncio.start_server(device, "127.0.0.1", 0)
-    reader = KeyenceReader("127.0.0.1", server.sockets[0].getsockname()[1])
-    try:
-        async with asyncio.timeout(10):
-            result = await reader.read()
-    finally:
-        await reader.close()
-        server.close()
+    async with scripted_device(device) as port:
+        reader = KeyenceReader("127.0.0.1", port)
+        try:
+            async with asyncio.timeout(10):
+                result = await reader.read()
+        finally:
+            await reader.close()
     assert (result.text, result.grade) == (DATA, "C")
 
 

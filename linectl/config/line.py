@@ -1,42 +1,19 @@
-"""Line configuration: one TOML file per line, validated with pydantic at start-up.
-
-A bad file fails before anything runs, and the error lists every mistake with its field path and the
-offending value, so an engineer fixes them all in one pass.
-"""
+"""The line's own sections: who it is, its ledger, thresholds, devices and control API."""
 
 from __future__ import annotations
 
 import enum
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
-from linectl.aggregation.settings import AggregationSection
-from linectl.upstream.config import UpstreamSection
+from linectl.config.section import Section
 from standards.gs1.epc import IdentifierForm
 
 _SGLN_URN = re.compile(r"^urn:epc:id:sgln:(\d{6,12})\.(\d{0,6})\.([!-~]{1,20})$")
 _SGLN_DL = re.compile(r"^https?://[^/]+(/.*)?/414/(\d{13})(/254/[!-~]{1,20})?$")
-
-
-class ConfigError(Exception):
-    """The configuration file cannot be used; ``problems`` lists each mistake as one line."""
-
-    def __init__(self, path: Path | str, problems: list[str]) -> None:
-        self.path = str(path)
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{self.path}: {len(problems)} configuration error(s):\n{lines}")
 
 
 class CodeForm(enum.StrEnum):
@@ -47,11 +24,7 @@ class CodeForm(enum.StrEnum):
     DIGITAL_LINK_QR = "digital-link-qr"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LineSection(_Strict):
+class LineSection(Section):
     """Who this line is, for readPoint / bizLocation and the identifiers it issues."""
 
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -88,7 +61,7 @@ class LineSection(_Strict):
         return self
 
 
-class LedgerSection(_Strict):
+class LedgerSection(Section):
     """Where the ledger lives."""
 
     path: Path
@@ -97,7 +70,7 @@ class LedgerSection(_Strict):
 GradeLetter = Literal["A", "B", "C", "D", "E", "F"]
 
 
-class Thresholds(_Strict):
+class Thresholds(Section):
     """Limits that decide rejects, holds and pool replenishment."""
 
     min_grade: GradeLetter = "C"
@@ -116,7 +89,7 @@ _PROTOCOLS_BY_KIND: dict[str, frozenset[str]] = {
 }
 
 
-class DeviceSection(_Strict):
+class DeviceSection(Section):
     """One device: its kind, wire protocol and address (TCP host/port or a serial port)."""
 
     kind: Literal["printer", "camera", "reader", "plc"]
@@ -145,71 +118,10 @@ class DeviceSection(_Strict):
         return self
 
 
-class ControlSection(_Strict):
+class ControlSection(Section):
     """The local control API."""
 
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8765
     unix_socket: Path | None = None
     token_file: Path | None = None
-
-
-class LineConfig(_Strict):
-    """A whole line's configuration file."""
-
-    line: LineSection
-    ledger: LedgerSection
-    thresholds: Thresholds = Thresholds()
-    devices: dict[str, DeviceSection] = Field(default_factory=dict)
-    control: ControlSection = ControlSection()
-    upstream: UpstreamSection | None = None  # no upstream: offline provisioning from files
-    aggregation: AggregationSection | None = None  # no aggregation: units only
-    simulation: dict[str, Any] = Field(default_factory=dict)  # read by the simulators only
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def parse_config(data: dict[str, Any], source: Path | str = "<config>") -> LineConfig:
-    """Validate an already-parsed TOML mapping; relative paths resolve against the file's folder."""
-    try:
-        config = LineConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = _format_loc(tuple(err["loc"]))
-            given = err.get("input")
-            shown = "" if err["type"] == "missing" else f" (got {given!r})"
-            problems.append(f"{where}: {err['msg']}{shown}")
-        raise ConfigError(source, problems) from None
-    base = Path(source).parent if source != "<config>" else Path.cwd()
-    if not config.ledger.path.is_absolute():
-        ledger = config.ledger.model_copy(update={"path": base / config.ledger.path})
-        config = config.model_copy(update={"ledger": ledger})
-    control = config.control
-    relative = {
-        name: base / path
-        for name in ("unix_socket", "token_file")
-        if (path := getattr(control, name)) is not None and not path.is_absolute()
-    }
-    if relative:
-        config = config.model_copy(update={"control": control.model_copy(update=relative)})
-    return config
-
-
-def load_config(path: Path | str) -> LineConfig:
-    """Read and validate a line configuration file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot read the file: {exc.strerror}"]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
-    return parse_config(data, path)

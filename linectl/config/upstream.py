@@ -1,6 +1,6 @@
 """The ``[upstream]`` section of a line configuration, validated like the rest of the file.
 
-Proposed shape (the lead wires ``UpstreamSection`` into ``LineConfig.upstream``)::
+``UpstreamSection`` is ``LineConfig.upstream``::
 
     [upstream.provisioning]
     endpoint = "opc.tcp://site-server:4841/linectl/central"
@@ -32,23 +32,18 @@ Proposed shape (the lead wires ``UpstreamSection`` into ``LineConfig.upstream``)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-if TYPE_CHECKING:  # imported when used: loading a config must not pull in asyncua or aiohttp
-    from linectl.upstream.backoff import Backoff
-    from linectl.upstream.epcis_sync import EpcisSyncSettings
-    from linectl.upstream.provisioning import PoolManagerClient
-    from linectl.upstream.sscc import SsccRange
+from drivers.reconnect import Backoff
+from linectl.config.section import Section
+from linectl.config.sscc_range import SsccRange
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ProvisioningSection(_Strict):
+class ProvisioningSection(Section):
     """Where serial numbers come from: an OPEN-SCS pool manager over OPC UA."""
 
     endpoint: Annotated[str, Field(pattern=r"^opc\.tcp://[^/\s]+(/\S*)?$")]
@@ -71,8 +66,6 @@ class ProvisioningSection(_Strict):
 
     def backoff(self) -> Backoff:
         """A fresh retry schedule for the pool manager (between attempts, refills and returns)."""
-        from linectl.upstream.backoff import Backoff
-
         return Backoff(initial=self.backoff_initial_s, maximum=self.backoff_max_s)
 
     def password(self) -> str | None:
@@ -81,22 +74,8 @@ class ProvisioningSection(_Strict):
             return None
         return self.password_file.read_text(encoding="utf-8").strip()
 
-    def client(self) -> PoolManagerClient:
-        """A pool-manager client for this section (not connected yet)."""
-        from linectl.upstream.provisioning import PoolManagerClient
 
-        return PoolManagerClient(
-            self.endpoint,
-            security=self.security,
-            username=self.username,
-            password=self.password(),
-            timeout_s=self.timeout_s,
-            attempts=self.attempts,
-            backoff=self.backoff(),
-        )
-
-
-class SsccSection(_Strict):
+class SsccSection(Section):
     """Where SSCCs for cases and pallets come from."""
 
     source: Literal["central", "range"] = "central"
@@ -120,8 +99,7 @@ class SsccSection(_Strict):
         return self
 
     def sscc_range(self) -> SsccRange:
-        from linectl.upstream.sscc import SsccRange
-
+        """The configured range (``source = "range"`` only)."""
         assert self.company_prefix is not None
         assert self.first_reference is not None and self.last_reference is not None
         return SsccRange(
@@ -129,7 +107,35 @@ class SsccSection(_Strict):
         )
 
 
-class EpcisSection(_Strict):
+@dataclass(frozen=True)
+class EpcisSyncSettings:
+    """How to reach the repository and how patiently (``[upstream.epcis]`` of the line config)."""
+
+    base_url: str
+    token: str | None = None
+    token_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    ca_file: Path | None = None
+    verify_tls: bool = True
+    capture_limit: int | None = None  # at most this many events per document (with the server's)
+    file_size_limit: int | None = None  # at most this many bytes per document (with the server's)
+    default_capture_limit: int = 500  # when the server advertises none
+    default_file_size_limit: int = 4_000_000
+    request_timeout_s: float = 30.0
+    job_timeout_s: float = 300.0
+    poll_initial_s: float = 0.2
+    poll_max_s: float = 5.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 300.0
+    idle_check_s: float = 5.0
+
+    @property
+    def capture_url(self) -> str:
+        return self.base_url.rstrip("/") + "/capture"
+
+
+class EpcisSection(Section):
     """Where events go: an EPCIS 2.0 repository's REST capture interface."""
 
     base_url: Annotated[str, Field(pattern=r"^https?://\S+$")]
@@ -154,8 +160,7 @@ class EpcisSection(_Strict):
         return self
 
     def settings(self) -> EpcisSyncSettings:
-        from linectl.upstream.epcis_sync import EpcisSyncSettings
-
+        """The sync's settings for this section (0 limits: the repository's own)."""
         return EpcisSyncSettings(
             base_url=self.base_url,
             token_file=self.token_file,
@@ -172,7 +177,7 @@ class EpcisSection(_Strict):
         )
 
 
-class UpstreamSection(_Strict):
+class UpstreamSection(Section):
     """``[upstream]``: each link is optional; a line without one runs offline for it."""
 
     provisioning: ProvisioningSection | None = None

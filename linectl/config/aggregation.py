@@ -1,7 +1,6 @@
 """How a line aggregates: case and pallet sizes, label verification attempts, orphan policy.
 
-``AggregationSection`` is the proposed ``[aggregation]`` table of the line configuration (the
-lead wires it into ``LineConfig``)::
+``AggregationSection`` is the ``[aggregation]`` table of the line configuration::
 
     [aggregation]
     case_size = 24            # units per case; the case closes when it is full
@@ -18,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from linectl.config.section import Section
 
 
 class OrphanPolicy(enum.StrEnum):
@@ -53,10 +54,8 @@ class PackingSettings:
         return self.pallet_size > 0
 
 
-class AggregationSection(BaseModel):
+class AggregationSection(Section):
     """``[aggregation]`` of the line configuration."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     case_size: Annotated[int, Field(ge=1, le=10_000)] = 24
     pallet_size: Annotated[int, Field(ge=0, le=10_000)] = 40
