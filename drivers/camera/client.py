@@ -30,6 +30,11 @@ from drivers.interfaces import DeviceUnavailable, Frame
 from drivers.reconnect import LinkState, ReconnectPolicy
 
 _READ_SIZE = 1 << 20
+# The stream buffer pauses the socket above twice this: with asyncio's default (64 KiB) every
+# VGA frame (300 KiB) paused and resumed reading two or three times (epoll changes, extra loop
+# turns); at 512 KiB a frame arrives in one or two reads and push-back still starts within about
+# three frames of the consumer falling behind.
+_STREAM_LIMIT = 1 << 19
 
 
 class PushCamera:
@@ -93,7 +98,9 @@ class PushCamera:
         writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(self.connect_timeout):
-                reader, writer = await asyncio.open_connection(self.host, self.port)
+                reader, writer = await asyncio.open_connection(
+                    self.host, self.port, limit=_STREAM_LIMIT
+                )
                 writer.write(codec.send(Hello(self.client_name, time.time_ns())))
                 await writer.drain()
                 ack = await self._handshake(reader, codec)
