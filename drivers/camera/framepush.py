@@ -245,7 +245,12 @@ class FramePushConnection:
 
     # --- receiving ------------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet taken as messages."""
+        return len(self._buf)
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer bytes from the peer; ``b""`` means the peer closed the stream."""
         if not data:
             self._eof = True
