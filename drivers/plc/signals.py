@@ -108,11 +108,12 @@ class Signal:
 
     def encode(self, value: int) -> list[int]:
         """Registers for ``value``; raises ValueError naming the signal if it does not fit."""
-        if not 0 <= value <= self.kind.maximum:
-            raise ValueError(f"{self.name}: value {value} outside 0..{self.kind.maximum}")
-        if self.kind is Kind.U16:
-            return [value]
-        return [value >> 16, value & 0xFFFF]
+        if self.kind is _U16:  # the limits inline: Kind.maximum costs two enum look-ups
+            if 0 <= value <= 0xFFFF:
+                return [value]
+        elif 0 <= value <= 0xFFFFFFFF:
+            return [value >> 16, value & 0xFFFF]
+        raise ValueError(f"{self.name}: value {value} outside 0..{self.kind.maximum}")
 
     def decode(self, registers: Sequence[int]) -> int:
         """The value held in ``registers`` (exactly this signal's words)."""
