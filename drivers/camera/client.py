@@ -9,7 +9,6 @@ DeviceUnavailable; the next ``frames()`` reconnects after the ReconnectPolicy's 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,10 +25,14 @@ from drivers.camera.framepush import (
     Limits,
     Role,
 )
+from drivers.camera.receiver import FramePushReceiver
 from drivers.interfaces import DeviceUnavailable, Frame
 from drivers.reconnect import LinkState, ReconnectPolicy
 
-_READ_SIZE = 1 << 20
+# Reading pauses while this much is buffered unread: with asyncio's StreamReader default (128 KiB)
+# every VGA frame (300 KiB) paused and resumed reading two or three times; at 1 MiB push-back
+# still starts within about three frames of the consumer falling behind.
+_PAUSE_ABOVE = 1 << 20
 
 
 class PushCamera:
@@ -64,8 +67,7 @@ class PushCamera:
         self.protocol_errors = 0
         self.last_seq: int | None = None
         self.seq_gaps = 0  # frames the camera skipped (seq jumps), e.g. dropped under load
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._link: FramePushReceiver | None = None
         self._codec: FramePushConnection | None = None
         self._lock = asyncio.Lock()
         self._retry_at = 0.0
@@ -89,20 +91,22 @@ class PushCamera:
     async def _connect(self) -> None:
         if self.state is LinkState.CLOSED:
             raise DeviceUnavailable(f"{self.name}: closed")
-        if self._writer is not None:
+        if self._link is not None:
             return
         self.state = LinkState.CONNECTING
         codec = FramePushConnection(Role.HOST, limits=self.limits)
-        writer: asyncio.StreamWriter | None = None
+        link: FramePushReceiver | None = None
         try:
             async with asyncio.timeout(self.connect_timeout):
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-                writer.write(codec.send(Hello(self.client_name, time.time_ns())))
-                await writer.drain()
-                ack = await self._handshake(reader, codec)
+                loop = asyncio.get_running_loop()
+                _, link = await loop.create_connection(
+                    lambda: FramePushReceiver(codec, _PAUSE_ABOVE), self.host, self.port
+                )
+                link.write(codec.send(Hello(self.client_name, time.time_ns())))
+                ack = await self._handshake(link, codec)
         except (OSError, TimeoutError, FramePushError, DeviceUnavailable) as exc:
-            if writer is not None:
-                await _close_writer(writer)
+            if link is not None:
+                await link.close()
             if not self.closed:
                 self.state = LinkState.DISCONNECTED
             delay = self.policy.on_failure(exc)
@@ -110,25 +114,23 @@ class PushCamera:
             what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
             raise DeviceUnavailable(f"{self.name} {self.host}:{self.port}: {what}") from exc
         except asyncio.CancelledError:
-            if writer is not None:
-                writer.close()
+            if link is not None:
+                link.abort()
             if not self.closed:
                 self.state = LinkState.DISCONNECTED
             raise
         if self.closed:  # close() was called while the handshake was under way
-            await _close_writer(writer)
+            await link.close()
             raise DeviceUnavailable(f"{self.name}: closed")
         self.policy.on_success()
-        self._reader, self._writer, self._codec = reader, writer, codec
+        self._link, self._codec = link, codec
         self.hello = ack
         self.state = LinkState.CONNECTED
         self.logger.info(
             "%s: connected to %s (%dx%d)", self.name, ack.camera or "camera", ack.width, ack.height
         )
 
-    async def _handshake(
-        self, reader: asyncio.StreamReader, codec: FramePushConnection
-    ) -> HelloAck:
+    async def _handshake(self, link: FramePushReceiver, codec: FramePushConnection) -> HelloAck:
         """Wait for HELLO_ACK; garbage before it is skipped, a BYE or EOF is a failure."""
         while True:
             try:
@@ -144,14 +146,14 @@ class PushCamera:
             if event is CLOSED:
                 raise DeviceUnavailable("camera closed the connection during the handshake")
             if event is NEED_DATA:
-                codec.receive_data(await reader.read(_READ_SIZE))
+                await link.wait_data()
 
     async def _drop(self) -> None:
-        writer, self._writer, self._reader, self._codec = self._writer, None, None, None
+        link, self._link, self._codec = self._link, None, None
         if self.state is not LinkState.CLOSED:
             self.state = LinkState.DISCONNECTED
-        if writer is not None:
-            await _close_writer(writer)
+        if link is not None:
+            await link.close()
 
     async def close(self) -> None:
         """Close the link; frames() iterations end. Safe to call twice."""
@@ -172,15 +174,15 @@ class PushCamera:
         """
         if self.closed:
             return
-        if self._writer is None:
+        if self._link is None:
             async with self._lock:
                 wait = self._retry_at - asyncio.get_running_loop().time()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 await self._connect()
         while True:
-            reader, codec = self._reader, self._codec
-            if reader is None or codec is None:
+            link, codec = self._link, self._codec
+            if link is None or codec is None:
                 if self.closed:
                     return
                 raise DeviceUnavailable(f"{self.name}: link lost")
@@ -199,13 +201,11 @@ class PushCamera:
             elif event is NEED_DATA:
                 try:
                     async with asyncio.timeout(self._idle_timeout()):
-                        data = await reader.read(_READ_SIZE)
+                        await link.wait_data()
                 except TimeoutError:
                     await self._lost(f"silent for {self._idle_timeout():.1f} s (keep-alive missed)")
                 except OSError as exc:
                     await self._lost(f"read failed: {exc}")
-                else:
-                    codec.receive_data(data)
             # Keepalive and anything else: nothing to do
 
     async def _lost(self, why: str) -> None:
@@ -228,10 +228,3 @@ class PushCamera:
         if self.last_seq is not None and seq > self.last_seq + 1:
             self.seq_gaps += seq - self.last_seq - 1
         self.last_seq = seq
-
-
-async def _close_writer(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(OSError, TimeoutError):
-        async with asyncio.timeout(1.0):
-            await writer.wait_closed()

@@ -38,11 +38,16 @@ class DecodeOptions:
     grade: bool = True  # compute the approximate quality grade (drivers.camera.grade)
 
     def formats(self) -> zxingcpp.BarcodeFormats:
-        if self.allow_qr:
-            return zxingcpp.BarcodeFormats(
-                [zxingcpp.BarcodeFormat.DataMatrix, zxingcpp.BarcodeFormat.QRCode]
-            )
-        return zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.DataMatrix)
+        return _FORMATS[self.allow_qr]
+
+
+#: The symbologies read, by ``allow_qr``: built once, not per frame.
+_FORMATS = {
+    False: zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.DataMatrix),
+    True: zxingcpp.BarcodeFormats(
+        [zxingcpp.BarcodeFormat.DataMatrix, zxingcpp.BarcodeFormat.QRCode]
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)

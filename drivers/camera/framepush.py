@@ -42,6 +42,7 @@ from __future__ import annotations
 import enum
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.interfaces import Frame, ProtocolError
@@ -53,6 +54,19 @@ _HEADER = struct.Struct(">4sBBBBQQHHII")  # bytes 0-35; header_crc follows
 _U32 = struct.Struct(">I")
 FLAG_PAYLOAD_CRC = 0x01
 _U64_MAX = (1 << 64) - 1
+
+
+def _fastest_crc32() -> Callable[[bytes | bytearray], int]:
+    """ISA-L's CRC-32 when installed: the same numbers as ``zlib.crc32``, ~30 times faster on a
+    VGA frame (5 us instead of 150 us on the event loop for every frame received)."""
+    try:
+        from isal.isal_zlib import crc32
+    except ImportError:  # isal is a dependency; zlib is only the fallback
+        return zlib.crc32
+    return crc32
+
+
+_crc32 = _fastest_crc32()
 
 
 class MessageType(enum.IntEnum):
@@ -160,12 +174,12 @@ def _header(
     if not (0 <= width <= 0xFFFF and 0 <= height <= 0xFFFF):
         raise ValueError(f"frame size {width}x{height} does not fit in 16 bits")
     flags = FLAG_PAYLOAD_CRC if payload_crc and payload else 0
-    crc = zlib.crc32(payload) if flags else 0
+    crc = _crc32(payload) if flags else 0
     head = _HEADER.pack(
         MAGIC, VERSION, mtype, pixel_format, flags, seq, timestamp_ns, width, height,
         len(payload), crc,
     )  # fmt: skip
-    return head + _U32.pack(zlib.crc32(head))
+    return head + _U32.pack(_crc32(head))
 
 
 def _text(value: str, what: str, limits: Limits) -> bytes:
@@ -231,7 +245,12 @@ class FramePushConnection:
 
     # --- receiving ------------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet taken as messages."""
+        return len(self._buf)
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer bytes from the peer; ``b""`` means the peer closed the stream."""
         if not data:
             self._eof = True
@@ -265,7 +284,7 @@ class FramePushConnection:
             _HEADER.unpack_from(buf, 0)
         )
         (hcrc,) = _U32.unpack_from(buf, 36)
-        if zlib.crc32(buf[:36]) != hcrc:
+        if _crc32(buf[:36]) != hcrc:
             raise self._fail("header CRC mismatch", offset, 1)
         if version != VERSION:
             raise self._fail(f"unsupported version {version} (expected {VERSION})", offset + 4, 1)
@@ -282,7 +301,7 @@ class FramePushConnection:
             return self._short(HEADER_SIZE + plen)
         with memoryview(buf) as view:
             payload = bytes(view[HEADER_SIZE : HEADER_SIZE + plen])  # one copy
-        if flags & FLAG_PAYLOAD_CRC and zlib.crc32(payload) != pcrc:
+        if flags & FLAG_PAYLOAD_CRC and _crc32(payload) != pcrc:
             raise self._fail(f"{kind.name} seq {seq}: payload CRC mismatch", offset, HEADER_SIZE)
         self._consume(HEADER_SIZE + plen)
         self._in_garbage = False
