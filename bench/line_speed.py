@@ -46,7 +46,7 @@ from linectl.demo_processes import (
     toml_text,
 )
 from linectl.demo_truth import read_print_log, read_units, stalled_around
-from linectl.runtime.control import Command
+from linectl.line.control import Command
 from simulators.camera_scene import FrameRenderer
 
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")

@@ -54,8 +54,8 @@ from linectl.demo_truth import (
     read_units,
 )
 from linectl.ledger import Ledger
-from linectl.runtime.client import ControlClient, ControlClientError
-from linectl.runtime.control import Command
+from linectl.line.control import Command
+from linectl.service.client import ControlClient, ControlClientError
 from standards.gs1.checkdigit import check_digit, make_sscc
 
 COMPANY_PREFIX = "4012345"  # as the configuration's read point

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from linectl.config import load_config
-from linectl.runtime.client import ControlClient, Endpoint
-from linectl.runtime.tokens import DEFAULT_TOKEN_NAME, token_path
+from linectl.service.client import ControlClient, Endpoint
+from linectl.service.tokens import DEFAULT_TOKEN_NAME, token_path
 
 REPO = Path(__file__).resolve().parent.parent
 USER = "demo"

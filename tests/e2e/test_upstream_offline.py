@@ -26,9 +26,9 @@ import pytest
 
 from linectl.demo_processes import control_client
 from linectl.ledger import Ledger, SerialState
-from linectl.runtime.client import ControlClient
-from linectl.runtime.control import Command
-from linectl.runtime.uplink import Uplink
+from linectl.line.control import Command
+from linectl.line.uplink import Uplink
+from linectl.service.client import ControlClient
 from linectl.upstream.config import ProvisioningSection, UpstreamSection
 from simulators.central import CentralSimulator, CollectionSpec
 from standards.gs1.epc import sgtin_urn

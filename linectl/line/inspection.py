@@ -1,0 +1,225 @@
+"""The camera side of the pack pipeline: every frame decoded, verified and its verdict written.
+
+Per frame (one task each, so a slow decode never holds up the next pack):
+
+1. Decode on the Decoder's thread pool (zxing-cpp releases the GIL).
+2. Verify against what was sent for the frame's seq (:class:`linectl.line.verify.Verifier`);
+   a serial this run does not know is looked up in the ledger (duplicate or wrong content).
+3. A GOOD pack also needs its print confirmed by the printer's counter; the check waits for the
+   next printer polls, but never past the verdict deadline.
+4. If the verdict would reach the PLC after ``verdict_deadline_ms`` from the frame's trigger, it
+   is sent as REJECT with reason ``late``, never as GOOD.
+5. The verdict is written to the PLC keyed by seq; its latency (trigger to written) is kept.
+
+N consecutive rejects raise a holding alarm (the runtime then holds the line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from drivers.camera.decode import DecodeResult, frame_array, warm_up_frame
+from drivers.interfaces import DeviceError, DeviceUnavailable, Frame, Verdict
+from linectl.ledger import LedgerError, SerialState, UnknownSerial
+from linectl.line.packs import LatencyWindow, PackRecord
+from linectl.line.reasons import RejectReason
+from linectl.line.verify import Check, Expected, mark_present
+
+if TYPE_CHECKING:
+    from linectl.line.runtime import LineRuntime
+
+log = logging.getLogger("linectl.runtime")
+
+_NOT_PRINTED = frozenset(
+    {SerialState.UNASSIGNED, SerialState.UNALLOCATED, SerialState.ALLOCATED, SerialState.SN_INVALID}
+)
+_CLOCK_SKEW_NS = 10_000_000_000  # a frame stamp further off than this is not trusted
+
+
+class Inspection:
+    """Frames in, verdicts out (see the module docstring)."""
+
+    def __init__(self, rt: LineRuntime) -> None:
+        self.rt = rt
+        self.latency = LatencyWindow()
+        self.verified_good: set[str] = set()  # serials judged GOOD in this run
+        self.streak = 0  # consecutive rejects of serialised packs
+        self.write_estimate_ms = 2.0  # how long a verdict write takes (moving average)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._printer_polled = asyncio.Event()
+
+    async def warm_up(self) -> None:
+        """Decode and grade a code once and write one harmless verdict, before the first pack.
+
+        The first pass through zxing-cpp, the grader, the decode threads and the PLC write path
+        costs several times a normal one; without this the first pack of a run can be late.
+        """
+        frame = warm_up_frame()
+        for _ in range(self.rt.decoder.threads):
+            await self.rt.decoder.decode(frame)
+        await asyncio.to_thread(mark_present, frame_array(frame))
+        gate_seq = self.rt.snapshot.last_seq_gate if self.rt.snapshot is not None else 0
+        # pack 0 never exists, and a pack the gate has decided on is past caring
+        await self.rt.devices.plc.write_verdict(gate_seq, Verdict.REJECT, 0)
+
+    def printer_polled(self) -> None:
+        """The printer's status was just read (print confirmations may have come in)."""
+        self._printer_polled.set()
+        self._printer_polled = asyncio.Event()
+
+    async def camera_loop(self) -> None:
+        """Take frames as they come; reconnect (per the camera's policy) when the link drops."""
+        rt = self.rt
+        while True:
+            try:
+                async for frame in rt.devices.camera.frames():
+                    rt.device_back("camera")
+                    task = asyncio.create_task(self.on_frame(frame), name=f"frame {frame.seq}")
+                    self.tasks.add(task)
+                    task.add_done_callback(self._frame_done)
+                return  # the camera was closed
+            except DeviceError as exc:
+                rt.device_lost("camera", exc)
+
+    def _frame_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.rt.task_failed(task)
+
+    async def on_frame(self, frame: Frame) -> None:
+        """Verify one frame and write its verdict (steps 1-5 of the module docstring)."""
+        rt = self.rt
+        now_ns = time.time_ns()
+        trigger_ns = frame.timestamp_ns
+        if not trigger_ns or abs(now_ns - trigger_ns) > _CLOCK_SKEW_NS:
+            trigger_ns = now_ns
+        deadline_ns = trigger_ns + int(rt.thresholds.verdict_deadline_ms * 1e6)
+        record = rt.records.get(frame.seq)
+        if record is not None:
+            record.frame_ns = trigger_ns
+        try:
+            result = await rt.decoder.decode(frame)
+        except DeviceUnavailable:
+            return  # shutting down: without a verdict the PLC rejects the pack
+        decoded_ns = time.time_ns()
+        mark = None
+        if not result.ok:
+            mark = await asyncio.to_thread(mark_present, frame_array(frame))
+        check = self._verify(result, record, mark)
+        if check.ask_ledger is not None and await asyncio.to_thread(
+            self._ledger_has_printed, check.ask_ledger
+        ):
+            check = Check.reject(
+                RejectReason.DUPLICATE, f"serial {check.ask_ledger} is already in the ledger"
+            )
+        if check.good and record is not None and not record.printed:
+            await self._await_print(record, deadline_ns - int(self.write_estimate_ms * 1e6))
+            if not record.printed:
+                check = Check.reject(
+                    RejectReason.NO_PRINT_CONFIRMATION,
+                    "the printer did not confirm this print",
+                    grade=check.grade,
+                )
+        verdict = Verdict.GOOD if check.good else Verdict.REJECT
+        reason = check.reason
+        if verdict is Verdict.GOOD and (
+            time.time_ns() + int(self.write_estimate_ms * 1e6) > deadline_ns
+        ):
+            verdict, reason = Verdict.REJECT, RejectReason.LATE
+            rt.counters["verdicts_late"] += 1
+            ms = [(t - trigger_ns) / 1e6 for t in (now_ns, decoded_ns, time.time_ns())]
+            log.warning(
+                "pack %d: verdict late, sent as REJECT (ms after trigger: frame in %.1f, "
+                "decoded %.1f, checked %.1f)",
+                frame.seq,
+                *ms,
+            )
+        if record is not None:
+            if record.resolved:
+                ms = [(t - trigger_ns) / 1e6 for t in (now_ns, decoded_ns, time.time_ns())]
+                log.warning(
+                    "pack %d: verdict ready after its gate report (ms after trigger: frame in "
+                    "%.1f, decoded %.1f, checked %.1f)",
+                    frame.seq,
+                    *ms,
+                )
+                return
+            record.verdict, record.reason, record.grade = verdict, reason, check.grade
+            record.detail = check.detail
+            if verdict is Verdict.GOOD:
+                self.verified_good.add(record.serial)
+        await self._write(frame.seq, verdict, reason, trigger_ns, record)
+
+    def _verify(self, result: DecodeResult, record: PackRecord | None, mark: bool | None) -> Check:
+        verifier = self.rt.verifier
+        if verifier is None:
+            return Check.reject(RejectReason.WRONG_CONTENT, "no batch active")
+        expected = None if record is None else Expected(record.seq, record.serial, record.data)
+        return verifier.check(result, expected, mark=mark)
+
+    def _ledger_has_printed(self, serial: str) -> bool:
+        """Whether the ledger holds ``serial`` (this GTIN) in a state a printed serial has."""
+        batch = self.rt.batch
+        if batch is None:
+            return False
+        try:
+            trace = self.rt.ledger.trace(serial, gtin=batch.gtin)
+        except (UnknownSerial, LedgerError):
+            return False
+        return trace.state not in _NOT_PRINTED
+
+    async def _await_print(self, record: PackRecord, until_ns: int) -> None:
+        """Wait for printer polls (at most until ``until_ns``) until ``record`` is confirmed."""
+        with contextlib.suppress(TimeoutError):
+            while not record.printed:
+                left = (until_ns - time.time_ns()) / 1e9
+                if left <= 0:
+                    return
+                async with asyncio.timeout(left):
+                    await self._printer_polled.wait()
+
+    async def _write(
+        self,
+        seq: int,
+        verdict: Verdict,
+        reason: RejectReason | None,
+        trigger_ns: int,
+        record: PackRecord | None,
+    ) -> None:
+        rt = self.rt
+        code = 0 if reason is None else reason.plc_code
+        start = time.perf_counter()
+        try:
+            await rt.devices.plc.write_verdict(seq, verdict, code)
+        except DeviceError as exc:
+            rt.device_lost("plc", exc)
+            rt.counters["verdicts_unsent"] += 1
+            return
+        took_ms = (time.perf_counter() - start) * 1000
+        self.write_estimate_ms = min(20.0, 0.9 * self.write_estimate_ms + 0.1 * took_ms)
+        self.latency.add((time.time_ns() - trigger_ns) / 1e6)
+        if record is not None:
+            record.written = True
+            if verdict is Verdict.GOOD:
+                rt.counters["verdicts_good"] += 1
+                self.streak = 0
+            else:
+                rt.counters["verdicts_reject"] += 1
+                self.count_reject(record)
+        rt.notify()
+
+    def count_reject(self, record: PackRecord) -> None:
+        """One more reject in a row; at the configured limit the line is held."""
+        self.streak += 1
+        limit = self.rt.thresholds.consecutive_rejects_hold
+        if self.streak >= limit:
+            self.rt.resync_needed = True
+            self.rt.alarm_set.raise_(
+                "consecutive-rejects",
+                f"{self.streak} rejects in a row (limit {limit}), last pack {record.seq}",
+                holds=True,
+            )

@@ -1,0 +1,511 @@
+"""Case packing on the running line: good units into cases, labels printed, read back, verified.
+
+With ``[aggregation]`` in the configuration, :class:`PackingLink` joins
+:class:`linectl.aggregation.PackingService` to the runtime. One worker task (``linectl
+packing``) does everything in order and calls the ledger in a thread, so the pack pipeline
+only ever appends to its queue:
+
+- Batch activation: a PackingService on the SSCC source (``[upstream.sscc]`` range, or the
+  ``[aggregation] sscc_stock`` file), ``resume()``; every case or pallet closed but not
+  verified gets its label again (the divert decision is not kept across a restart); good
+  units committed but never packed (the daemon died between their commit and their packing)
+  are packed first: Commissioned, in no case, after the last unit packed by seq.
+- Every group of outcomes the committer made durable: its GOOD units, in line order, to
+  ``add_units``.
+- Every case or pallet that closes: its label goes to the case-label printer (the full ZPL
+  label on a Zebra, the generic PrintJob otherwise); the printer's label counter confirms the
+  label is on the container (waited for while the line stands: its case fills when it moves;
+  alarm ``label-unconfirmed`` after ``confirm_timeout_s``); the case-label reader reads it;
+  ``verify_label`` decides. A failed read is reprinted, alarm ``case-label``; after
+  ``label_attempts`` failed reads the container is diverted for rework, alarm
+  ``case-diverted``. None of these holds the line.
+- Close-batch: the partial case and pallet are closed, labelled and verified, then the orphan
+  policy is applied; the command waits for the queue ahead of it.
+
+A lost case-label device holds the line, like any device; the worker waits for it to answer
+again and redoes the print or read. A ledger failure in packing holds the line (``packing``);
+after the operator's Unhold the worker takes up again from the ledger (``resume``, catch-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from drivers.interfaces import CodeReader, DeviceError, LabelPrinter, Printer
+from linectl.aggregation.labels import ContainerLabel
+from linectl.aggregation.packing import ClosedContainer, LabelOutcome, PackingService, PackingStatus
+from linectl.aggregation.rework import Rework
+from linectl.aggregation.settings import AggregationSection
+from linectl.aggregation.sscc_source import SsccSource, SsccUnavailable, sscc_source_for
+from linectl.ledger import ContainerError, ContainerLevel, LedgerError, SerialState, WorkOrder
+from linectl.ledger import Verdict as UnitVerdict
+from linectl.ledger.hierarchy import batch_containers
+from linectl.lifecycle import EventFactory
+from linectl.line.control import CommandRefused
+from linectl.line.devices import DeviceSetupError
+from linectl.line.plc_side import ENDED
+from linectl.upstream.config import SsccSection
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from linectl.ledger import UnitResult
+    from linectl.line.runtime import LineRuntime
+
+log = logging.getLogger("linectl.runtime.packing")
+
+PACKING_ERRORS = (LedgerError, SsccUnavailable)
+"""What packing may fail with on purpose (ContainerError is a LedgerError)."""
+
+
+@dataclass(frozen=True)
+class PackingOptions:
+    """Timing of the label flow."""
+
+    confirm_timeout_s: float = 10.0  # the printer's counter must show the label applied
+    confirm_poll_s: float = 0.02
+    close_timeout_s: float = 60.0  # close-batch waits this long for the queue ahead of it
+
+
+@runtime_checkable
+class Reconnecting(Protocol):
+    """A driver that can wait, through its reconnect policy, until its device answers."""
+
+    async def wait_connected(self) -> None: ...
+
+
+@dataclass
+class _Units:
+    """GOOD units made durable, in line order: (seq, serial)."""
+
+    units: list[tuple[int, str]]
+
+
+@dataclass
+class _Job:
+    """A step of the worker's own (resync, close-batch); ``done`` gets its result if awaited."""
+
+    run: Callable[[], Coroutine[Any, Any, Any]]
+    done: asyncio.Future[Any] | None = None
+
+
+def unpacked_after_last_case(conn: sqlite3.Connection, batch: str) -> list[tuple[int, str]]:
+    """Commissioned units of the batch in no case, after the last unit packed: (seq, serial)."""
+    (last,) = conn.execute(
+        "SELECT max(u.seq) FROM containers AS c JOIN units AS u ON u.container = c.sscc "
+        "WHERE c.batch = ?",
+        (batch,),
+    ).fetchone()
+    rows = conn.execute(
+        "SELECT u.seq, s.serial FROM serials AS s JOIN units AS u ON u.serial_id = s.id "
+        "WHERE s.batch = ? AND s.state = ? AND u.container IS NULL AND u.seq > ? ORDER BY u.seq",
+        (batch, int(SerialState.COMMISSIONED), -1 if last is None else int(last)),
+    )
+    return [(int(seq), str(serial)) for seq, serial in rows]
+
+
+class PackingLink:
+    """The line's case packer and labeller (see the module docstring)."""
+
+    def __init__(
+        self, rt: LineRuntime, section: AggregationSection, options: PackingOptions | None = None
+    ) -> None:
+        self.rt = rt
+        self.section = section
+        self.settings = section.settings(actor=rt.options.actor)
+        self.options = options or PackingOptions()
+        printer, reader = rt.devices.case_printer, rt.devices.case_reader
+        if printer is None or reader is None:
+            raise DeviceSetupError(
+                '[aggregation] needs a case-label printer and reader (options.role = "case-label")'
+            )
+        if not isinstance(printer, LabelPrinter):
+            raise DeviceSetupError(
+                f"the case-label printer ({type(printer).__name__}) cannot print logistic labels"
+            )
+        self.printer: Printer = printer
+        self.labeller: LabelPrinter = printer
+        self.reader: CodeReader = reader
+        upstream = rt.config.upstream
+        stock = section.sscc_stock
+        if stock is not None and not stock.is_absolute():
+            stock = rt.config.ledger.path.parent / stock
+        try:
+            self.source: SsccSource = sscc_source_for(
+                rt.ledger, upstream.sscc if upstream is not None else SsccSection(), stock
+            )
+        except ValueError as exc:
+            raise DeviceSetupError(f"aggregation: {exc}") from None
+        self.service: PackingService | None = None
+        self.batch: str | None = None
+        self.view: PackingStatus | None = None
+        self.doing = "idle"
+        self.counters = dict.fromkeys(
+            (
+                "cases_closed",
+                "pallets_closed",
+                "labels_printed",
+                "labels_accepted",
+                "label_reprints",
+                "diversions",
+            ),
+            0,
+        )
+        self._items: deque[_Units | _Job] = deque()
+        self._wake = asyncio.Event()
+        self._started = False
+        self._trouble: str | None = None
+        self._caught_up: set[str] = set()
+
+    @classmethod
+    def for_runtime(cls, rt: LineRuntime) -> PackingLink | None:
+        """The packing link of a line configured with ``[aggregation]``; None otherwise."""
+        section = rt.config.aggregation
+        return None if section is None else cls(rt, section)
+
+    # -- the runtime's calls ---------------------------------------------------------------------
+
+    async def activate(self, order: WorkOrder) -> None:
+        """Pack ``order``'s batch from now on (its catch-up runs first, in the worker)."""
+        if self.service is not None and self.batch == order.batch:
+            return
+        factory = EventFactory(self.rt.config.line, order)
+        self.service = PackingService(self.rt.ledger, factory, self.source, self.settings)
+        self.batch, self.view = order.batch, None
+        self._items.clear()
+        self._push(_Job(self._resync))
+        if not self._started:
+            self._started = True
+            self.rt.spawn(self.run(), "packing")
+
+    def deactivate(self) -> None:
+        """No batch any more (it was closed)."""
+        self.service = self.batch = self.view = None
+        self._items.clear()
+        self.rt.alarm_set.clear("case-diverted")
+        self.rt.alarm_set.clear("case-label")
+
+    def committed(self, units: Sequence[UnitResult]) -> None:
+        """A group of pack outcomes is durable: its GOOD units go to the packer, in line order."""
+        if self.service is None:
+            return
+        good = [(u.seq, u.serial) for u in units if UnitVerdict(u.verdict) is UnitVerdict.GOOD]
+        if not good:
+            return
+        last = self._items[-1] if self._items else None
+        if isinstance(last, _Units):
+            last.units.extend(good)
+            self._wake.set()
+        else:
+            self._push(_Units(good))
+
+    async def close_batch(self, *, user: str, reason: str) -> dict[str, Any]:
+        """At batch end: partial case and pallet closed and labelled, orphans handled."""
+        if self.service is None:
+            return {}
+        done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._push(_Job(lambda: self._close_batch(user, reason), done))
+        try:
+            async with asyncio.timeout(self.options.close_timeout_s):
+                return await done
+        except TimeoutError:
+            raise CommandRefused(
+                f"packing did not get to the batch end within {self.options.close_timeout_s:.0f}"
+                f" s (it is {self.doing}); try again"
+            ) from None
+
+    def status(self) -> dict[str, Any]:
+        """The packer's part of the status document (JSON-ready)."""
+        view = self.view
+        queued = sum(len(item.units) for item in self._items if isinstance(item, _Units))
+        return {
+            "batch": self.batch,
+            "case": view.case if view else None,
+            "case_units": view.case_units if view else 0,
+            "case_size": self.settings.case_size,
+            "pallet": view.pallet if view else None,
+            "pallet_cases": view.pallet_cases if view else 0,
+            "pallet_size": self.settings.pallet_size,
+            "awaiting_label": list(view.awaiting_label) if view else [],
+            "diverted": list(view.diverted) if view else [],
+            "units_queued": queued,
+            "doing": self.doing,
+        } | self.counters
+
+    # -- the worker ------------------------------------------------------------------------------
+
+    def _push(self, item: _Units | _Job) -> None:
+        self._items.append(item)
+        self._wake.set()
+
+    async def run(self) -> None:
+        """The ``packing`` task: queue items in order, forever."""
+        while True:
+            if self._trouble is not None:
+                await self._hold(self._trouble)
+                self._trouble = None
+                self._items.appendleft(_Job(self._resync))
+            while not self._items:
+                self.doing = "idle"
+                self._wake.clear()
+                await self._wake.wait()
+            item = self._items.popleft()
+            if isinstance(item, _Units):
+                await self._pack(item.units)
+                continue
+            if item.done is None:
+                await item.run()
+                continue
+            if item.done.done():
+                continue  # the command gave up waiting for it
+            try:
+                result = await item.run()
+            except Exception as exc:
+                if not item.done.done():
+                    item.done.set_exception(exc)
+            else:
+                if not item.done.done():
+                    item.done.set_result(result)
+
+    async def _hold(self, trouble: str) -> None:
+        """Hold the line until an operator's Unhold acknowledges the packing failure."""
+        rt = self.rt
+        self.doing = f"held: {trouble}"
+        rt.alarm_set.raise_("packing", f"case packing failed: {trouble}", holds=True)
+        rt.plc_side.enforce()
+        await rt.wait_for(lambda: not rt.alarm_set.active("packing"))
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        log.error("packing: %s failed: %s", what, exc)
+        self._trouble = f"{what}: {exc}"
+
+    async def _resync(self) -> None:
+        """Take up the batch from the ledger: labels not yet verified, units not yet packed."""
+        service, batch = self.service, self.batch
+        if service is None or batch is None:
+            return
+        self.doing = "resuming from the ledger"
+
+        def load() -> tuple[list[ContainerLabel], list[tuple[int, str]], PackingStatus]:
+            view = service.resume()
+            waiting = sorted(
+                (self.rt.ledger.containers.get(sscc) for sscc in view.awaiting_label),
+                key=lambda c: (c.updated_at, c.sscc),
+            )
+            labels = [service.label(c.sscc) for c in waiting]
+            units = self.rt.ledger.containers.read(unpacked_after_last_case, batch)
+            return labels, units, view
+
+        # units queued so far are durable, so the catch-up below finds them
+        self._items = deque(i for i in self._items if not isinstance(i, _Units))
+        try:
+            labels, units, self.view = await asyncio.to_thread(load)
+        except PACKING_ERRORS as exc:
+            self._failed("resuming packing from the ledger", exc)
+            return
+        if labels or units:
+            log.info(
+                "packing resumes batch %s: %d labels to verify, %d units to pack",
+                batch,
+                len(labels),
+                len(units),
+            )
+        for label in labels:
+            await self._label(label)
+            if self._trouble is not None:
+                return
+        self._caught_up = {serial for _, serial in units}
+        await self._pack(units, fresh=False)
+
+    async def _pack(self, units: list[tuple[int, str]], *, fresh: bool = True) -> None:
+        """Units into cases; every case this closes is labelled and verified."""
+        service = self.service
+        if service is None:
+            return
+        if fresh and self._caught_up:
+            units = [(seq, s) for seq, s in units if s not in self._caught_up]
+        if not units:
+            return
+        self.doing = f"packing {len(units)} units"
+        serials = [serial for _, serial in units]
+
+        def add() -> tuple[list[ClosedContainer], PackingStatus]:
+            return service.add_units(serials), service.status()
+
+        try:
+            closed, self.view = await asyncio.to_thread(add)
+        except PACKING_ERRORS as exc:
+            self._failed(f"packing units of seq {units[0][0]}..{units[-1][0]}", exc)
+            return
+        for container in closed:
+            self.counters["cases_closed"] += 1
+            await self._label(container.label)
+            if self._trouble is not None:
+                return
+
+    async def _close_batch(self, user: str, reason: str) -> dict[str, Any]:
+        service, batch = self.service, self.batch
+        if service is None or batch is None:
+            return {}
+        self.doing = "closing the batch's last case and pallet"
+        try:
+            case = await asyncio.to_thread(
+                service.close_case, actor=user, reason=f"batch end: partial case ({reason})"
+            )
+            if case is not None:
+                self.counters["cases_closed"] += 1
+                await self._label(case.label)
+            if self._trouble is None:
+                pallet = await asyncio.to_thread(
+                    service.close_pallet, actor=user, reason=f"batch end: partial pallet ({reason})"
+                )
+                if pallet is not None:
+                    self.counters["pallets_closed"] += 1
+                    await self._label(pallet.label)
+            if self._trouble is not None:
+                raise CommandRefused(f"packing at batch end: {self._trouble}")
+            rework = Rework(self.rt.ledger, self.rt.config.line)
+            report = await asyncio.to_thread(
+                rework.handle_orphans,
+                batch,
+                self.settings.orphan_policy,
+                actor=user,
+                reason=f"orphans at batch end ({reason})",
+            )
+            counts = await asyncio.to_thread(
+                self.rt.ledger.containers.read, batch_containers, batch
+            )
+            self.view = await asyncio.to_thread(service.status)
+        except PACKING_ERRORS as exc:
+            raise CommandRefused(f"packing at batch end: {exc}") from exc
+        levels = [c.level for c in counts]
+        return {
+            "cases": levels.count(ContainerLevel.CASE.value),
+            "pallets": levels.count(ContainerLevel.PALLET.value),
+            "orphans": len(report.serials),
+            "orphan_policy": report.policy.value,
+            "awaiting_label": list(self.view.awaiting_label),
+            "diverted": list(self.view.diverted),
+        }
+
+    # -- labels ----------------------------------------------------------------------------------
+
+    async def _label(self, label: ContainerLabel) -> None:
+        """Print, read back and verify until accepted or diverted; then a pallet it filled."""
+        service = self.service
+        if service is None:
+            return
+        sscc, what = label.sscc, f"{label.level.value} {label.sscc}"
+
+        def verify(read: str | None) -> tuple[LabelOutcome, PackingStatus]:
+            return service.verify_label(sscc, read), service.status()
+
+        while True:
+            self.doing = f"labelling {what}"
+            await self._print(label)
+            read = await self._read()
+            try:
+                outcome, self.view = await asyncio.to_thread(verify, read)
+            except ContainerError as exc:  # reopened by rework meanwhile: its label waits
+                log.warning("packing: label of %s not verified: %s", what, exc)
+                return
+            except PACKING_ERRORS as exc:
+                self._failed(f"verifying the label of {what}", exc)
+                return
+            if outcome.accepted:
+                self.counters["labels_accepted"] += 1
+                self.rt.alarm_set.clear("case-label")
+                break
+            if outcome.action == "reprint":
+                self.counters["label_reprints"] += 1
+                self.rt.alarm_set.raise_(
+                    "case-label",
+                    f"label of {what} failed verification ({outcome.check.reason}): reprinting "
+                    f"({outcome.attempts} of {self.settings.label_attempts} attempts used)",
+                    holds=False,
+                )
+                continue
+            self.counters["diversions"] += 1
+            self.rt.alarm_set.clear("case-label")
+            diverted = self.view.diverted if self.view else (sscc,)
+            self.rt.alarm_set.raise_(
+                "case-diverted",
+                f"{what} diverted after {outcome.attempts} failed label reads (last: "
+                f"{outcome.check.reason}); to rework: {', '.join(diverted)}",
+                holds=False,
+            )
+            return
+        if outcome.closed_pallet is not None:
+            self.counters["pallets_closed"] += 1
+            await self._label(outcome.closed_pallet.label)
+
+    async def _print(self, label: ContainerLabel) -> None:
+        """Send the label and wait until the printer's label counter shows it applied."""
+        while True:
+            try:
+                before = (await self.printer.status()).print_count
+                await self._send(label)
+                confirmed = await self._confirmed(label, before)
+            except DeviceError as exc:
+                await self._lost("case_printer", self.printer, exc)
+                continue
+            break
+        self.rt.device_back("case_printer")
+        self.counters["labels_printed"] += 1
+        if not confirmed:
+            log.warning("packing: label of %s not confirmed; reading anyway", label.sscc)
+
+    async def _send(self, label: ContainerLabel) -> None:
+        await self.labeller.print_label(label.logistic)
+
+    async def _confirmed(self, label: ContainerLabel, before: int) -> bool:
+        """Whether the label counter moved past ``before``. A line standing (held, suspended)
+        is waited for, with alarm ``label-unconfirmed`` after ``confirm_timeout_s``: its case
+        fills when the line moves again. A line that has ended is not: False after the time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.confirm_timeout_s
+        poll = self.options.confirm_poll_s
+        while True:
+            if (await self.printer.status()).print_count > before:
+                self.rt.alarm_set.clear("label-unconfirmed")
+                return True
+            if loop.time() >= deadline:
+                if self.rt.plc_state in ENDED:
+                    return False
+                poll = max(poll, 0.25)
+                self.rt.alarm_set.raise_(
+                    "label-unconfirmed",
+                    f"the label of {label.level.value} {label.sscc} is not on its container "
+                    f"after {self.options.confirm_timeout_s:.0f} s (the case-label printer's "
+                    "counter did not move): waiting",
+                    holds=False,
+                )
+            await asyncio.sleep(poll)
+
+    async def _read(self) -> str | None:
+        """One read of the label in front of the case-label reader (with its symbology id)."""
+        while True:
+            try:
+                result = await self.reader.read()
+            except DeviceError as exc:
+                await self._lost("case_reader", self.reader, exc)
+                continue
+            self.rt.device_back("case_reader")
+            if result.text is None:
+                return None
+            return (result.detail.get("symbology_id") or "") + result.text
+
+    async def _lost(self, role: str, device: object, exc: DeviceError) -> None:
+        """A case-label device failed: alarm (holds the line), then wait until it answers."""
+        self.rt.device_lost(role, exc)
+        self.doing = f"waiting for the {role.replace('_', ' ')}: {exc}"
+        if isinstance(device, Reconnecting):
+            with contextlib.suppress(DeviceError):
+                await device.wait_connected()
+        await asyncio.sleep(0.5)  # a device that answers but fails: not a busy loop
