@@ -25,7 +25,7 @@ from drivers.interfaces import DeviceError, Printer, PrintJob
 from linectl.ledger import Ledger, LedgerError
 from linectl.line.alarms import iso_now
 from linectl.line.assignments import record_assignment
-from linectl.line.packs import PackRecord
+from linectl.line.packs import PackRecord, PackTable
 from linectl.line.printahead import PrintAhead
 from linectl.line.recovery import clear_printer
 from linectl.line.verify import CodeContent
@@ -50,7 +50,7 @@ class Feeder:
         printer: Printer,
         ledger: Ledger,
         tracker: PrintAhead,
-        records: dict[int, PackRecord],
+        packs: PackTable,
         *,
         depth: int,
         chunk: int,
@@ -62,7 +62,7 @@ class Feeder:
         self.printer = printer
         self.ledger = ledger
         self.tracker = tracker
-        self.records = records
+        self.packs = packs
         self.depth = depth
         self.chunk = chunk
         self.actor = actor
@@ -103,7 +103,7 @@ class Feeder:
         job = PrintJob(
             seq=seq, data=record.data, hri=content.hri(serial), symbology=content.symbology
         )
-        self.records[seq] = record
+        self.packs.add(record)
         self.issued[serial] = seq
         self.tracker.add(record)
         await self.printer.load(job)
@@ -177,13 +177,11 @@ class Feeder:
                 log.warning("printer queue not cancelled (%s): re-basing %d jobs", problem,
                             len(keep))  # fmt: skip
             after = await self.printer.status()
-            for record in cancelled:
-                self.records.pop(record.seq, None)
-            for record in keep:
-                self.records.pop(record.seq, None)
+            self.packs.discard(cancelled)
+            self.packs.discard(keep)
             moved = self.tracker.sync(next_seq, after.print_count, keep)
             for record in keep:
-                self.records[record.seq] = record
+                self.packs.add(record)
                 self.issued[record.serial] = record.seq
             if moved:
                 log.info("re-based %d queued jobs to start at pack %d", len(moved), next_seq)
@@ -210,8 +208,7 @@ class Feeder:
                 problem = str(exc)
             if problem is None:
                 cancelled = self.tracker.cancel("line ended; queue cancelled")
-                for record in cancelled:
-                    self.records.pop(record.seq, None)
+                self.packs.discard(cancelled)
             else:
                 log.warning("printer queue not cancelled at line end: %s", problem)
                 self.tracker.desync(f"line ended; queue not cancelled ({problem})")

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from drivers.camera.decode import DecodeResult, frame_array, warm_up_frame
 from drivers.interfaces import DeviceError, DeviceUnavailable, Frame, Verdict
 from linectl.ledger import LedgerError, SerialState, UnknownSerial
+from linectl.line.events import VerdictWritten
 from linectl.line.packs import LatencyWindow, PackRecord
 from linectl.line.reasons import RejectReason
 from linectl.line.verify import Check, Expected, mark_present
@@ -49,7 +50,6 @@ class Inspection:
         self.verified_good: set[str] = set()  # serials judged GOOD in this run
         self.streak = 0  # consecutive rejects of serialised packs
         self.write_estimate_ms = 2.0  # how long a verdict write takes (moving average)
-        self.tasks: set[asyncio.Task[None]] = set()
         self._printer_polled = asyncio.Event()
 
     async def warm_up(self) -> None:
@@ -78,17 +78,10 @@ class Inspection:
             try:
                 async for frame in rt.devices.camera.frames():
                     rt.device_back("camera")
-                    task = asyncio.create_task(self.on_frame(frame), name=f"frame {frame.seq}")
-                    self.tasks.add(task)
-                    task.add_done_callback(self._frame_done)
+                    rt.supervisor.spawn(self.on_frame(frame), f"frame {frame.seq}")
                 return  # the camera was closed
             except DeviceError as exc:
                 rt.device_lost("camera", exc)
-
-    def _frame_done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.rt.task_failed(task)
 
     async def on_frame(self, frame: Frame) -> None:
         """Verify one frame and write its verdict (steps 1-5 of the module docstring)."""
@@ -98,7 +91,7 @@ class Inspection:
         if not trigger_ns or abs(now_ns - trigger_ns) > _CLOCK_SKEW_NS:
             trigger_ns = now_ns
         deadline_ns = trigger_ns + int(rt.thresholds.verdict_deadline_ms * 1e6)
-        record = rt.records.get(frame.seq)
+        record = rt.packs.get(frame.seq)
         if record is not None:
             record.frame_ns = trigger_ns
         try:
@@ -201,7 +194,11 @@ class Inspection:
             return
         took_ms = (time.perf_counter() - start) * 1000
         self.write_estimate_ms = min(20.0, 0.9 * self.write_estimate_ms + 0.1 * took_ms)
-        self.latency.add((time.time_ns() - trigger_ns) / 1e6)
+        latency_ms = (time.time_ns() - trigger_ns) / 1e6
+        self.latency.add(latency_ms)
+        rt.events.publish(
+            VerdictWritten(seq, verdict, None if reason is None else reason.value, latency_ms)
+        )
         if record is not None:
             record.written = True
             if verdict is Verdict.GOOD:

@@ -1,5 +1,8 @@
 """Packs in flight between the printer and the gate, and how a gate report settles each one.
 
+The :class:`PackTable` alone owns seq -> :class:`PackRecord`: the feeder adds a record when it
+loads a job, the inspection notes its verdict, the PLC watch takes it out when the gate reports.
+
 A :class:`PackRecord` is made when a serial's print job is loaded for a predicted ``seq``; the
 verification of its frame and the verdict written to the PLC are noted on it; the gate's report
 (:class:`drivers.interfaces.GateOutcome`) settles it with :func:`settle`. The PLC is the
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drivers.interfaces import GateOutcome, Verdict
@@ -74,6 +78,51 @@ def settle(record: PackRecord, outcome: GateOutcome) -> Settlement:
     if record.verdict is Verdict.NONE and record.frame_ns is None:
         return Settlement(False, RejectReason.NO_READ)  # the camera never sent its frame
     return Settlement(False, RejectReason.LATE)  # GOOD decided but not in the slot in time
+
+
+class PackTable:
+    """The packs in flight by seq; the one owner of seq -> pack record."""
+
+    def __init__(self) -> None:
+        self._by_seq: dict[int, PackRecord] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_seq)
+
+    def __contains__(self, seq: object) -> bool:
+        return seq in self._by_seq
+
+    def add(self, record: PackRecord) -> None:
+        """Track ``record`` under its seq (replacing whatever was there)."""
+        self._by_seq[record.seq] = record
+
+    def get(self, seq: int) -> PackRecord | None:
+        return self._by_seq.get(seq)
+
+    def take(self, seq: int) -> PackRecord | None:
+        """Remove and return the record of ``seq`` (None if none is in flight)."""
+        return self._by_seq.pop(seq, None)
+
+    def discard(self, records: Iterable[PackRecord]) -> None:
+        """Forget ``records`` (cancelled or re-keyed jobs)."""
+        for record in records:
+            if self._by_seq.get(record.seq) is record:
+                del self._by_seq[record.seq]
+
+    def take_through(self, seq: int) -> list[PackRecord]:
+        """Remove and return, in seq order, every record at or before ``seq``."""
+        gone = sorted(s for s in self._by_seq if s <= seq)
+        return [self._by_seq.pop(s) for s in gone]
+
+    def in_order(self) -> list[PackRecord]:
+        """Every record in flight, in seq order (the table is unchanged)."""
+        return sorted(self._by_seq.values(), key=lambda r: r.seq)
+
+    def take_all(self) -> list[PackRecord]:
+        """Remove and return every record, in seq order."""
+        records = sorted(self._by_seq.values(), key=lambda r: r.seq)
+        self._by_seq.clear()
+        return records
 
 
 class LatencyWindow:

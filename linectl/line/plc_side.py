@@ -22,6 +22,7 @@ from drivers.plc import signals as sig
 from linectl.ledger import UnitResult
 from linectl.ledger import Verdict as UnitVerdict
 from linectl.line.devices import SignalAccess
+from linectl.line.events import StateChanged
 from linectl.line.packs import PackRecord, settle
 from linectl.line.printing import PRODUCING
 from standards.packml import PackMLCommand, PackMLState, next_state
@@ -109,11 +110,10 @@ class PlcSupervisor:
             name = state.name if state is not None else f"unknown ({snapshot.line_state})"
             log.info("line state %s -> %s", old.name if old else None, name)
             rt.audit("line.state", "plc", "", {"state": old.name if old else None}, {"state": name})
+            rt.events.publish(StateChanged(old.name if old else None, name))
             if state in ENDED and old is not None and old not in ENDED:
                 ending = rt.printing.line_ended(state)
-                rt.ending = asyncio.create_task(ending, name="linectl ending")
-                rt._tasks.add(rt.ending)
-                rt.ending.add_done_callback(rt._task_done)
+                rt.ending = rt.supervisor.spawn(ending, "ending")
             if state in PRODUCING:
                 rt.printing.feed.set()
         rising = snapshot.fault & ~self._fault_word
@@ -130,7 +130,7 @@ class PlcSupervisor:
         for event in events:
             rt.counters["packs_gated"] += 1
             rt.rate.add()
-            record = rt.records.pop(event.seq, None)
+            record = rt.packs.take(event.seq)
             if record is None:
                 rt.counters["packs_unserialised"] += 1
                 if event.outcome is GateOutcome.PASSED:
@@ -180,8 +180,8 @@ class PlcSupervisor:
     def _outcomes_lost(self, gate_seq: int) -> None:
         """Packs the gate has passed by without an event (ring overrun): outcome unknown."""
         rt = self.rt
-        for seq in [s for s in rt.records if s <= gate_seq]:
-            record = rt.records.pop(seq)
+        for record in rt.packs.take_through(gate_seq):
+            seq = record.seq
             rt.alarm_set.raise_(
                 "gate-outcome-lost",
                 f"no gate report for pack {seq} (serial {record.serial}): scrapped, and the "

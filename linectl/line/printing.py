@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from drivers.interfaces import DeviceError
 from linectl.line.alarms import iso_now
+from linectl.line.events import PoolLevel
 from linectl.line.reasons import RejectReason
 from standards.packml import PackMLCommand, PackMLState
 
@@ -118,6 +119,7 @@ class PrintSupervisor:
         """The batch has ``available`` serials left in its pool."""
         rt = self.rt
         rt.pool_available = available
+        rt.events.publish(PoolLevel(available))
         low_water = rt.thresholds.pool_low_water
         if available >= low_water:
             rt.alarm_set.clear("pool-low")

@@ -64,17 +64,27 @@ from linectl.line.alarms import Alarm, Alarms, iso_now
 from linectl.line.commits import Committer
 from linectl.line.control import Command, CommandRefused
 from linectl.line.devices import DeviceHealth, LineDevices
+from linectl.line.events import (
+    AlarmCleared,
+    AlarmRaised,
+    Committed,
+    Counters,
+    DeviceBack,
+    DeviceLost,
+    EventStream,
+    UpstreamLevel,
+)
 from linectl.line.feeder import Feeder
 from linectl.line.inspection import Inspection
 from linectl.line.packing_link import PackingLink
-from linectl.line.packs import PackRecord, Rate
+from linectl.line.packs import PackTable, Rate
 from linectl.line.plc_side import ENDED, HOLDABLE, PlcSupervisor
 from linectl.line.printahead import PrintAhead
 from linectl.line.printing import PoolHook, PrintSupervisor
 from linectl.line.reasons import RejectReason
 from linectl.line.recovery import RecoveryReport, recover
 from linectl.line.status import line_status
-from linectl.line.supervisor import cancel_tasks
+from linectl.line.supervisor import Supervisor
 from linectl.line.verify import CodeContent, Verifier
 from standards.packml import PackMLCommand, PackMLState
 
@@ -124,12 +134,15 @@ class LineRuntime:
         self.devices = devices
         self.options = opts = options or RuntimeOptions()
         self.thresholds = config.thresholds
+        self.events = EventStream(snapshot=self.status)
+        self.supervisor = Supervisor(self._task_failed)
+        self.failures = self.supervisor.failures  # tasks that died (a bug): the line holds
         self.alarm_set = Alarms(self._alarm_changed)
         self.health = {
             role: DeviceHealth(role, devices.protocols.get(role, "?"), connected=True)
             for role, _, _ in devices.by_name()
         }
-        self.records: dict[int, PackRecord] = {}
+        self.packs = PackTable()
         self.inspection = Inspection(self)
         self.printing = PrintSupervisor(self, on_pool_low)
         self.plc_side = PlcSupervisor(self)
@@ -138,7 +151,7 @@ class LineRuntime:
             devices.printer,
             ledger,
             self.tracker,
-            self.records,
+            self.packs,
             depth=opts.queue_depth,
             chunk=opts.take_chunk,
             on_taken=self._taken,
@@ -156,7 +169,6 @@ class LineRuntime:
         self.snapshot: PlcSnapshot | None = None
         self.recovery: RecoveryReport | None = None
         self.phase = "created"  # created, recovering, running, stopping, stopped
-        self.failures: list[str] = []  # background tasks that died (a bug): the line holds
         self.rate = Rate()
         self.counters: dict[str, int] = dict.fromkeys(
             (
@@ -179,7 +191,6 @@ class LineRuntime:
         self.resync_needed = True
         self._changed = asyncio.Event()
         self._housekeep = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._audit_queue: asyncio.Queue[tuple[str, str, str, object, object]] = asyncio.Queue()
         self.command_lock = asyncio.Lock()
         self.ending: asyncio.Task[None] | None = None  # cancelling the queue after a stop
@@ -320,18 +331,15 @@ class LineRuntime:
                 async with asyncio.timeout(self.options.command_timeout_s):
                     await self.wait_state(lambda s: s in ENDED)
         await self.line_end_done()
-        await self._cancel_tasks(
-            {t for t in self._tasks if t.get_name() not in ("linectl commit", "linectl audit")}
-        )
+        await self.supervisor.cancel(keep=("commit", "audit", "frame "))
         with contextlib.suppress(DeviceError):
             self.plc_side.on_gate_events(await self.devices.plc.gate_events())
-        if self.inspection.tasks:
-            await asyncio.wait(self.inspection.tasks, timeout=1.0)
-            await self._cancel_tasks(set(self.inspection.tasks))
+        await self.supervisor.wait("frame ", 1.0)
+        await self.supervisor.cancel("frame ")
         await self.finish_in_flight(RejectReason.LINE_STOPPED)
         self.audit("line.shutdown", "linectl", "SIGTERM or close", None, self._brief())
         await self._drain_audit()
-        await self._cancel_tasks(set(self._tasks))
+        await self.supervisor.cancel()
         await self.decoder.close()
         if close_devices:
             await self.devices.close()
@@ -343,7 +351,7 @@ class LineRuntime:
         conveyor (``reason``, after turning their GOOD verdicts in the PLC into REJECTs)."""
         cancelled, unused = await self.feeder.cancel_all()
         await self.scrap([r.serial for r in cancelled] + unused, RejectReason.CANCELLED)
-        left = sorted(self.records.values(), key=lambda r: r.seq)
+        left = self.packs.in_order()
         for record in left:
             if record.verdict is Verdict.GOOD:
                 with contextlib.suppress(DeviceError):
@@ -351,7 +359,7 @@ class LineRuntime:
                         record.seq, Verdict.REJECT, reason.plc_code
                     )
             record.resolved = True
-            self.records.pop(record.seq, None)
+        self.packs.discard(left)
         await self.scrap([r.serial for r in left], reason)
         if self.committer is not None:
             await self.committer.flush()
@@ -409,13 +417,16 @@ class LineRuntime:
     # --- ledger ---------------------------------------------------------------------------------
 
     def _committed(self, units: Any) -> None:
+        good = 0
         for unit in units:
             if UnitVerdict(unit.verdict) is UnitVerdict.GOOD:
-                self.counters["commissioned"] += 1
+                good += 1
             else:
-                self.counters["scrapped"] += 1
                 key = unit.reason or "unknown"
                 self.reject_reasons[key] = self.reject_reasons.get(key, 0) + 1
+        self.counters["commissioned"] += good
+        self.counters["scrapped"] += len(units) - good
+        self.events.publish(Committed(good, len(units) - good))
         if self.packing is not None:
             self.packing.committed(units)
         self.notify()
@@ -461,6 +472,7 @@ class LineRuntime:
         if health.connected:
             health.connected, health.since = False, iso_now()
             name = self.devices.names[role]
+            self.events.publish(DeviceLost(role, name, str(exc)))
             self.alarm_set.raise_(f"device-lost:{name}", f"{role} {name} lost: {exc}", holds=True)
             self.plc_side.enforce()
 
@@ -469,8 +481,14 @@ class LineRuntime:
         if not health.connected:
             health.connected, health.error, health.since = True, None, iso_now()
             log.warning("%s %s is back", role, self.devices.names[role])
+            self.events.publish(DeviceBack(role, self.devices.names[role]))
 
     def _alarm_changed(self, alarm: Alarm, raised: bool) -> None:
+        self.events.publish(
+            AlarmRaised(alarm.code, alarm.message, alarm.holds)
+            if raised
+            else AlarmCleared(alarm.code)
+        )
         if alarm.holds or alarm.code == "starved":
             after = alarm.as_dict() if raised else {"code": alarm.code, "cleared": True}
             self.audit("line.alarm", "linectl", alarm.message if raised else "", None, after)
@@ -503,6 +521,7 @@ class LineRuntime:
                 counts, outbox = await asyncio.to_thread(self._pool_and_outbox, self.batch.batch)
                 self.printing.pool_level(counts)
                 self.outbox_pending = outbox
+                self.events.publish(UpstreamLevel(outbox))
                 if (
                     self.alarm_set.active("starved")
                     and counts >= self.options.queue_depth
@@ -528,29 +547,18 @@ class LineRuntime:
     # --- tasks ----------------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(coro, name=f"linectl {name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        self.supervisor.spawn(coro, name)
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.task_failed(task)
-
-    def task_failed(self, task: asyncio.Task[Any]) -> None:
+    def _task_failed(self, task: asyncio.Task[Any]) -> None:
         exc = task.exception()
-        log.error("task %s failed", task.get_name(), exc_info=exc)
-        self.failures.append(f"{task.get_name()}: {exc!r}")
         self.alarm_set.raise_("task-failed", f"{task.get_name()} failed: {exc!r}", holds=True)
         self.plc_side.enforce()
-
-    async def _cancel_tasks(self, tasks: set[asyncio.Task[Any]]) -> None:
-        """Cancel and wait, bounded: a task that swallows its cancel is logged, not awaited."""
-        await cancel_tasks(tasks)
 
     def notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+        if self.events.subscribers:
+            self.events.publish(Counters(dict(self.counters)))
 
     def _brief(self) -> dict[str, Any]:
         return {

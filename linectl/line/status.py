@@ -42,7 +42,7 @@ def line_status(rt: LineRuntime) -> dict[str, Any]:
         },
         "counters": dict(rt.counters)
         | {
-            "in_flight": len(rt.records),
+            "in_flight": len(rt.packs),
             "queued_jobs": rt.tracker.queued if rt.tracker.synced else None,
             "jobs_loaded": rt.feeder.loaded,
             "packs_per_minute": rt.rate.per_minute(),
