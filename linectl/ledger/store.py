@@ -330,6 +330,22 @@ class Ledger:
             )
             return {SerialState(state): int(count) for state, count in rows}
 
+    def unpacked_after_last_case(self, batch: str) -> list[tuple[int, str]]:
+        """Commissioned units of the batch in no case, after the last unit packed: (seq, serial)."""
+        with self._db.read() as conn:
+            (last,) = conn.execute(
+                "SELECT max(u.seq) FROM containers AS c JOIN units AS u ON u.container = c.sscc "
+                "WHERE c.batch = ?",
+                (batch,),
+            ).fetchone()
+            rows = conn.execute(
+                "SELECT u.seq, s.serial FROM serials AS s JOIN units AS u ON u.serial_id = s.id "
+                "WHERE s.batch = ? AND s.state = ? AND u.container IS NULL AND u.seq > ? "
+                "ORDER BY u.seq",
+                (batch, int(SerialState.COMMISSIONED), -1 if last is None else int(last)),
+            )
+            return [(int(seq), str(serial)) for seq, serial in rows]
+
     def trace(self, serial: str, *, gtin: str | None = None) -> SerialTrace:
         """Everything about one serial: states with times, unit, container chain, outbox events."""
         with self._db.read() as conn:

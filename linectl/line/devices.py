@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from drivers.interfaces import Camera, CodeReader, DeviceError, Plc, Printer
-from drivers.plc import signals as sig
 from drivers.registry import DeviceParams, open_device
 from linectl.config import DeviceSection, LineConfig
 from linectl.line.alarms import iso_now
@@ -34,21 +33,6 @@ class DevicesUnavailable(DeviceError):
         self.failures = dict(failures)
         lines = "\n".join(f"  - {name}: {why}" for name, why in sorted(self.failures.items()))
         super().__init__(f"{len(self.failures)} device(s) could not be connected:\n{lines}")
-
-
-@runtime_checkable
-class ClearablePrinter(Protocol):
-    """A printer that can cancel every queued job (ZPL ``~JA``)."""
-
-    async def clear(self) -> None: ...
-
-
-@runtime_checkable
-class SignalAccess(Protocol):
-    """A PLC driver that reads and writes any signal of the map (drivers.plc.client.PlcClient)."""
-
-    async def read(self, signals: Sequence[sig.Signal]) -> list[int]: ...
-    async def write(self, signals: Sequence[sig.Signal], values: Sequence[int]) -> None: ...
 
 
 ROLE_OPTION = "role"

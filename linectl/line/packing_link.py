@@ -35,15 +35,15 @@ import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
-from drivers.interfaces import CodeReader, DeviceError, LabelPrinter, Printer
+from drivers.interfaces import CodeReader, DeviceError, LabelPrinter, Printer, Reconnecting
 from linectl.aggregation.labels import ContainerLabel
 from linectl.aggregation.packing import ClosedContainer, LabelOutcome, PackingService, PackingStatus
 from linectl.aggregation.rework import Rework
 from linectl.aggregation.settings import AggregationSection
 from linectl.aggregation.sscc_source import SsccSource, SsccUnavailable, sscc_source_for
-from linectl.ledger import ContainerError, ContainerLevel, LedgerError, SerialState, WorkOrder
+from linectl.ledger import ContainerError, ContainerLevel, LedgerError, WorkOrder
 from linectl.ledger import Verdict as UnitVerdict
 from linectl.ledger.hierarchy import batch_containers
 from linectl.lifecycle import EventFactory
@@ -53,8 +53,6 @@ from linectl.line.plc_side import ENDED
 from linectl.upstream.config import SsccSection
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from linectl.ledger import UnitResult
     from linectl.line.runtime import LineRuntime
 
@@ -73,13 +71,6 @@ class PackingOptions:
     close_timeout_s: float = 60.0  # close-batch waits this long for the queue ahead of it
 
 
-@runtime_checkable
-class Reconnecting(Protocol):
-    """A driver that can wait, through its reconnect policy, until its device answers."""
-
-    async def wait_connected(self) -> None: ...
-
-
 @dataclass
 class _Units:
     """GOOD units made durable, in line order: (seq, serial)."""
@@ -93,21 +84,6 @@ class _Job:
 
     run: Callable[[], Coroutine[Any, Any, Any]]
     done: asyncio.Future[Any] | None = None
-
-
-def unpacked_after_last_case(conn: sqlite3.Connection, batch: str) -> list[tuple[int, str]]:
-    """Commissioned units of the batch in no case, after the last unit packed: (seq, serial)."""
-    (last,) = conn.execute(
-        "SELECT max(u.seq) FROM containers AS c JOIN units AS u ON u.container = c.sscc "
-        "WHERE c.batch = ?",
-        (batch,),
-    ).fetchone()
-    rows = conn.execute(
-        "SELECT u.seq, s.serial FROM serials AS s JOIN units AS u ON u.serial_id = s.id "
-        "WHERE s.batch = ? AND s.state = ? AND u.container IS NULL AND u.seq > ? ORDER BY u.seq",
-        (batch, int(SerialState.COMMISSIONED), -1 if last is None else int(last)),
-    )
-    return [(int(seq), str(serial)) for seq, serial in rows]
 
 
 class PackingLink:
@@ -299,7 +275,7 @@ class PackingLink:
                 key=lambda c: (c.updated_at, c.sscc),
             )
             labels = [service.label(c.sscc) for c in waiting]
-            units = self.rt.ledger.containers.read(unpacked_after_last_case, batch)
+            units = self.rt.ledger.unpacked_after_last_case(batch)
             return labels, units, view
 
         # units queued so far are durable, so the catch-up below finds them

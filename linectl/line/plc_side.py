@@ -17,11 +17,17 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from drivers.interfaces import DeviceError, GateEvent, GateOutcome, PlcSnapshot, Verdict
+from drivers.interfaces import (
+    DeviceError,
+    GateEvent,
+    GateOutcome,
+    PlcSnapshot,
+    SignalAccess,
+    Verdict,
+)
 from drivers.plc import signals as sig
 from linectl.ledger import UnitResult
 from linectl.ledger import Verdict as UnitVerdict
-from linectl.line.devices import SignalAccess
 from linectl.line.events import StateChanged
 from linectl.line.packs import PackRecord, settle
 from linectl.line.printing import PRODUCING

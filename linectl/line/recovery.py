@@ -26,14 +26,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from drivers.interfaces import DeviceError, GateOutcome, Plc, Printer, Verdict
+from drivers.interfaces import (
+    ClearablePrinter,
+    DeviceError,
+    GateOutcome,
+    Plc,
+    Printer,
+    SignalAccess,
+    Verdict,
+)
 from drivers.plc import signals as sig
 from linectl.config import LineSection
 from linectl.ledger import Ledger, SerialState, UnitResult, WorkOrderStatus
 from linectl.ledger import Verdict as UnitVerdict
 from linectl.lifecycle import EventFactory, record_verdicts
 from linectl.line.assignments import latest_assignments
-from linectl.line.devices import ClearablePrinter, SignalAccess
 from linectl.line.reasons import RejectReason
 from standards.epcis import events as epcis
 from standards.packml import PackMLCommand, PackMLState

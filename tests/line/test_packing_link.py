@@ -13,7 +13,6 @@ from linectl.config import parse_config
 from linectl.ledger import UnitResult, Verdict
 from linectl.lifecycle import record_verdicts
 from linectl.line.devices import DeviceSetupError, device_params, open_devices
-from linectl.line.packing_link import unpacked_after_last_case
 from tests.aggregation.conftest import Line, make_line
 
 LABEL = {"role": "case-label"}
@@ -107,12 +106,12 @@ def test_the_catch_up_packs_good_units_committed_after_the_last_one_packed(
         everything = list(zip(range(100, 110), good, strict=True)) + list(
             zip(range(112, 114), late, strict=True)
         )
-        assert line.ledger.containers.read(unpacked_after_last_case, "B1") == everything
+        assert line.ledger.unpacked_after_last_case("B1") == everything
 
         closed = line.packer.add_units(good[:6])  # a full case, and 2 units in the next
         (case,) = closed
         line.rework.remove_unit(case.sscc, good[1], actor="qa", reason="damaged box")
-        pending = line.ledger.containers.read(unpacked_after_last_case, "B1")
+        pending = line.ledger.unpacked_after_last_case("B1")
         # after seq 105 (the last packed); not the unit rework took out, nor the rejects
         assert pending == list(zip(range(106, 110), good[6:], strict=True)) + list(
             zip(range(112, 114), late, strict=True)
