@@ -20,18 +20,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
 
-from drivers.camera.decode import DecodeResult, frame_array, warm_up_frame
-from drivers.interfaces import DeviceError, DeviceUnavailable, Frame, Verdict
-from linectl.ledger import LedgerError, SerialState, UnknownSerial
-from linectl.line.events import VerdictWritten
-from linectl.line.packs import LatencyWindow, PackRecord
+from drivers.camera.decode import Decoder, DecodeResult, frame_array, warm_up_frame
+from drivers.interfaces import Camera, DeviceError, DeviceUnavailable, Frame, Plc, Verdict
+from linectl.ledger import Ledger, LedgerError, SerialState, UnknownSerial
+from linectl.line.alarms import Alarms
+from linectl.line.events import EventStream, VerdictWritten
+from linectl.line.health import DeviceWatch
+from linectl.line.packs import LatencyWindow, PackRecord, PackTable
+from linectl.line.printahead import PrintAhead
 from linectl.line.reasons import RejectReason
+from linectl.line.state import LineMirror, Tally
+from linectl.line.supervisor import Supervisor
 from linectl.line.verify import Check, Expected, mark_present
-
-if TYPE_CHECKING:
-    from linectl.line.runtime import LineRuntime
 
 log = logging.getLogger("linectl.runtime")
 
@@ -42,10 +43,40 @@ _CLOCK_SKEW_NS = 10_000_000_000  # a frame stamp further off than this is not tr
 
 
 class Inspection:
-    """Frames in, verdicts out (see the module docstring)."""
+    """Stage: frames in, verdicts out (see the module docstring)."""
 
-    def __init__(self, rt: LineRuntime) -> None:
-        self.rt = rt
+    def __init__(
+        self,
+        camera: Camera,
+        plc: Plc,
+        decoder: Decoder,
+        ledger: Ledger,
+        packs: PackTable,
+        mirror: LineMirror,
+        tally: Tally,
+        alarms: Alarms,
+        devices: DeviceWatch,
+        tracker: PrintAhead,
+        events: EventStream,
+        supervisor: Supervisor,
+        *,
+        deadline_ms: float,
+        reject_limit: int,
+    ) -> None:
+        self.camera = camera
+        self.plc = plc
+        self.decoder = decoder
+        self.ledger = ledger
+        self.packs = packs
+        self.mirror = mirror
+        self.tally = tally
+        self.alarms = alarms
+        self.devices = devices
+        self.tracker = tracker
+        self.events = events
+        self.supervisor = supervisor
+        self.deadline_ms = deadline_ms
+        self.reject_limit = reject_limit
         self.latency = LatencyWindow()
         self.verified_good: set[str] = set()  # serials judged GOOD in this run
         self.streak = 0  # consecutive rejects of serialised packs
@@ -59,43 +90,42 @@ class Inspection:
         costs several times a normal one; without this the first pack of a run can be late.
         """
         frame = warm_up_frame()
-        for _ in range(self.rt.decoder.threads):
-            await self.rt.decoder.decode(frame)
+        for _ in range(self.decoder.threads):
+            await self.decoder.decode(frame)
         await asyncio.to_thread(mark_present, frame_array(frame))
-        gate_seq = self.rt.snapshot.last_seq_gate if self.rt.snapshot is not None else 0
+        snapshot = self.mirror.snapshot
+        gate_seq = snapshot.last_seq_gate if snapshot is not None else 0
         # pack 0 never exists, and a pack the gate has decided on is past caring
-        await self.rt.devices.plc.write_verdict(gate_seq, Verdict.REJECT, 0)
+        await self.plc.write_verdict(gate_seq, Verdict.REJECT, 0)
 
     def printer_polled(self) -> None:
         """The printer's status was just read (print confirmations may have come in)."""
         self._printer_polled.set()
         self._printer_polled = asyncio.Event()
 
-    async def camera_loop(self) -> None:
+    async def run(self) -> None:
         """Take frames as they come; reconnect (per the camera's policy) when the link drops."""
-        rt = self.rt
         while True:
             try:
-                async for frame in rt.devices.camera.frames():
-                    rt.device_back("camera")
-                    rt.supervisor.spawn(self.on_frame(frame), f"frame {frame.seq}")
+                async for frame in self.camera.frames():
+                    self.devices.back("camera")
+                    self.supervisor.spawn(self.on_frame(frame), f"frame {frame.seq}")
                 return  # the camera was closed
             except DeviceError as exc:
-                rt.device_lost("camera", exc)
+                self.devices.lost("camera", exc)
 
     async def on_frame(self, frame: Frame) -> None:
         """Verify one frame and write its verdict (steps 1-5 of the module docstring)."""
-        rt = self.rt
         now_ns = time.time_ns()
         trigger_ns = frame.timestamp_ns
         if not trigger_ns or abs(now_ns - trigger_ns) > _CLOCK_SKEW_NS:
             trigger_ns = now_ns
-        deadline_ns = trigger_ns + int(rt.thresholds.verdict_deadline_ms * 1e6)
-        record = rt.packs.get(frame.seq)
+        deadline_ns = trigger_ns + int(self.deadline_ms * 1e6)
+        record = self.packs.get(frame.seq)
         if record is not None:
             record.frame_ns = trigger_ns
         try:
-            result = await rt.decoder.decode(frame)
+            result = await self.decoder.decode(frame)
         except DeviceUnavailable:
             return  # shutting down: without a verdict the PLC rejects the pack
         decoded_ns = time.time_ns()
@@ -123,7 +153,7 @@ class Inspection:
             time.time_ns() + int(self.write_estimate_ms * 1e6) > deadline_ns
         ):
             verdict, reason = Verdict.REJECT, RejectReason.LATE
-            rt.counters["verdicts_late"] += 1
+            self.tally.counters["verdicts_late"] += 1
             ms = [(t - trigger_ns) / 1e6 for t in (now_ns, decoded_ns, time.time_ns())]
             log.warning(
                 "pack %d: verdict late, sent as REJECT (ms after trigger: frame in %.1f, "
@@ -148,7 +178,7 @@ class Inspection:
         await self._write(frame.seq, verdict, reason, trigger_ns, record)
 
     def _verify(self, result: DecodeResult, record: PackRecord | None, mark: bool | None) -> Check:
-        verifier = self.rt.verifier
+        verifier = self.mirror.verifier
         if verifier is None:
             return Check.reject(RejectReason.WRONG_CONTENT, "no batch active")
         expected = None if record is None else Expected(record.seq, record.serial, record.data)
@@ -156,11 +186,11 @@ class Inspection:
 
     def _ledger_has_printed(self, serial: str) -> bool:
         """Whether the ledger holds ``serial`` (this GTIN) in a state a printed serial has."""
-        batch = self.rt.batch
+        batch = self.mirror.batch
         if batch is None:
             return False
         try:
-            trace = self.rt.ledger.trace(serial, gtin=batch.gtin)
+            trace = self.ledger.trace(serial, gtin=batch.gtin)
         except (UnknownSerial, LedgerError):
             return False
         return trace.state not in _NOT_PRINTED
@@ -183,39 +213,39 @@ class Inspection:
         trigger_ns: int,
         record: PackRecord | None,
     ) -> None:
-        rt = self.rt
+        counters = self.tally.counters
         code = 0 if reason is None else reason.plc_code
         start = time.perf_counter()
         try:
-            await rt.devices.plc.write_verdict(seq, verdict, code)
+            await self.plc.write_verdict(seq, verdict, code)
         except DeviceError as exc:
-            rt.device_lost("plc", exc)
-            rt.counters["verdicts_unsent"] += 1
+            self.devices.lost("plc", exc)
+            counters["verdicts_unsent"] += 1
             return
         took_ms = (time.perf_counter() - start) * 1000
         self.write_estimate_ms = min(20.0, 0.9 * self.write_estimate_ms + 0.1 * took_ms)
         latency_ms = (time.time_ns() - trigger_ns) / 1e6
         self.latency.add(latency_ms)
-        rt.events.publish(
+        self.events.publish(
             VerdictWritten(seq, verdict, None if reason is None else reason.value, latency_ms)
         )
         if record is not None:
             record.written = True
             if verdict is Verdict.GOOD:
-                rt.counters["verdicts_good"] += 1
+                counters["verdicts_good"] += 1
                 self.streak = 0
             else:
-                rt.counters["verdicts_reject"] += 1
+                counters["verdicts_reject"] += 1
                 self.count_reject(record)
-        rt.notify()
+        self.mirror.changed()
 
     def count_reject(self, record: PackRecord) -> None:
         """One more reject in a row; at the configured limit the line is held."""
         self.streak += 1
-        limit = self.rt.thresholds.consecutive_rejects_hold
+        limit = self.reject_limit
         if self.streak >= limit:
-            self.rt.resync_needed = True
-            self.rt.alarm_set.raise_(
+            self.tracker.ask_resync(f"{self.streak} rejects in a row")
+            self.alarms.raise_(
                 "consecutive-rejects",
                 f"{self.streak} rejects in a row (limit {limit}), last pack {record.seq}",
                 holds=True,

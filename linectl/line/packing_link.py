@@ -30,45 +30,38 @@ after the operator's Unhold the worker takes up again from the ledger (``resume`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from drivers.interfaces import CodeReader, DeviceError, LabelPrinter, Printer, Reconnecting
+from drivers.interfaces import LabelPrinter
 from linectl.aggregation.labels import ContainerLabel
 from linectl.aggregation.packing import ClosedContainer, LabelOutcome, PackingService, PackingStatus
 from linectl.aggregation.rework import Rework
-from linectl.aggregation.settings import AggregationSection
 from linectl.aggregation.sscc_source import SsccSource, SsccUnavailable, sscc_source_for
-from linectl.ledger import ContainerError, ContainerLevel, LedgerError, WorkOrder
+from linectl.config import LineConfig
+from linectl.ledger import ContainerError, ContainerLevel, Ledger, LedgerError, WorkOrder
 from linectl.ledger import Verdict as UnitVerdict
 from linectl.ledger.hierarchy import batch_containers
 from linectl.lifecycle import EventFactory
+from linectl.line.alarms import Alarms
+from linectl.line.case_labels import LabelStation, PackingOptions
 from linectl.line.control import CommandRefused
-from linectl.line.devices import DeviceSetupError
-from linectl.line.plc_side import ENDED
+from linectl.line.devices import DeviceSetupError, LineDevices
+from linectl.line.health import DeviceWatch
+from linectl.line.state import LineMirror
+from linectl.line.supervisor import Supervisor
 from linectl.upstream.config import SsccSection
 
 if TYPE_CHECKING:
     from linectl.ledger import UnitResult
-    from linectl.line.runtime import LineRuntime
 
 log = logging.getLogger("linectl.runtime.packing")
 
 PACKING_ERRORS = (LedgerError, SsccUnavailable)
 """What packing may fail with on purpose (ContainerError is a LedgerError)."""
-
-
-@dataclass(frozen=True)
-class PackingOptions:
-    """Timing of the label flow."""
-
-    confirm_timeout_s: float = 10.0  # the printer's counter must show the label applied
-    confirm_poll_s: float = 0.02
-    close_timeout_s: float = 60.0  # close-batch waits this long for the queue ahead of it
 
 
 @dataclass
@@ -90,13 +83,31 @@ class PackingLink:
     """The line's case packer and labeller (see the module docstring)."""
 
     def __init__(
-        self, rt: LineRuntime, section: AggregationSection, options: PackingOptions | None = None
+        self,
+        config: LineConfig,
+        ledger: Ledger,
+        devices: LineDevices,
+        alarms: Alarms,
+        health: DeviceWatch,
+        mirror: LineMirror,
+        supervisor: Supervisor,
+        *,
+        options: PackingOptions | None = None,
+        actor: str = "line",
     ) -> None:
-        self.rt = rt
+        section = config.aggregation
+        if section is None:
+            raise DeviceSetupError("case packing needs [aggregation] in the configuration")
+        self.config = config
+        self.ledger = ledger
+        self.alarms = alarms
+        self.health = health
+        self.mirror = mirror
+        self.supervisor = supervisor
         self.section = section
-        self.settings = section.settings(actor=rt.options.actor)
+        self.settings = section.settings(actor=actor)
         self.options = options or PackingOptions()
-        printer, reader = rt.devices.case_printer, rt.devices.case_reader
+        printer, reader = devices.case_printer, devices.case_reader
         if printer is None or reader is None:
             raise DeviceSetupError(
                 '[aggregation] needs a case-label printer and reader (options.role = "case-label")'
@@ -105,16 +116,16 @@ class PackingLink:
             raise DeviceSetupError(
                 f"the case-label printer ({type(printer).__name__}) cannot print logistic labels"
             )
-        self.printer: Printer = printer
-        self.labeller: LabelPrinter = printer
-        self.reader: CodeReader = reader
-        upstream = rt.config.upstream
+        self.station = LabelStation(
+            printer, printer, reader, health, alarms, mirror, self.options, self._set_doing
+        )
+        upstream = config.upstream
         stock = section.sscc_stock
         if stock is not None and not stock.is_absolute():
-            stock = rt.config.ledger.path.parent / stock
+            stock = config.ledger.path.parent / stock
         try:
             self.source: SsccSource = sscc_source_for(
-                rt.ledger, upstream.sscc if upstream is not None else SsccSection(), stock
+                ledger, upstream.sscc if upstream is not None else SsccSection(), stock
             )
         except ValueError as exc:
             raise DeviceSetupError(f"aggregation: {exc}") from None
@@ -140,10 +151,20 @@ class PackingLink:
         self._caught_up: set[str] = set()
 
     @classmethod
-    def for_runtime(cls, rt: LineRuntime) -> PackingLink | None:
+    def for_line(
+        cls,
+        config: LineConfig,
+        ledger: Ledger,
+        devices: LineDevices,
+        alarms: Alarms,
+        health: DeviceWatch,
+        mirror: LineMirror,
+        supervisor: Supervisor,
+    ) -> PackingLink | None:
         """The packing link of a line configured with ``[aggregation]``; None otherwise."""
-        section = rt.config.aggregation
-        return None if section is None else cls(rt, section)
+        if config.aggregation is None:
+            return None
+        return cls(config, ledger, devices, alarms, health, mirror, supervisor)
 
     # -- the runtime's calls ---------------------------------------------------------------------
 
@@ -151,21 +172,21 @@ class PackingLink:
         """Pack ``order``'s batch from now on (its catch-up runs first, in the worker)."""
         if self.service is not None and self.batch == order.batch:
             return
-        factory = EventFactory(self.rt.config.line, order)
-        self.service = PackingService(self.rt.ledger, factory, self.source, self.settings)
+        factory = EventFactory(self.config.line, order)
+        self.service = PackingService(self.ledger, factory, self.source, self.settings)
         self.batch, self.view = order.batch, None
         self._items.clear()
         self._push(_Job(self._resync))
         if not self._started:
             self._started = True
-            self.rt.spawn(self.run(), "packing")
+            self.supervisor.spawn(self.run(), "packing")
 
     def deactivate(self) -> None:
         """No batch any more (it was closed)."""
         self.service = self.batch = self.view = None
         self._items.clear()
-        self.rt.alarm_set.clear("case-diverted")
-        self.rt.alarm_set.clear("case-label")
+        self.alarms.clear("case-diverted")
+        self.alarms.clear("case-label")
 
     def committed(self, units: Sequence[UnitResult]) -> None:
         """A group of pack outcomes is durable: its GOOD units go to the packer, in line order."""
@@ -214,6 +235,9 @@ class PackingLink:
             "doing": self.doing,
         } | self.counters
 
+    def _set_doing(self, what: str) -> None:
+        self.doing = what
+
     # -- the worker ------------------------------------------------------------------------------
 
     def _push(self, item: _Units | _Job) -> None:
@@ -251,11 +275,9 @@ class PackingLink:
 
     async def _hold(self, trouble: str) -> None:
         """Hold the line until an operator's Unhold acknowledges the packing failure."""
-        rt = self.rt
         self.doing = f"held: {trouble}"
-        rt.alarm_set.raise_("packing", f"case packing failed: {trouble}", holds=True)
-        rt.plc_side.enforce()
-        await rt.wait_for(lambda: not rt.alarm_set.active("packing"))
+        self.alarms.raise_("packing", f"case packing failed: {trouble}", holds=True)
+        await self.mirror.wait_for(lambda: not self.alarms.active("packing"))
 
     def _failed(self, what: str, exc: Exception) -> None:
         log.error("packing: %s failed: %s", what, exc)
@@ -271,11 +293,11 @@ class PackingLink:
         def load() -> tuple[list[ContainerLabel], list[tuple[int, str]], PackingStatus]:
             view = service.resume()
             waiting = sorted(
-                (self.rt.ledger.containers.get(sscc) for sscc in view.awaiting_label),
+                (self.ledger.containers.get(sscc) for sscc in view.awaiting_label),
                 key=lambda c: (c.updated_at, c.sscc),
             )
             labels = [service.label(c.sscc) for c in waiting]
-            units = self.rt.ledger.unpacked_after_last_case(batch)
+            units = self.ledger.unpacked_after_last_case(batch)
             return labels, units, view
 
         # units queued so far are durable, so the catch-up below finds them
@@ -346,7 +368,7 @@ class PackingLink:
                     await self._label(pallet.label)
             if self._trouble is not None:
                 raise CommandRefused(f"packing at batch end: {self._trouble}")
-            rework = Rework(self.rt.ledger, self.rt.config.line)
+            rework = Rework(self.ledger, self.config.line)
             report = await asyncio.to_thread(
                 rework.handle_orphans,
                 batch,
@@ -354,9 +376,7 @@ class PackingLink:
                 actor=user,
                 reason=f"orphans at batch end ({reason})",
             )
-            counts = await asyncio.to_thread(
-                self.rt.ledger.containers.read, batch_containers, batch
-            )
+            counts = await asyncio.to_thread(self.ledger.containers.read, batch_containers, batch)
             self.view = await asyncio.to_thread(service.status)
         except PACKING_ERRORS as exc:
             raise CommandRefused(f"packing at batch end: {exc}") from exc
@@ -384,8 +404,8 @@ class PackingLink:
 
         while True:
             self.doing = f"labelling {what}"
-            await self._print(label)
-            read = await self._read()
+            self.counters["labels_printed"] += await self.station.print_label(label)
+            read = await self.station.read()
             try:
                 outcome, self.view = await asyncio.to_thread(verify, read)
             except ContainerError as exc:  # reopened by rework meanwhile: its label waits
@@ -396,11 +416,11 @@ class PackingLink:
                 return
             if outcome.accepted:
                 self.counters["labels_accepted"] += 1
-                self.rt.alarm_set.clear("case-label")
+                self.alarms.clear("case-label")
                 break
             if outcome.action == "reprint":
                 self.counters["label_reprints"] += 1
-                self.rt.alarm_set.raise_(
+                self.alarms.raise_(
                     "case-label",
                     f"label of {what} failed verification ({outcome.check.reason}): reprinting "
                     f"({outcome.attempts} of {self.settings.label_attempts} attempts used)",
@@ -408,9 +428,9 @@ class PackingLink:
                 )
                 continue
             self.counters["diversions"] += 1
-            self.rt.alarm_set.clear("case-label")
+            self.alarms.clear("case-label")
             diverted = self.view.diverted if self.view else (sscc,)
-            self.rt.alarm_set.raise_(
+            self.alarms.raise_(
                 "case-diverted",
                 f"{what} diverted after {outcome.attempts} failed label reads (last: "
                 f"{outcome.check.reason}); to rework: {', '.join(diverted)}",
@@ -420,68 +440,3 @@ class PackingLink:
         if outcome.closed_pallet is not None:
             self.counters["pallets_closed"] += 1
             await self._label(outcome.closed_pallet.label)
-
-    async def _print(self, label: ContainerLabel) -> None:
-        """Send the label and wait until the printer's label counter shows it applied."""
-        while True:
-            try:
-                before = (await self.printer.status()).print_count
-                await self._send(label)
-                confirmed = await self._confirmed(label, before)
-            except DeviceError as exc:
-                await self._lost("case_printer", self.printer, exc)
-                continue
-            break
-        self.rt.device_back("case_printer")
-        self.counters["labels_printed"] += 1
-        if not confirmed:
-            log.warning("packing: label of %s not confirmed; reading anyway", label.sscc)
-
-    async def _send(self, label: ContainerLabel) -> None:
-        await self.labeller.print_label(label.logistic)
-
-    async def _confirmed(self, label: ContainerLabel, before: int) -> bool:
-        """Whether the label counter moved past ``before``. A line standing (held, suspended)
-        is waited for, with alarm ``label-unconfirmed`` after ``confirm_timeout_s``: its case
-        fills when the line moves again. A line that has ended is not: False after the time."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.options.confirm_timeout_s
-        poll = self.options.confirm_poll_s
-        while True:
-            if (await self.printer.status()).print_count > before:
-                self.rt.alarm_set.clear("label-unconfirmed")
-                return True
-            if loop.time() >= deadline:
-                if self.rt.plc_state in ENDED:
-                    return False
-                poll = max(poll, 0.25)
-                self.rt.alarm_set.raise_(
-                    "label-unconfirmed",
-                    f"the label of {label.level.value} {label.sscc} is not on its container "
-                    f"after {self.options.confirm_timeout_s:.0f} s (the case-label printer's "
-                    "counter did not move): waiting",
-                    holds=False,
-                )
-            await asyncio.sleep(poll)
-
-    async def _read(self) -> str | None:
-        """One read of the label in front of the case-label reader (with its symbology id)."""
-        while True:
-            try:
-                result = await self.reader.read()
-            except DeviceError as exc:
-                await self._lost("case_reader", self.reader, exc)
-                continue
-            self.rt.device_back("case_reader")
-            if result.text is None:
-                return None
-            return (result.detail.get("symbology_id") or "") + result.text
-
-    async def _lost(self, role: str, device: object, exc: DeviceError) -> None:
-        """A case-label device failed: alarm (holds the line), then wait until it answers."""
-        self.rt.device_lost(role, exc)
-        self.doing = f"waiting for the {role.replace('_', ' ')}: {exc}"
-        if isinstance(device, Reconnecting):
-            with contextlib.suppress(DeviceError):
-                await device.wait_connected()
-        await asyncio.sleep(0.5)  # a device that answers but fails: not a busy loop

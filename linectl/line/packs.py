@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drivers.interfaces import GateOutcome, Verdict
+from linectl.ledger import Verdict as UnitVerdict
 from linectl.line.reasons import RejectReason
 
 
@@ -50,6 +51,11 @@ class Settlement:
     good: bool
     reason: RejectReason | None
     alarm: str | None = None
+
+
+def unit_verdict(good: bool) -> UnitVerdict:
+    """The ledger's verdict for a settled pack (the one conversion point to the ledger's enum)."""
+    return UnitVerdict.GOOD if good else UnitVerdict.REJECT
 
 
 def settle(record: PackRecord, outcome: GateOutcome) -> Settlement:

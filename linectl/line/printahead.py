@@ -32,6 +32,7 @@ class PrintAhead:
         self.loaded = 0  # jobs loaded since the last sync (including re-based ones)
         self.consumed = 0  # of those, how many the printer's counter says it has taken
         self.passed = 0  # packs that reached the printer since the sync (the PLC's count)
+        self.resync_asked: str | None = "not synchronised yet"  # why the queue must be redone
         self._outstanding: deque[PackRecord] = deque()
 
     def sync(
@@ -54,7 +55,7 @@ class PrintAhead:
             self.loaded += 1
             if old != record.seq:
                 moved.append((old, record))
-        self.synced, self.problem = True, None
+        self.synced, self.problem, self.resync_asked = True, None, None
         return moved
 
     @property
@@ -115,6 +116,16 @@ class PrintAhead:
         self.loaded = self.consumed
         self.desync(why)
         return cancelled
+
+    def ask_resync(self, why: str) -> None:
+        """The queue must be resynchronised before the line produces again (printer lost,
+        faulted, rejects in a row, batch changed, line ended); the tracker alone decides."""
+        self.resync_asked = why
+
+    @property
+    def needs_resync(self) -> bool:
+        """Whether the next start must resynchronise the queue first."""
+        return self.resync_asked is not None or not self.synced
 
     def desync(self, why: str) -> None:
         """The prediction can no longer be trusted (until the next sync)."""

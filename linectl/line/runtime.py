@@ -1,36 +1,27 @@
-"""The running line: pack pipeline, PackML mirror, fail-safe supervision (implements LineControl).
+"""The running line: its stages wired together, and the LineControl they offer (the runtime).
 
-:class:`LineRuntime` owns the state of one line and these tasks (named, kept in a set, each
-watched: a task that dies raises a holding alarm):
+:class:`LineRuntime` builds the stages, each with only the seams it uses, and runs them under one
+:class:`~linectl.line.supervisor.Supervisor` (a task that dies raises the holding alarm
+``task-failed``):
 
-- ``plc``: every ``poll_s`` the PLC snapshot (line state, station seqs, fault word), the host
-  heartbeat, and - when the gate moved - the gate report ring; each report settles a pack
-  (:func:`linectl.line.packs.settle`) and queues its outcome for the grouped commit
-  (:mod:`linectl.line.commits`).
-- ``printer`` and ``feeder`` (:mod:`linectl.line.printing`): print confirmation from the
-  printer's counter, the print-ahead queue kept full (:mod:`linectl.line.feeder`).
-- ``camera`` (:mod:`linectl.line.inspection`): every frame decoded, verified, its verdict
-  written to the PLC keyed by seq (REJECT ``late`` if it would miss the deadline).
-- ``commit``, ``audit`` (line events to the audit trail, in order), ``housekeeping`` (queue
-  depth for the measured speed, pool level, auto-unsuspend after a refill, camera link).
-- ``packing`` (with ``[aggregation]``, :mod:`linectl.line.packing_link`): the GOOD units of
-  every durable commit into cases in line order, case and pallet labels printed and verified.
+- ``plc`` (:class:`~linectl.line.plc_side.PlcWatch`): PLC snapshot, heartbeat, gate reports
+  settling packs (:func:`linectl.line.packs.settle`) into the grouped commit, fail-safe Hold.
+- ``printer`` and ``feeder`` (:mod:`linectl.line.printing`): print confirmation, the print-ahead
+  queue kept full (:mod:`linectl.line.feeder`), starvation and pool level.
+- ``camera`` (:class:`~linectl.line.inspection.Inspection`): every frame decoded, verified, its
+  verdict written to the PLC keyed by seq (REJECT ``late`` if it would miss the deadline).
+- ``commit`` (:mod:`linectl.line.commits`), ``audit`` (:mod:`linectl.line.audit`),
+  ``housekeeping`` (queue depth, pool level, auto-unsuspend, camera link).
+- ``packing`` (with ``[aggregation]``, :mod:`linectl.line.packing_link`) and the upstream tasks
+  (with ``[upstream]``, :mod:`linectl.line.uplink`).
 
-Fail-safe rules (DESIGN.md section 3): any holding alarm (lost device, unconfirmed reject,
-consecutive rejects, printer fault, queue run dry) while the line may produce sends Hold; an
-empty pool sends Suspend before the queue runs dry. The PLC owns Line.State; the runtime mirrors
-it and audits every change. Start-up recovery is :mod:`linectl.line.recovery`; operator
-commands are :mod:`linectl.line.commands`.
+Stages share only small explicit objects: the pack table, the event stream, the alarm set,
+device health, the mirror of the line's state, the tallies and the print-ahead tracker (which
+alone decides when the queue must be resynchronised). Observers subscribe to :attr:`events`.
 
-In process::
-
-    devices = open_devices(config)           # linectl.line.devices
-    await connect_all(devices)
-    runtime = LineRuntime(config, ledger, devices)
-    await runtime.start(batch)               # recovery first, then the tasks
-    await runtime.command(Command.START, user="alice")
-    ...
-    await runtime.shutdown()                 # Stop, settle/scrap in flight, close devices
+In process: ``runtime = LineRuntime(config, ledger, devices)`` (devices connected, see
+:mod:`linectl.line.devices`), ``await runtime.start(batch)`` (recovery first, then the tasks),
+``await runtime.command(Command.START, user="alice")``, ... ``await runtime.shutdown()``.
 """
 
 from __future__ import annotations
@@ -38,58 +29,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drivers.camera.decode import DecodeOptions, Decoder
-from drivers.interfaces import (
-    DeviceError,
-    LinkState,
-    PlcSnapshot,
-    Verdict,
-)
+from drivers.interfaces import DeviceError, Verdict
 from linectl.config import CodeForm, LineConfig
-from linectl.ledger import (
-    Ledger,
-    LedgerError,
-    SerialState,
-    WorkOrder,
-    WorkOrderStatus,
-)
+from linectl.ledger import Ledger, SerialState, WorkOrder, WorkOrderStatus
 from linectl.ledger import Verdict as UnitVerdict
 from linectl.lifecycle import EventFactory
-from linectl.line.alarms import Alarm, Alarms, iso_now
+from linectl.line.alarms import Alarm, Alarms
+from linectl.line.audit import AuditTrail
+from linectl.line.batch import batch_checks, open_batch
+from linectl.line.commands import Commands
 from linectl.line.commits import Committer
 from linectl.line.control import Command, CommandRefused
-from linectl.line.devices import DeviceHealth, LineDevices
+from linectl.line.devices import LineDevices
 from linectl.line.events import (
     AlarmCleared,
     AlarmRaised,
     Committed,
     Counters,
-    DeviceBack,
-    DeviceLost,
     EventStream,
-    UpstreamLevel,
 )
 from linectl.line.feeder import Feeder
+from linectl.line.health import DeviceWatch
+from linectl.line.housekeeping import Housekeeping
 from linectl.line.inspection import Inspection
 from linectl.line.packing_link import PackingLink
-from linectl.line.packs import PackTable, Rate
-from linectl.line.plc_side import ENDED, HOLDABLE, PlcSupervisor
+from linectl.line.packs import PackTable
+from linectl.line.plc_side import ENDED, HOLDABLE, PlcWatch
 from linectl.line.printahead import PrintAhead
-from linectl.line.printing import PoolHook, PrintSupervisor
+from linectl.line.printing import Feeding, PoolHook, PrintWatch
 from linectl.line.reasons import RejectReason
 from linectl.line.recovery import RecoveryReport, recover
+from linectl.line.state import LineMirror, Tally
 from linectl.line.status import line_status
 from linectl.line.supervisor import Supervisor
-from linectl.line.verify import CodeContent, Verifier
+from linectl.line.uplink import Uplink
+from linectl.upstream.config import UpstreamSection
 from standards.packml import PackMLCommand, PackMLState
-
-if TYPE_CHECKING:
-    from linectl.line.uplink import Uplink
 
 log = logging.getLogger("linectl.runtime")
 
@@ -133,20 +113,18 @@ class LineRuntime:
         self.ledger = ledger
         self.devices = devices
         self.options = opts = options or RuntimeOptions()
-        self.thresholds = config.thresholds
+        self.thresholds = th = config.thresholds
         self.events = EventStream(snapshot=self.status)
         self.supervisor = Supervisor(self._task_failed)
         self.failures = self.supervisor.failures  # tasks that died (a bug): the line holds
         self.alarm_set = Alarms(self._alarm_changed)
-        self.health = {
-            role: DeviceHealth(role, devices.protocols.get(role, "?"), connected=True)
-            for role, _, _ in devices.by_name()
-        }
+        self.mirror = LineMirror(on_change=self._changed)
+        self.tally = Tally()
         self.packs = PackTable()
-        self.inspection = Inspection(self)
-        self.printing = PrintSupervisor(self, on_pool_low)
-        self.plc_side = PlcSupervisor(self)
         self.tracker = PrintAhead()
+        self.audit_trail = AuditTrail(ledger)
+        names = {role: name for role, name, _ in devices.by_name()}
+        self.health = DeviceWatch(names, devices.protocols, self.alarm_set, self.events)
         self.feeder = Feeder(
             devices.printer,
             ledger,
@@ -154,7 +132,7 @@ class LineRuntime:
             self.packs,
             depth=opts.queue_depth,
             chunk=opts.take_chunk,
-            on_taken=self._taken,
+            on_taken=lambda taken, exhausted: self.feeding.taken(taken, exhausted),
             actor=opts.actor,
         )
         self.decoder = Decoder(
@@ -162,38 +140,59 @@ class LineRuntime:
             threads=opts.decoder_threads,
         )
         self.committer: Committer | None = None
-        self.batch: WorkOrder | None = None
-        self.content: CodeContent | None = None
-        self.verifier: Verifier | None = None
-        self.plc_state: PackMLState | None = None
-        self.snapshot: PlcSnapshot | None = None
         self.recovery: RecoveryReport | None = None
-        self.phase = "created"  # created, recovering, running, stopping, stopped
-        self.rate = Rate()
-        self.counters: dict[str, int] = dict.fromkeys(
-            (
-                "verdicts_good",
-                "verdicts_reject",
-                "verdicts_late",
-                "verdicts_unsent",
-                "packs_gated",
-                "packs_unserialised",
-                "commissioned",
-                "scrapped",
-            ),
-            0,
-        )
-        self.reject_reasons: dict[str, int] = {}
-        self.pool_available: int | None = None
-        self.outbox_pending: int | None = None
         self.uplink: Uplink | None = None  # upstream tasks, set by start_uplink (daemon)
-        self.packing = PackingLink.for_runtime(self)  # [aggregation]: cases, pallets, labels
-        self.resync_needed = True
-        self._changed = asyncio.Event()
-        self._housekeep = asyncio.Event()
-        self._audit_queue: asyncio.Queue[tuple[str, str, str, object, object]] = asyncio.Queue()
-        self.command_lock = asyncio.Lock()
-        self.ending: asyncio.Task[None] | None = None  # cancelling the queue after a stop
+        self.feeding = Feeding(
+            self.feeder, self.tracker, self.mirror, self.health, self.alarm_set, self.events,
+            self.tally, self.supervisor, low_water=th.pool_low_water,
+            send=lambda command, why: self.plc_watch.send(command, why),
+            scrap=self.scrap, on_pool_low=on_pool_low,
+        )  # fmt: skip
+        self.inspection = Inspection(
+            devices.camera, devices.plc, self.decoder, ledger, self.packs, self.mirror,
+            self.tally, self.alarm_set, self.health, self.tracker, self.events, self.supervisor,
+            deadline_ms=th.verdict_deadline_ms, reject_limit=th.consecutive_rejects_hold,
+        )  # fmt: skip
+        self.print_watch = PrintWatch(
+            devices.printer, self.tracker, self.health, self.alarm_set,
+            poll_s=opts.printer_poll_s, polled=self.inspection.printer_polled,
+            feed=self.feeding.feed,
+        )  # fmt: skip
+        self.plc_watch = PlcWatch(
+            devices.plc, self.packs, self.mirror, self.tally, self.alarm_set, self.health,
+            self.tracker, self.feeding, self.audit_trail, self.events, self.supervisor,
+            poll_s=opts.poll_s, gate_poll_s=opts.gate_poll_s, heartbeat_s=opts.heartbeat_s,
+            on_outcome=self._outcome, on_late=self.inspection.count_reject,
+        )  # fmt: skip
+        self.packing = PackingLink.for_line(
+            config, ledger, devices, self.alarm_set, self.health, self.mirror, self.supervisor
+        )  # [aggregation]: cases, pallets, labels
+        self.commands = Commands(
+            devices.plc, ledger, self.mirror, self.alarm_set, self.health, self.tracker,
+            self.feeder, self.audit_trail, self, timeout_s=opts.command_timeout_s,
+        )  # fmt: skip
+        self.command_lock = self.commands.lock
+        self.housekeeping = Housekeeping(
+            devices.camera, ledger, self.feeder, self.feeding, self.mirror, self.tally,
+            self.alarm_set, self.health, self.events, self.supervisor, self.commands,
+            every_s=opts.housekeeping_s, pool_check_s=opts.pool_check_s,
+            queue_depth=opts.queue_depth, queue_ahead_s=opts.queue_ahead_s,
+            queue_depth_max=opts.queue_depth_max,
+        )  # fmt: skip
+
+    # --- what the stages share, for status, commands and tests ----------------------------------
+
+    @property
+    def phase(self) -> str:
+        return self.mirror.phase
+
+    @property
+    def plc_state(self) -> PackMLState | None:
+        return self.mirror.plc_state
+
+    @property
+    def batch(self) -> WorkOrder | None:
+        return self.mirror.batch
 
     # --- life cycle -----------------------------------------------------------------------------
 
@@ -203,8 +202,8 @@ class LineRuntime:
         ``batch`` becomes the active batch (started in the ledger if only created); without it a
         single started batch in the ledger is resumed.
         """
-        self.phase = "recovering"
-        self.spawn(self._audit_writer(), "audit")
+        self.mirror.phase = "recovering"
+        self.supervisor.spawn(self.audit_trail.run(), "audit")
         self.recovery = await recover(
             self.ledger,
             self.config.line,
@@ -219,8 +218,8 @@ class LineRuntime:
                 holds=False,
             )
         self.audit("line.recovery", "linectl", "start-up", None, self.recovery.as_dict())
-        self.plc_side.heartbeat_s = await self.plc_side.heartbeat_period()
-        self.plc_side.on_snapshot(await self.devices.plc.read_snapshot())
+        self.plc_watch.heartbeat_s = await self.plc_watch.heartbeat_period()
+        self.plc_watch.on_snapshot(await self.devices.plc.read_snapshot())
         await self.inspection.warm_up()
         if self.recovery.held or self.plc_state in HOLDABLE:
             self.alarm_set.raise_(
@@ -242,87 +241,62 @@ class LineRuntime:
             batch = started[0].batch if len(started) == 1 else None
         if batch is not None:
             await self.activate(batch, user=self.options.actor)
-        self.phase = "running"
-        self.spawn(self.plc_side.plc_loop(), "plc")
-        self.spawn(self.printing.printer_loop(), "printer")
-        self.spawn(self.printing.feeder_loop(), "feeder")
-        self.spawn(self.inspection.camera_loop(), "camera")
-        self.spawn(self._housekeeping(), "housekeeping")
+        self.mirror.phase = "running"
+        self.supervisor.spawn(self.plc_watch.run(), "plc")
+        self.supervisor.spawn(self.print_watch.run(), "printer")
+        self.supervisor.spawn(self.feeding.run(), "feeder")
+        self.supervisor.spawn(self.inspection.run(), "camera")
+        self.supervisor.spawn(self.housekeeping.run(), "housekeeping")
         self.notify()
 
     async def activate(self, batch: str, *, user: str) -> WorkOrder:
         """Make ``batch`` the one the line produces (starting it in the ledger if only created)."""
         if self.batch is not None and self.batch.batch != batch:
             raise CommandRefused(f"batch {self.batch.batch} is active; close it first")
-
-        def load() -> tuple[WorkOrder, dict[str, int], dict[SerialState, int]]:
-            order = self.ledger.get_work_order(batch)
-            if order.status is WorkOrderStatus.CREATED:
-                order = self.ledger.start_work_order(batch, actor=user, reason="line start")
-            return order, self.ledger.reject_counts(batch), self.ledger.state_counts(batch)
-
-        try:
-            order, reasons, states = await asyncio.to_thread(load)
-        except LedgerError as exc:
-            raise CommandRefused(f"batch {batch}: {exc}") from exc
-        if order.status is not WorkOrderStatus.STARTED:
-            raise CommandRefused(f"batch {batch} is {order.status.value}")
-        line = self.config.line
-        self.content = CodeContent(
-            line.code_form,
-            gtin=order.gtin,
-            lot=order.lot,
-            expiry=order.expiry,
-            domain=line.digital_link_domain,
-            allow_day_zero=self.thresholds.allow_expiry_day_zero,
-        )
-        self.verifier = Verifier(
-            self.content,
-            self.thresholds.min_grade,
-            issued_to=self.feeder.issued.get,
-            verified=self.inspection.verified_good.__contains__,
-        )
-        factory = EventFactory(line, order)
+        opened = await open_batch(self.ledger, batch, user=user)
+        order, m = opened.order, self.mirror
+        m.content, m.verifier = batch_checks(
+            self.config.line, self.thresholds, order,
+            issued_to=self.feeder.issued.get, verified=self.inspection.verified_good.__contains__,
+        )  # fmt: skip
+        factory = EventFactory(self.config.line, order)
         if self.committer is None:
             self.committer = Committer(
-                self.ledger,
-                factory,
-                on_committed=self._committed,
-                on_failed=self._commit_failed,
-                max_delay=self.options.commit_delay_s,
-                max_units=self.options.commit_units,
-                actor=self.options.actor,
-            )
-            self.spawn(self.committer.run(), "commit")
+                self.ledger, factory, on_committed=self._committed,
+                on_failed=self._commit_failed, max_delay=self.options.commit_delay_s,
+                max_units=self.options.commit_units, actor=self.options.actor,
+            )  # fmt: skip
+            self.supervisor.spawn(self.committer.run(), "commit")
         else:
             await self.committer.flush()
             self.committer.factory = factory
-        self.batch = order
-        self.reject_reasons = dict(reasons)
-        self.counters["commissioned"] = states.get(SerialState.COMMISSIONED, 0)
-        self.counters["scrapped"] = states.get(SerialState.LABEL_SCRAPPED, 0)
-        self.pool_available = states.get(SerialState.ALLOCATED, 0)
-        self.feeder.activate(batch, self.content)
+        m.batch = order
+        self.tally.reject_reasons = dict(opened.reject_reasons)
+        self.tally.counters["commissioned"] = opened.states.get(SerialState.COMMISSIONED, 0)
+        self.tally.counters["scrapped"] = opened.states.get(SerialState.LABEL_SCRAPPED, 0)
+        self.tally.pool_available = opened.states.get(SerialState.ALLOCATED, 0)
+        self.feeder.activate(batch, m.content)
         if self.packing is not None:
             await self.packing.activate(order)
-        self.resync_needed = True
+        self.tracker.ask_resync("batch activated")
         self.notify()
         return order
 
     def deactivate(self) -> None:
         """No batch any more (after it was closed)."""
-        self.batch = self.content = self.verifier = None
+        m = self.mirror
+        m.batch = m.content = m.verifier = None
         self.feeder.activate(None, None)
         if self.packing is not None:
             self.packing.deactivate()
-        self.resync_needed = True
+        self.tracker.ask_resync("batch closed")
         self.notify()
 
     async def shutdown(self, *, close_devices: bool = True) -> None:
         """Stop the line, settle or scrap every pack in flight, flush the ledger, close devices."""
         if self.phase in ("stopping", "stopped"):
             return
-        self.phase = "stopping"
+        self.mirror.phase = "stopping"
         log.info("shutting down: stopping the line")
         self.feeder.activate(None, None)
         with contextlib.suppress(DeviceError, TimeoutError):
@@ -333,17 +307,17 @@ class LineRuntime:
         await self.line_end_done()
         await self.supervisor.cancel(keep=("commit", "audit", "frame "))
         with contextlib.suppress(DeviceError):
-            self.plc_side.on_gate_events(await self.devices.plc.gate_events())
+            self.plc_watch.on_gate_events(await self.devices.plc.gate_events())
         await self.supervisor.wait("frame ", 1.0)
         await self.supervisor.cancel("frame ")
         await self.finish_in_flight(RejectReason.LINE_STOPPED)
         self.audit("line.shutdown", "linectl", "SIGTERM or close", None, self._brief())
-        await self._drain_audit()
+        await self.audit_trail.drain()
         await self.supervisor.cancel()
         await self.decoder.close()
         if close_devices:
             await self.devices.close()
-        self.phase = "stopped"
+        self.mirror.phase = "stopped"
         self.notify()
 
     async def finish_in_flight(self, reason: RejectReason) -> None:
@@ -366,21 +340,29 @@ class LineRuntime:
 
     async def line_end_done(self) -> None:
         """Wait until the queue cancelled after the last stop is dealt with."""
-        ending = self.ending
-        if ending is not None and not ending.done():
-            with contextlib.suppress(Exception):
-                await asyncio.shield(ending)
+        await self.plc_watch.line_end_done()
 
     async def wait_state(self, predicate: Callable[[PackMLState], bool]) -> PackMLState:
         """Wait until the mirrored PLC state satisfies ``predicate`` (bound it with a timeout)."""
-        while self.plc_state is None or not predicate(self.plc_state):
-            await self._changed.wait()
-        return self.plc_state
+        return await self.mirror.wait_state(predicate)
 
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
         """Wait until ``predicate()`` holds, re-checked after every change (tests, the API)."""
-        while not predicate():
-            await self._changed.wait()
+        await self.mirror.wait_for(predicate)
+
+    def start_uplink(self, section: UpstreamSection | None = None) -> Uplink | None:
+        """The upstream tasks (``[upstream]`` of the configuration, or ``section``), started."""
+        section = section or self.config.upstream
+        if section is None or (section.epcis is None and section.provisioning is None):
+            return None
+        self.uplink = Uplink(
+            section, self.ledger, self.mirror, self.tally, self.alarm_set,
+            low_water=self.thresholds.pool_low_water,
+            request_size=self.thresholds.pool_request_size,
+            pool_level=self.feeding.pool_level, pool_changed=self.notify_pool_changed,
+        )  # fmt: skip
+        self.uplink.start()
+        return self.uplink
 
     # --- LineControl ----------------------------------------------------------------------------
 
@@ -396,25 +378,27 @@ class LineRuntime:
         self, command: Command, *, user: str, reason: str = "", batch: str | None = None
     ) -> dict[str, Any]:
         """Carry out an operator command (see linectl.line.commands); returns the status."""
-        from linectl.line.commands import run_command
+        return await self.commands.run(command, user=user, reason=reason, batch=batch)
 
-        async with self.command_lock:
-            return await run_command(self, command, user=user, reason=reason, batch=batch)
+    async def close_packing(self, *, user: str, reason: str) -> dict[str, Any]:
+        """At batch end, the partial case and pallet closed and labelled (with [aggregation])."""
+        if self.packing is None:
+            return {}
+        return await self.packing.close_batch(user=user, reason=reason)
 
     def wake_feeder(self) -> None:
         """Have the feeder top up the print queue now."""
-        self.printing.feed.set()
-
-    def _taken(self, taken: int, exhausted: bool) -> None:
-        """The feeder wrote ``taken`` serials ahead; ``exhausted``: the pool had no more."""
-        left = 0 if exhausted else max(0, (self.pool_available or 0) - taken)
-        self.printing.pool_level(left)
+        self.feeding.feed.set()
 
     def notify_pool_changed(self) -> None:
         """Serials were added to the pool (upstream refill): re-check it now."""
-        self._housekeep.set()
+        self.housekeeping.wake()
 
     # --- ledger ---------------------------------------------------------------------------------
+
+    def _outcome(self, unit: Any) -> None:
+        if self.committer is not None:
+            self.committer.add(unit)
 
     def _committed(self, units: Any) -> None:
         good = 0
@@ -423,9 +407,9 @@ class LineRuntime:
                 good += 1
             else:
                 key = unit.reason or "unknown"
-                self.reject_reasons[key] = self.reject_reasons.get(key, 0) + 1
-        self.counters["commissioned"] += good
-        self.counters["scrapped"] += len(units) - good
+                self.tally.reject_reasons[key] = self.tally.reject_reasons.get(key, 0) + 1
+        self.tally.counters["commissioned"] += good
+        self.tally.counters["scrapped"] += len(units) - good
         self.events.publish(Committed(good, len(units) - good))
         if self.packing is not None:
             self.packing.committed(units)
@@ -439,49 +423,14 @@ class LineRuntime:
         if not serials or self.committer is None:
             return
         n = await self.committer.scrap(serials, reason.value)
-        self.counters["scrapped"] += n
-        self.reject_reasons[reason.value] = self.reject_reasons.get(reason.value, 0) + n
+        self.tally.scrapped(reason.value, n)
         self.notify()
 
     def audit(self, command: str, actor: str, reason: str, before: object, after: object) -> None:
         """Append a line event (state change, command, alarm) to the audit trail, in order."""
-        self._audit_queue.put_nowait((command, actor, reason, before, after))
+        self.audit_trail.record(command, actor, reason, before, after)
 
-    async def _audit_writer(self) -> None:
-        while True:
-            command, actor, reason, before, after = await self._audit_queue.get()
-            try:
-                await asyncio.to_thread(
-                    self.ledger.record_event, actor, command, reason, before, after
-                )
-            except LedgerError as exc:
-                log.error("audit row %s not written: %s", command, exc)
-            finally:
-                self._audit_queue.task_done()
-
-    async def _drain_audit(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5.0):
-                await self._audit_queue.join()
-
-    # --- devices, alarms, housekeeping ----------------------------------------------------------
-
-    def device_lost(self, role: str, exc: BaseException) -> None:
-        health = self.health[role]
-        health.error = str(exc)
-        if health.connected:
-            health.connected, health.since = False, iso_now()
-            name = self.devices.names[role]
-            self.events.publish(DeviceLost(role, name, str(exc)))
-            self.alarm_set.raise_(f"device-lost:{name}", f"{role} {name} lost: {exc}", holds=True)
-            self.plc_side.enforce()
-
-    def device_back(self, role: str) -> None:
-        health = self.health[role]
-        if not health.connected:
-            health.connected, health.error, health.since = True, None, iso_now()
-            log.warning("%s %s is back", role, self.devices.names[role])
-            self.events.publish(DeviceBack(role, self.devices.names[role]))
+    # --- alarms, housekeeping, tasks ------------------------------------------------------------
 
     def _alarm_changed(self, alarm: Alarm, raised: bool) -> None:
         self.events.publish(
@@ -492,59 +441,17 @@ class LineRuntime:
         if alarm.holds or alarm.code == "starved":
             after = alarm.as_dict() if raised else {"code": alarm.code, "cleared": True}
             self.audit("line.alarm", "linectl", alarm.message if raised else "", None, after)
+        if raised and alarm.holds:
+            self.plc_watch.enforce()
         self.notify()
 
     def condition_gone(self, alarm: Alarm) -> bool:
         """Whether a holding alarm's cause is over, so an operator's Unhold may clear it."""
         if alarm.code.startswith("device-lost:"):
-            name = alarm.code.split(":", 1)[1]
-            role = next((r for r, n in self.devices.names.items() if n == name), None)
-            return role is None or self.health[role].connected
+            return self.health.back_by_name(alarm.code.split(":", 1)[1])
         if alarm.code == "printer-fault":
-            return self.printing.ready
+            return self.print_watch.ready
         return alarm.code != "task-failed"
-
-    async def _housekeeping(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_check = 0.0
-        while True:
-            asked = False
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.options.housekeeping_s):
-                    asked = await self._housekeep.wait()
-            self._housekeep.clear()
-            if self.devices.camera.link_state is LinkState.CONNECTED:
-                self.device_back("camera")
-            self.feeder.depth = self._queue_depth()
-            if self.batch is not None and (asked or loop.time() >= next_check):
-                next_check = loop.time() + self.options.pool_check_s
-                counts, outbox = await asyncio.to_thread(self._pool_and_outbox, self.batch.batch)
-                self.printing.pool_level(counts)
-                self.outbox_pending = outbox
-                self.events.publish(UpstreamLevel(outbox))
-                if (
-                    self.alarm_set.active("starved")
-                    and counts >= self.options.queue_depth
-                    and self.plc_state is S.SUSPENDED
-                    and not self.command_lock.locked()
-                ):
-                    from linectl.line.commands import auto_unsuspend
-
-                    self.spawn(auto_unsuspend(self), "unsuspend")
-            self.notify()
-
-    def _queue_depth(self) -> int:
-        """Jobs to keep queued: enough for ``queue_ahead_s`` of line time at today's speed."""
-        opts = self.options
-        per_s = self.rate.per_minute() / 60.0
-        wanted = math.ceil(per_s * opts.queue_ahead_s)
-        return max(opts.queue_depth, min(opts.queue_depth_max, wanted))
-
-    def _pool_and_outbox(self, batch: str) -> tuple[int, int]:
-        available = self.ledger.state_counts(batch).get(SerialState.ALLOCATED, 0)
-        return available, int(self.ledger.outbox.counts().get("pending", 0))
-
-    # --- tasks ----------------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         self.supervisor.spawn(coro, name)
@@ -552,17 +459,19 @@ class LineRuntime:
     def _task_failed(self, task: asyncio.Task[Any]) -> None:
         exc = task.exception()
         self.alarm_set.raise_("task-failed", f"{task.get_name()} failed: {exc!r}", holds=True)
-        self.plc_side.enforce()
+        self.plc_watch.enforce()
 
     def notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        """Something changed: wake the waiters (commands, tests) and tell the observers."""
+        self.mirror.changed()
+
+    def _changed(self) -> None:
         if self.events.subscribers:
-            self.events.publish(Counters(dict(self.counters)))
+            self.events.publish(Counters(dict(self.tally.counters)))
 
     def _brief(self) -> dict[str, Any]:
         return {
-            "state": self.plc_state.name if self.plc_state else None,
+            "state": self.mirror.state_name(),
             "batch": self.batch.batch if self.batch else None,
-            "counters": dict(self.counters),
+            "counters": dict(self.tally.counters),
         }

@@ -22,11 +22,11 @@ if TYPE_CHECKING:
 
 def line_status(rt: LineRuntime) -> dict[str, Any]:
     """The status document of ``rt`` (JSON-serialisable)."""
-    state = rt.plc_state
-    wo = rt.batch
+    state = rt.mirror.plc_state
+    wo = rt.mirror.batch
     return {
         "line": {"id": rt.config.line.id, "name": rt.config.line.name},
-        "phase": rt.phase,
+        "phase": rt.mirror.phase,
         "state": {
             "name": state.name if state is not None else None,
             "number": int(state) if state is not None else None,
@@ -40,22 +40,22 @@ def line_status(rt: LineRuntime) -> dict[str, Any]:
             "expiry": wo.expiry,
             "quantity": wo.quantity,
         },
-        "counters": dict(rt.counters)
+        "counters": dict(rt.tally.counters)
         | {
             "in_flight": len(rt.packs),
             "queued_jobs": rt.tracker.queued if rt.tracker.synced else None,
             "jobs_loaded": rt.feeder.loaded,
-            "packs_per_minute": rt.rate.per_minute(),
+            "packs_per_minute": rt.tally.rate.per_minute(),
             "consecutive_rejects": rt.inspection.streak,
         },
-        "reject_reasons": dict(sorted(rt.reject_reasons.items())),
+        "reject_reasons": dict(sorted(rt.tally.reject_reasons.items())),
         "pool": {
-            "available": rt.pool_available,
+            "available": rt.tally.pool_available,
             "written_ahead": len(rt.feeder.reserve),
             "low_water": rt.thresholds.pool_low_water,
             "low": rt.alarm_set.active("pool-low"),
         },
-        "devices": {rt.devices.names[role]: health.as_dict() for role, health in rt.health.items()},
+        "devices": rt.health.as_dict(),
         "print_queue": {
             "synced": rt.tracker.synced,
             "problem": rt.tracker.problem,
@@ -64,7 +64,9 @@ def line_status(rt: LineRuntime) -> dict[str, Any]:
         },
         "alarms": rt.alarm_set.as_list(),
         "verdict_latency_ms": rt.inspection.latency.summary(),
-        "upstream": rt.uplink.status() if rt.uplink is not None else {"backlog": rt.outbox_pending},
+        "upstream": rt.uplink.status()
+        if rt.uplink is not None
+        else {"backlog": rt.tally.outbox_pending},
         "packing": rt.packing.status() if rt.packing is not None else None,
         "failures": list(rt.failures),
     }

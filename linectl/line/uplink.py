@@ -1,7 +1,7 @@
 """The running line's upstream links (DESIGN.md section 6): events out, serials in and back.
 
-With ``[upstream]`` configured, :func:`start_uplink` adds these tasks to a running
-:class:`~linectl.line.runtime.LineRuntime`. Each is named (``linectl uplink-*``), kept in a
+With ``[upstream]`` configured, ``LineRuntime.start_uplink()`` adds these tasks to a running
+line. Each is named (``linectl uplink-*``), kept in a
 set and supervised: a task that fails is logged, raises the non-holding ``uplink-task-failed``
 alarm and is restarted after a backoff. Nothing upstream ever holds or stops the line.
 
@@ -32,10 +32,11 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from linectl.ledger import SerialState, WorkOrder
-from linectl.line.alarms import iso_now
+from linectl.ledger import Ledger, SerialState, WorkOrder
+from linectl.line.alarms import Alarms, iso_now
+from linectl.line.state import LineMirror, Tally
 from linectl.line.supervisor import cancel_tasks
 from linectl.upstream.backoff import Backoff
 from linectl.upstream.batch_serials import (
@@ -55,9 +56,6 @@ from linectl.upstream.provisioning import (
     ProvisioningError,
     SerialProvisioner,
 )
-
-if TYPE_CHECKING:
-    from linectl.line.runtime import LineRuntime
 
 log = logging.getLogger("linectl.uplink")
 
@@ -95,17 +93,31 @@ class Uplink:
 
     def __init__(
         self,
-        rt: LineRuntime,
         section: UpstreamSection,
+        ledger: Ledger,
+        mirror: LineMirror,
+        tally: Tally,
+        alarms: Alarms,
         *,
+        low_water: int,
+        request_size: int,
+        pool_level: Callable[[int], None],
+        pool_changed: Callable[[], None],
         check_s: float = 1.0,
         returns_idle_s: float = 60.0,
     ) -> None:
-        self.rt = rt
         self.section = section
+        self.ledger = ledger
+        self.mirror = mirror
+        self.tally = tally
+        self.alarms = alarms
+        self.low_water = low_water
+        self.request_size = request_size
+        self._pool_level = pool_level
+        self._pool_changed = pool_changed
         self.check_s = check_s
         self.returns_idle_s = returns_idle_s
-        self.outbox = LedgerOutbox(rt.ledger)
+        self.outbox = LedgerOutbox(ledger)
         self.sync = EpcisSync(self.outbox, section.epcis.settings()) if section.epcis else None
         self.provisioning: ProvisioningSection | None = section.provisioning
         self.client: PoolManagerClient | None = (
@@ -147,7 +159,7 @@ class Uplink:
         """Wait (bounded) until the active batch's pool is no longer below its low-water mark."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
-                await self.rt.wait_for(lambda: not self._needs_serials())
+                await self.mirror.wait_for(lambda: not self._needs_serials())
         return not self._needs_serials()
 
     def _spawn(self, name: str, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -165,7 +177,7 @@ class Uplink:
             except Exception as exc:
                 log.exception("upstream task %s failed; restarting it", name)
                 self.failures.append(f"uplink-{name}: {exc!r}")
-                self.rt.alarm_set.raise_(
+                self.alarms.raise_(
                     TASK_FAILED, f"upstream task {name} failed: {exc!r} (restarted)", holds=False
                 )
                 await asyncio.sleep(backoff.on_failure())
@@ -177,7 +189,7 @@ class Uplink:
         age = None
         if self._oldest_at is not None:
             age = round(max(0.0, (datetime.now(UTC) - self._oldest_at).total_seconds()), 1)
-        backlog = self._backlog if self._backlog is not None else self.rt.outbox_pending
+        backlog = self._backlog if self._backlog is not None else self.tally.outbox_pending
         return {
             "backlog": backlog,
             "oldest_undelivered_age_s": age,
@@ -253,34 +265,33 @@ class Uplink:
     # --- serial provisioning --------------------------------------------------------------------
 
     def _needs_serials(self) -> bool:
-        rt = self.rt
-        level = rt.pool_available
+        level = self.tally.pool_available
         return (
-            rt.phase == "running"
-            and rt.batch is not None
+            self.mirror.phase == "running"
+            and self.mirror.batch is not None
             and level is not None
-            and level < max(1, rt.thresholds.pool_low_water)
+            and level < max(1, self.low_water)
         )
 
     def _provisioner(self, order: WorkOrder) -> SerialProvisioner:
         assert self.client is not None and self.provisioning is not None
         provisioner = self._provisioners.get(order.batch)
         if provisioner is None:
-            provisioner = provisioner_for(self.client, self.rt.ledger, self.provisioning, order)
+            provisioner = provisioner_for(self.client, self.ledger, self.provisioning, order)
             self._provisioners = {order.batch: provisioner}  # only the active batch's
         return provisioner
 
     async def _pool_loop(self) -> None:
         assert self.provisioning is not None
-        rt = self.rt
+        mirror = self.mirror
         backoff = self.provisioning.backoff()
         while True:
             if not self._needs_serials():
                 self._resolved("refill")
-                await rt.wait_for(self._needs_serials)
-            order = rt.batch
+                await mirror.wait_for(self._needs_serials)
+            order = mirror.batch
             assert order is not None
-            want = rt.thresholds.pool_request_size
+            want = self.request_size
             provisioner = self._provisioner(order)
             received_before = provisioner.received
             delay = 0.0
@@ -290,7 +301,7 @@ class Uplink:
                 delay = backoff.on_failure()
                 got = 0
             except PoolUnavailable as exc:
-                left = rt.pool_available
+                left = self.tally.pool_available
                 self._unreachable("refill", f"{exc}; the line runs on from its pool ({left} left)")
                 delay = backoff.on_failure()
                 got = 0
@@ -305,7 +316,7 @@ class Uplink:
             else:
                 backoff.on_success()
                 self._reachable("refill")
-                rt.alarm_set.clear(REFILL_REFUSED)
+                self.alarms.clear(REFILL_REFUSED)
                 self.pool.refills += 1
                 self.pool.last_refill_at = iso_now()
                 if got < want:  # the collection ran short: do not ask again at once
@@ -317,34 +328,32 @@ class Uplink:
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
-                        await rt.wait_for(self._batch_changed(order))
-            if rt.batch is not order:
+                        await mirror.wait_for(self._batch_changed(order))
+            if mirror.batch is not order:
                 self._resolved("refill")  # nothing to fetch for that batch any more
 
     def _batch_changed(self, since: WorkOrder | None) -> Callable[[], bool]:
         """A predicate: the active batch is no longer ``since`` (closed, or another one)."""
-        return lambda: self.rt.batch is not since
+        return lambda: self.mirror.batch is not since
 
     async def _recount(self, order: WorkOrder) -> None:
         """The pool level from the ledger after a refill; resumes a starved line."""
-        rt = self.rt
-        counts = await asyncio.to_thread(rt.ledger.state_counts, order.batch)
-        if rt.batch is order:
-            rt.printing.pool_level(counts.get(SerialState.ALLOCATED, 0))
-            rt.notify_pool_changed()
+        counts = await asyncio.to_thread(self.ledger.state_counts, order.batch)
+        if self.mirror.batch is order:
+            self._pool_level(counts.get(SerialState.ALLOCATED, 0))
+            self._pool_changed()
 
     # --- returns after close --------------------------------------------------------------------
 
     async def _returns_loop(self) -> None:
         assert self.client is not None and self.provisioning is not None
-        rt = self.rt
         backoff = self.provisioning.backoff()
         while True:
-            seen = rt.batch
+            seen = self.mirror.batch
             delay = self.returns_idle_s
             for item in await self._pending():
                 try:
-                    returned = await return_batch(self.client, rt.ledger, self.provisioning, item)
+                    returned = await return_batch(self.client, self.ledger, self.provisioning, item)
                 except PoolUnavailable as exc:
                     self._unreachable(
                         "returns", f"{exc}; unused serials of batch {item.batch} wait to go back"
@@ -363,11 +372,11 @@ class Uplink:
             await self._pending()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
-                    await rt.wait_for(self._batch_changed(seen))
+                    await self.mirror.wait_for(self._batch_changed(seen))
 
     async def _pending(self) -> list[PendingReturn]:
         """Closed batches with serials to return (refused ones left out), counted for status."""
-        found = await asyncio.to_thread(pending_returns, self.rt.ledger)
+        found = await asyncio.to_thread(pending_returns, self.ledger)
         pending = [p for p in found if p.batch not in self.pool.refused_returns]
         self.pool.pending_batches = len(pending)
         self.pool.pending_serials = sum(len(p.serials) for p in pending)
@@ -379,7 +388,7 @@ class Uplink:
         pool = self.pool
         pool.state, pool.last_error, pool.last_error_at = "unreachable", why, iso_now()
         pool.failing[what] = why
-        self.rt.alarm_set.raise_(UNREACHABLE, f"pool manager unreachable: {why}", holds=False)
+        self.alarms.raise_(UNREACHABLE, f"pool manager unreachable: {why}", holds=False)
 
     def _reachable(self, what: str) -> None:
         """The pool manager answered ``what`` (a refill or a return)."""
@@ -390,20 +399,9 @@ class Uplink:
         """``what`` no longer waits for the pool manager (done, or no longer needed)."""
         self.pool.failing.pop(what, None)
         if not self.pool.failing:
-            self.rt.alarm_set.clear(UNREACHABLE)
+            self.alarms.clear(UNREACHABLE)
 
     def _refused(self, state: str, code: str, why: str) -> None:
         pool = self.pool
         pool.state, pool.last_error, pool.last_error_at = state, why, iso_now()
-        self.rt.alarm_set.raise_(code, why, holds=False)
-
-
-def start_uplink(rt: LineRuntime) -> Uplink | None:
-    """The upstream tasks for ``rt`` when its configuration has ``[upstream]``, started."""
-    section = rt.config.upstream
-    if section is None or (section.epcis is None and section.provisioning is None):
-        return None
-    uplink = Uplink(rt, section)
-    rt.uplink = uplink
-    uplink.start()
-    return uplink
+        self.alarms.raise_(code, why, holds=False)

@@ -27,7 +27,7 @@ from linectl.ledger import Ledger
 from linectl.line.control import Command
 from linectl.line.devices import connect_all, open_devices
 from linectl.line.runtime import LineRuntime, RuntimeOptions
-from linectl.line.uplink import Uplink, start_uplink
+from linectl.line.uplink import Uplink
 from linectl.service.api import ControlApi, start_control_api
 from linectl.service.systemd import Notifier
 from linectl.service.tokens import DEFAULT_TOKEN_NAME, load_or_create_token
@@ -63,7 +63,7 @@ async def run_daemon(args: DaemonArgs) -> int:
         await connect_all(devices)
         runtime = LineRuntime(config, ledger, devices, options=args.options)
         await runtime.start(args.batch)
-        uplink = start_uplink(runtime)
+        uplink = runtime.start_uplink()
         api = await _start_api(runtime, config)
         notifier.ready(f"line {config.line.id}: {runtime.status()['state']['name']}")
         notifier.start_watchdog(lambda: not runtime.failures)
