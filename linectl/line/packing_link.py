@@ -202,6 +202,16 @@ class PackingLink:
         else:
             self._push(_Units(good))
 
+    async def settled(self) -> None:
+        """Wait until everything queued so far is packed and labelled (or failed)."""
+
+        async def nothing() -> None:
+            return None
+
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._push(_Job(nothing, done))
+        await done
+
     async def close_batch(self, *, user: str, reason: str) -> dict[str, Any]:
         """At batch end: partial case and pallet closed and labelled, orphans handled."""
         if self.service is None:
