@@ -1,6 +1,7 @@
 """The camera side of the pack pipeline: every frame decoded, verified and its verdict written.
 
-Per frame (one task each, so a slow decode never holds up the next pack):
+Per frame (each on a free worker of a small, long-lived pool, or on a task of its own when
+all are busy, so a slow frame never holds up the next pack and no task is made per frame):
 
 1. Decode on the Decoder's thread pool (zxing-cpp releases the GIL).
 2. Verify against what was sent for the frame's seq (:class:`linectl.line.verify.Verifier`);
@@ -62,6 +63,7 @@ class Inspection:
         *,
         deadline_ms: float,
         reject_limit: int,
+        workers: int = 4,
     ) -> None:
         self.camera = camera
         self.plc = plc
@@ -82,6 +84,11 @@ class Inspection:
         self.streak = 0  # consecutive rejects of serialised packs
         self.write_estimate_ms = 2.0  # how long a verdict write takes (moving average)
         self._printer_polled = asyncio.Event()
+        self.workers = workers
+        self._frames: asyncio.Queue[Frame] = asyncio.Queue()
+        self._free = 0  # workers waiting for a frame and not yet handed one
+        self._pending = 0  # frames taken from the camera whose verdict is not done
+        self._quiet = asyncio.Event()
 
     async def warm_up(self) -> None:
         """Decode and grade a code once and write one harmless verdict, before the first pack.
@@ -105,14 +112,47 @@ class Inspection:
 
     async def run(self) -> None:
         """Take frames as they come; reconnect (per the camera's policy) when the link drops."""
+        for n in range(self.workers):
+            self.supervisor.spawn(self._work(), f"frame worker {n}")
         while True:
             try:
                 async for frame in self.camera.frames():
                     self.devices.back("camera")
-                    self.supervisor.spawn(self.on_frame(frame), f"frame {frame.seq}")
+                    self._submit(frame)
                 return  # the camera was closed
             except DeviceError as exc:
                 self.devices.lost("camera", exc)
+
+    def _submit(self, frame: Frame) -> None:
+        """Hand ``frame`` to a free worker (reserved now), or to a task of its own."""
+        self._pending += 1
+        if self._free > 0:
+            self._free -= 1
+            self._frames.put_nowait(frame)
+        else:
+            self.supervisor.spawn(self._one(frame), f"frame {frame.seq}")
+
+    async def _work(self) -> None:
+        while True:
+            self._free += 1
+            frame = await self._frames.get()
+            await self._one(frame)
+
+    async def _one(self, frame: Frame) -> None:
+        try:
+            await self.on_frame(frame)
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self._quiet.set()
+                self._quiet = asyncio.Event()
+
+    async def settle(self, timeout_s: float) -> None:
+        """Wait (bounded) until every frame taken so far has its verdict."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while self._pending:
+                    await self._quiet.wait()
 
     async def on_frame(self, frame: Frame) -> None:
         """Verify one frame and write its verdict (steps 1-5 of the module docstring)."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +65,7 @@ from linectl.line.printing import Feeding, PoolHook, PrintWatch
 from linectl.line.reasons import RejectReason
 from linectl.line.recovery import RecoveryReport, recover
 from linectl.line.state import LineMirror, Tally
-from linectl.line.status import line_status
+from linectl.line.status import StatusSources, line_status
 from linectl.line.supervisor import Supervisor
 from linectl.line.uplink import Uplink
 from linectl.upstream.config import UpstreamSection
@@ -172,6 +172,11 @@ class LineRuntime:
             self.feeder, self.audit_trail, self, timeout_s=opts.command_timeout_s,
         )  # fmt: skip
         self.command_lock = self.commands.lock
+        self._status_sources = StatusSources(
+            config.line, self.mirror, self.tally, self.packs, self.tracker, self.feeder,
+            self.inspection, self.alarm_set, self.health, th.pool_low_water, self.failures,
+            self.packing, lambda: self.uplink.status() if self.uplink is not None else None,
+        )  # fmt: skip
         self.housekeeping = Housekeeping(
             devices.camera, ledger, self.feeder, self.feeding, self.mirror, self.tally,
             self.alarm_set, self.health, self.events, self.supervisor, self.commands,
@@ -308,7 +313,7 @@ class LineRuntime:
         await self.supervisor.cancel(keep=("commit", "audit", "frame "))
         with contextlib.suppress(DeviceError):
             self.plc_watch.on_gate_events(await self.devices.plc.gate_events())
-        await self.supervisor.wait("frame ", 1.0)
+        await self.inspection.settle(1.0)
         await self.supervisor.cancel("frame ")
         await self.finish_in_flight(RejectReason.LINE_STOPPED)
         self.audit("line.shutdown", "linectl", "SIGTERM or close", None, self._brief())
@@ -368,7 +373,7 @@ class LineRuntime:
 
     def status(self) -> dict[str, Any]:
         """Line state, batch, counters, reject reasons, pool, devices, alarms (JSON-ready)."""
-        return line_status(self)
+        return line_status(self._status_sources)
 
     def alarms(self) -> list[dict[str, Any]]:
         """Active alarms: code, message, since (ISO time), whether it holds the line."""
@@ -452,9 +457,6 @@ class LineRuntime:
         if alarm.code == "printer-fault":
             return self.print_watch.ready
         return alarm.code != "task-failed"
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        self.supervisor.spawn(coro, name)
 
     def _task_failed(self, task: asyncio.Task[Any]) -> None:
         exc = task.exception()

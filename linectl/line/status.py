@@ -10,23 +10,56 @@ by reason code), ``pool``, ``devices`` (name -> connected or lost), ``print_queu
 serial provisioning: see :meth:`linectl.line.uplink.Uplink.status`), ``packing`` (with
 ``[aggregation]``: open case and pallet with their counts, labels awaiting verification,
 diverted containers, cases and pallets closed), ``failures`` (background tasks that died).
+
+It reads the line's shared objects (:class:`StatusSources`), never the runtime; the same facts
+go to observers as they change through the event stream (:mod:`linectl.line.events`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-if TYPE_CHECKING:
-    from linectl.line.runtime import LineRuntime
+from linectl.config import LineSection
+from linectl.line.alarms import Alarms
+from linectl.line.feeder import Feeder
+from linectl.line.health import DeviceWatch
+from linectl.line.inspection import Inspection
+from linectl.line.packing_link import PackingLink
+from linectl.line.packs import PackTable
+from linectl.line.printahead import PrintAhead
+from linectl.line.state import LineMirror, Tally
 
 
-def line_status(rt: LineRuntime) -> dict[str, Any]:
-    """The status document of ``rt`` (JSON-serialisable)."""
-    state = rt.mirror.plc_state
-    wo = rt.mirror.batch
+@dataclass(frozen=True)
+class StatusSources:
+    """What the status document is read from."""
+
+    line: LineSection
+    mirror: LineMirror
+    tally: Tally
+    packs: PackTable
+    tracker: PrintAhead
+    feeder: Feeder
+    inspection: Inspection
+    alarms: Alarms
+    health: DeviceWatch
+    low_water: int
+    failures: list[str]
+    packing: PackingLink | None
+    upstream: Callable[[], dict[str, Any] | None]  # the uplink's status, None without one
+
+
+def line_status(src: StatusSources) -> dict[str, Any]:
+    """The status document of the line (JSON-serialisable)."""
+    state = src.mirror.plc_state
+    wo = src.mirror.batch
+    tally, tracker, feeder = src.tally, src.tracker, src.feeder
+    upstream = src.upstream()
     return {
-        "line": {"id": rt.config.line.id, "name": rt.config.line.name},
-        "phase": rt.mirror.phase,
+        "line": {"id": src.line.id, "name": src.line.name},
+        "phase": src.mirror.phase,
         "state": {
             "name": state.name if state is not None else None,
             "number": int(state) if state is not None else None,
@@ -40,33 +73,31 @@ def line_status(rt: LineRuntime) -> dict[str, Any]:
             "expiry": wo.expiry,
             "quantity": wo.quantity,
         },
-        "counters": dict(rt.tally.counters)
+        "counters": dict(tally.counters)
         | {
-            "in_flight": len(rt.packs),
-            "queued_jobs": rt.tracker.queued if rt.tracker.synced else None,
-            "jobs_loaded": rt.feeder.loaded,
-            "packs_per_minute": rt.tally.rate.per_minute(),
-            "consecutive_rejects": rt.inspection.streak,
+            "in_flight": len(src.packs),
+            "queued_jobs": tracker.queued if tracker.synced else None,
+            "jobs_loaded": feeder.loaded,
+            "packs_per_minute": tally.rate.per_minute(),
+            "consecutive_rejects": src.inspection.streak,
         },
-        "reject_reasons": dict(sorted(rt.tally.reject_reasons.items())),
+        "reject_reasons": dict(sorted(tally.reject_reasons.items())),
         "pool": {
-            "available": rt.tally.pool_available,
-            "written_ahead": len(rt.feeder.reserve),
-            "low_water": rt.thresholds.pool_low_water,
-            "low": rt.alarm_set.active("pool-low"),
+            "available": tally.pool_available,
+            "written_ahead": len(feeder.reserve),
+            "low_water": src.low_water,
+            "low": src.alarms.active("pool-low"),
         },
-        "devices": rt.health.as_dict(),
+        "devices": src.health.as_dict(),
         "print_queue": {
-            "synced": rt.tracker.synced,
-            "problem": rt.tracker.problem,
-            "next_seq": rt.tracker.next_seq if rt.tracker.synced else None,
-            "depth": rt.feeder.depth,
+            "synced": tracker.synced,
+            "problem": tracker.problem,
+            "next_seq": tracker.next_seq if tracker.synced else None,
+            "depth": feeder.depth,
         },
-        "alarms": rt.alarm_set.as_list(),
-        "verdict_latency_ms": rt.inspection.latency.summary(),
-        "upstream": rt.uplink.status()
-        if rt.uplink is not None
-        else {"backlog": rt.tally.outbox_pending},
-        "packing": rt.packing.status() if rt.packing is not None else None,
-        "failures": list(rt.failures),
+        "alarms": src.alarms.as_list(),
+        "verdict_latency_ms": src.inspection.latency.summary(),
+        "upstream": upstream if upstream is not None else {"backlog": tally.outbox_pending},
+        "packing": src.packing.status() if src.packing is not None else None,
+        "failures": list(src.failures),
     }

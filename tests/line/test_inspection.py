@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from drivers.camera.decode import DecodeResult, Symbol
@@ -126,6 +127,29 @@ async def test_every_frame_from_the_camera_gets_its_own_verdict() -> None:
         camera.queue.put_nowait(Frame(seq, 1, 1, b"\0", time.time_ns()))  # type: ignore[attr-defined]
     camera.queue.put_nowait(None)  # type: ignore[attr-defined]
     await stage.run()  # returns when the camera closes
-    await seams.supervisor.wait("frame ", 5.0)
+    await stage.settle(5.0)
     assert sorted(seq for seq, _, _ in plc.verdicts) == [10, 11, 12]
     assert seams.failed == []
+    await seams.supervisor.cancel()
+
+
+async def test_frames_beyond_the_free_workers_get_a_task_each_and_none_waits() -> None:
+    seams, plc = Seams(), FakePlc()
+    seams.mirror.verifier = FakeVerifier(GOOD)  # type: ignore[assignment]
+    stage = inspection(seams, plc, deadline_ms=60.0)
+    stage.workers = 1
+    camera = stage.camera
+    running = asyncio.create_task(stage.run())
+    await asyncio.sleep(0)  # run() starts its worker and waits for the camera
+    await asyncio.sleep(0)  # the worker starts and waits for a frame
+    assert stage._free == 1
+    for seq in (20, 21, 22):  # never printed: each waits for print confirmation to its deadline
+        seams.packs.add(pack(seq, printed=False))
+        camera.queue.put_nowait(Frame(seq, 1, 1, b"\0", time.time_ns()))  # type: ignore[attr-defined]
+    camera.queue.put_nowait(None)  # type: ignore[attr-defined]
+    await running
+    await stage.settle(5.0)
+    reasons = {seq: code for seq, _, code in plc.verdicts}
+    # had a frame waited for another one's deadline, it would be late, not "no print confirmation"
+    assert reasons == dict.fromkeys((20, 21, 22), RejectReason.NO_PRINT_CONFIRMATION.plc_code)
+    await seams.supervisor.cancel()
