@@ -43,7 +43,6 @@ from linectl.aggregation.rework import Rework
 from linectl.aggregation.sscc_source import SsccSource, SsccUnavailable, sscc_source_for
 from linectl.config import LineConfig
 from linectl.ledger import ContainerError, ContainerLevel, Ledger, LedgerError, WorkOrder
-from linectl.ledger import Verdict as UnitVerdict
 from linectl.ledger.hierarchy import batch_containers
 from linectl.lifecycle import EventFactory
 from linectl.line.alarms import Alarms
@@ -51,6 +50,7 @@ from linectl.line.case_labels import LabelStation, PackingOptions
 from linectl.line.control import CommandRefused
 from linectl.line.devices import DeviceSetupError, LineDevices
 from linectl.line.health import DeviceWatch
+from linectl.line.packs import unit_good
 from linectl.line.state import LineMirror
 from linectl.line.supervisor import Supervisor
 from linectl.upstream.config import SsccSection
@@ -192,7 +192,7 @@ class PackingLink:
         """A group of pack outcomes is durable: its GOOD units go to the packer, in line order."""
         if self.service is None:
             return
-        good = [(u.seq, u.serial) for u in units if UnitVerdict(u.verdict) is UnitVerdict.GOOD]
+        good = [(u.seq, u.serial) for u in units if unit_good(u.verdict)]
         if not good:
             return
         last = self._items[-1] if self._items else None

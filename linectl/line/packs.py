@@ -58,6 +58,11 @@ def unit_verdict(good: bool) -> UnitVerdict:
     return UnitVerdict.GOOD if good else UnitVerdict.REJECT
 
 
+def unit_good(verdict: UnitVerdict | str) -> bool:
+    """Whether a unit result's verdict (the ledger's enum or its text) is GOOD."""
+    return UnitVerdict(verdict) is UnitVerdict.GOOD
+
+
 def settle(record: PackRecord, outcome: GateOutcome) -> Settlement:
     """The final outcome of ``record``'s pack, given what the gate did with it."""
     if outcome is GateOutcome.PASSED:

@@ -41,6 +41,7 @@ from linectl.ledger import Ledger, SerialState, UnitResult, WorkOrderStatus
 from linectl.ledger import Verdict as UnitVerdict
 from linectl.lifecycle import EventFactory, record_verdicts
 from linectl.line.assignments import latest_assignments
+from linectl.line.packs import unit_good, unit_verdict
 from linectl.line.reasons import RejectReason
 from standards.epcis import events as epcis
 from standards.packml import PackMLCommand, PackMLState
@@ -137,16 +138,16 @@ def resolve_encoded(
             if seq is None or outcome is None:
                 unknown.append(serial)
             elif outcome is GateOutcome.PASSED:
-                proven.append(UnitResult(serial, seq, UnitVerdict.GOOD))
+                proven.append(UnitResult(serial, seq, unit_verdict(True)))
             else:
                 reason = RejectReason.CRASH_RECOVERY.value
-                proven.append(UnitResult(serial, seq, UnitVerdict.REJECT, reason=reason))
+                proven.append(UnitResult(serial, seq, unit_verdict(False), reason=reason))
         if proven:
             record_verdicts(ledger, factory, proven, actor=actor)
         if unknown:
             reason = RejectReason.CRASH_RECOVERY.value
             ledger.transition(unknown, SerialState.LABEL_SCRAPPED, actor, reason, gtin=order.gtin)
-        good = sum(1 for u in proven if u.verdict is UnitVerdict.GOOD)
+        good = sum(1 for u in proven if unit_good(u.verdict))
         committed[order.batch] = good
         scrapped[order.batch] = len(proven) - good + len(unknown)
         log.warning(
@@ -168,7 +169,7 @@ def _commit_proven(
     """A serial whose unit row was written but whose state was not: follow the unit."""
     reason = "crash-recovery: outcome proven by its unit"
     gtin = factory.work_order.gtin
-    if UnitVerdict(verdict) is not UnitVerdict.GOOD:
+    if not unit_good(verdict):
         ledger.transition(serial, SerialState.LABEL_SCRAPPED, actor, reason, gtin=gtin)
         return
     wo = factory.work_order

@@ -37,7 +37,6 @@ from drivers.camera.decode import DecodeOptions, Decoder
 from drivers.interfaces import DeviceError, Verdict
 from linectl.config import CodeForm, LineConfig
 from linectl.ledger import Ledger, SerialState, WorkOrder, WorkOrderStatus
-from linectl.ledger import Verdict as UnitVerdict
 from linectl.lifecycle import EventFactory
 from linectl.line.alarms import Alarm, Alarms
 from linectl.line.audit import AuditTrail
@@ -58,7 +57,7 @@ from linectl.line.health import DeviceWatch
 from linectl.line.housekeeping import Housekeeping
 from linectl.line.inspection import Inspection
 from linectl.line.packing_link import PackingLink
-from linectl.line.packs import PackTable
+from linectl.line.packs import PackTable, unit_good
 from linectl.line.plc_side import ENDED, HOLDABLE, PlcWatch
 from linectl.line.printahead import PrintAhead
 from linectl.line.printing import Feeding, PoolHook, PrintWatch
@@ -408,7 +407,7 @@ class LineRuntime:
     def _committed(self, units: Any) -> None:
         good = 0
         for unit in units:
-            if UnitVerdict(unit.verdict) is UnitVerdict.GOOD:
+            if unit_good(unit.verdict):
                 good += 1
             else:
                 key = unit.reason or "unknown"
