@@ -360,7 +360,7 @@ class LineRuntime:
         if section is None or (section.epcis is None and section.provisioning is None):
             return None
         self.uplink = Uplink(
-            section, self.ledger, self.mirror, self.tally, self.alarm_set,
+            section, self.ledger, self.mirror, self.tally, self.alarm_set, self.supervisor,
             low_water=self.thresholds.pool_low_water,
             request_size=self.thresholds.pool_request_size,
             pool_level=self.feeding.pool_level, pool_changed=self.notify_pool_changed,

@@ -1,9 +1,9 @@
 """The running line's upstream links (DESIGN.md section 6): events out, serials in and back.
 
 With ``[upstream]`` configured, ``LineRuntime.start_uplink()`` adds these tasks to a running
-line. Each is named (``linectl uplink-*``), kept in a
-set and supervised: a task that fails is logged, raises the non-holding ``uplink-task-failed``
-alarm and is restarted after a backoff. Nothing upstream ever holds or stops the line.
+line. Each is named (``linectl uplink-*``) and runs under the line's task supervisor; a failure
+inside one is logged, raises the non-holding ``uplink-task-failed`` alarm and the work is
+restarted after a backoff (it never reaches the supervisor's holding ``task-failed``). Nothing upstream ever holds or stops the line.
 
 - ``uplink-epcis`` (``[upstream.epcis]``): :class:`EpcisSync` drains the ledger's outbox in queue
   order, retrying with capped, jittered backoff while the repository is unreachable.
@@ -37,7 +37,7 @@ from typing import Any
 from linectl.ledger import Ledger, SerialState, WorkOrder
 from linectl.line.alarms import Alarms, iso_now
 from linectl.line.state import LineMirror, Tally
-from linectl.line.supervisor import cancel_tasks
+from linectl.line.supervisor import Supervisor
 from linectl.upstream.backoff import Backoff
 from linectl.upstream.batch_serials import (
     BatchClosedDuringRefill,
@@ -98,6 +98,7 @@ class Uplink:
         mirror: LineMirror,
         tally: Tally,
         alarms: Alarms,
+        supervisor: Supervisor,
         *,
         low_water: int,
         request_size: int,
@@ -111,6 +112,7 @@ class Uplink:
         self.mirror = mirror
         self.tally = tally
         self.alarms = alarms
+        self.supervisor = supervisor
         self.low_water = low_water
         self.request_size = request_size
         self._pool_level = pool_level
@@ -130,7 +132,6 @@ class Uplink:
         self._sync_status: SyncStatus | None = None
         self._provisioners: dict[str, SerialProvisioner] = {}
         self._wake_sync = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -149,7 +150,7 @@ class Uplink:
         if self._closed:
             return
         self._closed = True
-        await cancel_tasks(set(self._tasks))
+        await self.supervisor.cancel("uplink-")
         if self.sync is not None:
             await self.sync.close()
         if self.client is not None:
@@ -163,9 +164,7 @@ class Uplink:
         return not self._needs_serials()
 
     def _spawn(self, name: str, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        task = asyncio.create_task(self._supervise(name, body), name=f"linectl uplink-{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.supervisor.spawn(self._supervise(name, body), f"uplink-{name}")
 
     async def _supervise(self, name: str, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``body``; if it fails, report it (never holding the line) and run it again."""

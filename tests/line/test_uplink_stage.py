@@ -14,7 +14,7 @@ from tests.line.fakes import Seams
 def uplink(tmp_path: Path, seams: Seams) -> Uplink:
     line = make_line(tmp_path / "ledger.db")
     return Uplink(
-        UpstreamSection(), line.ledger, seams.mirror, seams.tally, seams.alarms,
+        UpstreamSection(), line.ledger, seams.mirror, seams.tally, seams.alarms, seams.supervisor,
         low_water=100, request_size=500, pool_level=lambda n: None, pool_changed=lambda: None,
     )  # fmt: skip
 
