@@ -3,7 +3,8 @@
 With ``[upstream]`` configured, ``LineRuntime.start_uplink()`` adds these tasks to a running
 line. Each is named (``linectl uplink-*``) and runs under the line's task supervisor; a failure
 inside one is logged, raises the non-holding ``uplink-task-failed`` alarm and the work is
-restarted after a backoff (it never reaches the supervisor's holding ``task-failed``). Nothing upstream ever holds or stops the line.
+restarted after a backoff (it never reaches the supervisor's holding ``task-failed``).
+Nothing upstream ever holds or stops the line.
 
 - ``uplink-epcis`` (``[upstream.epcis]``): :class:`EpcisSync` drains the ledger's outbox in queue
   order, retrying with capped, jittered backoff while the repository is unreachable.
