@@ -47,7 +47,7 @@ from harness.processes import (
 )
 from harness.truth import read_print_log, stalled_around
 from linectl.ledger.unit_rows import batch_unit_rows
-from linectl.runtime.control import Command
+from linectl.line.control import Command
 from simulators.camera_scene import FrameRenderer
 from simulators.virtual_line import line_layout
 

@@ -54,8 +54,8 @@ from harness.truth import (
 from linectl.cli import main as cli_main
 from linectl.ledger import Ledger, LedgerError
 from linectl.ledger.unit_rows import batch_unit_rows
-from linectl.runtime.client import ControlClient, ControlClientError
-from linectl.runtime.control import Command
+from linectl.line.control import Command
+from linectl.service.client import ControlClient, ControlClientError
 from simulators.line import Defect
 from simulators.virtual_line import line_layout
 from standards.gs1.checkdigit import check_digit, make_sscc

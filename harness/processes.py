@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from linectl.config import load_config
-from linectl.runtime.client import ControlClient, Endpoint
-from linectl.runtime.tokens import DEFAULT_TOKEN_NAME, token_path
+from linectl.service.client import ControlClient, Endpoint
+from linectl.service.tokens import DEFAULT_TOKEN_NAME, token_path
 from simulators.virtual_line import PLC_PORT, READY
 
 REPO = Path(__file__).resolve().parent.parent

@@ -229,7 +229,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from linectl.runtime.daemon import DaemonArgs, main  # imported lazily: the whole runtime
+    from linectl.service.daemon import DaemonArgs, main  # imported lazily: the whole runtime
 
     config = args.run_config or args.config or os.environ.get("LINECTL_CONFIG")
     if not config:

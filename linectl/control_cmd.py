@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from linectl.config import ConfigError, LineConfig, load_config
-from linectl.runtime.client import (
+from linectl.line.control import Command
+from linectl.service.client import (
     CommandRejected,
     ControlClient,
     ControlClientError,
     DaemonUnreachable,
     Endpoint,
 )
-from linectl.runtime.control import Command
-from linectl.runtime.tokens import DEFAULT_TOKEN_NAME, token_path
+from linectl.service.tokens import DEFAULT_TOKEN_NAME, token_path
 
 SYSTEM_CONFIG = Path("/etc/linectl/line.toml")
 """Used when neither --config nor $LINECTL_CONFIG names a file (where the service reads it)."""

@@ -32,7 +32,7 @@ from linectl.control_cmd import (
     line_config,
 )
 from linectl.ledger import Ledger, LedgerError
-from linectl.runtime.client import ControlClient, ControlClientError, DaemonUnreachable
+from linectl.service.client import ControlClient, ControlClientError, DaemonUnreachable
 
 if TYPE_CHECKING:
     from linectl.upstream.epcis_sync import EpcisSync

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(device, help=f"simulate a {device}")
         if len(protocols) > 1:
             p.add_argument("--protocol", choices=sorted(protocols), required=True)
-        p.set_defaults(_protocols=protocols)
+        p.set_defaults(protocols_of_device=protocols)
     return parser
 
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if not first_pass or (first_pass[0].startswith("-") and len(first_pass) == len(argv)):
         parser.parse_args(argv)  # no device named: top-level help or usage error
     known, _ = parser.parse_known_args(first_pass)
-    protocols: dict[str, str] = known._protocols
+    protocols: dict[str, str] = known.protocols_of_device
     if len(protocols) > 1:
         module_name = protocols[known.protocol]
     else:
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     module = _load(module_name)
     # second pass: let the chosen simulator add its own options
     parser = build_parser()
-    sub_action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    # argparse has no public way to reach a sub-parser once built
+    sub_action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
     module.add_arguments(sub_action.choices[known.device])
     args = parser.parse_args(argv)
     log_format = "%(asctime)s %(levelname)s %(name)s %(message)s"

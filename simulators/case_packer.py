@@ -366,14 +366,14 @@ class _LabelReader:
     no_read_rate: float
     fail_next: int
     triggers: int
-    _rng: random.Random
+    rng: random.Random
 
     def read_camera(self) -> CodeRead:
         self.triggers += 1
         if self.fail_next > 0:
             self.fail_next -= 1
             return CodeRead(text=None)
-        if self.no_read_rate and self._rng.random() < self.no_read_rate:
+        if self.no_read_rate and self.rng.random() < self.no_read_rate:
             return CodeRead(text=None)
         return self.packer.read()
 
@@ -408,5 +408,5 @@ def case_label_reader(
     reader.packer = packer
     reader.no_read_rate = no_read_rate
     reader.fail_next = 0
-    reader._rng = random.Random(f"case-label-reader:{seed}")
+    reader.rng = random.Random(f"case-label-reader:{seed}")
     return reader

@@ -12,7 +12,7 @@ from drivers.plc import signals
 from linectl.config import LineConfig
 from linectl.ledger.states import TRANSITIONS as SERIAL_TRANSITIONS
 from linectl.ledger.states import SerialState
-from linectl.runtime.reasons import RejectReason
+from linectl.line.reasons import RejectReason
 from standards.packml import PackMLCommand, PackMLState
 
 __all__ = [

@@ -20,8 +20,8 @@ from typing import Any
 
 from linectl.config import LineConfig, parse_config
 from linectl.ledger import Ledger
-from linectl.runtime.devices import LineDevices, connect_all, open_devices
-from linectl.runtime.line import LineRuntime, RuntimeOptions
+from linectl.line.devices import LineDevices, connect_all, open_devices
+from linectl.line.runtime import LineRuntime, RuntimeOptions
 from simulators.camera import CameraSimulator
 from simulators.case_packer import CaseLabelPrinter, CasePacker, case_label_reader
 from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine

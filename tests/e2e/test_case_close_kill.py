@@ -28,7 +28,7 @@ import pytest
 from drivers.interfaces import GateOutcome
 from linectl.cli import main as cli_main
 from linectl.ledger.hierarchy import announced_children, orphans, parent_notations, tree
-from linectl.runtime.control import Command
+from linectl.line.control import Command
 from standards.gs1.epc import Identifier
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, Rig, line_rig, serial_of

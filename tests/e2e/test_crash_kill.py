@@ -30,8 +30,8 @@ from harness.processes import Child, control_client, free_port, toml_text
 from linectl.cli import main as cli_main
 from linectl.ledger.reconcile import BUCKET_OF
 from linectl.ledger.states import SerialState
-from linectl.runtime.client import ControlClientError
-from linectl.runtime.control import Command
+from linectl.line.control import Command
+from linectl.service.client import ControlClientError
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, Rig, line_rig, serial_of
 

@@ -13,10 +13,10 @@ import pytest
 from drivers.interfaces import GateOutcome
 from linectl.config import ControlSection
 from linectl.ledger import SerialState
-from linectl.runtime.client import ControlClient, Endpoint
-from linectl.runtime.control import Command
-from linectl.runtime.devices import connect_all, open_devices
-from linectl.runtime.line import LineRuntime
+from linectl.line.control import Command
+from linectl.line.devices import connect_all, open_devices
+from linectl.line.runtime import LineRuntime
+from linectl.service.client import ControlClient, Endpoint
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, check_ground_truth, line_rig, serial_of
 

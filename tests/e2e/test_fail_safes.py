@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from drivers.interfaces import GateOutcome, Verdict
-from linectl.runtime.control import Command, CommandRefused
-from linectl.runtime.devices import LineDevices
+from linectl.line.control import Command, CommandRefused
+from linectl.line.devices import LineDevices
 from simulators.line import Defect
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, GTIN, ScriptedFaults, check_ground_truth, line_rig, serials

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from linectl.ledger import Ledger
-from linectl.runtime.control import Command
+from linectl.line.control import Command
 from simulators.line import Defect
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, ScriptedFaults, check_ground_truth, line_rig, serial_of

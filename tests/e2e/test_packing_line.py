@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from linectl.ledger.hierarchy import announced_children, parent_notations, tree
-from linectl.runtime.control import Command
+from linectl.line.control import Command
 from simulators.case_packer import CASE, PALLET
 from simulators.line import Defect
 from standards.packml import PackMLState

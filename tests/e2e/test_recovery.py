@@ -14,10 +14,10 @@ from drivers.plc.modbus import ModbusPlc
 from drivers.zpl.client import ZplPrinter
 from linectl.config import CodeForm
 from linectl.ledger import Ledger, SerialState
-from linectl.runtime.control import Command
-from linectl.runtime.devices import connect_all, open_devices
-from linectl.runtime.line import LineRuntime
-from linectl.runtime.verify import CodeContent
+from linectl.line.control import Command
+from linectl.line.devices import connect_all, open_devices
+from linectl.line.runtime import LineRuntime
+from linectl.line.verify import CodeContent
 from simulators.plc import PlcSimulator
 from simulators.printer_zpl import ZplPrinterSimulator
 from standards.packml import PackMLState

@@ -27,9 +27,8 @@ import pytest
 from harness.processes import control_client
 from linectl.config import ProvisioningSection, UpstreamSection
 from linectl.ledger import Ledger, SerialState
-from linectl.runtime.client import ControlClient
-from linectl.runtime.control import Command
-from linectl.runtime.uplink import Uplink
+from linectl.line.control import Command
+from linectl.service.client import ControlClient
 from simulators.central import CentralSimulator, CollectionSpec
 from standards.gs1.epc import sgtin_urn
 from standards.packml import PackMLState
@@ -342,9 +341,8 @@ async def test_a_line_starved_while_the_pool_manager_is_down_resumes_when_a_refi
                 backoff_max_s=0.5,
             )
         )
-        uplink = Uplink(rig.rt, section)
-        rig.rt.uplink = uplink
-        uplink.start()
+        uplink = rig.rt.start_uplink(section)
+        assert uplink is not None
         try:
             await rig.rt.command(Command.START, user="alice")
             await rig.wait_state(PackMLState.SUSPENDED)  # the 30 serials of the pool are gone

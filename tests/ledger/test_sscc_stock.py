@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from linectl.config import SsccRange
 from linectl.ledger import MIGRATIONS, SCHEMA_VERSION, ContainerLevel, Ledger, ValidationError
-from linectl.upstream.sscc import SsccRange
 from tests.ledger.conftest import dump, new_batch, step_clock
 from tests.ledger.test_tamper import flagged, line_for, shell, verify
 

@@ -1,0 +1,1 @@
+"""The line: the pack pipeline as stages with explicit seams, recovery, the LineControl contract."""

@@ -1,0 +1,302 @@
+"""Operator commands on a running line: PackML commands to the PLC, with the runtime's checks.
+
+The PLC owns the state model; linectl sends the PackML command (standards.packml numbers) and
+mirrors the state the PLC reports. Before passing some commands on, linectl does its part:
+
+- START: needs a batch (a created one is started in the ledger). From Stopped or Complete it
+  sends Reset first and waits for Idle. Every device must answer and every holding alarm must be
+  over; the print queue is resynchronised and filled before Start, so the first pack is printed.
+- UNHOLD: every device answers, the holding alarms whose cause is gone are acknowledged (a lost
+  device only once it is back); the queue is resynchronised first if the printer was lost, ran
+  dry or faulted, and filled.
+- UNSUSPEND: the queue is filled first; refused while the pool is empty.
+- RESET: acknowledges the holding alarms whose cause is gone.
+- CLOSE_BATCH: stops the line, scraps what is left in flight (``line-stopped``: their GOOD
+  verdicts are revoked in the PLC first) and the cancelled jobs; with ``[aggregation]`` closes
+  the partial case and pallet (labelled and verified) and applies the orphan policy; closes
+  the work order and returns its reconciliation.
+
+Every accepted command is written to the audit trail with user and reason. The stage's seams:
+the PLC, the ledger, the mirror of the line's state, alarms, device health, the print-ahead
+tracker and feeder, the audit trail, and :class:`BatchSteps` (what the line does around a batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from drivers.interfaces import DeviceError, Plc
+from linectl.ledger import Ledger, LedgerError, WorkOrder
+from linectl.line.alarms import Alarm, Alarms
+from linectl.line.audit import AuditTrail
+from linectl.line.control import Command, CommandRefused
+from linectl.line.feeder import Feeder
+from linectl.line.health import DeviceWatch
+from linectl.line.printahead import PrintAhead
+from linectl.line.reasons import RejectReason
+from linectl.line.state import LineMirror
+from standards.packml import PackMLCommand, PackMLState
+
+S = PackMLState
+
+_PASS_THROUGH = {
+    Command.STOP: PackMLCommand.STOP,
+    Command.HOLD: PackMLCommand.HOLD,
+    Command.SUSPEND: PackMLCommand.SUSPEND,
+    Command.ABORT: PackMLCommand.ABORT,
+    Command.CLEAR: PackMLCommand.CLEAR,
+}
+_ENDED = frozenset({S.STOPPED, S.ABORTED, S.COMPLETE})
+
+
+class BatchSteps(Protocol):
+    """What the line does around a batch, which commands ask for."""
+
+    async def activate(self, batch: str, *, user: str) -> WorkOrder: ...
+    def deactivate(self) -> None: ...
+    async def finish_in_flight(self, reason: RejectReason) -> None: ...
+    async def line_end_done(self) -> None: ...
+    async def scrap(self, serials: list[str], reason: RejectReason) -> None: ...
+    async def close_packing(self, *, user: str, reason: str) -> dict[str, Any]: ...
+    def condition_gone(self, alarm: Alarm) -> bool: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+class Commands:
+    """Stage: operator commands, one at a time (see the module docstring)."""
+
+    def __init__(
+        self,
+        plc: Plc,
+        ledger: Ledger,
+        mirror: LineMirror,
+        alarms: Alarms,
+        health: DeviceWatch,
+        tracker: PrintAhead,
+        feeder: Feeder,
+        audit: AuditTrail,
+        steps: BatchSteps,
+        *,
+        timeout_s: float,
+    ) -> None:
+        self.plc = plc
+        self.ledger = ledger
+        self.mirror = mirror
+        self.alarms = alarms
+        self.health = health
+        self.tracker = tracker
+        self.feeder = feeder
+        self.audit = audit
+        self.steps = steps
+        self.timeout_s = timeout_s
+        self.lock = asyncio.Lock()
+        self._handlers: dict[Command, Callable[[str, str, str | None], Awaitable[dict[str, Any]]]]
+        self._handlers = {
+            Command.START: self._start,
+            Command.UNHOLD: self._unhold,
+            Command.UNSUSPEND: self._unsuspend,
+            Command.RESET: self._reset,
+            Command.CLOSE_BATCH: self._close_batch,
+        }
+
+    async def run(
+        self, command: Command | str, *, user: str, reason: str = "", batch: str | None = None
+    ) -> dict[str, Any]:
+        """Carry out ``command`` for ``user``; returns the new status (CommandRefused: not now)."""
+        async with self.lock:
+            return await self._run(command, user=user, reason=reason, batch=batch)
+
+    async def _run(
+        self, command: Command | str, *, user: str, reason: str, batch: str | None
+    ) -> dict[str, Any]:
+        try:
+            command = Command(command)
+        except ValueError:
+            known = ", ".join(c.value for c in Command)
+            raise CommandRefused(f"unknown command {command!r} (known: {known})") from None
+        if not user.strip():
+            raise CommandRefused("a command needs the user who gives it")
+        if self.mirror.phase != "running":
+            raise CommandRefused(f"linectl is {self.mirror.phase}")
+        before = self.mirror.state_name()
+        if command in _PASS_THROUGH:
+            await self._plc(_PASS_THROUGH[command])
+            detail: dict[str, Any] = {}
+        else:
+            detail = await self._handlers[command](user, reason, batch)
+        after = {"state": self.mirror.state_name()}
+        self.audit.record(
+            "line.command",
+            user,
+            reason,
+            {"command": command.value, "state": before, "batch": batch},
+            after | {k: v for k, v in detail.items() if k != "reconciliation"},
+        )
+        status = self.steps.status()
+        if detail:
+            status["result"] = detail
+        return status
+
+    async def auto_unsuspend(self) -> None:
+        """The pool was refilled while the line was suspended for it: fill the queue, Unsuspend."""
+        async with self.lock:
+            if self.mirror.plc_state is not S.SUSPENDED or not self.alarms.active("starved"):
+                return
+            try:
+                queued = await self._prime(full=True)
+                if not queued:
+                    return
+                self.alarms.clear("starved")
+                await self._plc(PackMLCommand.UNSUSPEND)
+            except CommandRefused as exc:
+                self.alarms.raise_("starved", f"serial pool refilled but: {exc}", holds=False)
+                return
+            self.audit.record(
+                "line.command", "linectl", "serial pool refilled", {"command": "unsuspend"}, {}
+            )
+
+    # --- handlers --------------------------------------------------------------------------------
+
+    async def _start(self, user: str, reason: str, batch: str | None) -> dict[str, Any]:
+        if batch is not None:
+            await self.steps.activate(batch, user=user)
+        order = self.mirror.batch
+        if order is None:
+            raise CommandRefused("no batch active: START needs batch=...")
+        self._require_devices()
+        self._acknowledge("START")
+        state = self.mirror.plc_state
+        if state in (S.STOPPED, S.COMPLETE):
+            await self.steps.line_end_done()
+            await self._plc(PackMLCommand.RESET)
+            await self._wait(S.IDLE)
+        elif state is not S.IDLE:
+            raise CommandRefused(
+                f"the line is {self.mirror.state_name()}; START needs Idle, Stopped or Complete"
+            )
+        queued = await self._prime()
+        if not queued:
+            self.alarms.raise_("starved", "serial pool empty: cannot start", holds=False)
+            raise CommandRefused(f"batch {order.batch}: no serials left in the pool")
+        await self._plc(PackMLCommand.START)
+        return {"batch": order.batch, "queued_jobs": queued}
+
+    async def _unhold(self, user: str, reason: str, batch: str | None) -> dict[str, Any]:
+        if self.mirror.plc_state is not S.HELD:
+            raise CommandRefused(f"the line is {self.mirror.state_name()}, not HELD")
+        self._require_devices()
+        self._acknowledge("UNHOLD")
+        queued = 0
+        if self.mirror.batch is not None:
+            queued = await self._prime()
+            if not queued:
+                raise CommandRefused(
+                    f"batch {self.mirror.batch.batch}: no serials left in the pool"
+                )
+        await self._plc(PackMLCommand.UNHOLD)
+        return {"queued_jobs": queued}
+
+    async def _unsuspend(self, user: str, reason: str, batch: str | None) -> dict[str, Any]:
+        if self.mirror.plc_state is not S.SUSPENDED:
+            raise CommandRefused(f"the line is {self.mirror.state_name()}, not SUSPENDED")
+        self._require_devices()
+        queued = 0
+        if self.mirror.batch is not None:
+            queued = await self._prime(full=True)
+            if not queued:
+                raise CommandRefused(f"batch {self.mirror.batch.batch}: serial pool still empty")
+        self.alarms.clear("starved")
+        await self._plc(PackMLCommand.UNSUSPEND)
+        return {"queued_jobs": queued}
+
+    async def _reset(self, user: str, reason: str, batch: str | None) -> dict[str, Any]:
+        cleared = self.alarms.clear_where(lambda a: not (a.holds and self.steps.condition_gone(a)))
+        await self.steps.line_end_done()
+        await self._plc(PackMLCommand.RESET)
+        return {"alarms_acknowledged": cleared}
+
+    async def _close_batch(self, user: str, reason: str, batch: str | None) -> dict[str, Any]:
+        order = self.mirror.batch
+        if order is None:
+            raise CommandRefused("no batch active")
+        if batch is not None and batch != order.batch:
+            raise CommandRefused(f"batch {batch} is not the active one ({order.batch})")
+        if self.mirror.plc_state not in _ENDED | {S.IDLE}:
+            await self._plc(PackMLCommand.STOP)
+            await self._wait(S.STOPPED)
+        await self.steps.line_end_done()
+        await self.steps.finish_in_flight(RejectReason.LINE_STOPPED)
+        packing = await self.steps.close_packing(user=user, reason=reason or "batch end")
+        try:
+            reconciliation = await asyncio.to_thread(self._close, order.batch, user, reason)
+        except LedgerError as exc:
+            raise CommandRefused(f"batch {order.batch} cannot be closed: {exc}") from exc
+        self.steps.deactivate()
+        done = {"batch": order.batch, "reconciliation": reconciliation}
+        return done | ({"packing": packing} if packing else {})
+
+    def _close(self, batch: str, user: str, reason: str) -> dict[str, Any]:
+        self.ledger.close_work_order(batch, actor=user, reason=reason or "batch closed on the line")
+        data: dict[str, Any] = json.loads(self.ledger.reconcile(batch).to_json())
+        return data
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    async def _plc(self, command: PackMLCommand) -> None:
+        """Send ``command``; once accepted, wait (briefly) until the mirrored state has moved on."""
+        before = self.mirror.plc_state
+        try:
+            await self.plc.command(int(command))
+        except DeviceError as exc:
+            raise CommandRefused(f"PLC: {exc}") from exc
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self.mirror.wait_state(lambda s: s is not before)
+
+    async def _wait(self, state: PackMLState) -> None:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await self.mirror.wait_state(lambda s: s is state)
+        except TimeoutError:
+            raise CommandRefused(
+                f"the line did not reach {state.name} within {self.timeout_s} s "
+                f"(it is {self.mirror.state_name()})"
+            ) from None
+
+    async def _prime(self, *, full: bool = False) -> int:
+        """Resynchronise the queue if needed (the line stands still) and fill it; jobs queued.
+
+        With ``full`` a queue the pool cannot fill to its depth counts as none.
+        """
+        try:
+            if self.tracker.needs_resync:
+                snapshot = await self.plc.read_snapshot()
+                result = await self.feeder.resync(snapshot.last_seq_printer + 1)
+                await self.steps.scrap([r.serial for r in result.cancelled], RejectReason.CANCELLED)
+            enough = await self.feeder.top_up()
+        except DeviceError as exc:
+            raise CommandRefused(f"printer or PLC: {exc}") from exc
+        except LedgerError as exc:
+            raise CommandRefused(f"ledger: {exc}") from exc
+        if not enough:
+            self.alarms.raise_("starved", "serial pool empty", holds=False)
+            if full:
+                return 0
+        return self.tracker.queued
+
+    def _require_devices(self) -> None:
+        lost = self.health.not_answering()
+        if lost:
+            raise CommandRefused(f"devices not answering: {', '.join(lost)}")
+
+    def _acknowledge(self, command: str) -> None:
+        """Clear holding alarms whose cause is over; refuse if some still hold."""
+        self.alarms.clear_where(lambda a: not (a.holds and self.steps.condition_gone(a)))
+        left = self.alarms.holding
+        if left:
+            codes = ", ".join(f"{a.code} ({a.message})" for a in left)
+            raise CommandRefused(f"{command} refused: alarms still hold the line: {codes}")

@@ -1,0 +1,213 @@
+"""The line's devices built from the configuration, connected in parallel, tracked while running.
+
+A line runs with exactly one PLC, one printer and one camera (``kind = "camera"``); the drivers
+come from :mod:`drivers.registry`. A line with ``[aggregation]`` also has a case-label printer
+and a case-label reader: devices whose ``options`` say ``role = "case-label"`` (the option is
+the runtime's; the driver never sees it). :func:`connect_all` connects every device at once and
+raises one :class:`DevicesUnavailable` naming each device that failed and why, so an engineer
+sees all wiring mistakes in one go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.interfaces import Camera, CodeReader, DeviceError, Plc, Printer
+from drivers.registry import DeviceParams, open_device
+from linectl.config import DeviceSection, LineConfig
+from linectl.line.alarms import iso_now
+
+
+class DeviceSetupError(Exception):
+    """The configured devices cannot make a line (missing, doubled or of the wrong kind)."""
+
+
+class DevicesUnavailable(DeviceError):
+    """One or more devices could not be connected; ``failures`` maps device name to the reason."""
+
+    def __init__(self, failures: Mapping[str, str]) -> None:
+        self.failures = dict(failures)
+        lines = "\n".join(f"  - {name}: {why}" for name, why in sorted(self.failures.items()))
+        super().__init__(f"{len(self.failures)} device(s) could not be connected:\n{lines}")
+
+
+ROLE_OPTION = "role"
+CASE_LABEL_ROLE = "case-label"
+
+
+def device_role(name: str, section: DeviceSection) -> str | None:
+    """The ``role`` option of a device (``"case-label"``), None when it has none."""
+    role = section.options.get(ROLE_OPTION)
+    if role is not None and role != CASE_LABEL_ROLE:
+        raise DeviceSetupError(
+            f"devices.{name}.options.role: unknown role {role!r} (known: {CASE_LABEL_ROLE!r})"
+        )
+    return None if role is None else str(role)
+
+
+def device_params(name: str, section: DeviceSection) -> DeviceParams:
+    """The registry's view of one ``[devices.NAME]`` section (the runtime's ``role`` left out)."""
+    options = {k: v for k, v in section.options.items() if k != ROLE_OPTION}
+    return DeviceParams(
+        name=name,
+        kind=section.kind,
+        protocol=section.protocol,
+        host=section.host,
+        port=section.port,
+        serial_port=section.serial_port,
+        baudrate=section.baudrate,
+        url=section.url,
+        timeout_s=section.timeout_s,
+        options=options,
+    )
+
+
+@dataclass
+class DeviceHealth:
+    """Whether a device answers, and the last problem it had."""
+
+    kind: str
+    protocol: str
+    connected: bool = False
+    error: str | None = None
+    since: str = field(default_factory=iso_now)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "protocol": self.protocol,
+            "state": "connected" if self.connected else "lost",
+            "error": self.error,
+            "since": self.since,
+        }
+
+
+@dataclass
+class LineDevices:
+    """The devices of a line by role, with the names the configuration gives them: the three a
+    line needs, and the case-label printer and reader of a line that aggregates."""
+
+    plc: Plc
+    printer: Printer
+    camera: Camera
+    names: dict[str, str] = field(
+        default_factory=lambda: {"plc": "plc", "printer": "printer", "camera": "camera"}
+    )
+    protocols: dict[str, str] = field(default_factory=dict)
+    case_printer: Printer | None = None
+    case_reader: CodeReader | None = None
+
+    def by_name(self) -> Iterator[tuple[str, str, Any]]:
+        """(role, configured name, driver) for each device."""
+        yield "plc", self.names["plc"], self.plc
+        yield "printer", self.names["printer"], self.printer
+        yield "camera", self.names["camera"], self.camera
+        for role in ("case_printer", "case_reader"):
+            device = getattr(self, role)
+            if device is not None:
+                yield role, self.names.get(role, role), device
+
+    async def close(self) -> None:
+        """Close every driver (each close() is safe twice); never raises."""
+        for _, _, device in self.by_name():
+            with contextlib.suppress(Exception):
+                await device.close()
+
+
+_ROLES: dict[str, type[Any]] = {"plc": Plc, "printer": Printer, "camera": Camera}
+
+
+_CASE_ROLES: dict[str, tuple[str, type[Any]]] = {
+    "printer": ("case_printer", Printer),
+    "reader": ("case_reader", CodeReader),
+}
+
+
+def open_devices(config: LineConfig) -> LineDevices:
+    """Build (not connect) the line's PLC, printer and camera from ``config.devices``, and with
+    ``[aggregation]`` its case-label printer and reader."""
+    found: dict[str, list[str]] = {role: [] for role in _ROLES}
+    labelling: dict[str, list[str]] = {role: [] for role, _ in _CASE_ROLES.values()}
+    for name, section in config.devices.items():
+        if device_role(name, section) is not None:
+            if section.kind not in _CASE_ROLES:
+                raise DeviceSetupError(
+                    f"devices.{name}: a case-label device is a printer or a reader, not a "
+                    f"{section.kind}"
+                )
+            labelling[_CASE_ROLES[section.kind][0]].append(name)
+        elif section.kind in found:
+            found[section.kind].append(name)
+        else:
+            raise DeviceSetupError(
+                f"devices.{name}: kind {section.kind!r} is not supported by the line runtime yet "
+                "(it needs one plc, one printer and one camera)"
+            )
+    problems = [
+        f"needs exactly one device with kind = {role!r}, found "
+        + (", ".join(f"devices.{n}" for n in names) or "none")
+        for role, names in found.items()
+        if len(names) != 1
+    ]
+    problems += _labelling_problems(config, labelling)
+    if problems:
+        raise DeviceSetupError("; ".join(problems))
+    wanted = dict(_ROLES) | dict(_CASE_ROLES.values())
+    names = {role: names[0] for role, names in (found | labelling).items() if names}
+    built: dict[str, Any] = {}
+    for role, name in names.items():
+        device = open_device(device_params(name, config.devices[name]))
+        if not isinstance(device, wanted[role]):
+            raise DeviceSetupError(f"devices.{name}: the driver is not a {role.replace('_', ' ')}")
+        built[role] = device
+    return LineDevices(
+        plc=built["plc"],
+        printer=built["printer"],
+        camera=built["camera"],
+        names=names,
+        protocols={role: config.devices[name].protocol for role, name in names.items()},
+        case_printer=built.get("case_printer"),
+        case_reader=built.get("case_reader"),
+    )
+
+
+def _labelling_problems(config: LineConfig, labelling: dict[str, list[str]]) -> list[str]:
+    """What is wrong with the case-label devices for this configuration (nothing: [])."""
+    named = [n for names in labelling.values() for n in names]
+    if config.aggregation is None:
+        if named:
+            listed = ", ".join(f"devices.{n}" for n in named)
+            return [f"{listed}: case-label devices, but the line has no [aggregation]"]
+        return []
+    return [
+        f"[aggregation] needs exactly one case-label {role.removeprefix('case_')} (a device "
+        f'with options.role = "{CASE_LABEL_ROLE}"), found '
+        + (", ".join(f"devices.{n}" for n in names) or "none")
+        for role, names in labelling.items()
+        if len(names) != 1
+    ]
+
+
+async def connect_all(devices: LineDevices, within_s: float = 10.0) -> None:
+    """Connect every device in parallel; DevicesUnavailable names each one that failed."""
+
+    async def one(device: Any) -> None:
+        async with asyncio.timeout(within_s):
+            await device.connect()
+
+    named = list(devices.by_name())
+    results = await asyncio.gather(*(one(d) for _, _, d in named), return_exceptions=True)
+    failures: dict[str, str] = {}
+    for (role, name, _), result in zip(named, results, strict=True):
+        if isinstance(result, TimeoutError):
+            failures[name] = f"{role}: no connection within {within_s:.0f} s"
+        elif isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result
+            failures[name] = f"{role}: {result}"
+    if failures:
+        raise DevicesUnavailable(failures)

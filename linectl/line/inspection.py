@@ -1,0 +1,292 @@
+"""The camera side of the pack pipeline: every frame decoded, verified and its verdict written.
+
+Per frame (each on a free worker of a small, long-lived pool, or on a task of its own when
+all are busy, so a slow frame never holds up the next pack and no task is made per frame):
+
+1. Decode on the Decoder's thread pool (zxing-cpp releases the GIL).
+2. Verify against what was sent for the frame's seq (:class:`linectl.line.verify.Verifier`);
+   a serial this run does not know is looked up in the ledger (duplicate or wrong content).
+3. A GOOD pack also needs its print confirmed by the printer's counter; the check waits for the
+   next printer polls, but never past the verdict deadline.
+4. If the verdict would reach the PLC after ``verdict_deadline_ms`` from the frame's trigger, it
+   is sent as REJECT with reason ``late``, never as GOOD.
+5. The verdict is written to the PLC keyed by seq; its latency (trigger to written) is kept.
+
+N consecutive rejects raise a holding alarm (the runtime then holds the line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from drivers.camera.decode import Decoder, DecodeResult, frame_array, warm_up_frame
+from drivers.interfaces import Camera, DeviceError, DeviceUnavailable, Frame, Plc, Verdict
+from linectl.ledger import Ledger, LedgerError, SerialState, UnknownSerial
+from linectl.line.alarms import Alarms
+from linectl.line.events import EventStream, VerdictWritten
+from linectl.line.health import DeviceWatch
+from linectl.line.packs import LatencyWindow, PackRecord, PackTable
+from linectl.line.printahead import PrintAhead
+from linectl.line.reasons import RejectReason
+from linectl.line.state import LineMirror, Tally
+from linectl.line.supervisor import Supervisor
+from linectl.line.verify import Check, Expected, mark_present
+
+log = logging.getLogger("linectl.runtime")
+
+_NOT_PRINTED = frozenset(
+    {SerialState.UNASSIGNED, SerialState.UNALLOCATED, SerialState.ALLOCATED, SerialState.SN_INVALID}
+)
+_CLOCK_SKEW_NS = 10_000_000_000  # a frame stamp further off than this is not trusted
+
+
+class Inspection:
+    """Stage: frames in, verdicts out (see the module docstring)."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        plc: Plc,
+        decoder: Decoder,
+        ledger: Ledger,
+        packs: PackTable,
+        mirror: LineMirror,
+        tally: Tally,
+        alarms: Alarms,
+        devices: DeviceWatch,
+        tracker: PrintAhead,
+        events: EventStream,
+        supervisor: Supervisor,
+        *,
+        deadline_ms: float,
+        reject_limit: int,
+        workers: int = 4,
+    ) -> None:
+        self.camera = camera
+        self.plc = plc
+        self.decoder = decoder
+        self.ledger = ledger
+        self.packs = packs
+        self.mirror = mirror
+        self.tally = tally
+        self.alarms = alarms
+        self.devices = devices
+        self.tracker = tracker
+        self.events = events
+        self.supervisor = supervisor
+        self.deadline_ms = deadline_ms
+        self.reject_limit = reject_limit
+        self.latency = LatencyWindow()
+        self.verified_good: set[str] = set()  # serials judged GOOD in this run
+        self.streak = 0  # consecutive rejects of serialised packs
+        self.write_estimate_ms = 2.0  # how long a verdict write takes (moving average)
+        self._printer_polled = asyncio.Event()
+        self.workers = workers
+        self._frames: asyncio.Queue[Frame] = asyncio.Queue()
+        self._free = 0  # workers waiting for a frame and not yet handed one
+        self._pending = 0  # frames taken from the camera whose verdict is not done
+        self._quiet = asyncio.Event()
+
+    async def warm_up(self) -> None:
+        """Decode and grade a code once and write one harmless verdict, before the first pack.
+
+        The first pass through zxing-cpp, the grader, the decode threads and the PLC write path
+        costs several times a normal one; without this the first pack of a run can be late.
+        """
+        frame = warm_up_frame()
+        for _ in range(self.decoder.threads):
+            await self.decoder.decode(frame)
+        await asyncio.to_thread(mark_present, frame_array(frame))
+        snapshot = self.mirror.snapshot
+        gate_seq = snapshot.last_seq_gate if snapshot is not None else 0
+        # pack 0 never exists, and a pack the gate has decided on is past caring
+        await self.plc.write_verdict(gate_seq, Verdict.REJECT, 0)
+
+    def printer_polled(self) -> None:
+        """The printer's status was just read (print confirmations may have come in)."""
+        self._printer_polled.set()
+        self._printer_polled = asyncio.Event()
+
+    async def run(self) -> None:
+        """Take frames as they come; reconnect (per the camera's policy) when the link drops."""
+        for n in range(self.workers):
+            self.supervisor.spawn(self._work(), f"frame worker {n}")
+        while True:
+            try:
+                async for frame in self.camera.frames():
+                    self.devices.back("camera")
+                    self._submit(frame)
+                return  # the camera was closed
+            except DeviceError as exc:
+                self.devices.lost("camera", exc)
+
+    def _submit(self, frame: Frame) -> None:
+        """Hand ``frame`` to a free worker (reserved now), or to a task of its own."""
+        self._pending += 1
+        if self._free > 0:
+            self._free -= 1
+            self._frames.put_nowait(frame)
+        else:
+            self.supervisor.spawn(self._one(frame), f"frame {frame.seq}")
+
+    async def _work(self) -> None:
+        while True:
+            self._free += 1
+            frame = await self._frames.get()
+            await self._one(frame)
+
+    async def _one(self, frame: Frame) -> None:
+        try:
+            await self.on_frame(frame)
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self._quiet.set()
+                self._quiet = asyncio.Event()
+
+    async def settle(self, timeout_s: float) -> None:
+        """Wait (bounded) until every frame taken so far has its verdict."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while self._pending:
+                    await self._quiet.wait()
+
+    async def on_frame(self, frame: Frame) -> None:
+        """Verify one frame and write its verdict (steps 1-5 of the module docstring)."""
+        now_ns = time.time_ns()
+        trigger_ns = frame.timestamp_ns
+        if not trigger_ns or abs(now_ns - trigger_ns) > _CLOCK_SKEW_NS:
+            trigger_ns = now_ns
+        deadline_ns = trigger_ns + int(self.deadline_ms * 1e6)
+        record = self.packs.get(frame.seq)
+        if record is not None:
+            record.frame_ns = trigger_ns
+        try:
+            result = await self.decoder.decode(frame)
+        except DeviceUnavailable:
+            return  # shutting down: without a verdict the PLC rejects the pack
+        decoded_ns = time.time_ns()
+        mark = None
+        if not result.ok:
+            mark = await asyncio.to_thread(mark_present, frame_array(frame))
+        check = self._verify(result, record, mark)
+        if check.ask_ledger is not None and await asyncio.to_thread(
+            self._ledger_has_printed, check.ask_ledger
+        ):
+            check = Check.reject(
+                RejectReason.DUPLICATE, f"serial {check.ask_ledger} is already in the ledger"
+            )
+        if check.good and record is not None and not record.printed:
+            await self._await_print(record, deadline_ns - int(self.write_estimate_ms * 1e6))
+            if not record.printed:
+                check = Check.reject(
+                    RejectReason.NO_PRINT_CONFIRMATION,
+                    "the printer did not confirm this print",
+                    grade=check.grade,
+                )
+        verdict = Verdict.GOOD if check.good else Verdict.REJECT
+        reason = check.reason
+        if verdict is Verdict.GOOD and (
+            time.time_ns() + int(self.write_estimate_ms * 1e6) > deadline_ns
+        ):
+            verdict, reason = Verdict.REJECT, RejectReason.LATE
+            self.tally.counters["verdicts_late"] += 1
+            ms = [(t - trigger_ns) / 1e6 for t in (now_ns, decoded_ns, time.time_ns())]
+            log.warning(
+                "pack %d: verdict late, sent as REJECT (ms after trigger: frame in %.1f, "
+                "decoded %.1f, checked %.1f)",
+                frame.seq,
+                *ms,
+            )
+        if record is not None:
+            if record.resolved:
+                ms = [(t - trigger_ns) / 1e6 for t in (now_ns, decoded_ns, time.time_ns())]
+                log.warning(
+                    "pack %d: verdict ready after its gate report (ms after trigger: frame in "
+                    "%.1f, decoded %.1f, checked %.1f)",
+                    frame.seq,
+                    *ms,
+                )
+                return
+            record.verdict, record.reason, record.grade = verdict, reason, check.grade
+            record.detail = check.detail
+            if verdict is Verdict.GOOD:
+                self.verified_good.add(record.serial)
+        await self._write(frame.seq, verdict, reason, trigger_ns, record)
+
+    def _verify(self, result: DecodeResult, record: PackRecord | None, mark: bool | None) -> Check:
+        verifier = self.mirror.verifier
+        if verifier is None:
+            return Check.reject(RejectReason.WRONG_CONTENT, "no batch active")
+        expected = None if record is None else Expected(record.seq, record.serial, record.data)
+        return verifier.check(result, expected, mark=mark)
+
+    def _ledger_has_printed(self, serial: str) -> bool:
+        """Whether the ledger holds ``serial`` (this GTIN) in a state a printed serial has."""
+        batch = self.mirror.batch
+        if batch is None:
+            return False
+        try:
+            trace = self.ledger.trace(serial, gtin=batch.gtin)
+        except (UnknownSerial, LedgerError):
+            return False
+        return trace.state not in _NOT_PRINTED
+
+    async def _await_print(self, record: PackRecord, until_ns: int) -> None:
+        """Wait for printer polls (at most until ``until_ns``) until ``record`` is confirmed."""
+        with contextlib.suppress(TimeoutError):
+            while not record.printed:
+                left = (until_ns - time.time_ns()) / 1e9
+                if left <= 0:
+                    return
+                async with asyncio.timeout(left):
+                    await self._printer_polled.wait()
+
+    async def _write(
+        self,
+        seq: int,
+        verdict: Verdict,
+        reason: RejectReason | None,
+        trigger_ns: int,
+        record: PackRecord | None,
+    ) -> None:
+        counters = self.tally.counters
+        code = 0 if reason is None else reason.plc_code
+        start = time.perf_counter()
+        try:
+            await self.plc.write_verdict(seq, verdict, code)
+        except DeviceError as exc:
+            self.devices.lost("plc", exc)
+            counters["verdicts_unsent"] += 1
+            return
+        took_ms = (time.perf_counter() - start) * 1000
+        self.write_estimate_ms = min(20.0, 0.9 * self.write_estimate_ms + 0.1 * took_ms)
+        latency_ms = (time.time_ns() - trigger_ns) / 1e6
+        self.latency.add(latency_ms)
+        self.events.publish(
+            VerdictWritten(seq, verdict, None if reason is None else reason.value, latency_ms)
+        )
+        if record is not None:
+            record.written = True
+            if verdict is Verdict.GOOD:
+                counters["verdicts_good"] += 1
+                self.streak = 0
+            else:
+                counters["verdicts_reject"] += 1
+                self.count_reject(record)
+        self.mirror.changed()
+
+    def count_reject(self, record: PackRecord) -> None:
+        """One more reject in a row; at the configured limit the line is held."""
+        self.streak += 1
+        limit = self.reject_limit
+        if self.streak >= limit:
+            self.tracker.ask_resync(f"{self.streak} rejects in a row")
+            self.alarms.raise_(
+                "consecutive-rejects",
+                f"{self.streak} rejects in a row (limit {limit}), last pack {record.seq}",
+                holds=True,
+            )

@@ -1,0 +1,200 @@
+"""The printer side of the running line: print watch and feeding (two stages).
+
+- :class:`PrintWatch` reads the printer's status every ``poll_s``: its counter confirms prints
+  (see :mod:`linectl.line.printahead`), a fault (head open, ribbon out...) raises a holding alarm
+  and asks for the queue to be resynchronised, as does a pack that reached the printer with no
+  job queued (the PLC's printer seq ahead of the jobs loaded; see linectl.line.plc_side).
+- :class:`Feeding` tops the queue up (:mod:`linectl.line.feeder`) after every poll and state
+  change, but only while the job/pack prediction holds, a batch is active, the printer answers
+  and the line is in a state that will take the jobs. An empty pool raises ``starved`` and
+  suspends the line before the queue can run dry; a pool below ``pool_low_water`` raises
+  ``pool-low`` and calls the refill hook once per dip. When the line stops, aborts or completes,
+  the queue is cancelled and the unused write-aheads are scrapped (``cancelled``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from drivers.interfaces import DeviceError, Printer
+from linectl.line.alarms import Alarms, iso_now
+from linectl.line.events import EventStream, PoolLevel
+from linectl.line.feeder import Feeder
+from linectl.line.health import DeviceWatch
+from linectl.line.printahead import PrintAhead
+from linectl.line.reasons import RejectReason
+from linectl.line.state import LineMirror, Tally
+from linectl.line.supervisor import Supervisor
+from standards.packml import PackMLCommand, PackMLState
+
+log = logging.getLogger("linectl.runtime")
+
+S = PackMLState
+PRODUCING = frozenset({S.STARTING, S.EXECUTE, S.UNHOLDING, S.UNSUSPENDING})
+FEEDING = PRODUCING | {S.HOLDING, S.HELD, S.SUSPENDING, S.SUSPENDED}
+
+PoolHook = Callable[[str, int], Awaitable[None] | None]
+SendCommand = Callable[[PackMLCommand, str], Coroutine[Any, Any, None]]
+Scrap = Callable[[list[str], RejectReason], Awaitable[None]]
+
+
+class PrintWatch:
+    """Stage: the printer's status, polled; prints confirmed, faults alarmed."""
+
+    def __init__(
+        self,
+        printer: Printer,
+        tracker: PrintAhead,
+        devices: DeviceWatch,
+        alarms: Alarms,
+        *,
+        poll_s: float,
+        polled: Callable[[], None],
+        feed: asyncio.Event,
+    ) -> None:
+        self.printer = printer
+        self.tracker = tracker
+        self.devices = devices
+        self.alarms = alarms
+        self.poll_s = poll_s
+        self.ready = True  # the printer's last status said it can print
+        self._polled = polled
+        self._feed = feed
+
+    async def run(self) -> None:
+        while True:
+            await self.poll()
+            await asyncio.sleep(self.poll_s)
+
+    async def poll(self) -> None:
+        """Read the printer's status once and act on it."""
+        try:
+            status = await self.printer.status()
+        except DeviceError as exc:
+            self.devices.lost("printer", exc)
+            self.tracker.ask_resync("printer lost")
+        else:
+            self.devices.back("printer")
+            self.tracker.observe(status.print_count, iso_now())
+            self.ready = status.ready
+            if not status.ready:
+                faults = ", ".join(status.faults) or "unknown"
+                self.tracker.desync(f"printer fault: {faults}")
+                self.tracker.ask_resync(f"printer fault: {faults}")
+                self.alarms.raise_("printer-fault", f"printer not ready: {faults}", holds=True)
+            self._feed.set()
+        self._polled()
+
+
+class Feeding:
+    """Stage: keeps the printer fed; starvation, pool level and line end (see the docstring)."""
+
+    def __init__(
+        self,
+        feeder: Feeder,
+        tracker: PrintAhead,
+        mirror: LineMirror,
+        devices: DeviceWatch,
+        alarms: Alarms,
+        events: EventStream,
+        tally: Tally,
+        supervisor: Supervisor,
+        *,
+        low_water: int,
+        send: SendCommand,
+        scrap: Scrap,
+        on_pool_low: PoolHook | None = None,
+    ) -> None:
+        self.feeder = feeder
+        self.tracker = tracker
+        self.mirror = mirror
+        self.devices = devices
+        self.alarms = alarms
+        self.events = events
+        self.tally = tally
+        self.supervisor = supervisor
+        self.low_water = low_water
+        self.feed = asyncio.Event()
+        self._send = send
+        self._scrap = scrap
+        self._on_pool_low = on_pool_low
+        self._pool_low_notified = False
+        self._suspend_sent_at = 0.0
+
+    async def run(self) -> None:
+        while True:
+            await self.feed.wait()
+            self.feed.clear()
+            if not self._may_feed():
+                continue
+            try:
+                enough = await self.feeder.top_up()
+            except DeviceError as exc:
+                self.devices.lost("printer", exc)
+                self.tracker.ask_resync("printer lost while loading")
+                continue
+            if not enough:
+                self.starved()
+
+    def queue_ran_dry(self) -> None:
+        """A pack may have passed the printer unprinted: the job/pack prediction is off."""
+        self.tracker.desync("the print queue ran dry while producing")
+        self.tracker.ask_resync("the print queue ran dry while producing")
+        self.alarms.raise_(
+            "print-queue-dry", "the printer ran out of jobs while producing", holds=True
+        )
+
+    def _may_feed(self) -> bool:
+        m = self.mirror
+        return (
+            m.phase == "running"
+            and m.batch is not None
+            and not self.tracker.needs_resync
+            and m.plc_state in FEEDING
+            and self.devices.connected("printer")
+        )
+
+    def starved(self) -> None:
+        """The pool cannot supply the next job: suspend before the queue runs dry."""
+        self.alarms.raise_("starved", "serial pool empty: line suspended", holds=False)
+        if self.mirror.plc_state in PRODUCING and time.monotonic() - self._suspend_sent_at > 0.5:
+            self._suspend_sent_at = time.monotonic()
+            self.supervisor.spawn(self._send(PackMLCommand.SUSPEND, "starved"), "suspend")
+
+    def pool_level(self, available: int) -> None:
+        """The batch has ``available`` serials left in its pool."""
+        self.tally.pool_available = available
+        self.events.publish(PoolLevel(available))
+        if available >= self.low_water:
+            self.alarms.clear("pool-low")
+            self._pool_low_notified = False
+            return
+        self.alarms.raise_(
+            "pool-low", f"{available} serials left (low water {self.low_water})", holds=False
+        )
+        batch = self.mirror.batch
+        if not self._pool_low_notified and self._on_pool_low is not None and batch:
+            self._pool_low_notified = True
+            result = self._on_pool_low(batch.batch, available)
+            if result is not None:
+                self.supervisor.spawn(_awaited(result), "pool-refill")
+
+    def taken(self, taken: int, exhausted: bool) -> None:
+        """The feeder wrote ``taken`` serials ahead; ``exhausted``: the pool had no more."""
+        left = 0 if exhausted else max(0, (self.tally.pool_available or 0) - taken)
+        self.pool_level(left)
+
+    async def line_ended(self, state: PackMLState) -> None:
+        """The line stopped, aborted or completed: cancel the queue, scrap unused write-aheads."""
+        log.info("line %s: cancelling the print queue", state.name)
+        cancelled, unused = await self.feeder.cancel_all()
+        await self._scrap([r.serial for r in cancelled] + unused, RejectReason.CANCELLED)
+        self.tracker.ask_resync(f"line {state.name.lower()}")
+
+
+async def _awaited(result: Awaitable[None]) -> None:
+    await result

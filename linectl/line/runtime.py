@@ -1,0 +1,477 @@
+"""The running line: its stages wired together, and the LineControl they offer (the runtime).
+
+:class:`LineRuntime` builds the stages, each with only the seams it uses, and runs them under one
+:class:`~linectl.line.supervisor.Supervisor` (a task that dies raises the holding alarm
+``task-failed``):
+
+- ``plc`` (:class:`~linectl.line.plc_side.PlcWatch`): PLC snapshot, heartbeat, gate reports
+  settling packs (:func:`linectl.line.packs.settle`) into the grouped commit, fail-safe Hold.
+- ``printer`` and ``feeder`` (:mod:`linectl.line.printing`): print confirmation, the print-ahead
+  queue kept full (:mod:`linectl.line.feeder`), starvation and pool level.
+- ``camera`` (:class:`~linectl.line.inspection.Inspection`): every frame decoded, verified, its
+  verdict written to the PLC keyed by seq (REJECT ``late`` if it would miss the deadline).
+- ``commit`` (:mod:`linectl.line.commits`), ``audit`` (:mod:`linectl.line.audit`),
+  ``housekeeping`` (queue depth, pool level, auto-unsuspend, camera link).
+- ``packing`` (with ``[aggregation]``, :mod:`linectl.line.packing_link`) and the upstream tasks
+  (with ``[upstream]``, :mod:`linectl.line.uplink`).
+
+Stages share only small explicit objects: the pack table, the event stream, the alarm set,
+device health, the mirror of the line's state, the tallies and the print-ahead tracker (which
+alone decides when the queue must be resynchronised). Observers subscribe to :attr:`events`.
+
+In process: ``runtime = LineRuntime(config, ledger, devices)`` (devices connected, see
+:mod:`linectl.line.devices`), ``await runtime.start(batch)`` (recovery first, then the tasks),
+``await runtime.command(Command.START, user="alice")``, ... ``await runtime.shutdown()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.camera.decode import DecodeOptions, Decoder
+from drivers.interfaces import DeviceError, Verdict
+from linectl.config import CodeForm, LineConfig, UpstreamSection
+from linectl.ledger import Ledger, SerialState, WorkOrder, WorkOrderStatus
+from linectl.lifecycle import EventFactory
+from linectl.line.alarms import Alarm, Alarms
+from linectl.line.audit import AuditTrail
+from linectl.line.batch import batch_checks, open_batch
+from linectl.line.commands import Commands
+from linectl.line.commits import Committer
+from linectl.line.control import Command, CommandRefused
+from linectl.line.devices import LineDevices
+from linectl.line.events import (
+    AlarmCleared,
+    AlarmRaised,
+    Committed,
+    Counters,
+    EventStream,
+)
+from linectl.line.feeder import Feeder
+from linectl.line.health import DeviceWatch
+from linectl.line.housekeeping import Housekeeping
+from linectl.line.inspection import Inspection
+from linectl.line.packing_link import PackingLink
+from linectl.line.packs import PackTable, unit_good
+from linectl.line.plc_side import ENDED, HOLDABLE, PlcWatch
+from linectl.line.printahead import PrintAhead
+from linectl.line.printing import Feeding, PoolHook, PrintWatch
+from linectl.line.reasons import RejectReason
+from linectl.line.recovery import RecoveryReport, recover
+from linectl.line.state import LineMirror, Tally
+from linectl.line.status import StatusSources, line_status
+from linectl.line.supervisor import Supervisor
+from linectl.line.uplink import Uplink
+from standards.packml import PackMLCommand, PackMLState
+
+log = logging.getLogger("linectl.runtime")
+
+S = PackMLState
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """Tuning of the runtime; the defaults suit 75-6,000 packs/min."""
+
+    queue_depth: int = 6  # print-ahead jobs kept in the printer, at least
+    queue_ahead_s: float = 0.15  # ... and at least this much line time (at the measured speed)
+    queue_depth_max: int = 32
+    take_chunk: int = 16  # serials written ahead per ledger transaction (refilled at half)
+    poll_s: float = 0.02  # PLC snapshot (line state, station seqs), heartbeat
+    gate_poll_s: float = 0.05  # gate report ring, at most this often (when the gate moved)
+    printer_poll_s: float = 0.02  # printer status (print confirmation)
+    heartbeat_s: float = 0.25
+    housekeeping_s: float = 0.2  # camera link state
+    pool_check_s: float = 1.0  # pool level and outbox backlog read from the ledger
+    decoder_threads: int = 2
+    commit_delay_s: float = 0.05
+    commit_units: int = 100
+    command_timeout_s: float = 5.0  # waiting for the PLC to reach a state
+    actor: str = "line"  # ledger actor for the line's own changes
+
+
+class LineRuntime:
+    """One line's runtime; build it, ``await start()``, drive it with ``command()``."""
+
+    def __init__(
+        self,
+        config: LineConfig,
+        ledger: Ledger,
+        devices: LineDevices,
+        *,
+        options: RuntimeOptions | None = None,
+        on_pool_low: PoolHook | None = None,
+    ) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.devices = devices
+        self.options = opts = options or RuntimeOptions()
+        self.thresholds = th = config.thresholds
+        self.events = EventStream(snapshot=self.status)
+        self.supervisor = Supervisor(self._task_failed)
+        self.failures = self.supervisor.failures  # tasks that died (a bug): the line holds
+        self.alarm_set = Alarms(self._alarm_changed)
+        self.mirror = LineMirror(on_change=self._changed)
+        self.tally = Tally()
+        self.packs = PackTable()
+        self.tracker = PrintAhead()
+        self.audit_trail = AuditTrail(ledger)
+        names = {role: name for role, name, _ in devices.by_name()}
+        self.health = DeviceWatch(names, devices.protocols, self.alarm_set, self.events)
+        self.feeder = Feeder(
+            devices.printer,
+            ledger,
+            self.tracker,
+            self.packs,
+            depth=opts.queue_depth,
+            chunk=opts.take_chunk,
+            on_taken=lambda taken, exhausted: self.feeding.taken(taken, exhausted),
+            actor=opts.actor,
+        )
+        self.decoder = Decoder(
+            DecodeOptions(allow_qr=config.line.code_form is CodeForm.DIGITAL_LINK_QR),
+            threads=opts.decoder_threads,
+        )
+        self.committer: Committer | None = None
+        self.recovery: RecoveryReport | None = None
+        self.uplink: Uplink | None = None  # upstream tasks, set by start_uplink (daemon)
+        self.feeding = Feeding(
+            self.feeder, self.tracker, self.mirror, self.health, self.alarm_set, self.events,
+            self.tally, self.supervisor, low_water=th.pool_low_water,
+            send=lambda command, why: self.plc_watch.send(command, why),
+            scrap=self.scrap, on_pool_low=on_pool_low,
+        )  # fmt: skip
+        self.inspection = Inspection(
+            devices.camera, devices.plc, self.decoder, ledger, self.packs, self.mirror,
+            self.tally, self.alarm_set, self.health, self.tracker, self.events, self.supervisor,
+            deadline_ms=th.verdict_deadline_ms, reject_limit=th.consecutive_rejects_hold,
+        )  # fmt: skip
+        self.print_watch = PrintWatch(
+            devices.printer, self.tracker, self.health, self.alarm_set,
+            poll_s=opts.printer_poll_s, polled=self.inspection.printer_polled,
+            feed=self.feeding.feed,
+        )  # fmt: skip
+        self.plc_watch = PlcWatch(
+            devices.plc, self.packs, self.mirror, self.tally, self.alarm_set, self.health,
+            self.tracker, self.feeding, self.audit_trail, self.events, self.supervisor,
+            poll_s=opts.poll_s, gate_poll_s=opts.gate_poll_s, heartbeat_s=opts.heartbeat_s,
+            on_outcome=self._outcome, on_late=self.inspection.count_reject,
+        )  # fmt: skip
+        self.packing = PackingLink.for_line(
+            config, ledger, devices, self.alarm_set, self.health, self.mirror, self.supervisor
+        )  # [aggregation]: cases, pallets, labels
+        self.commands = Commands(
+            devices.plc, ledger, self.mirror, self.alarm_set, self.health, self.tracker,
+            self.feeder, self.audit_trail, self, timeout_s=opts.command_timeout_s,
+        )  # fmt: skip
+        self.command_lock = self.commands.lock
+        self._status_sources = StatusSources(
+            config.line, self.mirror, self.tally, self.packs, self.tracker, self.feeder,
+            self.inspection, self.alarm_set, self.health, th.pool_low_water, self.failures,
+            self.packing, lambda: self.uplink.status() if self.uplink is not None else None,
+        )  # fmt: skip
+        self.housekeeping = Housekeeping(
+            devices.camera, ledger, self.feeder, self.feeding, self.mirror, self.tally,
+            self.alarm_set, self.health, self.events, self.supervisor, self.commands,
+            every_s=opts.housekeeping_s, pool_check_s=opts.pool_check_s,
+            queue_depth=opts.queue_depth, queue_ahead_s=opts.queue_ahead_s,
+            queue_depth_max=opts.queue_depth_max,
+        )  # fmt: skip
+
+    # --- what the stages share, for status, commands and tests ----------------------------------
+
+    @property
+    def phase(self) -> str:
+        return self.mirror.phase
+
+    @property
+    def plc_state(self) -> PackMLState | None:
+        return self.mirror.plc_state
+
+    @property
+    def batch(self) -> WorkOrder | None:
+        return self.mirror.batch
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    async def start(self, batch: str | None = None) -> None:
+        """Recover (before anything is printed), then run the tasks; devices must be connected.
+
+        ``batch`` becomes the active batch (started in the ledger if only created); without it a
+        single started batch in the ledger is resumed.
+        """
+        self.mirror.phase = "recovering"
+        self.supervisor.spawn(self.audit_trail.run(), "audit")
+        self.recovery = await recover(
+            self.ledger,
+            self.config.line,
+            self.devices.printer,
+            self.devices.plc,
+            actor=self.options.actor,
+        )
+        if not self.recovery.printer_cleared:
+            self.alarm_set.raise_(
+                "printer-not-cleared",
+                f"printer queue could not be cancelled at start: {self.recovery.printer_problem}",
+                holds=False,
+            )
+        self.audit("line.recovery", "linectl", "start-up", None, self.recovery.as_dict())
+        self.plc_watch.heartbeat_s = await self.plc_watch.heartbeat_period()
+        self.plc_watch.on_snapshot(await self.devices.plc.read_snapshot())
+        await self.inspection.warm_up()
+        if self.recovery.held or self.plc_state in HOLDABLE:
+            self.alarm_set.raise_(
+                "recovery",
+                f"the line was in {self.recovery.state_at_start} when linectl started: held "
+                "until an operator unholds",
+                holds=True,
+            )
+        if self.recovery.unconfirmed:
+            seqs = ", ".join(str(s) for s in self.recovery.unconfirmed[:10])
+            self.alarm_set.raise_(
+                "reject-unconfirmed",
+                f"while linectl was down the rejects of packs {seqs} were not confirmed: a bad "
+                "pack may be downstream",
+                holds=True,
+            )
+        if batch is None:
+            started = await asyncio.to_thread(self.ledger.list_work_orders, WorkOrderStatus.STARTED)
+            batch = started[0].batch if len(started) == 1 else None
+        if batch is not None:
+            await self.activate(batch, user=self.options.actor)
+        self.mirror.phase = "running"
+        self.supervisor.spawn(self.plc_watch.run(), "plc")
+        self.supervisor.spawn(self.print_watch.run(), "printer")
+        self.supervisor.spawn(self.feeding.run(), "feeder")
+        self.supervisor.spawn(self.inspection.run(), "camera")
+        self.supervisor.spawn(self.housekeeping.run(), "housekeeping")
+        self.notify()
+
+    async def activate(self, batch: str, *, user: str) -> WorkOrder:
+        """Make ``batch`` the one the line produces (starting it in the ledger if only created)."""
+        if self.batch is not None and self.batch.batch != batch:
+            raise CommandRefused(f"batch {self.batch.batch} is active; close it first")
+        opened = await open_batch(self.ledger, batch, user=user)
+        order, m = opened.order, self.mirror
+        m.content, m.verifier = batch_checks(
+            self.config.line, self.thresholds, order,
+            issued_to=self.feeder.issued.get, verified=self.inspection.verified_good.__contains__,
+        )  # fmt: skip
+        factory = EventFactory(self.config.line, order)
+        if self.committer is None:
+            self.committer = Committer(
+                self.ledger, factory, on_committed=self._committed,
+                on_failed=self._commit_failed, max_delay=self.options.commit_delay_s,
+                max_units=self.options.commit_units, actor=self.options.actor,
+            )  # fmt: skip
+            self.supervisor.spawn(self.committer.run(), "commit")
+        else:
+            await self.committer.flush()
+            self.committer.factory = factory
+        m.batch = order
+        self.tally.reject_reasons = dict(opened.reject_reasons)
+        self.tally.counters["commissioned"] = opened.states.get(SerialState.COMMISSIONED, 0)
+        self.tally.counters["scrapped"] = opened.states.get(SerialState.LABEL_SCRAPPED, 0)
+        self.tally.pool_available = opened.states.get(SerialState.ALLOCATED, 0)
+        self.feeder.activate(batch, m.content)
+        if self.packing is not None:
+            await self.packing.activate(order)
+        self.tracker.ask_resync("batch activated")
+        self.notify()
+        return order
+
+    def deactivate(self) -> None:
+        """No batch any more (after it was closed)."""
+        m = self.mirror
+        m.batch = m.content = m.verifier = None
+        self.feeder.activate(None, None)
+        if self.packing is not None:
+            self.packing.deactivate()
+        self.tracker.ask_resync("batch closed")
+        self.notify()
+
+    async def shutdown(self, *, close_devices: bool = True) -> None:
+        """Stop the line, settle or scrap every pack in flight, flush the ledger, close devices."""
+        if self.phase in ("stopping", "stopped"):
+            return
+        self.mirror.phase = "stopping"
+        log.info("shutting down: stopping the line")
+        self.feeder.activate(None, None)
+        with contextlib.suppress(DeviceError, TimeoutError):
+            if self.plc_state is not None and self.plc_state not in ENDED | {S.IDLE}:
+                await self.devices.plc.command(PackMLCommand.STOP)
+                async with asyncio.timeout(self.options.command_timeout_s):
+                    await self.wait_state(lambda s: s in ENDED)
+        await self.line_end_done()
+        await self.supervisor.cancel(keep=("commit", "audit", "frame "))
+        with contextlib.suppress(DeviceError):
+            self.plc_watch.on_gate_events(await self.devices.plc.gate_events())
+        await self.inspection.settle(1.0)
+        await self.supervisor.cancel("frame ")
+        await self.finish_in_flight(RejectReason.LINE_STOPPED)
+        self.audit("line.shutdown", "linectl", "SIGTERM or close", None, self._brief())
+        await self.audit_trail.drain()
+        await self.supervisor.cancel()
+        await self.decoder.close()
+        if close_devices:
+            await self.devices.close()
+        self.mirror.phase = "stopped"
+        self.notify()
+
+    async def finish_in_flight(self, reason: RejectReason) -> None:
+        """Cancel the queue and scrap what is left: jobs and reserve (cancelled), packs on the
+        conveyor (``reason``, after turning their GOOD verdicts in the PLC into REJECTs)."""
+        cancelled, unused = await self.feeder.cancel_all()
+        await self.scrap([r.serial for r in cancelled] + unused, RejectReason.CANCELLED)
+        left = self.packs.in_order()
+        for record in left:
+            if record.verdict is Verdict.GOOD:
+                with contextlib.suppress(DeviceError):
+                    await self.devices.plc.write_verdict(
+                        record.seq, Verdict.REJECT, reason.plc_code
+                    )
+            record.resolved = True
+        self.packs.discard(left)
+        await self.scrap([r.serial for r in left], reason)
+        if self.committer is not None:
+            await self.committer.flush()
+
+    async def line_end_done(self) -> None:
+        """Wait until the queue cancelled after the last stop is dealt with."""
+        await self.plc_watch.line_end_done()
+
+    async def wait_state(self, predicate: Callable[[PackMLState], bool]) -> PackMLState:
+        """Wait until the mirrored PLC state satisfies ``predicate`` (bound it with a timeout)."""
+        return await self.mirror.wait_state(predicate)
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate()`` holds, re-checked after every change (tests, the API)."""
+        await self.mirror.wait_for(predicate)
+
+    def start_uplink(self, section: UpstreamSection | None = None) -> Uplink | None:
+        """The upstream tasks (``[upstream]`` of the configuration, or ``section``), started."""
+        section = section or self.config.upstream
+        if section is None or (section.epcis is None and section.provisioning is None):
+            return None
+        self.uplink = Uplink(
+            section, self.ledger, self.mirror, self.tally, self.alarm_set, self.supervisor,
+            low_water=self.thresholds.pool_low_water,
+            request_size=self.thresholds.pool_request_size,
+            pool_level=self.feeding.pool_level, pool_changed=self.notify_pool_changed,
+        )  # fmt: skip
+        self.uplink.start()
+        return self.uplink
+
+    # --- LineControl ----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Line state, batch, counters, reject reasons, pool, devices, alarms (JSON-ready)."""
+        return line_status(self._status_sources)
+
+    def alarms(self) -> list[dict[str, Any]]:
+        """Active alarms: code, message, since (ISO time), whether it holds the line."""
+        return self.alarm_set.as_list()
+
+    async def command(
+        self, command: Command, *, user: str, reason: str = "", batch: str | None = None
+    ) -> dict[str, Any]:
+        """Carry out an operator command (see linectl.line.commands); returns the status."""
+        return await self.commands.run(command, user=user, reason=reason, batch=batch)
+
+    async def close_packing(self, *, user: str, reason: str) -> dict[str, Any]:
+        """At batch end, the partial case and pallet closed and labelled (with [aggregation])."""
+        if self.packing is None:
+            return {}
+        return await self.packing.close_batch(user=user, reason=reason)
+
+    def wake_feeder(self) -> None:
+        """Have the feeder top up the print queue now."""
+        self.feeding.feed.set()
+
+    def notify_pool_changed(self) -> None:
+        """Serials were added to the pool (upstream refill): re-check it now."""
+        self.housekeeping.wake()
+
+    # --- ledger ---------------------------------------------------------------------------------
+
+    def _outcome(self, unit: Any) -> None:
+        if self.committer is not None:
+            self.committer.add(unit)
+
+    def _committed(self, units: Any) -> None:
+        good = 0
+        for unit in units:
+            if unit_good(unit.verdict):
+                good += 1
+            else:
+                key = unit.reason or "unknown"
+                self.tally.reject_reasons[key] = self.tally.reject_reasons.get(key, 0) + 1
+        self.tally.counters["commissioned"] += good
+        self.tally.counters["scrapped"] += len(units) - good
+        self.events.publish(Committed(good, len(units) - good))
+        if self.packing is not None:
+            self.packing.committed(units)
+        self.notify()
+
+    def _commit_failed(self, what: str) -> None:
+        self.alarm_set.raise_("ledger", f"ledger write failed: {what}", holds=True)
+
+    async def scrap(self, serials: list[str], reason: RejectReason) -> None:
+        """Scrap written-ahead serials that never became a judged pack."""
+        if not serials or self.committer is None:
+            return
+        n = await self.committer.scrap(serials, reason.value)
+        self.tally.scrapped(reason.value, n)
+        self.notify()
+
+    def audit(self, command: str, actor: str, reason: str, before: object, after: object) -> None:
+        """Append a line event (state change, command, alarm) to the audit trail, in order."""
+        self.audit_trail.record(command, actor, reason, before, after)
+
+    # --- alarms, housekeeping, tasks ------------------------------------------------------------
+
+    def _alarm_changed(self, alarm: Alarm, raised: bool) -> None:
+        self.events.publish(
+            AlarmRaised(alarm.code, alarm.message, alarm.holds)
+            if raised
+            else AlarmCleared(alarm.code)
+        )
+        if alarm.holds or alarm.code == "starved":
+            after = alarm.as_dict() if raised else {"code": alarm.code, "cleared": True}
+            self.audit("line.alarm", "linectl", alarm.message if raised else "", None, after)
+        if raised and alarm.holds:
+            self.plc_watch.enforce()
+        self.notify()
+
+    def condition_gone(self, alarm: Alarm) -> bool:
+        """Whether a holding alarm's cause is over, so an operator's Unhold may clear it."""
+        if alarm.code.startswith("device-lost:"):
+            return self.health.back_by_name(alarm.code.split(":", 1)[1])
+        if alarm.code == "printer-fault":
+            return self.print_watch.ready
+        return alarm.code != "task-failed"
+
+    def _task_failed(self, task: asyncio.Task[Any]) -> None:
+        exc = task.exception()
+        self.alarm_set.raise_("task-failed", f"{task.get_name()} failed: {exc!r}", holds=True)
+        self.plc_watch.enforce()
+
+    def notify(self) -> None:
+        """Something changed: wake the waiters (commands, tests) and tell the observers."""
+        self.mirror.changed()
+
+    def _changed(self) -> None:
+        if self.events.subscribers:
+            self.events.publish(Counters(dict(self.tally.counters)))
+
+    def _brief(self) -> dict[str, Any]:
+        return {
+            "state": self.mirror.state_name(),
+            "batch": self.batch.batch if self.batch else None,
+            "counters": dict(self.tally.counters),
+        }

@@ -1,1 +1,0 @@
-"""The line runtime: pack pipeline, PackML line state, crash recovery, control interface."""

@@ -1,0 +1,1 @@
+"""The line's interfaces: control API and its client, daemon, systemd notify, tokens."""

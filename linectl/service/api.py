@@ -1,0 +1,370 @@
+"""The local control API: HTTP + JSON on localhost or a Unix socket, bearer-token auth.
+
+Every route talks only to :class:`~linectl.line.control.LineControl`, so the API is tested
+against a stand-in and the daemon against the real API. Errors are RFC 7807 problem documents
+(``application/problem+json``) that say what was wrong and, for bad input, which field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import functools
+import hmac
+import json
+import os
+import stat
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from linectl.config import ControlSection
+from linectl.line.control import Command, CommandRefused, LineControl
+from linectl.service.tokens import TokenError, load_or_create_token
+
+__all__ = [
+    "COUNTER_KEYS",
+    "PROBLEM_JSON",
+    "USER_HEADER",
+    "ControlApi",
+    "ControlApiError",
+    "TokenError",
+    "load_or_create_token",
+    "start_control_api",
+]
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+USER_HEADER = "X-Linectl-User"
+COUNTER_KEYS = ("line", "state", "batch", "counters", "reject_reasons", "pool", "upstream")
+"""The keys of the status document that GET /v1/counters returns (those that are present)."""
+
+_PROBLEM_BASE = "urn:linectl:problem:"
+_MAX_BODY = 64 * 1024
+_MAX_REASON = 1000
+_MAX_BATCH = 64
+_MAX_USER = 64
+_SHUTDOWN_TIMEOUT_S = 5.0
+_COMMAND_FIELDS = frozenset({"command", "reason", "batch"})
+
+_CONTROL = web.AppKey("control", LineControl)
+_TOKEN = web.AppKey("token", bytes)
+_TOKEN_NAME = web.AppKey("token_name", str)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_dumps = functools.partial(json.dumps, default=str, ensure_ascii=False)
+
+
+class ControlApiError(Exception):
+    """The control API cannot start (address in use, socket path unusable, ...)."""
+
+
+class _BadInput(Exception):
+    """A request the API cannot act on; ``field`` names the culprit."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.detail = detail
+
+
+def _problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    kind: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> web.Response:
+    body: dict[str, Any] = {
+        "type": _PROBLEM_BASE + kind,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return web.Response(
+        status=status, text=_dumps(body), content_type=PROBLEM_JSON, headers=headers
+    )
+
+
+# --- middlewares ---------------------------------------------------------------------------------
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost: every error becomes a problem document; unexpected ones are logged once."""
+    try:
+        response = await handler(request)
+    except _BadInput as exc:
+        response = _problem(400, "Bad request", exc.detail, kind="bad-request", field=exc.field)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow"}}
+        detail = {
+            404: f"no such endpoint: {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+            413: f"request body larger than {_MAX_BODY} bytes",
+        }.get(exc.status, exc.text or exc.reason)
+        kind = exc.reason.lower().replace(" ", "-")
+        response = _problem(exc.status, exc.reason, detail, kind=kind, headers=headers)
+    except Exception:
+        log.exception("control API request failed", method=request.method, path=request.path)
+        response = _problem(
+            500,
+            "Internal server error",
+            "the line could not answer this request; see the daemon's log",
+            kind="internal-error",
+        )
+    log.debug(
+        "control API request", method=request.method, path=request.path, status=response.status
+    )
+    return response
+
+
+@web.middleware
+async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every route needs ``Authorization: Bearer <token>``; compared in constant time."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    expected = request.app[_TOKEN]
+    ok = scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "replace"), expected
+    )
+    if not ok:
+        detail = (
+            "wrong bearer token"
+            if scheme.lower() == "bearer"
+            else "send 'Authorization: Bearer <token>' (the token is in the control token file)"
+        )
+        return _problem(
+            401,
+            "Unauthorized",
+            detail,
+            kind="unauthorized",
+            headers={"WWW-Authenticate": 'Bearer realm="linectl"'},
+        )
+    return await handler(request)
+
+
+# --- input ---------------------------------------------------------------------------------------
+
+
+def _user(request: web.Request) -> str:
+    user = request.headers.get(USER_HEADER)
+    if user is None:
+        return request.app[_TOKEN_NAME]
+    user = user.strip()
+    if not user or len(user) > _MAX_USER or not user.isprintable():
+        raise _BadInput(
+            USER_HEADER, f"header {USER_HEADER} must be 1-{_MAX_USER} printable characters"
+        )
+    return user
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        raise _BadInput("(body)", 'the body is empty; send a JSON object like {"command": ...}')
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BadInput("(body)", f"the body is not UTF-8 (byte offset {exc.start})") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _BadInput(
+            "(body)",
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        ) from None
+    if not isinstance(body, dict):
+        raise _BadInput("(body)", f"the body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+def _parse_command(body: dict[str, Any]) -> tuple[Command, str, str | None]:
+    for name in body:
+        if name not in _COMMAND_FIELDS:
+            raise _BadInput(
+                name, f"unknown field {name!r} (allowed: {', '.join(sorted(_COMMAND_FIELDS))})"
+            )
+    choices = ", ".join(c.value for c in Command)
+    if "command" not in body:
+        raise _BadInput("command", f"field 'command' is required (one of: {choices})")
+    raw = body["command"]
+    try:
+        command = Command(raw) if isinstance(raw, str) else None
+    except ValueError:
+        command = None
+    if command is None:
+        raise _BadInput("command", f"field 'command' is {raw!r}; expected one of: {choices}")
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > _MAX_REASON:
+        raise _BadInput("reason", f"field 'reason' must be a string of at most {_MAX_REASON} chars")
+    batch = body.get("batch")
+    if batch is not None and (
+        not isinstance(batch, str) or not batch.strip() or len(batch) > _MAX_BATCH
+    ):
+        raise _BadInput("batch", f"field 'batch' must be null or 1-{_MAX_BATCH} characters")
+    return command, reason, batch
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+async def _get_status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[_CONTROL].status(), dumps=_dumps)
+
+
+async def _get_alarms(request: web.Request) -> web.Response:
+    return web.json_response({"alarms": request.app[_CONTROL].alarms()}, dumps=_dumps)
+
+
+async def _get_counters(request: web.Request) -> web.Response:
+    status = request.app[_CONTROL].status()
+    return web.json_response({k: status[k] for k in COUNTER_KEYS if k in status}, dumps=_dumps)
+
+
+async def _post_command(request: web.Request) -> web.Response:
+    user = _user(request)
+    command, reason, batch = _parse_command(await _json_object(request))
+    try:
+        status = await request.app[_CONTROL].command(command, user=user, reason=reason, batch=batch)
+    except CommandRefused as exc:
+        log.info("command refused", command=command.value, user=user, why=str(exc))
+        return _problem(
+            409, "Command refused", str(exc), kind="command-refused", command=command.value
+        )
+    log.info("command accepted", command=command.value, user=user, reason=reason, batch=batch)
+    return web.json_response(
+        {"command": command.value, "user": user, "status": status}, dumps=_dumps
+    )
+
+
+def _build_app(control: LineControl, token: str, token_name: str) -> web.Application:
+    app = web.Application(middlewares=[_errors, _auth], client_max_size=_MAX_BODY)
+    app[_CONTROL] = control
+    app[_TOKEN] = token.encode("utf-8")
+    app[_TOKEN_NAME] = token_name
+    app.router.add_get("/v1/status", _get_status, allow_head=False)
+    app.router.add_get("/v1/alarms", _get_alarms, allow_head=False)
+    app.router.add_get("/v1/counters", _get_counters, allow_head=False)
+    app.router.add_post("/v1/commands", _post_command)
+    return app
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+
+
+class ControlApi:
+    """A running control API; ``url`` is ``http://host:port`` or ``unix:/path/to.sock``."""
+
+    def __init__(self, runner: web.AppRunner, url: str, socket_path: Path | None) -> None:
+        self._runner = runner
+        self.url = url
+        self.socket_path = socket_path
+        self._closed = False
+
+    async def close(self) -> None:
+        """Stop listening and finish in-flight requests; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._runner.cleanup()
+        if self.socket_path is not None:
+            _unlink_socket(self.socket_path)
+        log.info("control API closed", url=self.url)
+
+
+async def _socket_answers(path: Path) -> bool:
+    """Whether something listens on the Unix socket at ``path`` (so it is not a stale file)."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), 1.0)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def _socket_file_exists(path: Path) -> bool:
+    """Whether a socket file is at ``path``; anything else there is an error, not ours to delete."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISSOCK(mode):
+        raise ControlApiError(f"control socket path {path} exists and is not a socket")
+    return True
+
+
+def _unlink_socket(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if stat.S_ISSOCK(path.lstat().st_mode):
+            path.unlink()
+
+
+async def _start_unix(runner: web.AppRunner, path: Path) -> str:
+    if _socket_file_exists(path):
+        if await _socket_answers(path):
+            raise ControlApiError(
+                f"control socket {path} is in use: is another linectl daemon running?"
+            )
+        _unlink_socket(path)  # stale, left by a crash
+    os.makedirs(path.parent, exist_ok=True)
+    await web.UnixSite(runner, str(path)).start()
+    os.chmod(path, 0o660)  # the token guards the API; the mode keeps strangers off the socket
+    return f"unix:{path}"
+
+
+async def _start_tcp(runner: web.AppRunner, host: str, port: int) -> str:
+    await web.TCPSite(runner, host, port).start()
+    bound = runner.addresses[0]
+    shown = f"[{bound[0]}]" if ":" in bound[0] else host
+    return f"http://{shown}:{bound[1]}"
+
+
+async def start_control_api(
+    control: LineControl,
+    config: ControlSection,
+    *,
+    token: str,
+    token_name: str = "control-api",
+) -> ControlApi:
+    """Serve the control API for ``control`` as configured (Unix socket if set, else TCP).
+
+    ``token`` is the bearer token (see :func:`load_or_create_token`); ``token_name`` is the user
+    recorded for commands that carry no ``X-Linectl-User`` header.
+    """
+    if len(token) < 16:
+        raise ControlApiError("the control token must be at least 16 characters long")
+    app = _build_app(control, token, token_name)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
+    )
+    await runner.setup()
+    try:
+        if config.unix_socket is not None:
+            where = str(config.unix_socket)
+            url = await _start_unix(runner, config.unix_socket)
+        else:
+            where = f"{config.host}:{config.port}"
+            url = await _start_tcp(runner, config.host, config.port)
+    except OSError as exc:
+        await runner.cleanup()
+        raise ControlApiError(
+            f"control API cannot listen on {where}: {exc.strerror or exc}"
+            + (" (another linectl daemon?)" if exc.errno == errno.EADDRINUSE else "")
+        ) from None
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("control API listening", url=url)
+    return ControlApi(runner, url, config.unix_socket)

@@ -1,0 +1,54 @@
+"""An observer that never reads while a batch runs: the pack path does not wait for it.
+
+The daemon publishes every verdict, alarm, state change and counter to its event stream; an
+observer subscribed with a small queue and never reading must cost the line nothing (every
+verdict written within its deadline, no pack rejected as late, the whole batch through the gate)
+and must learn, on its first read, that it dropped events.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from linectl.line.control import Command
+from linectl.line.events import Missed, StateChanged
+from simulators.line import FaultPlan
+from standards.packml import PackMLState
+from tests.e2e.rig import check_ground_truth, line_rig
+
+pytestmark = pytest.mark.e2e
+
+PACKS = 240
+
+
+async def test_an_observer_that_never_reads_delays_no_verdict_and_learns_it_missed_events(
+    tmp_path: Path,
+) -> None:
+    async with line_rig(tmp_path, packs=PACKS, pool=300, faults=FaultPlan(seed=5)) as rig:
+        stalled = rig.rt.events.subscribe(maxsize=8)
+        await rig.rt.command(Command.START, user="alice", reason="observer test")
+        await rig.wait_state(PackMLState.COMPLETE)
+        await rig.rt.line_end_done()
+        await rig.wait(lambda: rig.rt.status()["counters"]["commissioned"] == PACKS)
+
+        status = rig.rt.status()
+        deadline_ms = rig.rt.thresholds.verdict_deadline_ms
+        assert status["counters"]["packs_gated"] == PACKS
+        assert status["counters"]["verdicts_good"] == PACKS
+        assert status["counters"]["verdicts_late"] == 0
+        assert status["reject_reasons"].get("late", 0) == 0
+        assert all(reason != "late" for _, _, reason in rig.units().values())
+        latency = status["verdict_latency_ms"]
+        assert latency["n"] >= PACKS and latency["max"] <= deadline_ms
+        counts = check_ground_truth(rig)
+        assert counts["good"] == PACKS and counts["reject"] == 0
+
+        first = await stalled.get()
+        assert isinstance(first, Missed) and first.count >= PACKS - 8
+        # what it still holds is the oldest it had room for: the run from its start
+        held = [stalled.get_nowait() for _ in range(8)]
+        assert any(isinstance(event, StateChanged) for event in held)
+        assert stalled.snapshot()["state"]["name"] == "COMPLETE"
+        stalled.close()

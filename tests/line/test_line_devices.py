@@ -1,0 +1,115 @@
+"""Devices from the configuration: one PLC, printer and camera, connected in parallel."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from drivers.camera.client import PushCamera
+from drivers.plc.modbus import ModbusPlc
+from drivers.zpl.client import ZplPrinter
+from linectl.config import parse_config
+from linectl.line.devices import (
+    DeviceSetupError,
+    DevicesUnavailable,
+    connect_all,
+    device_params,
+    open_devices,
+)
+from simulators.camera import CameraSimulator
+from simulators.line import LineLayout, VirtualLine
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def config(devices: dict[str, dict[str, Any]]) -> Any:
+    return parse_config(
+        {
+            "line": {
+                "id": "t",
+                "read_point": "urn:epc:id:sgln:0950600.01343.1",
+                "biz_location": "urn:epc:id:sgln:0950600.01343.0",
+                "company_prefix_length": 7,
+            },
+            "ledger": {"path": "/tmp/unused.db"},
+            "devices": devices,
+        }
+    )
+
+
+def tcp(kind: str, protocol: str, port: int, **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, "protocol": protocol, "host": "127.0.0.1", "port": port} | extra
+
+
+def test_the_config_names_the_drivers_by_role() -> None:
+    devices = open_devices(
+        config(
+            {
+                "line-plc": tcp("plc", "modbus", 502),
+                "zebra": tcp("printer", "zpl", 9100, timeout_s=0.7),
+                "cam": tcp("camera", "framepush", 7000),
+            }
+        )
+    )
+    assert isinstance(devices.plc, ModbusPlc)
+    assert isinstance(devices.printer, ZplPrinter) and devices.printer.reply_timeout == 0.7
+    assert isinstance(devices.camera, PushCamera)
+    assert devices.names == {"plc": "line-plc", "printer": "zebra", "camera": "cam"}
+    assert devices.protocols["printer"] == "zpl"
+
+
+def test_a_line_needs_exactly_one_device_of_each_role() -> None:
+    with pytest.raises(DeviceSetupError) as err:
+        open_devices(
+            config(
+                {
+                    "p1": tcp("printer", "zpl", 9100),
+                    "p2": tcp("printer", "zpl", 9101),
+                    "plc": tcp("plc", "modbus", 502),
+                }
+            )
+        )
+    message = str(err.value)
+    assert "devices.p1, devices.p2" in message and "'camera', found none" in message
+
+
+def test_a_smart_reader_is_refused_by_name() -> None:
+    with pytest.raises(DeviceSetupError, match=r"devices\.dm: kind 'reader'"):
+        open_devices(config({"dm": tcp("reader", "dmcc", 23)}))
+
+
+def test_device_params_carry_every_field() -> None:
+    section = config({"z": tcp("printer", "zpl", 9100, options={"connect_timeout": 1.5})})
+    params = device_params("z", section.devices["z"])
+    assert (params.name, params.kind, params.protocol, params.port) == ("z", "printer", "zpl", 9100)
+    assert params.options == {"connect_timeout": 1.5}
+
+
+async def test_every_device_that_cannot_connect_is_named_in_one_error() -> None:
+    camera = CameraSimulator(VirtualLine(LineLayout()))
+    await camera.start()
+    try:
+        devices = open_devices(
+            config(
+                {
+                    "plc": tcp("plc", "modbus", closed_port(), timeout_s=0.5),
+                    "zebra": tcp("printer", "zpl", closed_port()),
+                    "cam": tcp("camera", "framepush", camera.port),
+                }
+            )
+        )
+        with pytest.raises(DevicesUnavailable) as err:
+            await connect_all(devices, within_s=5.0)
+        assert set(err.value.failures) == {"plc", "zebra"}
+        assert "2 device(s)" in str(err.value) and "zebra: printer:" in str(err.value)
+        await devices.close()
+        await devices.close()
+    finally:
+        await camera.close()

@@ -1,0 +1,374 @@
+"""The control API over real sockets (TCP on 127.0.0.1 port 0, and a Unix socket)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from linectl.config import ControlSection
+from linectl.line.control import Command, LineControl
+from linectl.service.api import (
+    PROBLEM_JSON,
+    ControlApi,
+    ControlApiError,
+    start_control_api,
+)
+from tests.service.standin_line import EXECUTE, HELD, IDLE, Call, StandInLine, captured_logs
+
+TOKEN = "t0k-3n_for-the-control-api-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+TCP_ANY_PORT = ControlSection().model_copy(update={"port": 0})
+
+
+@pytest.fixture
+def line() -> StandInLine:
+    return StandInLine()
+
+
+@pytest.fixture
+async def api(line: StandInLine) -> AsyncIterator[ControlApi]:
+    served = await start_control_api(line, TCP_ANY_PORT, token=TOKEN)
+    yield served
+    await served.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def post(
+    http: aiohttp.ClientSession, api: ControlApi, body: Any, headers: dict[str, str] | None = None
+) -> tuple[int, str, Any]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    async with http.post(f"{api.url}/v1/commands", data=data, headers=headers or AUTH) as r:
+        return r.status, r.content_type, await r.json(content_type=None)
+
+
+def test_the_stand_in_is_a_line_control() -> None:
+    assert isinstance(StandInLine(), LineControl)
+
+
+async def test_api_listens_on_localhost_with_the_bound_port(api: ControlApi) -> None:
+    assert api.url.startswith("http://127.0.0.1:")
+    assert int(api.url.rsplit(":", 1)[1]) > 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-the-right-token-at-all"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+    ],
+    ids=["missing", "wrong", "longer", "basic-scheme", "no-scheme"],
+)
+async def test_every_endpoint_needs_the_bearer_token(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine, headers: dict[str, str]
+) -> None:
+    for method, path in [("GET", "/v1/status"), ("GET", "/v1/alarms"), ("POST", "/v1/commands")]:
+        body = b'{"command": "start", "batch": "B1"}' if method == "POST" else None
+        async with http.request(method, api.url + path, data=body, headers=headers) as r:
+            assert r.status == 401, path
+            assert r.content_type == PROBLEM_JSON
+            assert r.headers["WWW-Authenticate"].startswith("Bearer")
+            problem = await r.json(content_type=None)
+            assert problem["status"] == 401
+    assert line.calls == []
+
+
+async def test_status_with_the_token_is_the_lines_status(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine
+) -> None:
+    line.good, line.rejected = 120, 3
+    async with http.get(f"{api.url}/v1/status", headers=AUTH) as r:
+        assert r.status == 200
+        assert await r.json() == line.status()
+
+
+async def test_counters_are_the_counting_part_of_status(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine
+) -> None:
+    line.good = 77
+    async with http.get(f"{api.url}/v1/counters", headers=AUTH) as r:
+        counters = await r.json()
+    assert counters["counters"] == {"good": 77, "rejected": 0}
+    assert counters["state"] == {"name": "Idle", "number": IDLE}
+    assert "devices" not in counters and "alarms" not in counters
+    assert set(counters) < set(line.status())
+
+
+async def test_alarms_lists_the_active_alarms(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine
+) -> None:
+    alarm = {"code": "REJECT_UNCONFIRMED", "message": "gate", "since": "2026-01-01T00:00:00Z"}
+    line.active_alarms.append(alarm | {"holds": True})
+    async with http.get(f"{api.url}/v1/alarms", headers=AUTH) as r:
+        assert await r.json() == {"alarms": [alarm | {"holds": True}]}
+
+
+async def test_a_command_reaches_the_line_with_user_reason_and_batch(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine
+) -> None:
+    body = {"command": "start", "reason": "shift start", "batch": "B-2026-001"}
+    status, _, answer = await post(http, api, body, AUTH | {"X-Linectl-User": "qa.anna"})
+    assert status == 200
+    assert line.calls == [Call(Command.START, "qa.anna", "shift start", "B-2026-001")]
+    assert answer["command"] == "start" and answer["user"] == "qa.anna"
+    assert answer["status"]["state"] == {"name": "Execute", "number": EXECUTE}
+    assert answer["status"]["batch"] == "B-2026-001"
+
+
+async def test_without_a_user_header_the_token_name_is_the_user(
+    line: StandInLine, http: aiohttp.ClientSession
+) -> None:
+    api = await start_control_api(line, TCP_ANY_PORT, token=TOKEN, token_name="mes-bridge")
+    try:
+        status, _, _ = await post(http, api, {"command": "start", "batch": "B1"})
+    finally:
+        await api.close()
+    assert status == 200
+    assert line.calls[0].user == "mes-bridge"
+
+
+@pytest.mark.parametrize("command", list(Command))
+async def test_every_command_name_is_accepted_by_the_api(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine, command: Command
+) -> None:
+    status, content_type, _ = await post(http, api, {"command": command.value, "batch": "B1"})
+    assert status in (200, 409)  # the stand-in's state rules decide; the API passed it on
+    assert line.calls[-1].command is command
+    if status == 409:
+        assert content_type == PROBLEM_JSON
+
+
+async def test_a_refused_command_is_409_problem_json(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine
+) -> None:
+    status, content_type, problem = await post(http, api, {"command": "unhold"})
+    assert status == 409
+    assert content_type == PROBLEM_JSON
+    assert problem == {
+        "type": "urn:linectl:problem:command-refused",
+        "title": "Command refused",
+        "status": 409,
+        "detail": "unhold is not allowed in state Idle",
+        "command": "unhold",
+    }
+    assert line.state == IDLE
+
+
+async def test_hold_then_unhold_walks_the_line_through_held(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine
+) -> None:
+    await post(http, api, {"command": "start", "batch": "B1"})
+    _, _, held = await post(http, api, {"command": "hold", "reason": "jam at the camera"})
+    assert held["status"]["state"]["number"] == HELD
+    _, _, resumed = await post(http, api, {"command": "unhold"})
+    assert resumed["status"]["state"]["number"] == EXECUTE
+    assert [c.command for c in line.calls] == [Command.START, Command.HOLD, Command.UNHOLD]
+    assert line.calls[1].reason == "jam at the camera"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        (b'{"command": "start",', "(body)", "not valid JSON"),
+        (b"", "(body)", "empty"),
+        (b"\xff\xfe{}", "(body)", "UTF-8"),
+        (b'["start"]', "(body)", "JSON object"),
+        ({}, "command", "required"),
+        ({"command": "launch"}, "command", "'launch'"),
+        ({"command": 5}, "command", "5"),
+        ({"command": "start", "reason": 7}, "reason", "string"),
+        ({"command": "start", "reason": "x" * 1001}, "reason", "1000"),
+        ({"command": "start", "batch": ""}, "batch", "batch"),
+        ({"command": "start", "batch": 12}, "batch", "batch"),
+        ({"command": "start", "bacth": "B1"}, "bacth", "unknown field"),
+    ],
+    ids=[
+        "truncated-json",
+        "empty",
+        "not-utf8",
+        "array",
+        "no-command",
+        "unknown-command",
+        "command-not-string",
+        "reason-not-string",
+        "reason-too-long",
+        "empty-batch",
+        "batch-not-string",
+        "misspelt-field",
+    ],
+)
+async def test_malformed_input_is_400_naming_the_field(
+    api: ControlApi,
+    http: aiohttp.ClientSession,
+    line: StandInLine,
+    body: Any,
+    field: str,
+    words: str,
+) -> None:
+    status, content_type, problem = await post(http, api, body)
+    assert status == 400
+    assert content_type == PROBLEM_JSON
+    assert problem["field"] == field
+    assert words in problem["detail"]
+    assert line.calls == []
+
+
+async def test_an_unusable_user_header_is_400_naming_the_header(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine
+) -> None:
+    headers = AUTH | {"X-Linectl-User": "u" * 65}
+    status, _, problem = await post(http, api, {"command": "start", "batch": "B1"}, headers)
+    assert (status, problem["field"]) == (400, "X-Linectl-User")
+    assert line.calls == []
+
+
+async def test_a_body_over_64_kib_is_413(api: ControlApi, http: aiohttp.ClientSession) -> None:
+    body = json.dumps({"command": "start", "reason": "x" * 70_000}).encode()
+    status, content_type, problem = await post(http, api, body)
+    assert (status, content_type) == (413, PROBLEM_JSON)
+    assert "larger than" in problem["detail"]
+
+
+async def test_unknown_path_is_404_and_wrong_method_is_405(
+    api: ControlApi, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{api.url}/v1/nothing", headers=AUTH) as r:
+        assert (r.status, r.content_type) == (404, PROBLEM_JSON)
+        assert "/v1/nothing" in (await r.json(content_type=None))["detail"]
+    async with http.post(f"{api.url}/v1/status", headers=AUTH) as r:
+        assert (r.status, r.content_type) == (405, PROBLEM_JSON)
+        assert "GET" in r.headers["Allow"]
+    async with http.get(f"{api.url}/v1/commands", headers=AUTH) as r:
+        assert r.status == 405
+        assert r.headers["Allow"] == "POST"
+
+
+async def test_unknown_paths_are_401_before_404_so_routes_stay_hidden(
+    api: ControlApi, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{api.url}/v1/nothing") as r:
+        assert r.status == 401
+
+
+async def test_a_failing_line_gives_500_and_the_log_has_the_traceback(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine
+) -> None:
+    line.fail_with = RuntimeError("ledger exploded")
+    with captured_logs() as logs:
+        status, content_type, problem = await post(http, api, {"command": "stop"})
+    assert (status, content_type) == (500, PROBLEM_JSON)
+    assert "ledger exploded" not in json.dumps(problem)  # internals stay in the log
+    assert "ledger exploded" in logs.getvalue()
+
+
+async def test_the_token_never_reaches_the_log(
+    api: ControlApi, http: aiohttp.ClientSession
+) -> None:
+    wrong = "Bearer wrong-token-that-is-long-enough"
+    with captured_logs("DEBUG") as logs:
+        await post(http, api, {"command": "start", "batch": "B1"})
+        await post(http, api, {"command": "hold"}, {"Authorization": wrong})
+        async with http.get(f"{api.url}/v1/status", headers=AUTH) as r:
+            assert r.status == 200
+    text = logs.getvalue()
+    assert "command accepted" in text  # the log was captured at all
+    assert TOKEN not in text
+    assert "wrong-token-that-is-long-enough" not in text
+
+
+async def test_close_is_safe_twice_and_frees_the_port(line: StandInLine) -> None:
+    api = await start_control_api(line, TCP_ANY_PORT, token=TOKEN)
+    port = int(api.url.rsplit(":", 1)[1])
+    await api.close()
+    await api.close()
+    again = await start_control_api(
+        line, TCP_ANY_PORT.model_copy(update={"port": port}), token=TOKEN
+    )
+    await again.close()
+
+
+async def test_a_port_in_use_is_a_clear_error(api: ControlApi, line: StandInLine) -> None:
+    port = int(api.url.rsplit(":", 1)[1])
+    taken = TCP_ANY_PORT.model_copy(update={"port": port})
+    with pytest.raises(ControlApiError, match=rf"127\.0\.0\.1:{port}.*another linectl daemon"):
+        await start_control_api(line, taken, token=TOKEN)
+
+
+async def test_a_short_token_is_refused(line: StandInLine) -> None:
+    with pytest.raises(ControlApiError, match="at least 16"):
+        await start_control_api(line, TCP_ANY_PORT, token="short")
+
+
+# --- Unix socket ---------------------------------------------------------------------------------
+
+
+def unix_section(path: Path) -> ControlSection:
+    return ControlSection(unix_socket=path)
+
+
+async def test_the_api_serves_on_a_unix_socket(tmp_path: Path, line: StandInLine) -> None:
+    path = tmp_path / "control.sock"
+    api = await start_control_api(line, unix_section(path), token=TOKEN)
+    try:
+        assert api.url == f"unix:{path}"
+        assert stat.S_ISSOCK(path.stat().st_mode)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o660
+        connector = aiohttp.UnixConnector(path=str(path))
+        async with aiohttp.ClientSession(connector=connector) as http:
+            async with http.get("http://localhost/v1/status") as r:
+                assert r.status == 401
+            body = {"command": "start", "batch": "B9", "reason": "over the socket"}
+            headers = AUTH | {"X-Linectl-User": "op.ben"}
+            async with http.post("http://localhost/v1/commands", json=body, headers=headers) as r:
+                assert r.status == 200
+    finally:
+        await api.close()
+        await api.close()
+    assert line.calls == [Call(Command.START, "op.ben", "over the socket", "B9")]
+    assert not path.exists()
+
+
+async def test_a_stale_socket_file_from_a_crash_is_replaced(
+    tmp_path: Path, line: StandInLine
+) -> None:
+    path = tmp_path / "control.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+        dead.bind(str(path))  # bound, never listening, then closed: what a crash leaves
+    assert path.exists()
+    api = await start_control_api(line, unix_section(path), token=TOKEN)
+    await api.close()
+
+
+async def test_a_live_socket_is_not_taken_over(tmp_path: Path, line: StandInLine) -> None:
+    path = tmp_path / "control.sock"
+    first = await start_control_api(line, unix_section(path), token=TOKEN)
+    try:
+        with pytest.raises(ControlApiError, match="in use: is another linectl daemon running"):
+            await start_control_api(line, unix_section(path), token=TOKEN)
+        assert path.exists()
+    finally:
+        await first.close()
+
+
+async def test_a_regular_file_at_the_socket_path_is_left_alone(
+    tmp_path: Path, line: StandInLine
+) -> None:
+    path = tmp_path / "control.sock"
+    path.write_text("not a socket")
+    with pytest.raises(ControlApiError, match="exists and is not a socket"):
+        await start_control_api(line, unix_section(path), token=TOKEN)
+    assert path.read_text() == "not a socket"
