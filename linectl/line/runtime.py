@@ -458,8 +458,9 @@ class LineRuntime:
 
     def _task_failed(self, task: asyncio.Task[Any]) -> None:
         exc = task.exception()
+        # raising a holding alarm already sends Hold (_alarm_changed), and the PLC watch
+        # re-checks on every poll
         self.alarm_set.raise_("task-failed", f"{task.get_name()} failed: {exc!r}", holds=True)
-        self.plc_watch.enforce()
 
     def notify(self) -> None:
         """Something changed: wake the waiters (commands, tests) and tell the observers."""
