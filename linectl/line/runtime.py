@@ -49,6 +49,7 @@ from linectl.line.events import (
     AlarmRaised,
     Counters,
     EventStream,
+    Subscription,
 )
 from linectl.line.feeder import Feeder
 from linectl.line.health import DeviceWatch, HoldCauses
@@ -331,6 +332,10 @@ class LineRuntime:
     def alarms(self) -> list[dict[str, Any]]:
         """Active alarms: code, message, since (ISO time), whether it holds the line."""
         return self.alarm_set.as_list()
+
+    def subscribe(self, maxsize: int = 1000) -> Subscription:
+        """A bounded subscription to the line's events (observers: control API, HMI, OPC UA)."""
+        return self.events.subscribe(maxsize)
 
     async def command(
         self, command: Command, *, user: str, reason: str = "", batch: str | None = None
