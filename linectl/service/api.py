@@ -24,6 +24,7 @@ from aiohttp import web
 
 from linectl.config import ControlSection
 from linectl.line.control import Command, CommandRefused, LineControl
+from linectl.service.event_feed import EventFeeds
 from linectl.service.tokens import TokenError, load_or_create_token
 
 __all__ = [
@@ -55,6 +56,7 @@ _COMMAND_FIELDS = frozenset({"command", "reason", "batch"})
 _CONTROL = web.AppKey("control", LineControl)
 _TOKEN = web.AppKey("token", bytes)
 _TOKEN_NAME = web.AppKey("token_name", str)
+_FEEDS = web.AppKey("feeds", EventFeeds)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _dumps = functools.partial(json.dumps, default=str, ensure_ascii=False)
@@ -231,6 +233,14 @@ async def _get_counters(request: web.Request) -> web.Response:
     return web.json_response({k: status[k] for k in COUNTER_KEYS if k in status}, dumps=_dumps)
 
 
+async def _get_events(request: web.Request) -> web.StreamResponse:
+    return await request.app[_FEEDS].serve(request)
+
+
+async def _end_feeds(app: web.Application) -> None:
+    await app[_FEEDS].close()
+
+
 async def _post_command(request: web.Request) -> web.Response:
     user = _user(request)
     command, reason, batch = _parse_command(await _json_object(request))
@@ -252,9 +262,12 @@ def _build_app(control: LineControl, token: str, token_name: str) -> web.Applica
     app[_CONTROL] = control
     app[_TOKEN] = token.encode("utf-8")
     app[_TOKEN_NAME] = token_name
+    app[_FEEDS] = EventFeeds(control)
+    app.on_shutdown.append(_end_feeds)
     app.router.add_get("/v1/status", _get_status, allow_head=False)
     app.router.add_get("/v1/alarms", _get_alarms, allow_head=False)
     app.router.add_get("/v1/counters", _get_counters, allow_head=False)
+    app.router.add_get("/v1/events", _get_events, allow_head=False)
     app.router.add_post("/v1/commands", _post_command)
     return app
 

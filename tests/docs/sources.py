@@ -13,6 +13,7 @@ from linectl.config import LineConfig
 from linectl.ledger.states import TRANSITIONS as SERIAL_TRANSITIONS
 from linectl.ledger.states import SerialState
 from linectl.line.reasons import RejectReason
+from linectl.service import api
 from standards.packml import PackMLCommand, PackMLState
 
 __all__ = [
@@ -24,6 +25,19 @@ __all__ = [
     "RejectReason",
     "SerialState",
     "Verdict",
+    "control_api_routes",
     "framepush",
     "signals",
 ]
+
+
+def control_api_routes() -> set[str]:
+    """``METHOD /path`` of every route the control API serves."""
+    from tests.service.standin_line import StandInLine
+
+    app = api._build_app(StandInLine(), "token-for-the-route-list", "docs")
+    return {
+        f"{route.method} {route.resource.canonical}"
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
