@@ -24,6 +24,8 @@ from linectl.ledger import (
     verdict_text,
 )
 from linectl.ledger.hierarchy import ChainLink, chain
+from linectl.ledger.opening import create_ledger, damage_named
+from linectl.ledger.opening import open_ledger as open_existing
 from linectl.lifecycle import return_unused
 from standards.gs1.checkdigit import has_valid_check_digit
 from standards.gs1.errors import Gs1Error
@@ -54,11 +56,9 @@ def ledger_path(args: argparse.Namespace) -> Path:
 
 
 def open_ledger(args: argparse.Namespace, *, create: bool = False) -> Ledger:
-    path = ledger_path(args)
-    if not create and not path.exists():
-        raise UsageError(f"no ledger at {path}: run 'linectl ledger init' first")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Ledger(path)
+    """The command's ledger; only ``ledger init`` (create) makes one, others refuse non-ledgers."""
+    path = args.ledger_file = ledger_path(args)
+    return create_ledger(path) if create else open_existing(path)
 
 
 def _print_json(value: Any) -> None:
@@ -344,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        with damage_named(lambda: getattr(args, "ledger_file", "(no ledger)")):
+            return handler(args)
     except (UsageError, ConfigError, LedgerError, Gs1Error) as exc:
         print(f"linectl: error: {exc}", file=sys.stderr)
         return 2

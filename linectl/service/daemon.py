@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linectl.config import LineConfig, load_config
-from linectl.ledger import Ledger
+from linectl.ledger.opening import open_ledger
 from linectl.line.control import Command
 from linectl.line.devices import connect_all, open_devices
 from linectl.line.runtime import LineRuntime, RuntimeOptions
@@ -49,8 +49,7 @@ class DaemonArgs:
 async def run_daemon(args: DaemonArgs) -> int:
     """Run the daemon until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
     config = load_config(args.config)
-    config.ledger.path.parent.mkdir(parents=True, exist_ok=True)
-    ledger = await asyncio.to_thread(Ledger, config.ledger.path)
+    ledger = await asyncio.to_thread(open_ledger, config.ledger.path)  # never creates one
     notifier = Notifier()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
