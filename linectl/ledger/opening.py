@@ -120,7 +120,9 @@ def check_ledger_file(path: str | os.PathLike[str], *, creating: bool = False) -
         with open(name, "rb") as file:
             header = file.read(100)
     except OSError as exc:
-        raise NotALedger(name, f"cannot be read ({exc.strerror})", "check its permissions") from None
+        raise NotALedger(
+            name, f"cannot be read ({exc.strerror})", "check its permissions"
+        ) from None
     if not header.startswith(_MAGIC):
         raise NotALedger(
             name,

@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-GTIN = "09506000134352"
+from tests.faults.processes import (
+    GTIN,
+    contacted,
+    line_config,
+    linectl,
+    silent_devices,
+    snapshot,
+)
 
 COMMANDS = {
     "report": ("report", "B1"),
@@ -27,12 +29,6 @@ COMMANDS = {
     "trace": ("trace", "S000001"),
     "contents": ("contents", "B1"),
 }
-
-
-def linectl(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "linectl.cli", "--user", "qa.anna", *args]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
 
 
 def other_app_db(path: Path) -> Path:
@@ -66,15 +62,6 @@ NOT_LEDGERS: dict[str, tuple[Callable[[Path], Path], str]] = {
         "not an SQLite file",
     ),
 }
-
-
-def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file under ``folder``: its bytes and mtime (ns)."""
-    return {
-        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.mark.parametrize("kind", sorted(NOT_LEDGERS))
@@ -182,64 +169,6 @@ def test_a_ledger_with_corrupt_pages_gives_a_clear_error_not_a_traceback(
 
 
 # --- linectl run with a mistyped ledger path ----------------------------------------------------
-
-
-@contextmanager
-def silent_devices() -> Iterator[list[socket.socket]]:
-    """Three listening TCP ports that record whether anyone connected (never accepted)."""
-    with ExitStack() as stack:
-        socks = []
-        for _ in range(3):
-            sock = stack.enter_context(socket.socket())
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(8)
-            sock.setblocking(False)
-            socks.append(sock)
-        yield socks
-
-
-def contacted(sock: socket.socket) -> bool:
-    try:
-        conn, _ = sock.accept()
-    except BlockingIOError:
-        return False
-    conn.close()
-    return True
-
-
-def line_config(tmp: Path, ledger: Path, ports: list[int], extra: str = "") -> Path:
-    plc, printer, camera = ports
-    path = tmp / "line.toml"
-    path.write_text(f"""
-[line]
-id = "faults-line"
-read_point = "urn:epc:id:sgln:0950600.01343.1"
-biz_location = "urn:epc:id:sgln:0950600.01343.0"
-company_prefix_length = 7
-
-[ledger]
-path = "{ledger}"
-
-[devices.plc]
-kind = "plc"
-protocol = "modbus"
-host = "127.0.0.1"
-port = {plc}
-
-[devices.zebra]
-kind = "printer"
-protocol = "zpl"
-host = "127.0.0.1"
-port = {printer}
-
-[devices.cam]
-kind = "camera"
-protocol = "framepush"
-host = "127.0.0.1"
-port = {camera}
-{extra}
-""")
-    return path
 
 
 def test_run_with_a_mistyped_ledger_path_exits_2_before_any_device_and_creates_nothing(
