@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from epcis_event_hash_generator import hash_generator, json_to_py
 
 from linectl.aggregation.events import ContainerEvents
 from linectl.config import LineSection
@@ -35,22 +34,11 @@ from standards.epcis.hashing import event_hash
 from standards.gs1.checkdigit import make_sscc
 from standards.gs1.epc import IdentifierForm
 from tests.simulators.central.harness import central_config
-from tests.upstream.epcis_helpers import quick_settings
+from tests.upstream.epcis_helpers import gs1_tool_event_ids, quick_settings
 from tests.upstream.memory_outbox import MemoryOutbox
 
 GTIN = "04012345000016"
 START = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
-
-
-def tool_event_ids(document: dict[str, Any]) -> list[str]:
-    """What the GS1 tool computes for a document, as if run on it alone (a fresh process).
-
-    The tool keeps the prefixes of every document it has read in a module global; it is reset
-    so that no document profits from a prefix another one declared.
-    """
-    json_to_py._namespaces = {}  # the tool's per-run state
-    events = json_to_py.event_list_from_epcis_document_json(json.loads(json.dumps(document)))
-    return list(hash_generator.epcis_hashes_from_events(events))
 
 
 def line(form: IdentifierForm, offset: str) -> LineSection:
@@ -142,7 +130,7 @@ async def test_the_gs1_reference_tool_reproduces_every_event_id_linectl_sends(
     for n, document in enumerate(documents):
         listed = document["epcisBody"]["eventList"]
         ours = [e["eventID"] for e in listed]
-        assert tool_event_ids(document) == ours, f"document {n}"
+        assert gs1_tool_event_ids(document) == ours, f"document {n}"
         context = document["@context"]
         bodies = [{k: v for k, v in e.items() if k != "eventID"} for e in listed]
         assert ours == [event_hash(body, context) for body in bodies]  # standards.epcis
@@ -162,4 +150,4 @@ def test_without_the_inline_cbvmda_prefix_the_tool_disagrees(tmp_path: Path) -> 
     }  # fmt: skip
     assert with_lot
     ours = [e["eventID"] for e in with_lot]
-    assert all(a != b for a, b in zip(tool_event_ids(document), ours, strict=True))
+    assert all(a != b for a, b in zip(gs1_tool_event_ids(document), ours, strict=True))
