@@ -13,16 +13,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from linectl.ledger.damage import LedgerDamaged, damage_named
 from linectl.ledger.errors import LedgerError
 from linectl.ledger.store import Ledger
 
-PathLike = str | os.PathLike[str]
+__all__ = ["LedgerDamaged", "NotALedger", "create_ledger", "damage_named", "open_ledger"]
 
 _MAGIC = b"SQLite format 3\x00"
 _LEDGER_TABLES = frozenset({"work_orders", "serials", "serial_history", "audit"})
@@ -35,22 +34,6 @@ class NotALedger(LedgerError):
     def __init__(self, path: str | os.PathLike[str], what: str, todo: str) -> None:
         self.path = os.fspath(path)
         super().__init__(f"ledger {self.path}: {what}; {todo}")
-
-
-class LedgerDamaged(LedgerError):
-    """SQLite found the file damaged (corrupt pages, truncated) or could not read it."""
-
-    def __init__(self, path: str | os.PathLike[str], cause: sqlite3.Error) -> None:
-        self.path = os.fspath(path)
-        text = str(cause)
-        if isinstance(cause, sqlite3.OperationalError) and "locked" in text:
-            todo = "another process holds it: wait, or stop it and try again"
-        else:
-            todo = (
-                "the file is damaged: stop the line, keep this file for analysis and restore "
-                "the last backup ('sqlite3 FILE \"PRAGMA integrity_check\"' lists the damage)"
-            )
-        super().__init__(f"ledger {self.path}: SQLite says {text!r}; {todo}")
 
 
 def open_ledger(path: str | os.PathLike[str], **options: Any) -> Ledger:
@@ -73,19 +56,6 @@ def create_ledger(path: str | os.PathLike[str], **options: Any) -> Ledger:
         target.parent.mkdir(parents=True, exist_ok=True)
     with damage_named(target):
         return Ledger(target, **options)
-
-
-@contextmanager
-def damage_named(path: PathLike | Callable[[], PathLike]) -> Iterator[None]:
-    """Re-raise SQLite's errors (a damaged or locked file) as LedgerDamaged naming the file.
-
-    ``path`` may be a callable, asked only when an error comes (the CLI learns its ledger's
-    path while the command runs).
-    """
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise LedgerDamaged(path() if callable(path) else path, exc) from exc
 
 
 def check_ledger_file(path: str | os.PathLike[str], *, creating: bool = False) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from linectl.ledger.audit import AuditReport, append_audit, verify_audit
 from linectl.ledger.connection import LedgerConnection, check_actor
+from linectl.ledger.damage import damage_named
 from linectl.ledger.errors import LedgerError, ValidationError
 from linectl.ledger.seals import serial_seal
 from linectl.ledger.serials import SerialRow
@@ -135,7 +136,8 @@ class Integrity:
 
         Raises IntegrityRefused listing the findings and what to do. O(rows): at start only.
         """
-        report, ack = self.at_start()
+        with damage_named(self._db.path):
+            report, ack = self.at_start()
         if report.ok:
             return None
         if ack is not None and ack.problems == report.problems:
@@ -163,7 +165,7 @@ class Integrity:
             raise ValidationError(
                 "must say why the findings are accepted", field="reason", value=reason
             )
-        with self._db.snapshot() as conn:
+        with damage_named(self._db.path), self._db.snapshot() as conn:
             report = verify_audit(conn)
         if not report.ok:
             with self._db.write() as conn:

@@ -1,7 +1,9 @@
 """``linectl run``: the line daemon from a configuration file, until SIGTERM.
 
-Start-up, in order: read the configuration, open the ledger, build every device from
-``[devices.*]`` and connect them all in parallel (one error naming each device that failed),
+Start-up, in order: read the configuration and check the files it names, build every device
+from ``[devices.*]``, open the ledger (never create one) and check its integrity (every seal; a
+failing ledger starts only on findings an admin acknowledged): each of these exits 2 before any
+device is contacted. Then connect the devices in parallel (one error naming each that failed),
 run crash recovery (nothing is printed before it is done), start the upstream links when
 ``[upstream]`` is configured (:mod:`linectl.line.uplink`: EPCIS sync, pool refills, returns),
 serve the control API, tell systemd READY=1 and feed its watchdog. SIGTERM (or SIGINT) stops

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from linectl.ledger.opening import create_ledger
 from tests.faults.processes import (
     GTIN,
     contacted,
@@ -135,16 +136,12 @@ def test_ledger_init_refuses_another_applications_database_but_creates_a_new_one
 def damaged_ledger(tmp_path: Path) -> Path:
     """A ledger with 3,000 serials whose pages were then overwritten in three places."""
     path = tmp_path / "line.db"
-    serials = tmp_path / "serials.txt"
-    serials.write_text("".join(f"S{n:06d}\n" for n in range(3000)))
-    for args in (
-        ("ledger", "init"),
-        ("batch", "create", "B1", "--gtin", GTIN, "--lot", "L1", "--expiry", "281130"),
-        ("serials", "import", str(serials), "--batch", "B1"),
-    ):
-        extra = ("--quantity", "3000", "--market", "DE") if args[1] == "create" else ()
-        done = linectl("--ledger", str(path), *args, *extra)
-        assert done.returncode == 0, done.stderr
+    with create_ledger(path) as ledger:
+        ledger.create_work_order(
+            batch="B1", gtin=GTIN, lot="L1", expiry="281130", quantity=3000,
+            target_market="DE", actor="qa.anna",
+        )  # fmt: skip
+        ledger.import_serials("B1", GTIN, [f"S{n:06d}" for n in range(3000)], "qa.anna")
     rng = random.Random(7)
     page = 4096
     with open(path, "r+b") as file:
@@ -201,4 +198,17 @@ def test_run_on_another_applications_database_leaves_it_unchanged(tmp_path: Path
         assert result.returncode == 2
         assert "not a linectl ledger" in result.stderr
         assert snapshot(tmp_path) == before
+        assert not any(contacted(s) for s in socks)
+
+
+def test_run_on_a_ledger_with_corrupt_pages_exits_2_before_any_device(tmp_path: Path) -> None:
+    path = damaged_ledger(tmp_path)
+    with silent_devices() as socks:
+        config = line_config(tmp_path, path, [s.getsockname()[1] for s in socks])
+
+        result = linectl("run", "--config", str(config))
+
+        assert result.returncode == 2, result.stderr
+        assert f"ledger {path}: SQLite says 'database disk image is malformed'" in result.stderr
+        assert "Traceback" not in result.stderr
         assert not any(contacted(s) for s in socks)
