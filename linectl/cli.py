@@ -24,6 +24,9 @@ from linectl.ledger import (
     verdict_text,
 )
 from linectl.ledger.hierarchy import ChainLink, chain
+from linectl.ledger.opening import create_ledger, damage_named
+from linectl.ledger.opening import open_ledger as open_existing
+from linectl.ledger.serial_file import read_serial_file
 from linectl.lifecycle import return_unused
 from standards.gs1.checkdigit import has_valid_check_digit
 from standards.gs1.errors import Gs1Error
@@ -54,11 +57,9 @@ def ledger_path(args: argparse.Namespace) -> Path:
 
 
 def open_ledger(args: argparse.Namespace, *, create: bool = False) -> Ledger:
-    path = ledger_path(args)
-    if not create and not path.exists():
-        raise UsageError(f"no ledger at {path}: run 'linectl ledger init' first")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Ledger(path)
+    """The command's ledger; only ``ledger init`` (create) makes one, others refuse non-ledgers."""
+    path = args.ledger_file = ledger_path(args)
+    return create_ledger(path) if create else open_existing(path)
 
 
 def _print_json(value: Any) -> None:
@@ -141,11 +142,7 @@ def cmd_batch_list(args: argparse.Namespace) -> int:
 
 def cmd_serials_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read serial file {path}: {exc}") from None
-    serials = text.splitlines()
+    serials = read_serial_file(path)  # bounded: a huge line or /dev/zero is a clear error
     with open_ledger(args) as ledger:
         gtin = args.gtin or ledger.get_work_order(args.batch).gtin
         try:
@@ -226,6 +223,16 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         report = ledger.verify_audit(anchor=anchor)
         print(report)
         return 0 if report.ok else 1
+
+
+def cmd_audit_acknowledge(args: argparse.Namespace) -> int:
+    with open_ledger(args) as ledger:
+        report = ledger.integrity.acknowledge(args.user, args.reason)
+    if report.ok:
+        print(f"nothing to acknowledge: {report}")
+    else:
+        print(f"acknowledged by {args.user} (the line may start on these findings):\n{report}")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -324,6 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", cmd_audit_verify, "walk the hash chain; name the first broken row", audit)
     p.add_argument("--anchor", help="ROW_ID:ROW_HASH recorded elsewhere, to detect truncation")
 
+    p = add(
+        "acknowledge",
+        cmd_audit_acknowledge,
+        "accept the current findings of 'audit verify' so the line may start (admin, audited)",
+        audit,
+    )
+    p.add_argument("--reason", required=True, help="why the findings are accepted")
+
     p = add("decode", cmd_decode, "what the daemon's decoder sees in saved camera frames")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--qr", action="store_true", help="also look for QR codes (Digital Link)")
@@ -344,7 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        with damage_named(lambda: getattr(args, "ledger_file", "(no ledger)")):
+            return handler(args)
     except (UsageError, ConfigError, LedgerError, Gs1Error) as exc:
         print(f"linectl: error: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ from linectl.control_cmd import (
     line_config,
 )
 from linectl.ledger import Ledger, LedgerError
+from linectl.ledger.opening import open_ledger
 from linectl.service.client import ControlClient, ControlClientError, DaemonUnreachable
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ async def drain_directly(
     upstream = config.upstream
     path = args.ledger or config.ledger.path
     try:
-        ledger = await asyncio.to_thread(Ledger, path)
+        ledger = await asyncio.to_thread(open_ledger, path)
     except (LedgerError, OSError) as exc:
         print(f"linectl sync: cannot open the ledger {path}: {exc}", file=sys.stderr)
         return EXIT_CONFIG

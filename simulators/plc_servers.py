@@ -1,7 +1,8 @@
 """The simulated PLC's two network faces over one PlcMemory: Modbus TCP and OPC UA.
 
 Both are built from drivers.plc.signals, so they expose exactly the same signals. Registers outside
-the map answer Modbus exception 2 (illegal data address); PLC-written OPC UA nodes are read-only.
+the map, and every coil and discrete input (the map uses none), answer Modbus exception 2 (illegal
+data address: no such address in this device); PLC-written OPC UA nodes are read-only.
 A host write reaches the PLC logic as one batch per request (one FC 16, one OPC UA Write call).
 """
 
@@ -33,6 +34,9 @@ log = logging.getLogger("linectl.simulators.plc")
 
 #: Called with the signals a host request touched, after they were stored.
 HostWriteSink = Callable[[list[sig.Signal]], Awaitable[None]]
+
+#: Read coils, read discrete inputs, write single coil, write multiple coils.
+_BIT_FUNCTIONS = frozenset({1, 2, 5, 15})
 
 _VARIANT = {sig.Kind.U16: ua.VariantType.UInt16, sig.Kind.U32: ua.VariantType.UInt32}
 
@@ -120,8 +124,8 @@ class ModbusFace:
                 for a, n in register_runs(area)
             ]
 
-        # No coils or discrete inputs in the map: one read-only dummy word each (pymodbus needs a
-        # non-empty block), so writes to them fail with "illegal data address".
+        # No coils or discrete inputs in the map: one dummy block each (pymodbus needs a
+        # non-empty block); _access answers every bit function with "illegal data address".
         bits = [SimData(0, count=16, values=False, datatype=DataType.BITS, readonly=True)]
         device = SimDevice(
             0,  # answers every unit id
@@ -155,8 +159,8 @@ class ModbusFace:
         values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         """pymodbus datastore hook: serve reads from, and apply writes to, the PlcMemory."""
-        if function_code in (1, 2, 5, 15):
-            return None  # the dummy bit blocks
+        if function_code in _BIT_FUNCTIONS:
+            return ExcCodes.ILLEGAL_ADDRESS  # the map has no coil and no discrete input at all
         offset = address - start_address
         if values is None:
             area = sig.Area.INPUT if function_code == 4 else sig.Area.HOLDING

@@ -81,15 +81,68 @@ def parse_config(data: dict[str, Any], source: Path | str = "<config>") -> LineC
     return config
 
 
+MAX_CONFIG_BYTES = 1_000_000
+"""A line configuration is a few kilobytes; anything past this is the wrong file."""
+
+MAX_NESTING = 32
+"""Tables and arrays nested deeper than this are refused (a real configuration uses 4)."""
+
+
 def load_config(path: Path | str) -> LineConfig:
-    """Read and validate a line configuration file."""
+    """Read and validate a line configuration file (UTF-8, with or without a BOM)."""
     path = Path(path)
+    data = _parse(path, read_config_text(path))
+    return parse_config(data, path)
+
+
+def read_config_text(path: Path) -> str:
+    """The file's text: UTF-8 (a leading BOM is dropped); UTF-16 and huge files are refused."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+    except IsADirectoryError:
+        raise ConfigError(path, ["is a directory, not a configuration file"]) from None
     except OSError as exc:
         raise ConfigError(path, [f"cannot read the file: {exc.strerror}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(path, [f"larger than {MAX_CONFIG_BYTES:,} bytes: not a configuration"])
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw:
+        raise ConfigError(path, ["the file is UTF-16 (or binary): save it as UTF-8"])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            path, [f"line {line}: byte {raw[exc.start]:#04x} is not UTF-8: save the file as UTF-8"]
+        ) from None
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
-    return parse_config(data, path)
+    except RecursionError:
+        raise ConfigError(
+            path, [f"arrays or inline tables nested too deeply (more than {MAX_NESTING} levels)"]
+        ) from None
+    deep = _too_deep(data)
+    if deep is not None:
+        raise ConfigError(path, [f"{deep}: nested more than {MAX_NESTING} levels deep"])
+    return data
+
+
+def _too_deep(data: dict[str, Any]) -> str | None:
+    """The first key path nested deeper than MAX_NESTING, shortened; None when all are within."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(data, ())]
+    while stack:
+        value, where = stack.pop()
+        if len(where) > MAX_NESTING:
+            shown = ".".join(where[:3])
+            return f"{shown}... ({len(where)}+ levels)"
+        if isinstance(value, dict):
+            stack.extend((v, (*where, str(k)[:20])) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*where, f"[{i}]")) for i, v in enumerate(value))
+    return None

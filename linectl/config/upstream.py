@@ -36,11 +36,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from drivers.reconnect import Backoff
 from linectl.config.section import Section
 from linectl.config.sscc_range import SsccRange
+
+SECURITY_POLICIES = ("Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss")
+"""OPC UA security policies a pool manager link may use (asyncua's names; none deprecated)."""
+SECURITY_MODES = ("Sign", "SignAndEncrypt")
+
+
+def security_files(security: str) -> list[tuple[str, Path]]:
+    """The files an asyncua security string names, as (role, path); ValueError if malformed.
+
+    Format: ``Policy,Mode,certificate,private_key[::key password][,server_certificate]``.
+    """
+    parts = security.split(",")
+    if len(parts) not in (4, 5):
+        raise ValueError(
+            f"has {len(parts)} comma-separated parts; expected Policy,Mode,certificate,"
+            "private_key[,server_certificate]"
+        )
+    if parts[0] not in SECURITY_POLICIES:
+        raise ValueError(f"policy {parts[0]!r} is not one of {', '.join(SECURITY_POLICIES)}")
+    if parts[1] not in SECURITY_MODES:
+        raise ValueError(f"mode {parts[1]!r} is not one of {', '.join(SECURITY_MODES)}")
+    roles = ("certificate", "private_key", "server_certificate")
+    paths = [parts[2], parts[3].split("::", 1)[0], *parts[4:]]
+    empty = [role for role, path in zip(roles, paths, strict=False) if not path.strip()]
+    if empty:
+        raise ValueError(f"{empty[0]} is empty")
+    return [(role, Path(path)) for role, path in zip(roles, paths, strict=False)]
 
 
 class ProvisioningSection(Section):
@@ -63,6 +90,13 @@ class ProvisioningSection(Section):
         if self.backoff_max_s < self.backoff_initial_s:
             raise ValueError("backoff_max_s must not be below backoff_initial_s")
         return self
+
+    @field_validator("security")
+    @classmethod
+    def _security_string(cls, value: str | None) -> str | None:
+        if value:
+            security_files(value)  # raises ValueError naming the part that is wrong
+        return value
 
     def backoff(self) -> Backoff:
         """A fresh retry schedule for the pool manager (between attempts, refills and returns)."""

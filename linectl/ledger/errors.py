@@ -8,6 +8,19 @@ if TYPE_CHECKING:
     from linectl.ledger.states import SerialState
 
 
+EXCERPT = 60
+"""Characters of a bad value shown in a message; a 10 MB line is named, never echoed."""
+
+
+def clipped(value: object) -> str:
+    """``repr(value)``, cut to about EXCERPT characters with the full length said."""
+    text = repr(value)
+    if len(text) <= EXCERPT + 2:
+        return text
+    size = f"{len(value):,} characters" if isinstance(value, str | bytes) else "cut"
+    return f"{text[:EXCERPT]}... ({size})"
+
+
 class LedgerError(Exception):
     """Base class of every error the ledger raises on purpose."""
 
@@ -39,7 +52,7 @@ class ValidationError(LedgerError, ValueError):
         self.value = value
         self.index = index
         where = f"{field} at index {index} (line {index + 1})" if index is not None else field
-        super().__init__(f"{where} {value!r}: {message}")
+        super().__init__(f"{where} {clipped(value)}: {message}")
 
 
 class ValidationErrors(ValidationError):

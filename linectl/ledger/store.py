@@ -38,6 +38,7 @@ from linectl.ledger.models import (
 )
 from linectl.ledger.outbox import Outbox, insert_events
 from linectl.ledger.reconcile import Reconciliation, reconcile_batch
+from linectl.ledger.seal_guard import Integrity, sealed_in_state
 from linectl.ledger.serials import (
     SerialRow,
     apply_moves,
@@ -47,7 +48,6 @@ from linectl.ledger.serials import (
     check_not_held,
     count_states,
     history,
-    in_state,
     insert_allocated,
 )
 from linectl.ledger.serials import resolve as resolve_serials
@@ -79,6 +79,7 @@ class Ledger:
         self.outbox = Outbox(self._db)
         self.containers = Containers(self._db)
         self.sscc_stock = SsccStock(self._db)
+        self.integrity = Integrity(self._db)  # the start check and admin acknowledgements
 
     @property
     def schema_version(self) -> int:
@@ -282,7 +283,7 @@ class Ledger:
             raise ValidationError("must be at least 1", field="n", value=n)
         with self._db.write() as conn:
             workorders.require_status(workorders.get(conn, batch), _RUNNING, "encoding serials")
-            rows = in_state(conn, batch, SerialState.ALLOCATED, n)
+            rows = sealed_in_state(conn, batch, SerialState.ALLOCATED, n, where=self.path)
             if rows:
                 moves = [(row, SerialState.ENCODED, reason) for row in rows]
                 self._apply(conn, rows, moves, actor, reason, "serials.encode", (), None)

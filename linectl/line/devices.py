@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from drivers.interfaces import Camera, CodeReader, DeviceError, Plc, Printer
-from drivers.registry import DeviceParams, open_device
-from linectl.config import DeviceSection, LineConfig
+from drivers.registry import DeviceParams, UnknownDriver, open_device
+from linectl.config import ConfigError, DeviceSection, LineConfig
 from linectl.line.alarms import iso_now
 
 
@@ -160,7 +164,7 @@ def open_devices(config: LineConfig) -> LineDevices:
     names = {role: names[0] for role, names in (found | labelling).items() if names}
     built: dict[str, Any] = {}
     for role, name in names.items():
-        device = open_device(device_params(name, config.devices[name]))
+        device = _open(name, config.devices[name])
         if not isinstance(device, wanted[role]):
             raise DeviceSetupError(f"devices.{name}: the driver is not a {role.replace('_', ' ')}")
         built[role] = device
@@ -173,6 +177,84 @@ def open_devices(config: LineConfig) -> LineDevices:
         case_printer=built.get("case_printer"),
         case_reader=built.get("case_reader"),
     )
+
+
+def build_devices(config: LineConfig, source: Path | str) -> LineDevices:
+    """``open_devices``, with every setup problem as a ConfigError on the file (exit 2)."""
+    try:
+        return open_devices(config)
+    except (DeviceSetupError, UnknownDriver) as exc:
+        raise ConfigError(source, [str(exc)]) from None
+
+
+def _open(name: str, section: DeviceSection) -> Any:
+    """The driver for one device; option mistakes name ``devices.NAME.options.KEY``."""
+    params = device_params(name, section)
+    try:
+        device = open_device(params)
+    except UnknownDriver as exc:
+        if not isinstance(exc.__cause__, TypeError):
+            raise
+        raise DeviceSetupError(_option_problem(name, section, str(exc.__cause__))) from None
+    accepted = _driver_options(type(device))
+    for key, value in params.options.items():
+        expected = accepted.get(key)
+        if expected is not None and not _fits(value, expected):
+            raise DeviceSetupError(
+                f"devices.{name}.options.{key}: expected {_KIND_TEXT[expected]}, got {value!r}"
+            )
+    return device
+
+
+_KIND_TEXT = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+def _fits(value: object, expected: type) -> bool:
+    if expected is bool or isinstance(value, bool):
+        return isinstance(value, bool) and expected is bool
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)
+
+
+def _driver_options(cls: type) -> dict[str, type]:
+    """Keyword options of a driver class that a TOML file can set, by their default's type."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {
+        p.name: type(p.default)
+        for p in parameters
+        if p.kind is p.KEYWORD_ONLY and p.name != "name" and type(p.default) in _KIND_TEXT
+    }
+
+
+def _option_problem(name: str, section: DeviceSection, error: str) -> str:
+    """The configuration field a driver's TypeError is about, never the Python call itself."""
+    driver = f"the {section.protocol} {section.kind} driver"
+    unknown = re.search(r"unexpected keyword argument '(\w+)'", error)
+    if unknown:
+        cls = re.match(r"(\w+)\.", error)
+        known = sorted(_driver_options(_driver_class(cls.group(1)))) if cls else []
+        listed = f" (it takes: {', '.join(known)})" if known else ""
+        return f"devices.{name}.options.{unknown.group(1)}: {driver} has no such option{listed}"
+    twice = re.search(r"multiple values for keyword argument '(\w+)'", error)
+    if twice:
+        return (
+            f"devices.{name}.options.{twice.group(1)}: set by linectl from the device section; "
+            "remove it from options"
+        )
+    return f"devices.{name}.options: {driver} refuses them"
+
+
+def _driver_class(class_name: str) -> type:
+    """The driver class the registry's factory called (its module is loaded by then)."""
+    for module_name, module in list(sys.modules.items()):
+        found = getattr(module, class_name, None) if module_name.startswith("drivers.") else None
+        if isinstance(found, type):
+            return found
+    return object
 
 
 def _labelling_problems(config: LineConfig, labelling: dict[str, list[str]]) -> list[str]:

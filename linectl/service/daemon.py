@@ -1,7 +1,9 @@
 """``linectl run``: the line daemon from a configuration file, until SIGTERM.
 
-Start-up, in order: read the configuration, open the ledger, build every device from
-``[devices.*]`` and connect them all in parallel (one error naming each device that failed),
+Start-up, in order: read the configuration and check the files it names, build every device
+from ``[devices.*]``, open the ledger (never create one) and check its integrity (every seal; a
+failing ledger starts only on findings an admin acknowledged): each of these exits 2 before any
+device is contacted. Then connect the devices in parallel (one error naming each that failed),
 run crash recovery (nothing is printed before it is done), start the upstream links when
 ``[upstream]`` is configured (:mod:`linectl.line.uplink`: EPCIS sync, pool refills, returns),
 serve the control API, tell systemd READY=1 and feed its watchdog. SIGTERM (or SIGINT) stops
@@ -23,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linectl.config import LineConfig, load_config
-from linectl.ledger import Ledger
+from linectl.config.daemon_files import check_daemon_files
+from linectl.ledger.opening import open_ledger
 from linectl.line.control import Command
-from linectl.line.devices import connect_all, open_devices
+from linectl.line.devices import build_devices, connect_all
 from linectl.line.runtime import LineRuntime, RuntimeOptions
 from linectl.line.uplink import Uplink
 from linectl.service.api import ControlApi, start_control_api
@@ -48,18 +51,27 @@ class DaemonArgs:
 
 async def run_daemon(args: DaemonArgs) -> int:
     """Run the daemon until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
-    config = load_config(args.config)
-    config.ledger.path.parent.mkdir(parents=True, exist_ok=True)
-    ledger = await asyncio.to_thread(Ledger, config.ledger.path)
+    config = load_config(args.config)  # every configuration error exits 2 before any device
+    check_daemon_files(config, args.config)
+    devices = build_devices(config, args.config)  # built, not connected yet
+    ledger = await asyncio.to_thread(open_ledger, config.ledger.path)  # never creates one
     notifier = Notifier()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    devices = open_devices(config)
     api: ControlApi | None = None
     uplink: Uplink | None = None
     try:
+        ack = await asyncio.to_thread(ledger.integrity.require_for_start)  # before any device
+        if ack is not None:
+            log.warning(
+                "ledger fails its integrity check; starting on findings acknowledged by %s at "
+                "%s: %s",
+                ack.actor,
+                ack.at,
+                ack.reason,
+            )
         await connect_all(devices)
         runtime = LineRuntime(config, ledger, devices, options=args.options)
         await runtime.start(args.batch)

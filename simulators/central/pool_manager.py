@@ -12,8 +12,10 @@ properties are the nodeset's own. Two things the nodeset leaves to the server ar
   (pushes are not accepted), SNFormat ["SERIALONLY", "EPCURI"], PoolSelectionCriteria the keys
   GTIN / LOT / MARKET with the values the collections accept ("*" for any).
 - MaxSNRequestable bounds ``Count`` of one request call (a larger Count is refused with the method
-  result BadInvalidArgument); the answer comes in pages of ``page_size`` serials, the rest by
-  RequestToken.
+  result BadInvalidArgument and BadOutOfRange for Count); the answer comes in pages of
+  ``page_size`` serials, the rest by RequestToken.
+- Arguments are checked as OPC UA Part 4 (Call, 5.11.2.4) says: too few BadArgumentsMissing, too
+  many BadTooManyArguments, a wrong data type BadInvalidArgument with BadTypeMismatch for it.
 
 Methods: SNRequestUnassigned / SNRequestUnallocated / SNRequestAllocated and SNReturnUnallocated /
 SNReturnAllocated are implemented (see :mod:`simulators.central.serial_pool`); the pushes
@@ -88,14 +90,33 @@ def _nid(identifier: int, ns: int) -> ua.NodeId:
     return ua.NodeId(ua.Int32(identifier), ua.Int16(ns))
 
 
-def _bad(code: int, argument: int | None = None, count: int = 0) -> ua.CallMethodResult:
+def _bad(code: int) -> ua.CallMethodResult:
+    """A refused call with no per-argument results (arguments missing or too many)."""
     result = ua.CallMethodResult()
     result.StatusCode = ua.StatusCode(ua.UInt32(code))
-    if argument is not None:
-        results = [ua.StatusCode() for _ in range(count)]
-        results[argument] = ua.StatusCode(ua.UInt32(StatusCodes.BadInvalidArgument))
-        result.InputArgumentResults = results
     return result
+
+
+def _bad_arguments(wrong: dict[int, int], count: int) -> ua.CallMethodResult:
+    """OPC UA Part 4, Call (5.11.2.4): the operation result is BadInvalidArgument and
+    inputArgumentResults name each bad argument: BadTypeMismatch (wrong type) or BadOutOfRange."""
+    result = _bad(StatusCodes.BadInvalidArgument)
+    result.InputArgumentResults = [ua.StatusCode(ua.UInt32(wrong.get(i, 0))) for i in range(count)]
+    return result
+
+
+def _mismatches(checks: list[bool]) -> dict[int, int]:
+    """BadTypeMismatch for each argument whose type check failed."""
+    return {i: StatusCodes.BadTypeMismatch for i, ok in enumerate(checks) if not ok}
+
+
+def _count_problem(args: tuple[Any, ...], expected: int) -> ua.CallMethodResult | None:
+    """BadArgumentsMissing / BadTooManyArguments when ``args`` is not ``expected`` long."""
+    if len(args) == expected:
+        return None
+    if len(args) < expected:
+        return _bad(StatusCodes.BadArgumentsMissing)
+    return _bad(StatusCodes.BadTooManyArguments)
 
 
 def _text(variant: Any) -> str | None:
@@ -265,7 +286,9 @@ class PoolManagerServer:
         for name, state in _RETURNS.items():
             handlers[name] = self._return_handler(name, state)
         for name in _PUSHES:
-            handlers[name] = self._push_handler(name)
+            method = await manager.get_child(f"{self.ns}:{name}")
+            declared = await method.get_child("0:InputArguments")
+            handlers[name] = self._push_handler(name, len(await declared.read_value()))
         for name, handler in handlers.items():
             server.link_method(await manager.get_child(f"{self.ns}:{name}"), handler)
 
@@ -298,21 +321,16 @@ class PoolManagerServer:
 
     def _request_handler(self, method: str, state: SerialState) -> Callable[..., Awaitable[Any]]:
         async def handler(parent: ua.NodeId, *args: Any) -> Any:
-            if len(args) != 5:
-                code = (
-                    StatusCodes.BadArgumentsMissing
-                    if len(args) < 5
-                    else StatusCodes.BadTooManyArguments
-                )
-                return _bad(code)
+            if (refused := _count_problem(args, 5)) is not None:
+                return refused
             collection_id, fmt, token = _text(args[0]), _text(args[2]), _text(args[4])
             criteria = _criteria(args[3])
-            checks = [collection_id, None, fmt, criteria, token]
-            for i, value in enumerate(checks):
-                if i != 1 and value is None:
-                    return _bad(StatusCodes.BadTypeMismatch, i, 5)
-            if args[1].VariantType != ua.VariantType.UInt32:
-                return _bad(StatusCodes.BadTypeMismatch, 1, 5)
+            count_ok = (
+                isinstance(args[1], ua.Variant) and args[1].VariantType == ua.VariantType.UInt32
+            )
+            values = [collection_id, count_ok or None, fmt, criteria, token]
+            if wrong := _mismatches([v is not None for v in values]):
+                return _bad_arguments(wrong, 5)
             assert collection_id is not None and fmt is not None and token is not None
             assert criteria is not None
             if self.faults.deny_provisioning:
@@ -325,7 +343,7 @@ class PoolManagerServer:
                     )
                 except TooManySerials:
                     self.calls.append(CallRecord(method, ReturnStatus.Undefined0, count, token))
-                    return _bad(StatusCodes.BadInvalidArgument, 1, 5)
+                    return _bad_arguments({1: StatusCodes.BadOutOfRange}, 5)
             self._note(method, answer, int(args[1].Value), token)
             return [
                 ua.Variant(int(answer.status), ua.VariantType.Int32),
@@ -337,23 +355,16 @@ class PoolManagerServer:
 
     def _return_handler(self, method: str, state: SerialState) -> Callable[..., Awaitable[Any]]:
         async def handler(parent: ua.NodeId, *args: Any) -> Any:
-            if len(args) != 3:
-                code = (
-                    StatusCodes.BadArgumentsMissing
-                    if len(args) < 3
-                    else StatusCodes.BadTooManyArguments
-                )
-                return _bad(code)
+            if (refused := _count_problem(args, 3)) is not None:
+                return refused
             collection: Any = args[0].Value if isinstance(args[0], ua.Variant) else None
-            if collection is None or not all(
+            is_collection = collection is not None and all(
                 hasattr(collection, f) for f in ("ID", "SerialNumbers")
-            ):
-                return _bad(StatusCodes.BadTypeMismatch, 0, 3)
+            )
             criteria, fmt = _criteria(args[1]), _text(args[2])
-            if criteria is None:
-                return _bad(StatusCodes.BadTypeMismatch, 1, 3)
-            if fmt is None:
-                return _bad(StatusCodes.BadTypeMismatch, 2, 3)
+            if wrong := _mismatches([is_collection, criteria is not None, fmt is not None]):
+                return _bad_arguments(wrong, 3)
+            assert criteria is not None and fmt is not None
             serials = [str(s) for s in (collection.SerialNumbers or [])]
             collection_id = str(collection.ID or "")
             if self.faults.deny_provisioning:
@@ -369,14 +380,16 @@ class PoolManagerServer:
                         self.pool.give_back, state, collection_id, serials, fmt, criteria
                     )
                 except TooManySerials:
-                    return _bad(StatusCodes.BadTooManyOperations, 0, 3)
+                    return _bad_arguments({0: StatusCodes.BadOutOfRange}, 3)
             self._note(method, answer, len(serials))
             return [ua.Variant(int(answer.status), ua.VariantType.Int32)]
 
         return handler
 
-    def _push_handler(self, method: str) -> Callable[..., Awaitable[Any]]:
+    def _push_handler(self, method: str, expected: int) -> Callable[..., Awaitable[Any]]:
         async def handler(parent: ua.NodeId, *args: Any) -> Any:
+            if (refused := _count_problem(args, expected)) is not None:
+                return refused
             answer = PoolAnswer(ReturnStatus.UnableToAcceptSerialNumberEvents7, detail="no pushes")
             self._note(method, answer)
             return [ua.Variant(int(answer.status), ua.VariantType.Int32)]

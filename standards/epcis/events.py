@@ -36,13 +36,18 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol
 
 from standards.epcis.hashing import event_hash
-from standards.epcis.vocabulary import EPCIS_CONTEXT_URL
+from standards.epcis.vocabulary import CBV_MDA, EPCIS_CONTEXT_URL
 
 #: Namespace of linectl's EPCIS user extensions, declared under the prefix ``linectl``.
 LINECTL_NS = "https://linectl.dev/ns/epcis#"
 LINECTL_PREFIX = "linectl"
 #: The ``@context`` of every EPCIS document linectl writes, and the one its event hashes assume.
-DOCUMENT_CONTEXT: list[str | dict[str, str]] = [EPCIS_CONTEXT_URL, {LINECTL_PREFIX: LINECTL_NS}]
+#: Every prefix the events use is declared inline, ``cbvmda`` too although the standard context
+#: has it: the GS1 reference hash tool expands only prefixes declared in the document itself.
+DOCUMENT_CONTEXT: list[str | dict[str, str]] = [
+    EPCIS_CONTEXT_URL,
+    {LINECTL_PREFIX: LINECTL_NS, "cbvmda": CBV_MDA},
+]
 
 Event = dict[str, Any]
 

@@ -109,6 +109,21 @@ async def test_registers_outside_the_map_are_illegal_data_addresses(
         assert reply.isError() and reply.exception_code == 2
 
 
+async def test_coils_and_discrete_inputs_are_refused_because_the_map_has_none(
+    modbus: AsyncModbusTcpClient, sim: PlcSimulator
+) -> None:
+    before = {s: sim.value(s) for s in sig.SIGNALS}
+    async with asyncio.timeout(GUARD):
+        replies = [
+            await modbus.write_coil(0, True, device_id=1),
+            await modbus.write_coils(0, [True, True], device_id=1),
+            await modbus.read_coils(0, count=1, device_id=1),
+            await modbus.read_discrete_inputs(0, count=1, device_id=1),
+        ]
+    assert [(r.isError(), r.exception_code) for r in replies] == [(True, 2)] * 4
+    assert {s: sim.value(s) for s in sig.SIGNALS} == before
+
+
 async def test_plc_written_nodes_refuse_host_writes(opcua: Client, sim: PlcSimulator) -> None:
     async with asyncio.timeout(GUARD):
         idx = await opcua.get_namespace_index(sig.OPCUA_NAMESPACE)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from epcis_event_hash_generator import hash_generator, json_to_py
 
 from linectl.config import EpcisSyncSettings
 from simulators.central.capture import ReceivedDocument
@@ -73,7 +74,21 @@ def check_received_documents(
             partial = {**document, "epcisBody": {"eventList": sample}}
             errors = [e.message for e in reference.iter_errors(partial)]
             assert errors == [], f"document {n}: {errors[:3]}"
+            ids = [e["eventID"] for e in sample]
+            assert gs1_tool_event_ids(partial) == ids, f"document {n}: the GS1 tool disagrees"
     return len(received)
+
+
+def gs1_tool_event_ids(document: dict[str, Any]) -> list[str]:
+    """The eventIDs the GS1 reference tool (PyPI epcis-event-hash-generator) computes for a
+    document, as if it were run on that document alone.
+
+    The tool keeps the prefixes of every document it has read in a module global; it is reset
+    so that no document profits from a prefix another one declared.
+    """
+    json_to_py._namespaces = {}  # the tool's per-run state
+    events = json_to_py.event_list_from_epcis_document_json(json.loads(json.dumps(document)))
+    return list(hash_generator.epcis_hashes_from_events(events))
 
 
 def check_event_ids(stored: list[StoredEvent]) -> None:

@@ -178,9 +178,10 @@ def test_commissioning_puts_lot_expiry_and_material_lots_in_ilmd() -> None:
     assert lots == {"carton": "CT-88", "leaflet": "LF-1", "label roll": "LR-7"}
 
 
-def test_documents_declare_the_linectl_namespace() -> None:
+def test_documents_declare_inline_every_prefix_their_events_use() -> None:
     document = epcis_document([], creation_date=WHEN)
-    assert {"linectl": LINECTL_NS} in document["@context"]
+    inline = document["@context"][1]
+    assert inline == {"linectl": LINECTL_NS, "cbvmda": "urn:epcglobal:cbv:mda:"}
     assert document["schemaVersion"] == "2.0"
     assert document["creationDate"] == "2026-03-14T08:26:53.589Z"
 
