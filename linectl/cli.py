@@ -25,6 +25,7 @@ from linectl.ledger import (
 )
 from linectl.ledger.hierarchy import ChainLink, chain
 from linectl.lifecycle import return_unused
+from linectl.resolver.command import add_resolver_commands
 from standards.gs1.checkdigit import has_valid_check_digit
 from standards.gs1.errors import Gs1Error
 from standards.gs1.scan import parse_scan
@@ -337,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_control_commands(sub, add)  # status, start, stop, hold, ...: the running daemon's API
     add_aggregation_commands(sub, add, open_ledger)  # contents, recall, case/pallet/unit rework
+    add_resolver_commands(sub, add)  # linectl resolver: serve, recall, import-products
     return parser
 
 

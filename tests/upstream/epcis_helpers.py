@@ -13,7 +13,7 @@ import jsonschema
 from linectl.config import EpcisSyncSettings
 from simulators.central.capture import ReceivedDocument
 from simulators.central.event_store import StoredEvent
-from simulators.central.schema_check import SchemaChecker
+from standards.epcis.schema_check import SchemaChecker
 from standards.epcis.events import commissioning_event
 from standards.epcis.hashing import event_hash
 
