@@ -91,7 +91,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         COOKIE, cookie, max_age=SESSION_S, httponly=True, samesite="Strict",
         secure=services.config.resolver.public_url.startswith("https:"), path="/brand",
     )  # fmt: skip
-    return response
+    raise response
 
 
 def current_user(services: Services, request: web.Request) -> str | None:
@@ -182,4 +182,4 @@ async def alerts_json(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther("/brand/login")
     response.del_cookie(COOKIE, path="/brand")
-    return response
+    raise response

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from standards.epcis.document import epcis_document
 from standards.epcis.events import commissioning_event
 from standards.gs1.checkdigit import check_digit
 from standards.gs1.epc import sgtin_urn
+from tests.resolver.digital_link_js import DigitalLinkJs, install
 from tests.resolver.postgres_server import PostgresServer, postgres_server
 
 GTIN = "0950600013435" + check_digit("0950600013435")
@@ -187,7 +189,7 @@ async def start_client(config_path: Path) -> tuple[Any, Client]:
     config = load_resolver_config(config_path)
     context = running(config)
     resolver = await context.__aenter__()
-    session = aiohttp.ClientSession()
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # 127.0.0.1
     client = Client(resolver, session, config)
     async with session.get(f"{client.base}/.well-known/gs1resolver") as r:
         assert r.status == 200
@@ -206,3 +208,13 @@ async def resolver(tmp_path: Path, database_url: str, standards: Path) -> AsyncI
     finally:
         await client.session.close()
         await context.__aexit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def digital_link_js() -> DigitalLinkJs:
+    root = Path(__file__).resolve().parents[2] / "var" / "npm"
+    try:
+        install(root)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"digital-link.js could not be installed from npm: {exc}")
+    return DigitalLinkJs(root)

@@ -251,7 +251,7 @@ class ScanQueries:
         out: dict[str, list[tuple[Any, int]]] = {}
         async with self.db.transaction(write=False) as tx:
             for name, column in (
-                ("country", "COALESCE(country, '??')"),
+                ("country", "COALESCE(country, '--')"),
                 ("language", "language"),
                 ("product", "gtin"),
                 ("day", f"at_ms / {DAY_MS}"),
