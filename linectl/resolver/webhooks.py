@@ -46,6 +46,19 @@ class WebhookSender:
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._hooks = {h.url: h for h in services.config.webhooks}
+        self.recorded = 0
+        """Attempts whose outcome is in the store (for observers: :meth:`wait_recorded`)."""
+        self._recorded = asyncio.Condition()
+
+    async def wait_recorded(self, attempts: int) -> None:
+        """Return once ``attempts`` delivery attempts have been recorded by this worker."""
+        async with self._recorded:
+            await self._recorded.wait_for(lambda: self.recorded >= attempts)
+
+    async def _note(self) -> None:
+        async with self._recorded:
+            self.recorded += 1
+            self._recorded.notify_all()
 
     def start(self) -> None:
         if self._task is None and self._hooks:
@@ -106,6 +119,7 @@ class WebhookSender:
             ) as response:
                 if response.status < 300:
                     await services.store.delivery_done(delivery.id, services.now_ms())
+                    await self._note()
                     return
                 error = f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -121,6 +135,7 @@ class WebhookSender:
                 error,
             )
             await services.store.delivery_failed(delivery.id, error, None, now)
+            await self._note()
             return
         delay = retry_delay(hook, attempts)
         log_at = logging.WARNING if attempts == 1 else logging.DEBUG
@@ -134,5 +149,6 @@ class WebhookSender:
             delay,
         )
         await services.store.delivery_failed(delivery.id, error, now + int(delay * 1000), now)
+        await self._note()
         loop = asyncio.get_running_loop()
         loop.call_later(delay, services.alert_raised.set)  # wake up for the retry

@@ -1,4 +1,4 @@
-"""digital-link.js (npm), the independent GS1 Digital Link toolkit the resolver's URIs are checked with.
+"""digital-link.js (npm): the independent GS1 Digital Link toolkit that checks the resolver's URIs.
 
 Installed by the test set-up from the npm registry into ``var/npm`` (never committed); the check
 runs it under node: each URI is parsed by ``DigitalLink(uri)`` and must pass ``isValid()`` (the

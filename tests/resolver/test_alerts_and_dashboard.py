@@ -73,10 +73,9 @@ backoff_max_s = 0.2
         body, signature = receiver.posts[-1]
         expected = hmac.new(b"s3cret-for-signing", body, hashlib.sha256)
         assert signature == "sha256=" + expected.hexdigest()
-        store = client.resolver.services.store
         async with asyncio.timeout(30):  # the resolver records the 204 after the receiver sent it
-            while (deliveries := await store.deliveries())[0][4] != "delivered":
-                await asyncio.sleep(0.02)
+            await client.resolver.sender.wait_recorded(3)
+        deliveries = await client.resolver.services.store.deliveries()
         assert [(d[3], d[4]) for d in deliveries] == [(3, "delivered")]
     finally:
         await client.session.close()

@@ -13,9 +13,9 @@ import jsonschema
 from linectl.config import EpcisSyncSettings
 from simulators.central.capture import ReceivedDocument
 from simulators.central.event_store import StoredEvent
-from standards.epcis.schema_check import SchemaChecker
 from standards.epcis.events import commissioning_event
 from standards.epcis.hashing import event_hash
+from standards.epcis.schema_check import SchemaChecker
 
 READ_POINT = "urn:epc:id:sgln:4012345.00001.1"
 BIZ_LOCATION = "urn:epc:id:sgln:4012345.00001.0"
