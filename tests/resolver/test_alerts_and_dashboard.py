@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.resolver.conftest import (
+from tests.resolver.kit import (
     BRAND_PASSWORD,
     Client,
     commissioning,

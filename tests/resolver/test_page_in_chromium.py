@@ -17,7 +17,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from tests.resolver.conftest import GTIN, LOT, Client, commissioning, document
+from tests.resolver.kit import GTIN, LOT, Client, commissioning, document
 
 FLAGS = (
     "--headless",

@@ -14,8 +14,8 @@ import jsonschema
 import pytest
 
 from standards.gs1.checkdigit import check_digit
-from tests.resolver.conftest import GTIN, LOT, Client, commissioning, document
 from tests.resolver.digital_link_js import DigitalLinkJs
+from tests.resolver.kit import GTIN, LOT, Client, commissioning, document
 
 PACK = f"/01/{GTIN}/10/{LOT}/21/S1"
 

@@ -12,7 +12,7 @@ from standards.epcis.events import (
 )
 from standards.gs1.checkdigit import make_sscc
 from standards.gs1.epc import sscc_urn
-from tests.resolver.conftest import (
+from tests.resolver.kit import (
     GTIN,
     LOT,
     PARTNER_TOKEN,
