@@ -97,6 +97,7 @@ async def running(
         site = web.TCPSite(
             runner, config.resolver.listen_host,
             config.resolver.listen_port if port is None else port,
+            reuse_port=config.resolver.reuse_port or None,
         )  # fmt: skip
         await site.start()
         bound = runner.addresses[0][1] if runner.addresses else config.resolver.listen_port

@@ -93,6 +93,8 @@ class ResolverSection(Section):
 
     listen_host: str = "127.0.0.1"
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 8090
+    reuse_port: bool = False
+    """Several workers on one host share ``listen_port`` (SO_REUSEPORT; the kernel balances)."""
     public_url: Annotated[str, Field(pattern=r"^https?://[^/\s]+$")]
     database: Annotated[str, Field(pattern=r"^(sqlite:///|postgres(ql)?://)\S+$")]
     epcis_schema: Path

@@ -168,7 +168,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     serial = parts.qualifier("21")
     if chosen.link_type != VERIFICATION and serial is not None:
         await services.scan(
-            parts.key, serial, parts.qualifier("10"), product,
+            parts.key, serial, parts.qualifier("10"),
             country=services.country(request), language=language, source="redirect",
         )  # fmt: skip
     headers = {

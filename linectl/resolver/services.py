@@ -99,19 +99,21 @@ class Services:
         gtin: str,
         serial: str | None,
         lot: str | None,
-        product: Product | None,
         *,
         country: str | None,
         language: str,
         source: str,
-    ) -> tuple[Verification, list[Alert]]:
+    ) -> tuple[Product, Verification, list[Alert]] | None:
+        """The verdict of one scan, logged with its alerts; None for a GTIN without product data."""
         rules = self.config.rules
         today = self.today()
 
         def decide(record: SerialRecord | None, lot_record: LotRecord | None) -> Verification:
             return verify(gtin, serial, lot, record, lot_record, today)
 
-        def raise_alerts(result: Verification, countries: list[str]) -> list[AlertDraft]:
+        def raise_alerts(
+            product: Product, result: Verification, countries: list[str]
+        ) -> list[AlertDraft]:
             return alerts_for(rules, result, country, product, countries)
 
         def urls(draft: AlertDraft) -> list[str]:
@@ -119,10 +121,10 @@ class Services:
 
         request = ScanRequest(self.now_ms(), gtin, serial, lot, country, language, source)
         window_ms = int(rules.country_window_h * 3_600_000)
-        result, alerts = await self.store.scan(request, decide, raise_alerts, window_ms, urls)
-        if alerts:
+        outcome = await self.store.scan(request, decide, raise_alerts, window_ms, urls)
+        if outcome is not None and outcome[2]:
             self.alert_raised.set()
-        return result, alerts
+        return outcome
 
 
 def best_language(header: str, offered: list[str]) -> str | None:

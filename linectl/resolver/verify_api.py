@@ -35,14 +35,14 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
         return invalid_link(exc)
     if parts.key_ai != "01":
         return problem(404, "not-found", "Not resolved here", "verification needs /01/{gtin}")
-    product = await services.store.product(parts.key)
-    if product is None:
-        return problem(404, "not-found", "Unknown GTIN", f"GTIN {parts.key} has no product data")
     language = services.language(request)
-    result, _ = await services.scan(
-        parts.key, parts.qualifier("21"), parts.qualifier("10"), product,
+    outcome = await services.scan(
+        parts.key, parts.qualifier("21"), parts.qualifier("10"),
         country=services.country(request), language=language, source="page",
     )  # fmt: skip
+    if outcome is None:
+        return problem(404, "not-found", "Unknown GTIN", f"GTIN {parts.key} has no product data")
+    product, result, _ = outcome
     html = request.app[PAGES].render(
         language, result, product, services.config.resolver.default_language
     )
@@ -69,14 +69,14 @@ async def verify_api(request: web.Request) -> web.StreamResponse:
         parts = _code(services, code)
     except Gs1Error as exc:
         return invalid_link(exc)
-    product = await services.store.product(parts.key)
-    if product is None:
-        return problem(404, "not-found", "Unknown GTIN", f"GTIN {parts.key} has no product data")
     language = services.language(request)
-    result, alerts = await services.scan(
-        parts.key, parts.qualifier("21"), parts.qualifier("10"), product,
+    outcome = await services.scan(
+        parts.key, parts.qualifier("21"), parts.qualifier("10"),
         country=services.country(request), language=language, source="api",
     )  # fmt: skip
+    if outcome is None:
+        return problem(404, "not-found", "Unknown GTIN", f"GTIN {parts.key} has no product data")
+    product, result, alerts = outcome
     body = result.to_json() | {
         "product": product.name(language, services.config.resolver.default_language),
         "first_scan_at": services.iso(result.first_scan_ms) if result.first_scan_ms else None,

@@ -12,9 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from harness.postgres import PostgresServer, postgres_server
 from tests.resolver.digital_link_js import DigitalLinkJs, install
 from tests.resolver.kit import Client, start_client, write_config
-from tests.resolver.postgres_server import PostgresServer, postgres_server
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -40,6 +40,7 @@ class Database(Protocol):
     dialect: Dialect
 
     def transaction(self, *, write: bool = True) -> contextlib.AbstractAsyncContextManager[Tx]: ...
+    async def run(self, body: Callable[[Tx], Awaitable[T]], *, write: bool = True) -> T: ...
     async def close(self) -> None: ...
 
 
@@ -68,6 +69,30 @@ class _SqliteTx:
         await self.executemany(sql, rows)
 
 
+class _DirectTx:
+    """Statements run at once: used by :meth:`SqliteDatabase.run` on the database thread."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return self._conn.execute(sql, tuple(args)).rowcount
+
+    async def fetchone(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self._conn.execute(sql, tuple(args)).fetchone()
+        return row
+
+    async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        return self._conn.execute(sql, tuple(args)).fetchall()
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, rows)
+
+    async def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Row]) -> None:
+        marks = ", ".join("?" * len(columns))
+        self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
 class SqliteDatabase:
     """One SQLite file, one connection on one thread, transactions one at a time."""
 
@@ -78,6 +103,7 @@ class SqliteDatabase:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolver-sqlite")
         self._lock = asyncio.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._db_loop: asyncio.AbstractEventLoop | None = None  # lives on the database thread
 
     async def open(self) -> None:
         def connect() -> sqlite3.Connection:
@@ -86,6 +112,7 @@ class SqliteDatabase:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            self._db_loop = asyncio.new_event_loop()
             return conn
 
         try:
@@ -110,10 +137,41 @@ class SqliteDatabase:
                 raise
             await self.call(lambda c: c.execute("COMMIT"))
 
+    async def run(self, body: Callable[[Tx], Awaitable[T]], *, write: bool = True) -> T:
+        """One transaction in one hop to the database thread: ``body`` runs there whole."""
+        conn, db_loop = self._conn, self._db_loop
+        if conn is None or db_loop is None:
+            raise StoreError("the SQLite database is closed")
+
+        async def whole() -> T:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                result = await body(_DirectTx(conn))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        def in_thread(coro: Coroutine[Any, Any, T]) -> T:
+            return db_loop.run_until_complete(coro)
+
+        async with self._lock:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, in_thread, whole()
+            )
+
     async def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        db_loop, self._db_loop = self._db_loop, None
+
+        def shut() -> None:
+            if conn is not None:
+                conn.close()
+            if db_loop is not None:
+                db_loop.close()
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, shut)
         self._executor.shutdown(wait=True)
 
 
@@ -174,6 +232,10 @@ class PostgresDatabase:
     async def transaction(self, *, write: bool = True) -> AsyncIterator[Tx]:
         async with self._pool.connection() as conn, conn.transaction():
             yield _PostgresTx(conn)
+
+    async def run(self, body: Callable[[Tx], Awaitable[T]], *, write: bool = True) -> T:
+        async with self.transaction(write=write) as tx:
+            return await body(tx)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -101,8 +101,10 @@ class FeedQueries:
         return len(rows)
 
     async def product(self, gtin: str) -> Product | None:
-        async with self.db.transaction(write=False) as tx:
-            row = await tx.fetchone("SELECT data FROM products WHERE gtin = ?", (gtin,))
+        async def body(tx: Tx) -> Row | None:
+            return await tx.fetchone("SELECT data FROM products WHERE gtin = ?", (gtin,))
+
+        row = await self.db.run(body, write=False)
         return None if row is None else product_from(gtin, json.loads(row[0]))
 
     async def products(self) -> list[Product]:
@@ -113,12 +115,10 @@ class FeedQueries:
     # -- serials and lots --------------------------------------------------------------------
 
     async def serial(self, gtin: str, serial: str) -> SerialRecord | None:
-        async with self.db.transaction(write=False) as tx:
-            return await read_serial(tx, gtin, serial)
+        return await self.db.run(lambda tx: read_serial(tx, gtin, serial), write=False)
 
     async def lot(self, gtin: str, lot: str) -> LotRecord | None:
-        async with self.db.transaction(write=False) as tx:
-            return await read_lot(tx, gtin, lot)
+        return await self.db.run(lambda tx: read_lot(tx, gtin, lot), write=False)
 
     async def recall(self, gtin: str, lot: str, reason: str, now_ms: int) -> bool:
         """Mark a lot recalled; True if the lot was known from commissioning events."""
@@ -233,3 +233,41 @@ async def _apply(tx: Tx, change: Change) -> None:
                 "updated_ms = excluded.updated_ms",
                 (target.key, change.status.value, change.detail, shipped, change.at_ms),
             )
+
+
+_CONTEXT_SQL = (
+    "SELECT p.data, "
+    + ", ".join(f"s.{c.strip()}" for c in _SERIAL_COLUMNS.split(","))
+    + ", c1.sscc, c1.parent, c1.shipped_to, c2.shipped_to, "
+    "l.gtin, l.lot, l.expiry, l.recalled, l.recall_reason, l.recalled_ms "
+    "FROM products p "
+    "LEFT JOIN serials s ON s.gtin = p.gtin AND s.serial = ? "
+    "LEFT JOIN containers c1 ON c1.sscc = s.parent "
+    "LEFT JOIN containers c2 ON c2.sscc = c1.parent "
+    "LEFT JOIN lots l ON l.gtin = p.gtin AND l.lot = COALESCE(s.lot, ?) "
+    "WHERE p.gtin = ?"
+)
+
+
+async def read_scan_context(
+    tx: Tx, gtin: str, serial: str | None, lot: str | None
+) -> tuple[Product, SerialRecord | None, LotRecord | None] | None:
+    """Product, serial (with its case / pallet shipment) and lot in one query; None: no product."""
+    row = await tx.fetchone(_CONTEXT_SQL, (serial, lot, gtin))
+    if row is None:
+        return None
+    product = product_from(gtin, json.loads(row[0]))
+    columns = row[1:15]
+    record = None
+    if columns[0] is not None:
+        holder, holder_parent, holder_shipped, top_shipped = row[15:19]
+        # the top container, as read_serial walks it: the case's pallet, else the case
+        pallet = holder_parent if holder_parent is not None else holder
+        record = serial_record(columns, holder_shipped or top_shipped, pallet)
+    lot_row = row[19:25]
+    lot_record = None
+    if lot_row[0] is not None:
+        lot_record = LotRecord(
+            str(lot_row[0]), str(lot_row[1]), lot_row[2], bool(lot_row[3]), lot_row[4], lot_row[5]
+        )
+    return product, record, lot_record

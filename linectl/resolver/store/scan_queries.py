@@ -7,9 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from linectl.resolver.feed import OUT_OF_CHAIN
-from linectl.resolver.model import Alert, AlertDraft, Delivery, LotRecord, Scan, SerialRecord
+from linectl.resolver.model import (
+    Alert,
+    AlertDraft,
+    Delivery,
+    LotRecord,
+    Product,
+    Scan,
+    SerialRecord,
+)
 from linectl.resolver.store.database import Database, Row, Tx
-from linectl.resolver.store.feed_queries import read_lot, read_serial
+from linectl.resolver.store.feed_queries import read_scan_context, read_serial
 from linectl.resolver.store.schema import ensure_partition, month_bounds, scan_partitions
 from linectl.resolver.verdict import Verification
 
@@ -35,7 +43,7 @@ class ScanRequest:
 
 
 Decide = Callable[[SerialRecord | None, LotRecord | None], Verification]
-RaiseAlerts = Callable[[Verification, list[str]], list[AlertDraft]]
+RaiseAlerts = Callable[[Product, Verification, list[str]], list[AlertDraft]]
 
 
 def _alert(row: Row) -> Alert:
@@ -51,7 +59,7 @@ class ScanQueries:
     db: Database
     _months: set[str]
 
-    async def _ensure_month(self, at_ms: int) -> None:
+    async def ensure_month(self, at_ms: int) -> None:
         if self.db.dialect != "postgresql":
             return
         name = month_bounds(at_ms)[0]
@@ -69,14 +77,19 @@ class ScanQueries:
         raise_alerts: RaiseAlerts,
         window_ms: int,
         webhooks: Callable[[AlertDraft], Sequence[str]],
-    ) -> tuple[Verification, list[Alert]]:
-        """Verify one scan, log it and raise its alerts (with their deliveries), all at once."""
-        await self._ensure_month(request.at_ms)
+    ) -> tuple[Product, Verification, list[Alert]] | None:
+        """Verify one scan, log it and raise its alerts (with their deliveries), all at once.
+
+        None (and nothing logged) when the GTIN has no product data here.
+        """
+        await self.ensure_month(request.at_ms)
         r = request
-        async with self.db.transaction() as tx:
-            record = await read_serial(tx, r.gtin, r.serial) if r.serial else None
-            lot_name = record.lot if record is not None and record.lot else r.lot
-            lot = await read_lot(tx, r.gtin, lot_name) if lot_name else None
+
+        async def body(tx: Tx) -> tuple[Product, Verification, list[Alert]] | None:
+            context = await read_scan_context(tx, r.gtin, r.serial, r.lot)
+            if context is None:
+                return None
+            product, record, lot = context
             result = decide(record, lot)
             await tx.execute(
                 "INSERT INTO scans (at_ms, gtin, lot, serial, country, language, verdict, source) "
@@ -93,18 +106,21 @@ class ScanQueries:
                     "WHERE gtin = ? AND serial = ?",
                     (r.country, r.at_ms, r.gtin, r.serial),
                 )
-                rows = await tx.fetchall(
-                    "SELECT DISTINCT country FROM scans WHERE gtin = ? AND serial = ? "
-                    "AND at_ms >= ? AND country IS NOT NULL",
-                    (r.gtin, r.serial, r.at_ms - window_ms),
-                )
-                countries = sorted(str(c[0]) for c in rows)
+                if record.scan_count > 0:  # earlier scans may have come from elsewhere
+                    rows = await tx.fetchall(
+                        "SELECT DISTINCT country FROM scans WHERE gtin = ? AND serial = ? "
+                        "AND at_ms >= ? AND country IS NOT NULL",
+                        (r.gtin, r.serial, r.at_ms - window_ms),
+                    )
+                    countries = sorted(str(c[0]) for c in rows)
             alerts = [
                 a
-                for draft in raise_alerts(result, countries)
+                for draft in raise_alerts(product, result, countries)
                 if (a := await _add_alert(tx, draft, r.at_ms, webhooks(draft))) is not None
             ]
-        return result, alerts
+            return product, result, alerts
+
+        return await self.db.run(body)
 
     async def scans_of(self, gtin: str, serial: str) -> list[Scan]:
         async with self.db.transaction(write=False) as tx:

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server from Debian's ``postgresql`` package, for the resolver's tests.
+"""A throwaway PostgreSQL server from Debian's ``postgresql`` package, for tests and benchmarks.
 
 ``initdb`` and ``pg_ctl`` run in a temporary directory on a free local port (as the
 ``postgres`` user when the tests run as root, since PostgreSQL refuses to run as root), trust
