@@ -43,6 +43,7 @@ def build_app(services: Services) -> web.Application:
     r = app.router
     r.add_route("OPTIONS", "/capture", capture.options_capture)
     r.add_post("/capture", capture.post_capture)
+    r.add_get("/capture", capture.list_jobs)
     r.add_get("/capture/{capture_id}", capture.get_job)
     r.add_get("/.well-known/gs1resolver", resolve.well_known)
     r.add_get("/recall-status/{tail:.*}", resolve.recall_status)

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from linectl.resolver.feed import changes_of, event_time_ms
+from linectl.resolver.model import CaptureJob
 from linectl.resolver.services import SERVICES, Services, problem
 from standards.epcis.hashing import EventHashError, event_hash
 
@@ -159,13 +160,7 @@ async def post_capture(request: web.Request) -> web.StreamResponse:
     return web.Response(status=202, headers={"Location": f"/capture/{job_id}", **_epcis_headers()})
 
 
-async def get_job(request: web.Request) -> web.StreamResponse:
-    services = request.app[SERVICES]
-    if not _authorised(services, request):
-        return _unauthorised()
-    job = await services.store.job(request.match_info["capture_id"])
-    if job is None:
-        return problem(404, "epcisException:NoSuchResourceException", "No such capture job")
+def _job_document(services: Services, job: CaptureJob) -> dict[str, Any]:
     document: dict[str, Any] = {
         "captureID": job.id,
         "createdAt": services.iso(job.created_ms),
@@ -176,4 +171,22 @@ async def get_job(request: web.Request) -> web.StreamResponse:
     }
     if job.finished_ms is not None:
         document["finishedAt"] = services.iso(job.finished_ms)
-    return web.json_response(document, headers=_epcis_headers())
+    return document
+
+
+async def get_job(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    if not _authorised(services, request):
+        return _unauthorised()
+    job = await services.store.job(request.match_info["capture_id"])
+    if job is None:
+        return problem(404, "epcisException:NoSuchResourceException", "No such capture job")
+    return web.json_response(_job_document(services, job), headers=_epcis_headers())
+
+
+async def list_jobs(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    if not _authorised(services, request):
+        return _unauthorised()
+    jobs = [_job_document(services, job) for job in await services.store.jobs()]
+    return web.json_response(jobs, headers=_epcis_headers())

@@ -171,3 +171,6 @@ async def test_capture_needs_the_token_and_a_valid_document(resolver: Client) ->
         assert r.status == 400 and "/epcisBody/eventList/0" in body["detail"]
     async with resolver.session.options(url) as r:
         assert r.status == 204 and r.headers["GS1-EPCIS-Max"].startswith("2")
+    job = await resolver.capture(doc)
+    async with resolver.session.get(url, headers=headers) as r:
+        assert [j["captureID"] for j in await r.json()] == [job["captureID"]]

@@ -66,6 +66,20 @@ class FeedQueries:
             json.loads(row[6]),
         )  # fmt: skip
 
+    async def jobs(self, limit: int = 100) -> list[CaptureJob]:
+        """The latest capture jobs, newest first."""
+        async with self.db.transaction(write=False) as tx:
+            rows = await tx.fetchall(
+                "SELECT id, created_ms, finished_ms, running, success, behaviour, errors "
+                "FROM capture_jobs ORDER BY created_ms DESC, id LIMIT ?",
+                (limit,),
+            )
+        return [
+            CaptureJob(str(r[0]), int(r[1]), r[2], bool(r[3]), bool(r[4]), str(r[5]),
+                       json.loads(r[6]))
+            for r in rows
+        ]  # fmt: skip
+
     async def apply_events(
         self, job_id: str, events: Sequence[tuple[str, str, int, list[Change]]]
     ) -> ApplyOutcome:
