@@ -217,7 +217,7 @@ class PostgresDatabase:
 
     def __init__(self, conninfo: str, size: int = 4) -> None:
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
-            conninfo, min_size=1, max_size=size, open=False, kwargs={"autocommit": True}
+            conninfo, min_size=size, max_size=size, open=False, kwargs={"autocommit": True}
         )
         self.conninfo = conninfo
 
@@ -234,8 +234,10 @@ class PostgresDatabase:
             yield _PostgresTx(conn)
 
     async def run(self, body: Callable[[Tx], Awaitable[T]], *, write: bool = True) -> T:
-        async with self.transaction(write=write) as tx:
-            return await body(tx)
+        """One transaction in pipeline mode: statements whose results are not read yet travel
+        together (BEGIN with the first query, the last writes with COMMIT)."""
+        async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            return await body(_PostgresTx(conn))
 
     async def close(self) -> None:
         await self._pool.close()
