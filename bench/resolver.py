@@ -9,7 +9,7 @@ ones (every 50th a made-up one). Each verification is a real one: lookups, a log
 alert rules. PostgreSQL runs from Debian's binaries in a temporary directory (harness.postgres).
 
     python bench/resolver.py [--serials 10000000] [--scans 1000000] [--backend both]
-                             [--workers 2] [--concurrency 32] [--seconds 20]
+                             [--workers 2] [--concurrency 16] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ async def load(url: str, serials: int, scans: int) -> float:
     return time.perf_counter() - started
 
 
-def write_config(root: Path, url: str, port: int) -> Path:
+def write_config(root: Path, url: str, port: int, pool: int = 4) -> Path:
     (root / "session.key").write_text(secrets.token_hex(32))
     sha = hashlib.sha256(b"bench").hexdigest()
     path = root / "resolver.toml"
@@ -129,7 +129,7 @@ database = "{url}"
 epcis_schema = "{standards_dir() / "epcis" / "EPCIS-JSON-Schema.json"}"
 capture_tokens_sha256 = ["{sha}"]
 session_key_file = "session.key"
-pool_size = 8
+pool_size = {pool}
 """)
     return path
 
@@ -202,7 +202,7 @@ def main() -> None:
     p.add_argument("--scans", type=int, default=1_000_000)
     p.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--seconds", type=float, default=20.0)
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="linectl-bench-resolver-") as tmp:
