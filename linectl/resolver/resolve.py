@@ -171,8 +171,11 @@ async def resolve(request: web.Request) -> web.StreamResponse:
             parts.key, serial, parts.qualifier("10"),
             country=services.country(request), language=language, source="redirect",
         )  # fmt: skip
+    location = chosen.href
+    if chosen.link_type == VERIFICATION and parts.attributes:  # the page checks them too
+        location += "".join(f"&{ai}={value}" for ai, value in parts.attributes)
     headers = {
-        "Location": chosen.href,
+        "Location": location,
         "Link": f'<{anchor}?linkType=all>; rel="linkset"; type="{LINKSET_TYPE}"',
         "Vary": "Accept, Accept-Language",
         "Cache-Control": "no-store",

@@ -103,13 +103,14 @@ class Services:
         country: str | None,
         language: str,
         source: str,
+        expiry: date | None = None,
     ) -> tuple[Product, Verification, list[Alert]] | None:
         """The verdict of one scan, logged with its alerts; None for a GTIN without product data."""
         rules = self.config.rules
         today = self.today()
 
         def decide(record: SerialRecord | None, lot_record: LotRecord | None) -> Verification:
-            return verify(gtin, serial, lot, record, lot_record, today)
+            return verify(gtin, serial, lot, record, lot_record, today, expiry)
 
         def raise_alerts(
             product: Product, result: Verification, countries: list[str]

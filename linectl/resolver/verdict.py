@@ -73,8 +73,10 @@ def verify(
     record: SerialRecord | None,
     lot: LotRecord | None,
     today: date,
+    scanned_expiry: date | None = None,
 ) -> Verification:
-    """The verdict for a scan of ``gtin`` / ``serial`` (lot as printed, if the code holds it)."""
+    """The verdict for a scan of ``gtin`` / ``serial`` (lot and expiry as printed, if the code
+    holds them: a printed value that differs from the commissioned one is a warning sign)."""
     if record is None:
         detail = "serial never commissioned" if serial else "no serial in the code"
         return Verification(Verdict.UNKNOWN, gtin, serial, scanned_lot, None, detail)
@@ -86,6 +88,20 @@ def verify(
             scanned_lot,
             None,
             f"the code says lot {scanned_lot}, the serial was commissioned in another lot",
+        )
+    if (
+        scanned_expiry is not None
+        and record.expiry is not None
+        and scanned_expiry != date.fromisoformat(record.expiry)
+    ):
+        return Verification(
+            Verdict.UNKNOWN,
+            gtin,
+            serial,
+            scanned_lot,
+            None,
+            f"the code says expiry {scanned_expiry.isoformat()}, the serial was commissioned "
+            "with another",
         )
     base = Verification(
         Verdict.GENUINE,

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from linectl.resolver.page import PageRenderer
 from linectl.resolver.resolve import invalid_link, parse_request
 from linectl.resolver.services import SERVICES, Services, problem
 from linectl.resolver.store import DecommissionError
+from standards.gs1.dates import parse_yymmdd
 from standards.gs1.digital_link import DigitalLinkParts, parse_digital_link
 from standards.gs1.errors import Gs1Error
 
@@ -39,6 +41,7 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
     outcome = await services.scan(
         parts.key, parts.qualifier("21"), parts.qualifier("10"),
         country=services.country(request), language=language, source="page",
+        expiry=printed_expiry(parts),
     )  # fmt: skip
     if outcome is None:
         return problem(404, "not-found", "Unknown GTIN", f"GTIN {parts.key} has no product data")
@@ -51,6 +54,12 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
         content_type="text/html",
         headers={"Cache-Control": "no-store", "Content-Language": language},
     )
+
+
+def printed_expiry(parts: DigitalLinkParts) -> date | None:
+    """The expiry (AI 17) the code carries as a data attribute, if any (day 00: month end)."""
+    value = parts.attribute("17")
+    return parse_yymmdd(value, allow_day_zero=True) if value is not None else None
 
 
 def _code(services: Services, code: str) -> DigitalLinkParts:
@@ -73,6 +82,7 @@ async def verify_api(request: web.Request) -> web.StreamResponse:
     outcome = await services.scan(
         parts.key, parts.qualifier("21"), parts.qualifier("10"),
         country=services.country(request), language=language, source="api",
+        expiry=printed_expiry(parts),
     )  # fmt: skip
     if outcome is None:
         return problem(404, "not-found", "Unknown GTIN", f"GTIN {parts.key} has no product data")

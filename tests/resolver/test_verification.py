@@ -174,3 +174,20 @@ async def test_capture_needs_the_token_and_a_valid_document(resolver: Client) ->
     job = await resolver.capture(doc)
     async with resolver.session.get(url, headers=headers) as r:
         assert [j["captureID"] for j in await r.json()] == [job["captureID"]]
+
+
+async def test_a_printed_expiry_that_differs_from_the_commissioned_one_is_not_genuine(
+    resolver: Client,
+) -> None:
+    await resolver.capture(document(commissioning(["E1", "E2"])))
+    url = f"{resolver.base}/api/v1/verify"
+    right = f"{resolver.public}/01/{GTIN}/10/{LOT}/21/E1?17=281130"
+    wrong = f"{resolver.public}/01/{GTIN}/10/{LOT}/21/E2?17=291130"
+    async with resolver.session.get(url, params={"code": right}) as r:
+        assert (await r.json())["verdict"] == "genuine"
+    async with resolver.session.get(url, params={"code": wrong}) as r:
+        answer = await r.json()
+        assert answer["verdict"] == "unknown" and "expiry 2029-11-30" in answer["detail"]
+    path = f"/01/{GTIN}/10/{LOT}/21/E1?17=281130"
+    async with resolver.session.get(resolver.base + path, allow_redirects=False) as r:
+        assert r.status == 307 and r.headers["Location"].endswith("?lang=en&17=281130")
