@@ -45,6 +45,11 @@ class Verification:
     first_scan_ms: int | None = None
     first_scan_country: str | None = None
     recall_reason: str | None = None
+    status: str | None = None
+    """The serial's status from the events (commissioned, shipped, decommissioned, ...)."""
+    container: str | None = None
+    """The SSCC of the case (or its pallet) holding the pack."""
+    shipped_to: str | None = None
 
     @property
     def genuine(self) -> bool:
@@ -63,6 +68,9 @@ class Verification:
             "first_scan_ms": self.first_scan_ms,
             "first_scan_country": self.first_scan_country,
             "recall_reason": self.recall_reason,
+            "status": self.status,
+            "container": self.container,
+            "shipped_to": self.shipped_to,
         }
 
 
@@ -113,6 +121,9 @@ def verify(
         previous_scans=record.scan_count,
         first_scan_ms=record.first_scan_ms,
         first_scan_country=record.first_scan_country,
+        status=record.status,
+        container=record.pallet or record.parent,
+        shipped_to=record.shipped_to,
     )
     if lot is not None and lot.recalled:
         return replace(

@@ -124,6 +124,9 @@ async def test_packing_and_shipping_reach_the_serial(resolver: Client) -> None:
     record = await resolver.resolver.services.store.serial(GTIN, "P1")
     assert record is not None and record.parent == case and record.lot == LOT
     assert record.pallet == pallet and record.shipped_to == WHOLESALER
+    answer = await resolver.verify("P1")
+    assert answer["container"] == pallet and answer["shipped_to"] == WHOLESALER
+    assert answer["status"] == "commissioned" and answer["verdict"] == "genuine"
 
 
 async def test_a_partner_decommissions_and_may_undo_within_the_rules(resolver: Client) -> None:
