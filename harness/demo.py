@@ -43,6 +43,7 @@ from harness.processes import (
     start_simulators,
     toml_text,
 )
+from harness.resolver_demo import ResolverDemo, run_resolver_demo
 from harness.truth import (
     PalletCheck,
     TruthReport,
@@ -56,6 +57,7 @@ from linectl.ledger import Ledger, LedgerError
 from linectl.ledger.unit_rows import batch_unit_rows
 from linectl.line.control import Command
 from linectl.service.client import ControlClient, ControlClientError
+from simulators.central.config import standards_dir
 from simulators.line import Defect
 from simulators.virtual_line import line_layout
 from standards.gs1.checkdigit import check_digit, make_sscc
@@ -108,11 +110,13 @@ class DemoResult:
     line_seconds: float = 0.0
     packing: dict[str, Any] = field(default_factory=dict)  # close-batch's packing result
     pallet_check: PalletCheck | None = None  # None: the line builds no pallets
+    resolver: ResolverDemo | None = None
 
     @property
     def ok(self) -> bool:
         pallets = self.pallet_check is None or self.pallet_check.ok
-        return bool(self.reconciliation.get("balanced")) and self.truth.ok and pallets
+        resolver = self.resolver is not None and self.resolver.ok
+        return bool(self.reconciliation.get("balanced")) and self.truth.ok and pallets and resolver
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -316,6 +320,8 @@ def run_demo(options: DemoOptions | None = None, out: TextIO | None = None) -> D
     result = DemoResult(reconciliation, reasons, truth, status, unholds, line_seconds, packing)
     if packing:
         result.pallet_check = check_first_pallet(files)
+    work_order = {"gtin": GTIN, "lot": LOT, "market": "DE"}
+    result.resolver = run_resolver_demo(files, units, work_order, standards_dir(), out)
     report(result, table, out, time.monotonic() - started)
     return result
 
@@ -382,6 +388,8 @@ def report(result: DemoResult, table: str, out: TextIO, seconds: float) -> None:
     print(result.truth.summary(), file=out)
     if result.pallet_check is not None:
         print(result.pallet_check.line(), file=out)
+    if result.resolver is not None:
+        print("\n".join(result.resolver.lines()), file=out)
     print("demo: OK" if result.ok else "demo: FAILED", file=out)
 
 

@@ -28,6 +28,7 @@ from linectl.ledger.opening import create_ledger, damage_named
 from linectl.ledger.opening import open_ledger as open_existing
 from linectl.ledger.serial_file import read_serial_file
 from linectl.lifecycle import return_unused
+from linectl.resolver.command import add_resolver_commands
 from standards.gs1.checkdigit import has_valid_check_digit
 from standards.gs1.errors import Gs1Error
 from standards.gs1.scan import parse_scan
@@ -352,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_control_commands(sub, add)  # status, start, stop, hold, ...: the running daemon's API
     add_aggregation_commands(sub, add, open_ledger)  # contents, recall, case/pallet/unit rework
+    add_resolver_commands(sub, add)  # linectl resolver: serve, recall, import-products
     return parser
 
 

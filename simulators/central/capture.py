@@ -34,7 +34,7 @@ from aiohttp import web
 from simulators.central.config import CentralConfig
 from simulators.central.event_store import EventStore, QueryError, now_text
 from simulators.central.faults import Faults
-from simulators.central.schema_check import SchemaChecker
+from standards.epcis.schema_check import SchemaChecker
 
 log = logging.getLogger("simulators.central.epcis")
 

@@ -31,8 +31,8 @@ from simulators.central.config import CentralConfig, CentralConfigError
 from simulators.central.event_store import EventStore
 from simulators.central.faults import FaultError, Faults
 from simulators.central.pool_manager import PoolManagerServer
-from simulators.central.schema_check import SchemaChecker
 from simulators.central.serial_pool import SerialPool
+from standards.epcis.schema_check import SchemaChecker
 
 log = logging.getLogger("simulators.central")
 

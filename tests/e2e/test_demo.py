@@ -48,6 +48,8 @@ def test_the_demo_balances_and_its_ground_truth_agrees_pack_by_pack(tmp_path: Pa
     text = out.getvalue()
 
     assert result.ok, text
+    assert result.resolver is not None and result.resolver.ok, text  # scan to verify, three links
+    assert text.count("/verify/01/") == 3 and "resolver: OK" in text, text
     rec = result.reconciliation
     assert rec["balanced"] and rec["status"] == "closed" and rec["in_process"] == 0, text
     assert rec["received"] == options.pool == rec["accounted"]

@@ -14,9 +14,9 @@ from epcis_event_hash_generator import hash_generator, json_to_py
 from linectl.config import EpcisSyncSettings
 from simulators.central.capture import ReceivedDocument
 from simulators.central.event_store import StoredEvent
-from simulators.central.schema_check import SchemaChecker
 from standards.epcis.events import commissioning_event
 from standards.epcis.hashing import event_hash
+from standards.epcis.schema_check import SchemaChecker
 
 READ_POINT = "urn:epc:id:sgln:4012345.00001.1"
 BIZ_LOCATION = "urn:epc:id:sgln:4012345.00001.0"

@@ -1,5 +1,7 @@
 """A compiled JSON Schema (draft-07 subset) checker, fast enough to validate every captured event.
 
+Pure (the caller reads the schema file): the central simulator and the resolver both use it.
+
 The generic ``jsonschema`` validator spends about 2 ms per EPCIS event; a repository simulator that
 receives tens of thousands of events in a test cannot afford that. This module turns the schema
 into nested closures once, so each check is a few plain Python calls. It implements exactly the

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from simulators.central.schema_check import SchemaChecker, SchemaCompileError
+from standards.epcis.schema_check import SchemaChecker, SchemaCompileError
 
 EXAMPLES = ("epcis/examples", "epcis-hash/examples")
 ODD_VALUES: list[Any] = [

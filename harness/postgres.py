@@ -1,0 +1,89 @@
+"""A throwaway PostgreSQL server from Debian's ``postgresql`` package, for tests and benchmarks.
+
+``initdb`` and ``pg_ctl`` run in a temporary directory on a free local port (as the
+``postgres`` user when the tests run as root, since PostgreSQL refuses to run as root), trust
+authentication on 127.0.0.1 only; the directory is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+INSTALL_HINT = (
+    "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: install Debian's "
+    "'postgresql' package (.ci/run installs it when missing)"
+)
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    port: int
+    user: str
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+
+def _bin_dir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError(INSTALL_HINT)
+    return Path(found[-1]).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_server_user(argv: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return argv
+    return ["runuser", "-u", "postgres", "--", *argv]
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start a server, yield it, stop it and delete its directory."""
+    bin_dir = _bin_dir()
+    root = Path(tempfile.mkdtemp(prefix="linectl-pg-"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    port = _free_port()
+    user = "resolver"
+    log = root / "server.log"
+    try:
+        subprocess.run(
+            _as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-U", user,
+                             "--auth=trust", "-E", "UTF8", "--no-sync"]),
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run(
+            _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
+                             "-l", str(log), "-w", "-t", "60", "start"]),
+            check=True, capture_output=True, timeout=90,
+        )  # fmt: skip
+        yield PostgresServer(port, user)
+    except subprocess.CalledProcessError as exc:
+        text = log.read_text() if log.exists() else ""
+        raise RuntimeError(f"PostgreSQL did not start: {exc.stderr!r} {text}") from exc
+    finally:
+        if (data / "postmaster.pid").exists():
+            subprocess.run(
+                _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                                 "-w", "stop"]),
+                capture_output=True, timeout=60,
+            )  # fmt: skip
+        shutil.rmtree(root, ignore_errors=True)
