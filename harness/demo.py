@@ -31,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from harness.identity import set_up_identity
 from harness.processes import (
     REPO,
     USER,
@@ -178,9 +179,9 @@ def provision(files: DemoFiles, options: DemoOptions, out: TextIO) -> None:
     if ssccs:
         stock = Path(daemon["aggregation"].get("sscc_stock") or files.ssccs)
         stock.write_text("\n".join(generate_ssccs(ssccs)) + "\n", encoding="ascii")
-    config = ["--config", str(files.config), "--user", USER]
+    set_up_identity(files.config, files.root, USER, out)
+    config = ["--config", str(files.config), "--token-file", str(files.token)]
     steps = [
-        ["ledger", "init"],
         ["batch", "create", BATCH, "--gtin", GTIN, "--lot", LOT, "--expiry", EXPIRY,
          "--quantity", str(options.packs), "--market", "DE", "--reason", "make demo"],
         ["serials", "import", str(files.serials), "--batch", BATCH],
@@ -331,7 +332,9 @@ def check_first_pallet(files: DemoFiles) -> PalletCheck | None:
         step = ["contents", first.sscc, "--json"]
         text = io.StringIO()
         with contextlib.redirect_stdout(text):
-            code = cli_main(["--ledger", str(files.ledger), *step])
+            code = cli_main(
+                ["--config", str(files.config), "--token-file", str(files.token), *step]
+            )
         if code != 0:
             raise DemoError(f"linectl {' '.join(step)} failed with exit code {code}")
         listed = listed_serials(json.loads(text.getvalue()))
