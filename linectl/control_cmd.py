@@ -25,12 +25,14 @@ from linectl.service.client import (
     ControlClientError,
     DaemonUnreachable,
     Endpoint,
+    Forbidden,
     unreachable_message,
 )
 
 SYSTEM_CONFIG = Path("/etc/linectl/line.toml")
 """Used when neither --config nor $LINECTL_CONFIG names a file (where the service reads it)."""
 
+SIGNATURE_REQUIRED = "urn:linectl:problem:signature-required"
 EXIT_REFUSED = 1
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
@@ -135,18 +137,22 @@ def cmd_control(args: argparse.Namespace) -> int:
     command: Command = args.control_command
 
     def send(client: ControlClient) -> int:
-        signature = None
-        machine = args.token_file or os.environ.get("LINECTL_TOKEN_FILE")
-        if command is Command.CLOSE_BATCH and not machine:  # a person signs the close
-            prompt = f"signature (close-batch, {args.meaning}): your password: "
+        batch = getattr(args, "batch", None)
+        try:
+            answer = client.command(command, reason=args.reason, batch=batch)
+        except Forbidden as exc:
+            if exc.problem.get("type") != SIGNATURE_REQUIRED:
+                raise
+            # a person closes the batch: the daemon asks for their electronic signature
+            meaning = getattr(args, "meaning", "performed")
+            prompt = f"signature ({command.value}, {meaning}): your password: "
             if args.password_stdin:
                 password = sys.stdin.readline().rstrip("\r\n")
             else:
                 password = getpass.getpass(prompt)
-            signature = (password, args.meaning)
-        answer = client.command(
-            command, reason=args.reason, batch=getattr(args, "batch", None), signature=signature
-        )
+            answer = client.command(
+                command, reason=args.reason, batch=batch, signature=(password, meaning)
+            )
         status = answer.get("status")
         summary = _summary(status) if isinstance(status, dict) else ""
         print(f"{command.value} accepted (by {answer.get('user', '?')}){summary}")

@@ -60,7 +60,7 @@ _SIGNED_COMMANDS = {Command.CLOSE_BATCH: "batch.close"}
 
 _CONTROL = web.AppKey("control", LineControl)
 _IDENTITY = web.AppKey("identity", Identity)
-_PRINCIPAL = "linectl.principal"
+_PRINCIPAL = web.RequestKey("principal", Principal)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _dumps = functools.partial(json.dumps, default=str, ensure_ascii=False)
@@ -293,6 +293,7 @@ async def _post_command(request: web.Request) -> web.Response:
             )
         except IdentityError as exc:
             raise _Forbidden(exc) from None
+    subject = batch or _batch_of(request.app[_CONTROL].status())  # what the signature is on
     try:
         status = await request.app[_CONTROL].command(command, user=user, reason=reason, batch=batch)
     except CommandRefused as exc:
@@ -303,7 +304,6 @@ async def _post_command(request: web.Request) -> web.Response:
     log.info("command accepted", command=command.value, user=user, reason=reason, batch=batch)
     answer: dict[str, Any] = {"command": command.value, "user": user, "status": status}
     if signer is not None and action is not None and signature is not None:
-        subject = batch or _batch_of(status)
         sig = await asyncio.to_thread(
             signatures.record, signer, action, signature[1], subject, status, reason
         )

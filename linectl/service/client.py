@@ -34,6 +34,10 @@ class Unauthorized(ControlClientError):
 class Forbidden(ControlClientError):
     """The user is known but their role may not do this (or a signature is missing)."""
 
+    def __init__(self, detail: str, problem: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.problem = problem
+
 
 class CommandRejected(ControlClientError):
     """The line refused the command (HTTP 409); ``problem`` is the RFC 7807 document."""
@@ -219,7 +223,7 @@ class ControlClient:
                 f"the daemon at {self.endpoint.url} refused the credential: {detail}"
             )
         if status == 403:
-            raise Forbidden(f"refused: {detail}")
+            raise Forbidden(f"refused: {detail}", problem)
         if status == 409:
             raise CommandRejected(detail, problem)
         field = f" (field {problem['field']})" if "field" in problem else ""
