@@ -14,6 +14,7 @@ import io
 import secrets
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -35,8 +36,19 @@ def run_cli(argv: Sequence[str], stdin: str = "", out: TextIO | None = None) -> 
         sys.stdin = saved
 
 
-def set_up_identity(config: Path, root: Path, machine: str, out: TextIO | None = None) -> Path:
-    """Ledger, first admin and a machine account ``machine``; returns its API token file."""
+@dataclass(frozen=True)
+class DemoIdentity:
+    """The machine account's API token file, and every secret the set-up used (so a test can
+    check that none of them reached a log or the ledger in clear)."""
+
+    token_file: Path
+    secrets: tuple[str, ...]
+
+
+def set_up_identity(
+    config: Path, root: Path, machine: str, out: TextIO | None = None
+) -> DemoIdentity:
+    """Ledger, first admin and a machine account ``machine`` with an API token."""
     secret_file = root / "admin.secret"
     token_file = root / f"{machine}.token"
     password = secrets.token_urlsafe(18)
@@ -60,14 +72,18 @@ def set_up_identity(config: Path, root: Path, machine: str, out: TextIO | None =
         (["user", "token", "create", machine, "--label", "demo", "--out", str(token_file)], ""),
         (["logout"], ""),
     ]
+    used = [password]
     for step, stdin in steps:
         shown = [s for s in step if s != "--password-stdin"]
         if out is not None:
             print(f"$ linectl {' '.join(shown)}", file=out)
         if "{secret}" in stdin:
-            stdin = stdin.replace("{secret}", secret_file.read_text(encoding="utf-8").strip())
+            secret = secret_file.read_text(encoding="utf-8").strip()
+            used.append(secret)
+            stdin = stdin.replace("{secret}", secret)
         code = run_cli(base + step, stdin, out)
         if code != 0:
             raise DemoError(f"linectl {' '.join(shown)} failed with exit code {code}")
     secret_file.unlink()
-    return token_file
+    used.append(token_file.read_text(encoding="utf-8").strip())
+    return DemoIdentity(token_file, tuple(used))
