@@ -17,6 +17,7 @@ import json
 import os
 import stat
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from linectl.identity import (
     Role,
     Signatures,
 )
+from linectl.ledger import LedgerError
 from linectl.line.control import Command, CommandRefused, LineControl
 
 __all__ = [
@@ -317,6 +319,40 @@ async def _post_command(request: web.Request) -> web.Response:
     return web.json_response(answer, dumps=_dumps)
 
 
+async def _post_release(request: web.Request) -> web.Response:
+    """Release a closed batch: QA's signature, by someone who neither started nor closed it."""
+    batch = request.match_info["batch"]
+    body = await _json_object(request)
+    for name in body:
+        if name not in ("signature", "reason"):
+            raise _BadInput(name, f"unknown field {name!r} (allowed: reason, signature)")
+    signature = _parse_signature(body)
+    if signature is None:
+        raise _BadInput("signature", 'a release is signed: send "signature": {"password": ...}')
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > _MAX_REASON:
+        raise _BadInput("reason", f"field 'reason' must be a string of at most {_MAX_REASON} chars")
+    principal = await _require(request, Permission.BATCH_RELEASE, f"release batch {batch}")
+    signatures = Signatures(request.app[_IDENTITY])
+    password, meaning = signature
+    try:
+        sig = await asyncio.to_thread(
+            signatures.release_batch, principal, batch, password, meaning, reason
+        )
+    except IdentityError as exc:
+        raise _Forbidden(exc) from None
+    except LedgerError as exc:
+        return _problem(409, "Release refused", str(exc), kind="release-refused")
+    return web.json_response({"batch": batch, "released": True, "signature": asdict(sig)})
+
+
+async def _get_users(request: web.Request) -> web.Response:
+    principal = await _require(request, Permission.USER_ADMIN, "list users")
+    users = await asyncio.to_thread(request.app[_IDENTITY].users, principal)
+    shown = [{k: v for k, v in asdict(u).items() if k != "password_hash"} for u in users]
+    return web.json_response({"users": shown}, dumps=_dumps)
+
+
 def _batch_of(status: dict[str, Any]) -> str:
     batch = status.get("batch")
     if isinstance(batch, dict):
@@ -336,6 +372,8 @@ def _build_app(control: LineControl, identity: Identity) -> web.Application:
     app.router.add_get("/v1/alarms", _get_alarms, allow_head=False)
     app.router.add_get("/v1/counters", _get_counters, allow_head=False)
     app.router.add_post("/v1/commands", _post_command)
+    app.router.add_post("/v1/batches/{batch}/release", _post_release)
+    app.router.add_get("/v1/users", _get_users, allow_head=False)
     return app
 
 

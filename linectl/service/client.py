@@ -169,6 +169,20 @@ class ControlClient:
             payload["signature"] = {"password": signature[0], "meaning": signature[1]}
         return self._object(self._request("POST", "/v1/commands", payload, _COMMAND_TIMEOUT_S))
 
+    def release(
+        self, batch: str, password: str, meaning: str = "released", reason: str = ""
+    ) -> dict[str, Any]:
+        """POST /v1/batches/B/release: the caller's signature releases a closed batch."""
+        payload = {"reason": reason, "signature": {"password": password, "meaning": meaning}}
+        return self._object(
+            self._request("POST", f"/v1/batches/{batch}/release", payload, _GET_TIMEOUT_S)
+        )
+
+    def users(self) -> list[dict[str, Any]]:
+        """GET /v1/users (user administrators only)."""
+        body = self._object(self._request("GET", "/v1/users", None, _GET_TIMEOUT_S))
+        return list(body.get("users") or [])
+
     # --- plumbing --------------------------------------------------------------------------------
 
     def _object(self, body: Any) -> dict[str, Any]:
