@@ -38,6 +38,7 @@ from linectl.identity.keyfiles import (
 from linectl.identity.matrix import SIGNED_ACTIONS, cli_permission
 from linectl.identity.setup import directory_for
 from linectl.ledger import Ledger
+from linectl.ledger.audit_keys import AuditKeyError
 from linectl.ledger.identity_rows import find_audit
 
 AddCommand = Callable[..., argparse.ArgumentParser]
@@ -74,6 +75,13 @@ def attach_key(args: argparse.Namespace, ledger: Ledger, *, create: bool = False
         key = create_audit_key(path)
     if key is not None:
         ledger.identity.attach_audit_key(key, create=create)
+    elif not create and (args.command, getattr(args, "sub", None)) != ("audit", "verify"):
+        fingerprint = ledger.identity.keyed()
+        if fingerprint:  # refuse before anything is asked or done, not at the first write
+            raise AuditKeyError(
+                f"the ledger's audit trail is keyed (key {fingerprint}) but its key file {path} "
+                "is missing or unreadable: restore it or set [identity] audit_key_file"
+            )
     return path
 
 
