@@ -144,6 +144,7 @@ def test_rework_through_the_command_line(
         "packing:",
     ]
     assert f"relabel {cases[0]}" in out and f"relabel {pallet}" in out
+    assert "signed by Anna QA (qa.anna)" in out and "performed" in out  # rework is signed
     code, out, _ = run(capsys, *base, "unit", "decommission", units[1], "--reason", "crushed")
     assert code == 0 and "decommissioning" in out
     assert line.ledger.trace(units[1]).state is SerialState.INACTIVE
