@@ -96,14 +96,15 @@ def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(tmp_path: P
     assert len(result.secrets) == 3 and all(len(s) >= 16 for s in result.secrets)
     searched = 0
     for path in workdir.rglob("*"):
-        if path.is_dir() or path.name in ("demo.token", "audit.key"):  # the secrets' own files
+        if path.is_dir() or path.name in ("demo.token", "demo-admin.password", "audit.key"):  # the secrets' own files
             continue
         data = path.read_bytes()
         searched += 1
         for secret in result.secrets:
             assert secret.encode() not in data, f"a secret in clear in {path.name}"
     assert searched >= 8  # ledger, logs, configuration, print and case logs ...
-    assert stat.S_IMODE((workdir / "demo.token").stat().st_mode) == 0o600
+    for name in ("demo.token", "demo-admin.password", "audit.key"):
+        assert stat.S_IMODE((workdir / name).stat().st_mode) == 0o600
     with Ledger(workdir / "ledger.db") as ledger:
         entries = ledger.audit_entries(limit=1_000_000)
         with ledger.identity.read() as rows:
