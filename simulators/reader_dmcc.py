@@ -8,27 +8,26 @@ Other commands get 101 (command invalid), bad values 102 (parameter invalid);
 ``faults.refuse_trigger`` answers triggers with that status (e.g. 105, reader unavailable).
 Silent mode sends GET values and read strings bare.
 
-Alone: ``python -m simulators reader --protocol dmcc --port 2300`` (or
-``python -m simulators.reader_dmcc``) runs its own line with printed GS1 codes.
+Alone: ``python -m simulators reader --protocol dmcc --port 2300`` runs its own line with
+printed GS1 codes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Callable
+from typing import Self, Unpack
 
 from drivers.dmcc.codec import Command, DmccDevice, Response, Status
 from drivers.reader_codec import format_read_text
 from drivers.sansio import drain
 from simulators.line import VirtualLine
 from simulators.smart_reader import (
+    ReaderOptions,
     ReaderServer,
-    WireFaults,
     add_reader_arguments,
-    run_standalone,
-    standalone_line,
+    serve_reader,
     wire_faults,
 )
 
@@ -46,24 +45,22 @@ class DmccReaderSimulator(ReaderServer):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        seed: int = 0,
-        decode_seconds: float = 0.002,
-        faults: WireFaults | None = None,
         grade_separator: str | None = ",",
-        symbology_id: bool = True,
         no_read_text: str = "NoRead",
+        **common: Unpack[ReaderOptions],
     ) -> None:
-        super().__init__(
-            line,
-            host,
-            port,
-            seed=seed,
-            decode_seconds=decode_seconds,
-            faults=faults,
-            symbology_id=symbology_id,
-        )
+        super().__init__(line, host, port, **common)
         self.grade_separator = grade_separator
         self.no_read_text = no_read_text
+
+    @classmethod
+    def from_args(cls, line: VirtualLine, args: argparse.Namespace) -> Self:
+        """The simulator the stand-alone command-line options ask for."""
+        return cls(
+            line, args.host, args.port, seed=args.seed, faults=wire_faults(args),
+            grade_separator=None if args.no_grades else ",",
+            symbology_id=not args.no_symbology_id,
+        )  # fmt: skip
 
     async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         codec = DmccDevice()
@@ -119,27 +116,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def serve(args: argparse.Namespace, *, started: Callable[[int], None] | None = None) -> None:
-    """Run the DMCC reader simulator with its own virtual line until cancelled."""
-    line = standalone_line(args)
-    server = DmccReaderSimulator(
-        line,
-        args.host,
-        args.port,
-        seed=args.seed,
-        faults=wire_faults(args),
-        grade_separator=None if args.no_grades else ",",
-        symbology_id=not args.no_symbology_id,
-    )
-    await run_standalone(server, started)
-
-
-if __name__ == "__main__":
-    import logging
-
-    parser = argparse.ArgumentParser(prog="python -m simulators.reader_dmcc", description=__doc__)
-    add_arguments(parser)
-    logging.basicConfig(level=logging.INFO)
-    try:
-        asyncio.run(serve(parser.parse_args()))
-    except KeyboardInterrupt:
-        sys.exit(0)
+    """Run the reader simulator with its own virtual line until cancelled."""
+    await serve_reader(DmccReaderSimulator, args, started)

@@ -7,26 +7,25 @@ still decoding gets ``ER,LON,20`` (not executable in the current status); wrong 
 ``ER,<cmd>,01``/``02``; unknown commands ``ER,<cmd>,00``; ``faults.refuse_trigger`` answers
 ``ER,LON,<code>``.
 
-Alone: ``python -m simulators reader --protocol keyence --port 9004`` (or
-``python -m simulators.reader_keyence``) runs its own line with printed GS1 codes.
+Alone: ``python -m simulators reader --protocol keyence --port 9004`` runs its own line with
+printed GS1 codes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Callable
+from typing import Self, Unpack
 
 from drivers.keyence.codec import Ack, Command, ErrorReply, KeyenceDevice
 from drivers.sansio import drain
 from simulators.line import VirtualLine
 from simulators.smart_reader import (
+    ReaderOptions,
     ReaderServer,
-    WireFaults,
     add_reader_arguments,
-    run_standalone,
-    standalone_line,
+    serve_reader,
     wire_faults,
 )
 
@@ -45,26 +44,24 @@ class KeyenceReaderSimulator(ReaderServer):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        seed: int = 0,
-        decode_seconds: float = 0.002,
-        faults: WireFaults | None = None,
         grades: bool = True,
-        symbology_id: bool = True,
         delimiter: str = ":",
         no_read_text: str = "ERROR",
+        **common: Unpack[ReaderOptions],
     ) -> None:
-        super().__init__(
-            line,
-            host,
-            port,
-            seed=seed,
-            decode_seconds=decode_seconds,
-            faults=faults,
-            symbology_id=symbology_id,
-        )
+        super().__init__(line, host, port, **common)
         self.grades = grades
         self.delimiter = delimiter
         self.no_read_text = no_read_text
+
+    @classmethod
+    def from_args(cls, line: VirtualLine, args: argparse.Namespace) -> Self:
+        """The simulator the stand-alone command-line options ask for."""
+        return cls(
+            line, args.host, args.port, seed=args.seed, faults=wire_faults(args),
+            grades=not args.no_grades,
+            symbology_id=not args.no_symbology_id,
+        )  # fmt: skip
 
     async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         codec = KeyenceDevice(
@@ -127,29 +124,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def serve(args: argparse.Namespace, *, started: Callable[[int], None] | None = None) -> None:
-    """Run the Keyence reader simulator with its own virtual line until cancelled."""
-    line = standalone_line(args)
-    server = KeyenceReaderSimulator(
-        line,
-        args.host,
-        args.port,
-        seed=args.seed,
-        faults=wire_faults(args),
-        grades=not args.no_grades,
-        symbology_id=not args.no_symbology_id,
-    )
-    await run_standalone(server, started)
-
-
-if __name__ == "__main__":
-    import logging
-
-    parser = argparse.ArgumentParser(
-        prog="python -m simulators.reader_keyence", description=__doc__
-    )
-    add_arguments(parser)
-    logging.basicConfig(level=logging.INFO)
-    try:
-        asyncio.run(serve(parser.parse_args()))
-    except KeyboardInterrupt:
-        sys.exit(0)
+    """Run the reader simulator with its own virtual line until cancelled."""
+    await serve_reader(KeyenceReaderSimulator, args, started)

@@ -29,6 +29,7 @@ import string
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self, TypedDict, Unpack
 
 from drivers.reader_codec import CodeRead
 from simulators.line import Defect, FaultPlan, LineLayout, Pack, Station, VirtualLine
@@ -90,6 +91,16 @@ class WireFaults:
         self.rng = random.Random(f"wire:{self.seed}")
 
 
+class ReaderOptions(TypedDict, total=False):
+    """What every reader simulator takes: ``seed`` for reads and faults, ``decode_seconds``
+    between trigger and read, wire ``faults``, ``symbology_id`` (prefix ]d2)."""
+
+    seed: int
+    decode_seconds: float
+    faults: WireFaults | None
+    symbology_id: bool
+
+
 class ReaderServer(ABC):
     """A smart reader on TCP looking at the pack at Station.CAMERA of ``line``."""
 
@@ -100,19 +111,17 @@ class ReaderServer(ABC):
         line: VirtualLine,
         host: str = "127.0.0.1",
         port: int = 0,
-        *,
-        seed: int = 0,
-        decode_seconds: float = 0.002,
-        faults: WireFaults | None = None,
-        symbology_id: bool = True,
+        **options: Unpack[ReaderOptions],
     ) -> None:
         self.line = line
         self.host = host
         self.port = port
-        self.seed = seed
-        self.decode_seconds = decode_seconds
-        self.faults = faults or WireFaults(seed=seed)
-        self.symbology_id = symbology_id  # prefix ]d2 (the reader's symbology identifier option)
+        self.seed = seed = options.get("seed", 0)
+        self.decode_seconds = options.get("decode_seconds", 0.002)
+        self.faults = options.get("faults") or WireFaults(seed=seed)
+        self.symbology_id = options.get(
+            "symbology_id", True
+        )  # prefix ]d2 (the reader's symbology identifier option)
         self.triggers = 0
         self.connections = 0
         self._server: asyncio.Server | None = None
@@ -162,6 +171,11 @@ class ReaderServer(ABC):
         finally:
             self._writers.discard(writer)
             writer.close()
+
+    @classmethod
+    @abstractmethod
+    def from_args(cls, line: VirtualLine, args: argparse.Namespace) -> Self:
+        """The simulator the stand-alone command-line options ask for."""
 
     @abstractmethod
     async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -275,3 +289,10 @@ async def run_standalone(
     finally:
         server.line.running = False
         await server.close()
+
+
+async def serve_reader(
+    kind: type[ReaderServer], args: argparse.Namespace, started: Callable[[int], None] | None
+) -> None:
+    """Run a ``kind`` reader (built from the stand-alone options) with its own line."""
+    await run_standalone(kind.from_args(standalone_line(args), args), started)

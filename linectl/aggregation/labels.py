@@ -3,7 +3,7 @@
 A label carries the SSCC twice, as the GS1 logistic label does: a GS1-128 bar code with AI (00)
 alone (what a warehouse scanner reads), and a GS1 DataMatrix with the SSCC and the content:
 (00) SSCC, (02) GTIN of the units inside, (17) expiry, (37) count of units, (10) lot. The
-human-readable lines repeat all of it. ``logistic`` is what the label says as
+human-readable lines repeat all of it. A :class:`ContainerLabel` is a
 ``drivers.interfaces.LogisticLabel``; each ``LabelPrinter`` driver lays it out its own way.
 
 Verification (``check``): a reader's read of the label, either code, must be a GS1 scan whose
@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drivers.interfaces import LogisticLabel
-from linectl.ledger import ContainerLevel
 from standards.gs1.errors import Gs1Error
 from standards.gs1.scan import parse_scan
 
@@ -29,24 +28,10 @@ class LabelCheck:
     reason: str  # "ok", or what was wrong
 
 
-@dataclass(frozen=True)
-class ContainerLabel:
-    """Everything printed on a case's or pallet's label."""
-
-    sscc: str
-    level: ContainerLevel
-    gtin: str  # of the units inside
-    lot: str
-    expiry: str  # YYMMDD, as on the units
-    units: int
-    cases: int = 0  # on a pallet
-
-    @property
-    def logistic(self) -> LogisticLabel:
-        """What the label says, for any ``LabelPrinter`` to lay out its own way."""
-        return LogisticLabel(
-            self.sscc, self.level.value, self.gtin, self.lot, self.expiry, self.units, self.cases
-        )
+@dataclass(frozen=True, slots=True)
+class ContainerLabel(LogisticLabel):
+    """A case's or pallet's label: what it says (any ``LabelPrinter`` lays it out its own way),
+    and the verification of a read of it. ``level`` is a :class:`ContainerLevel`."""
 
     def check(self, read: str | None) -> LabelCheck:
         """Verify a reader's read of this label (either code)."""

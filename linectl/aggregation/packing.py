@@ -9,7 +9,7 @@ thread (``asyncio.to_thread``); a lock serialises calls. The flow it implements:
    case it touches; the one that fills a case (``case_size``) also closes it with its packing
    event, so after a crash a case is either closed with its event or open with its units.
 2. Each closed case comes back as a :class:`ClosedContainer` whose ``label`` is printed
-   (the case-label printer lays out ``label.logistic`` its own way).
+   (the case-label printer lays out ``label`` its own way).
 3. ``verify_label(sscc, read)`` with the reader's read of that label. A read that equals the
    SSCC accepts the case, which goes onto the open pallet in the same transaction (a pallet is
    opened, and its SSCC commissioned, as needed); the pallet closes at ``pallet_size`` cases

@@ -71,7 +71,7 @@ class LabelStation:
         return 1
 
     async def _send(self, label: ContainerLabel) -> None:
-        await self.labeller.print_label(label.logistic)
+        await self.labeller.print_label(label)
 
     async def _confirmed(self, label: ContainerLabel, before: int) -> bool:
         """Whether the label counter moved past ``before``. A line standing (held, suspended)
@@ -90,7 +90,7 @@ class LabelStation:
                 poll = max(poll, 0.25)
                 self.alarms.raise_(
                     "label-unconfirmed",
-                    f"the label of {label.level.value} {label.sscc} is not on its container "
+                    f"the label of {label.level} {label.sscc} is not on its container "
                     f"after {self.options.confirm_timeout_s:.0f} s (the case-label printer's "
                     "counter did not move): waiting",
                     holds=False,

@@ -18,7 +18,10 @@ mirrors the state the PLC reports. Before passing some commands on, linectl does
 
 Every accepted command is written to the audit trail with user and reason. The stage's seams:
 the PLC, the ledger, the mirror of the line's state, alarms, device health, the print-ahead
-tracker and feeder, the audit trail, and :class:`BatchSteps` (what the line does around a batch).
+tracker and feeder, the audit trail, the batch switch (activate, end what is in flight), the
+outcomes (scrapping), packing (with ``[aggregation]``), and three callables: wait for the line
+end to be dealt with (the PLC watch), whether a holding alarm's cause is over, and the status
+document the command answers with.
 """
 
 from __future__ import annotations
@@ -27,15 +30,18 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from drivers.interfaces import DeviceError, Plc
-from linectl.ledger import Ledger, LedgerError, WorkOrder
+from linectl.ledger import Ledger, LedgerError
 from linectl.line.alarms import Alarm, Alarms
 from linectl.line.audit import AuditTrail
+from linectl.line.batch import BatchSwitch
 from linectl.line.control import Command, CommandRefused
 from linectl.line.feeder import Feeder
 from linectl.line.health import DeviceWatch
+from linectl.line.outcomes import Outcomes
+from linectl.line.packing_link import PackingLink
 from linectl.line.printahead import PrintAhead
 from linectl.line.reasons import RejectReason
 from linectl.line.state import LineMirror
@@ -53,19 +59,6 @@ _PASS_THROUGH = {
 _ENDED = frozenset({S.STOPPED, S.ABORTED, S.COMPLETE})
 
 
-class BatchSteps(Protocol):
-    """What the line does around a batch, which commands ask for."""
-
-    async def activate(self, batch: str, *, user: str) -> WorkOrder: ...
-    def deactivate(self) -> None: ...
-    async def finish_in_flight(self, reason: RejectReason) -> None: ...
-    async def line_end_done(self) -> None: ...
-    async def scrap(self, serials: list[str], reason: RejectReason) -> None: ...
-    async def close_packing(self, *, user: str, reason: str) -> dict[str, Any]: ...
-    def condition_gone(self, alarm: Alarm) -> bool: ...
-    def status(self) -> dict[str, Any]: ...
-
-
 class Commands:
     """Stage: operator commands, one at a time (see the module docstring)."""
 
@@ -79,8 +72,13 @@ class Commands:
         tracker: PrintAhead,
         feeder: Feeder,
         audit: AuditTrail,
-        steps: BatchSteps,
+        batches: BatchSwitch,
+        outcomes: Outcomes,
+        packing: PackingLink | None,
         *,
+        line_end: Callable[[], Awaitable[None]],
+        cause_gone: Callable[[Alarm], bool],
+        status: Callable[[], dict[str, Any]],
         timeout_s: float,
     ) -> None:
         self.plc = plc
@@ -91,7 +89,12 @@ class Commands:
         self.tracker = tracker
         self.feeder = feeder
         self.audit = audit
-        self.steps = steps
+        self.batches = batches
+        self.outcomes = outcomes
+        self.packing = packing
+        self.line_end = line_end
+        self.cause_gone = cause_gone
+        self.status = status
         self.timeout_s = timeout_s
         self.lock = asyncio.Lock()
         self._handlers: dict[Command, Callable[[str, str, str | None], Awaitable[dict[str, Any]]]]
@@ -136,7 +139,7 @@ class Commands:
             {"command": command.value, "state": before, "batch": batch},
             after | {k: v for k, v in detail.items() if k != "reconciliation"},
         )
-        status = self.steps.status()
+        status = self.status()
         if detail:
             status["result"] = detail
         return status
@@ -163,7 +166,7 @@ class Commands:
 
     async def _start(self, user: str, reason: str, batch: str | None) -> dict[str, Any]:
         if batch is not None:
-            await self.steps.activate(batch, user=user)
+            await self.batches.activate(batch, user=user)
         order = self.mirror.batch
         if order is None:
             raise CommandRefused("no batch active: START needs batch=...")
@@ -171,7 +174,7 @@ class Commands:
         self._acknowledge("START")
         state = self.mirror.plc_state
         if state in (S.STOPPED, S.COMPLETE):
-            await self.steps.line_end_done()
+            await self.line_end()
             await self._plc(PackMLCommand.RESET)
             await self._wait(S.IDLE)
         elif state is not S.IDLE:
@@ -214,8 +217,8 @@ class Commands:
         return {"queued_jobs": queued}
 
     async def _reset(self, user: str, reason: str, batch: str | None) -> dict[str, Any]:
-        cleared = self.alarms.clear_where(lambda a: not (a.holds and self.steps.condition_gone(a)))
-        await self.steps.line_end_done()
+        cleared = self.alarms.clear_where(lambda a: not (a.holds and self.cause_gone(a)))
+        await self.line_end()
         await self._plc(PackMLCommand.RESET)
         return {"alarms_acknowledged": cleared}
 
@@ -228,14 +231,16 @@ class Commands:
         if self.mirror.plc_state not in _ENDED | {S.IDLE}:
             await self._plc(PackMLCommand.STOP)
             await self._wait(S.STOPPED)
-        await self.steps.line_end_done()
-        await self.steps.finish_in_flight(RejectReason.LINE_STOPPED)
-        packing = await self.steps.close_packing(user=user, reason=reason or "batch end")
+        await self.line_end()
+        await self.batches.finish_in_flight(RejectReason.LINE_STOPPED)
+        packing: dict[str, Any] = {}
+        if self.packing is not None:
+            packing = await self.packing.close_batch(user=user, reason=reason or "batch end")
         try:
             reconciliation = await asyncio.to_thread(self._close, order.batch, user, reason)
         except LedgerError as exc:
             raise CommandRefused(f"batch {order.batch} cannot be closed: {exc}") from exc
-        self.steps.deactivate()
+        self.batches.deactivate()
         done = {"batch": order.batch, "reconciliation": reconciliation}
         return done | ({"packing": packing} if packing else {})
 
@@ -276,7 +281,8 @@ class Commands:
             if self.tracker.needs_resync:
                 snapshot = await self.plc.read_snapshot()
                 result = await self.feeder.resync(snapshot.last_seq_printer + 1)
-                await self.steps.scrap([r.serial for r in result.cancelled], RejectReason.CANCELLED)
+                cancelled = [r.serial for r in result.cancelled]
+                await self.outcomes.scrap(cancelled, RejectReason.CANCELLED)
             enough = await self.feeder.top_up()
         except DeviceError as exc:
             raise CommandRefused(f"printer or PLC: {exc}") from exc
@@ -295,7 +301,7 @@ class Commands:
 
     def _acknowledge(self, command: str) -> None:
         """Clear holding alarms whose cause is over; refuse if some still hold."""
-        self.alarms.clear_where(lambda a: not (a.holds and self.steps.condition_gone(a)))
+        self.alarms.clear_where(lambda a: not (a.holds and self.cause_gone(a)))
         left = self.alarms.holding
         if left:
             codes = ", ".join(f"{a.code} ({a.message})" for a in left)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from typing import Any, Protocol, runtime_checkable
 
+from linectl.line.events import Subscription
+
 
 class Command(enum.StrEnum):
     """Operator commands. The PackML ones map to PackML command numbers 1-9 on the PLC."""
@@ -40,6 +42,11 @@ class LineControl(Protocol):
 
     def alarms(self) -> list[dict[str, Any]]:
         """Active alarms: code, message, since (ISO time), and whether it holds the line."""
+        ...
+
+    def subscribe(self, maxsize: int) -> Subscription:
+        """A bounded subscription to the line's events (see :mod:`linectl.line.events`): it
+        never delays the line; when it overflows its reader is told how many it missed."""
         ...
 
     async def command(

@@ -8,8 +8,9 @@ operator's Unhold does, once the device is back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from linectl.line.alarms import Alarms, iso_now
+from linectl.line.alarms import Alarm, Alarms, iso_now
 from linectl.line.devices import DeviceHealth
 from linectl.line.events import DeviceBack, DeviceLost, EventStream
 
@@ -65,3 +66,23 @@ class DeviceWatch:
 
     def as_dict(self) -> dict[str, object]:
         return {self.names[role]: h.as_dict() for role, h in self.health.items()}
+
+
+class HoldCauses:
+    """Whether a holding alarm's cause is over, so an operator's Unhold or Reset may clear it.
+
+    A lost device must answer again, a printer fault must be gone (``printer_ready``), and a
+    failed task never clears (it is a bug: restart linectl). Other causes are the operator's to
+    judge once acknowledged.
+    """
+
+    def __init__(self, devices: DeviceWatch, printer_ready: Callable[[], bool]) -> None:
+        self.devices = devices
+        self.printer_ready = printer_ready
+
+    def gone(self, alarm: Alarm) -> bool:
+        if alarm.code.startswith("device-lost:"):
+            return self.devices.back_by_name(alarm.code.split(":", 1)[1])
+        if alarm.code == "printer-fault":
+            return self.printer_ready()
+        return alarm.code != "task-failed"

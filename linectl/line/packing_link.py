@@ -412,7 +412,7 @@ class PackingLink:
         service = self.service
         if service is None:
             return
-        sscc, what = label.sscc, f"{label.level.value} {label.sscc}"
+        sscc, what = label.sscc, f"{label.level} {label.sscc}"
 
         def verify(read: str | None) -> tuple[LabelOutcome, PackingStatus]:
             return service.verify_label(sscc, read), service.status()

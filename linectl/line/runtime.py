@@ -34,30 +34,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.camera.decode import DecodeOptions, Decoder
-from drivers.interfaces import DeviceError, Verdict
+from drivers.interfaces import DeviceError
 from linectl.config import CodeForm, LineConfig, UpstreamSection
-from linectl.ledger import Ledger, SerialState, WorkOrder, WorkOrderStatus
-from linectl.lifecycle import EventFactory
+from linectl.ledger import Ledger, WorkOrder, WorkOrderStatus
 from linectl.line.alarms import Alarm, Alarms
 from linectl.line.audit import AuditTrail
-from linectl.line.batch import batch_checks, open_batch
+from linectl.line.batch import BatchSwitch
 from linectl.line.commands import Commands
 from linectl.line.commits import Committer
-from linectl.line.control import Command, CommandRefused
+from linectl.line.control import Command
 from linectl.line.devices import LineDevices
 from linectl.line.events import (
     AlarmCleared,
     AlarmRaised,
-    Committed,
     Counters,
     EventStream,
+    Subscription,
 )
 from linectl.line.feeder import Feeder
-from linectl.line.health import DeviceWatch
+from linectl.line.health import DeviceWatch, HoldCauses
 from linectl.line.housekeeping import Housekeeping
 from linectl.line.inspection import Inspection
+from linectl.line.outcomes import Outcomes
 from linectl.line.packing_link import PackingLink
-from linectl.line.packs import PackTable, unit_good
+from linectl.line.packs import PackTable
 from linectl.line.plc_side import ENDED, HOLDABLE, PlcWatch
 from linectl.line.printahead import PrintAhead
 from linectl.line.printing import Feeding, PoolHook, PrintWatch
@@ -137,14 +137,21 @@ class LineRuntime:
             DecodeOptions(allow_qr=config.line.code_form is CodeForm.DIGITAL_LINK_QR),
             threads=opts.decoder_threads,
         )
-        self.committer: Committer | None = None
         self.recovery: RecoveryReport | None = None
         self.uplink: Uplink | None = None  # upstream tasks, set by start_uplink (daemon)
+        self.packing = PackingLink.for_line(
+            config, ledger, devices, self.alarm_set, self.health, self.mirror, self.supervisor
+        )  # [aggregation]: cases, pallets, labels
+        self.outcomes = Outcomes(
+            ledger, self.tally, self.events, self.alarm_set, self.mirror, self.supervisor,
+            on_durable=self.packing.committed if self.packing is not None else None,
+            max_delay=opts.commit_delay_s, max_units=opts.commit_units, actor=opts.actor,
+        )  # fmt: skip
         self.feeding = Feeding(
             self.feeder, self.tracker, self.mirror, self.health, self.alarm_set, self.events,
             self.tally, self.supervisor, low_water=th.pool_low_water,
             send=lambda command, why: self.plc_watch.send(command, why),
-            scrap=self.scrap, on_pool_low=on_pool_low,
+            scrap=self.outcomes.scrap, on_pool_low=on_pool_low,
         )  # fmt: skip
         self.inspection = Inspection(
             devices.camera, devices.plc, self.decoder, ledger, self.packs, self.mirror,
@@ -160,14 +167,19 @@ class LineRuntime:
             devices.plc, self.packs, self.mirror, self.tally, self.alarm_set, self.health,
             self.tracker, self.feeding, self.audit_trail, self.events, self.supervisor,
             poll_s=opts.poll_s, gate_poll_s=opts.gate_poll_s, heartbeat_s=opts.heartbeat_s,
-            on_outcome=self._outcome, on_late=self.inspection.count_reject,
+            on_outcome=self.outcomes.add, on_late=self.inspection.count_reject,
         )  # fmt: skip
-        self.packing = PackingLink.for_line(
-            config, ledger, devices, self.alarm_set, self.health, self.mirror, self.supervisor
-        )  # [aggregation]: cases, pallets, labels
+        self.batches = BatchSwitch(
+            ledger, config.line, th, devices.plc, self.mirror, self.tally, self.packs,
+            self.tracker, self.feeder, self.outcomes, self.packing,
+            verified=self.inspection.verified_good.__contains__,
+        )  # fmt: skip
+        self.hold_causes = HoldCauses(self.health, lambda: self.print_watch.ready)
         self.commands = Commands(
             devices.plc, ledger, self.mirror, self.alarm_set, self.health, self.tracker,
-            self.feeder, self.audit_trail, self, timeout_s=opts.command_timeout_s,
+            self.feeder, self.audit_trail, self.batches, self.outcomes, self.packing,
+            line_end=self.plc_watch.line_end_done, cause_gone=self.hold_causes.gone,
+            status=self.status, timeout_s=opts.command_timeout_s,
         )  # fmt: skip
         self.command_lock = self.commands.lock
         self._status_sources = StatusSources(
@@ -243,7 +255,7 @@ class LineRuntime:
             started = await asyncio.to_thread(self.ledger.list_work_orders, WorkOrderStatus.STARTED)
             batch = started[0].batch if len(started) == 1 else None
         if batch is not None:
-            await self.activate(batch, user=self.options.actor)
+            await self.batches.activate(batch, user=self.options.actor)
         self.mirror.phase = "running"
         self.supervisor.spawn(self.plc_watch.run(), "plc")
         self.supervisor.spawn(self.print_watch.run(), "printer")
@@ -252,48 +264,10 @@ class LineRuntime:
         self.supervisor.spawn(self.housekeeping.run(), "housekeeping")
         self.notify()
 
-    async def activate(self, batch: str, *, user: str) -> WorkOrder:
-        """Make ``batch`` the one the line produces (starting it in the ledger if only created)."""
-        if self.batch is not None and self.batch.batch != batch:
-            raise CommandRefused(f"batch {self.batch.batch} is active; close it first")
-        opened = await open_batch(self.ledger, batch, user=user)
-        order, m = opened.order, self.mirror
-        m.content, m.verifier = batch_checks(
-            self.config.line, self.thresholds, order,
-            issued_to=self.feeder.issued.get, verified=self.inspection.verified_good.__contains__,
-        )  # fmt: skip
-        factory = EventFactory(self.config.line, order)
-        if self.committer is None:
-            self.committer = Committer(
-                self.ledger, factory, on_committed=self._committed,
-                on_failed=self._commit_failed, max_delay=self.options.commit_delay_s,
-                max_units=self.options.commit_units, actor=self.options.actor,
-            )  # fmt: skip
-            self.supervisor.spawn(self.committer.run(), "commit")
-        else:
-            await self.committer.flush()
-            self.committer.factory = factory
-        m.batch = order
-        self.tally.reject_reasons = dict(opened.reject_reasons)
-        self.tally.counters["commissioned"] = opened.states.get(SerialState.COMMISSIONED, 0)
-        self.tally.counters["scrapped"] = opened.states.get(SerialState.LABEL_SCRAPPED, 0)
-        self.tally.pool_available = opened.states.get(SerialState.ALLOCATED, 0)
-        self.feeder.activate(batch, m.content)
-        if self.packing is not None:
-            await self.packing.activate(order)
-        self.tracker.ask_resync("batch activated")
-        self.notify()
-        return order
-
-    def deactivate(self) -> None:
-        """No batch any more (after it was closed)."""
-        m = self.mirror
-        m.batch = m.content = m.verifier = None
-        self.feeder.activate(None, None)
-        if self.packing is not None:
-            self.packing.deactivate()
-        self.tracker.ask_resync("batch closed")
-        self.notify()
+    @property
+    def committer(self) -> Committer | None:
+        """The active batch's grouped committer (None before the first batch)."""
+        return self.outcomes.committer
 
     async def shutdown(self, *, close_devices: bool = True) -> None:
         """Stop the line, settle or scrap every pack in flight, flush the ledger, close devices."""
@@ -313,7 +287,7 @@ class LineRuntime:
             self.plc_watch.on_gate_events(await self.devices.plc.gate_events())
         await self.inspection.settle(1.0)
         await self.supervisor.cancel("frame ")
-        await self.finish_in_flight(RejectReason.LINE_STOPPED)
+        await self.batches.finish_in_flight(RejectReason.LINE_STOPPED)
         self.audit("line.shutdown", "linectl", "SIGTERM or close", None, self._brief())
         await self.audit_trail.drain()
         await self.supervisor.cancel()
@@ -322,24 +296,6 @@ class LineRuntime:
             await self.devices.close()
         self.mirror.phase = "stopped"
         self.notify()
-
-    async def finish_in_flight(self, reason: RejectReason) -> None:
-        """Cancel the queue and scrap what is left: jobs and reserve (cancelled), packs on the
-        conveyor (``reason``, after turning their GOOD verdicts in the PLC into REJECTs)."""
-        cancelled, unused = await self.feeder.cancel_all()
-        await self.scrap([r.serial for r in cancelled] + unused, RejectReason.CANCELLED)
-        left = self.packs.in_order()
-        for record in left:
-            if record.verdict is Verdict.GOOD:
-                with contextlib.suppress(DeviceError):
-                    await self.devices.plc.write_verdict(
-                        record.seq, Verdict.REJECT, reason.plc_code
-                    )
-            record.resolved = True
-        self.packs.discard(left)
-        await self.scrap([r.serial for r in left], reason)
-        if self.committer is not None:
-            await self.committer.flush()
 
     async def line_end_done(self) -> None:
         """Wait until the queue cancelled after the last stop is dealt with."""
@@ -377,17 +333,15 @@ class LineRuntime:
         """Active alarms: code, message, since (ISO time), whether it holds the line."""
         return self.alarm_set.as_list()
 
+    def subscribe(self, maxsize: int = 1000) -> Subscription:
+        """A bounded subscription to the line's events (observers: control API, HMI, OPC UA)."""
+        return self.events.subscribe(maxsize)
+
     async def command(
         self, command: Command, *, user: str, reason: str = "", batch: str | None = None
     ) -> dict[str, Any]:
         """Carry out an operator command (see linectl.line.commands); returns the status."""
         return await self.commands.run(command, user=user, reason=reason, batch=batch)
-
-    async def close_packing(self, *, user: str, reason: str) -> dict[str, Any]:
-        """At batch end, the partial case and pallet closed and labelled (with [aggregation])."""
-        if self.packing is None:
-            return {}
-        return await self.packing.close_batch(user=user, reason=reason)
 
     def wake_feeder(self) -> None:
         """Have the feeder top up the print queue now."""
@@ -397,43 +351,11 @@ class LineRuntime:
         """Serials were added to the pool (upstream refill): re-check it now."""
         self.housekeeping.wake()
 
-    # --- ledger ---------------------------------------------------------------------------------
-
-    def _outcome(self, unit: Any) -> None:
-        if self.committer is not None:
-            self.committer.add(unit)
-
-    def _committed(self, units: Any) -> None:
-        good = 0
-        for unit in units:
-            if unit_good(unit.verdict):
-                good += 1
-            else:
-                key = unit.reason or "unknown"
-                self.tally.reject_reasons[key] = self.tally.reject_reasons.get(key, 0) + 1
-        self.tally.counters["commissioned"] += good
-        self.tally.counters["scrapped"] += len(units) - good
-        self.events.publish(Committed(good, len(units) - good))
-        if self.packing is not None:
-            self.packing.committed(units)
-        self.notify()
-
-    def _commit_failed(self, what: str) -> None:
-        self.alarm_set.raise_("ledger", f"ledger write failed: {what}", holds=True)
-
-    async def scrap(self, serials: list[str], reason: RejectReason) -> None:
-        """Scrap written-ahead serials that never became a judged pack."""
-        if not serials or self.committer is None:
-            return
-        n = await self.committer.scrap(serials, reason.value)
-        self.tally.scrapped(reason.value, n)
-        self.notify()
+    # --- audit, alarms, tasks ------------------------------------------------------------------
 
     def audit(self, command: str, actor: str, reason: str, before: object, after: object) -> None:
         """Append a line event (state change, command, alarm) to the audit trail, in order."""
         self.audit_trail.record(command, actor, reason, before, after)
-
-    # --- alarms, housekeeping, tasks ------------------------------------------------------------
 
     def _alarm_changed(self, alarm: Alarm, raised: bool) -> None:
         self.events.publish(
@@ -447,14 +369,6 @@ class LineRuntime:
         if raised and alarm.holds:
             self.plc_watch.enforce()
         self.notify()
-
-    def condition_gone(self, alarm: Alarm) -> bool:
-        """Whether a holding alarm's cause is over, so an operator's Unhold may clear it."""
-        if alarm.code.startswith("device-lost:"):
-            return self.health.back_by_name(alarm.code.split(":", 1)[1])
-        if alarm.code == "printer-fault":
-            return self.print_watch.ready
-        return alarm.code != "task-failed"
 
     def _task_failed(self, task: asyncio.Task[Any]) -> None:
         exc = task.exception()

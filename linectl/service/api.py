@@ -45,6 +45,7 @@ from linectl.service.api_auth import (
     require,
     signed_action,
 )
+from linectl.service.event_feed import EventFeeds
 from linectl.service.problems import (
     MAX_REASON,
     PROBLEM_JSON,
@@ -73,6 +74,7 @@ _SHUTDOWN_TIMEOUT_S = 5.0
 _COMMAND_FIELDS = frozenset({"command", "reason", "batch", "signature"})
 
 _CONTROL = web.AppKey("control", LineControl)
+_FEEDS = web.AppKey("feeds", EventFeeds)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -168,6 +170,15 @@ async def _get_counters(request: web.Request) -> web.Response:
     return web.json_response({k: status[k] for k in COUNTER_KEYS if k in status}, dumps=dumps)
 
 
+async def _get_events(request: web.Request) -> web.StreamResponse:
+    await require(request, Permission.VIEW, "follow the line's events")
+    return await request.app[_FEEDS].serve(request)
+
+
+async def _end_feeds(app: web.Application) -> None:
+    await app[_FEEDS].close()
+
+
 async def _post_command(request: web.Request) -> web.Response:
     body = await json_object(request)
     command, reason, batch = _parse_command(body)
@@ -223,9 +234,12 @@ def _build_app(control: LineControl, identity: Identity) -> web.Application:
     app = web.Application(middlewares=[_errors, auth], client_max_size=_MAX_BODY)
     app[_CONTROL] = control
     app[IDENTITY] = identity
+    app[_FEEDS] = EventFeeds(control)
+    app.on_shutdown.append(_end_feeds)
     app.router.add_get("/v1/status", _get_status, allow_head=False)
     app.router.add_get("/v1/alarms", _get_alarms, allow_head=False)
     app.router.add_get("/v1/counters", _get_counters, allow_head=False)
+    app.router.add_get("/v1/events", _get_events, allow_head=False)
     app.router.add_post("/v1/commands", _post_command)
     app.router.add_post("/v1/batches/{batch}/release", post_release)
     app.router.add_get("/v1/users", get_users, allow_head=False)

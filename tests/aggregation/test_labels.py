@@ -29,7 +29,7 @@ def zpl_fields(data: bytes) -> dict[str, list[str]]:
 
 
 def test_the_zpl_label_carries_the_sscc_twice_and_the_content_in_text() -> None:
-    fields = zpl_fields(logistic_label_zpl(LABEL.logistic))
+    fields = zpl_fields(logistic_label_zpl(LABEL))
     assert fields["gs1-128"] == [f"00{SSCC}"]
     assert fields["datamatrix"] == [f"00{SSCC}02{GTIN}172811303724\x1d10L2611/A"]
     text = "\n".join(fields["text"])
@@ -39,13 +39,13 @@ def test_the_zpl_label_carries_the_sscc_twice_and_the_content_in_text() -> None:
 
 def test_a_pallet_label_counts_units_and_cases() -> None:
     pallet = ContainerLabel(OTHER, ContainerLevel.PALLET, GTIN, "L1", "281100", 960, cases=40)
-    assert "COUNT (37) 960 (40 cases)" in pallet.logistic.hri()
-    assert pallet.logistic.hri()[0].startswith("PALLET SSCC (00)")
-    assert "37960\x1d10L1" in pallet.logistic.content_data
+    assert "COUNT (37) 960 (40 cases)" in pallet.hri()
+    assert pallet.hri()[0].startswith("PALLET SSCC (00)")
+    assert "37960\x1d10L1" in pallet.content_data
 
 
 def test_a_read_of_the_printed_datamatrix_verifies_the_label() -> None:
-    data = LABEL.logistic.content_data
+    data = LABEL.content_data
     image = render_code(data, "datamatrix", module_px=5, quiet_zone_modules=3)
     result = decode_image(image, DecodeOptions(grade=False))
     assert result.symbol is not None

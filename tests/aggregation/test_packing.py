@@ -127,7 +127,7 @@ def test_a_failed_label_read_leaves_the_case_closed_and_unaccepted(line: Line) -
     assert (unread.action, unread.attempts, unread.check.reason) == ("divert", 2, "no read")
     assert line.packer.status().diverted == (case.sscc,)
     assert line.ledger.containers.get(case.sscc).parent is None
-    good = line.packer.verify_label(case.sscc, f"]d2{case.label.logistic.content_data}")
+    good = line.packer.verify_label(case.sscc, f"]d2{case.label.content_data}")
     assert good.accepted and line.ledger.containers.get(case.sscc).parent is not None
     assert line.packer.status().awaiting_label == ()
     verifications = [

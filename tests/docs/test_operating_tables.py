@@ -8,7 +8,13 @@ from __future__ import annotations
 import re
 
 from tests.docs.markdown import DOCS, plain, table_under, tables_with_header
-from tests.docs.sources import SERIAL_TRANSITIONS, PackMLState, RejectReason, SerialState
+from tests.docs.sources import (
+    SERIAL_TRANSITIONS,
+    PackMLState,
+    RejectReason,
+    SerialState,
+    control_api_routes,
+)
 
 PAGE = DOCS / "operating.md"
 
@@ -81,3 +87,14 @@ def test_the_packml_mapping_gives_each_state_its_number() -> None:
         if state != number:
             problems.append(f"{row.where(PAGE)}: {name} is state {state.value}, not {number}")
     assert not problems, "\n".join(problems)
+
+
+def test_the_control_api_table_lists_every_route_the_api_serves() -> None:
+    tables = tables_with_header(PAGE, "method and path", "body", "success", "answer")
+    assert len(tables) == 1, "docs/operating.md: expected one table headed | method and path | ..."
+    documented = {plain(row.cells[0]): row.where(PAGE) for row in tables[0].rows}
+    served = control_api_routes()
+    problems = [f"{where}: {route} is not served" for route, where in documented.items()
+                if route not in served]  # fmt: skip
+    problems += [f"{route} is served but not on the page" for route in served - documented.keys()]
+    assert not problems, "docs/operating.md disagrees with the control API:\n" + "\n".join(problems)

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from linectl.config import ControlSection
 from linectl.line.control import Command
 from linectl.line.events import Missed, StateChanged
+from linectl.service.api import start_control_api
 from simulators.line import FaultPlan
 from standards.packml import PackMLState
 from tests.e2e.rig import check_ground_truth, line_rig
+from tests.service.test_event_feed import SseReader
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +30,15 @@ PACKS = 240
 async def test_an_observer_that_never_reads_delays_no_verdict_and_learns_it_missed_events(
     tmp_path: Path,
 ) -> None:
-    async with line_rig(tmp_path, packs=PACKS, pool=300, faults=FaultPlan(seed=5)) as rig:
+    token = "e2e-event-feed-token-0123456789"
+    async with (
+        line_rig(tmp_path, packs=PACKS, pool=300, faults=FaultPlan(seed=5)) as rig,
+        aiohttp.ClientSession() as http,
+    ):
+        api = await start_control_api(
+            rig.rt, ControlSection().model_copy(update={"port": 0}), token=token
+        )
+        feed = await http.get(f"{api.url}/v1/events", headers={"Authorization": f"Bearer {token}"})
         stalled = rig.rt.events.subscribe(maxsize=8)
         await rig.rt.command(Command.START, user="alice", reason="observer test")
         await rig.wait_state(PackMLState.COMPLETE)
@@ -52,3 +64,19 @@ async def test_an_observer_that_never_reads_delays_no_verdict_and_learns_it_miss
         assert any(isinstance(event, StateChanged) for event in held)
         assert stalled.snapshot()["state"]["name"] == "COMPLETE"
         stalled.close()
+
+        # the control API's event feed, not read during the run, has every verdict (or says
+        # how many it missed), in the order they were written
+        sse = SseReader(feed)
+        assert (await sse.next())[0] == "snapshot"
+        seqs: list[int] = []
+        missed = 0
+        while len(seqs) + missed < PACKS:
+            name, data = await sse.next()
+            if name == "verdict-written":
+                assert data["verdict"] == "GOOD"
+                seqs.append(data["seq"])
+            missed += data["count"] if name == "missed" else 0
+        assert seqs == sorted(seqs)
+        feed.close()
+        await api.close()

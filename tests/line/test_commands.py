@@ -1,4 +1,4 @@
-"""The commands stage against a fake PLC and fake batch steps: checks before each command."""
+"""The commands stage against a fake PLC, batch switch and outcomes: checks before each command."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ S = PackMLState
 
 
 class FakeSteps:
-    """What the line does around a batch, recorded."""
+    """The batch switch, the outcomes and the PLC watch's line end, recorded."""
 
     def __init__(self, seams: Seams) -> None:
         self.seams = seams
@@ -42,9 +42,6 @@ class FakeSteps:
 
     async def scrap(self, serials: list[str], reason: RejectReason) -> None:
         self.calls.append(f"scrap {len(serials)}")
-
-    async def close_packing(self, *, user: str, reason: str) -> dict[str, Any]:
-        return {}
 
     def condition_gone(self, alarm: Alarm) -> bool:
         return alarm.code in self.gone
@@ -75,7 +72,9 @@ def commands(
     plc.mirror = seams.mirror
     stage = Commands(
         plc, None, seams.mirror, seams.alarms, seams.health, seams.tracker,  # type: ignore[arg-type]
-        FakeFeeder(seams, jobs), audit, steps, timeout_s=1.0,  # type: ignore[arg-type]
+        FakeFeeder(seams, jobs), audit, steps, steps, None,  # type: ignore[arg-type]
+        line_end=steps.line_end_done, cause_gone=steps.condition_gone, status=steps.status,
+        timeout_s=1.0,
     )  # fmt: skip
     return stage, steps, audit
 

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from linectl.line.control import Command, CommandRefused
+from linectl.line.events import EventStream, Subscription
 from linectl.logs import LEVEL_ENV, configure_logging
 
 # PackML state numbers (ISA-TR88.00.02): only the ones the stand-in uses
@@ -58,6 +59,10 @@ class StandInLine:
     fail_with: Exception | None = None
     good: int = 0
     rejected: int = 0
+    events: EventStream = field(default_factory=EventStream)
+
+    def __post_init__(self) -> None:
+        self.events.set_snapshot(self.status)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -74,6 +79,9 @@ class StandInLine:
 
     def alarms(self) -> list[dict[str, Any]]:
         return list(self.active_alarms)
+
+    def subscribe(self, maxsize: int) -> Subscription:
+        return self.events.subscribe(maxsize)
 
     async def command(
         self, command: Command, *, user: str, reason: str = "", batch: str | None = None

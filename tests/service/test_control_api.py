@@ -110,7 +110,8 @@ async def test_every_endpoint_needs_a_users_token(
     api: ControlApi, http: aiohttp.ClientSession, line: StandInLine, template: str
 ) -> None:
     headers = {"Authorization": template.format(token=TOKEN)} if template else {}
-    for method, path in [("GET", "/v1/status"), ("GET", "/v1/alarms"), ("POST", "/v1/commands")]:
+    paths = [("GET", "/v1/status"), ("GET", "/v1/alarms"), ("GET", "/v1/events")]
+    for method, path in [*paths, ("POST", "/v1/commands")]:
         body = b'{"command": "start", "batch": "B1"}' if method == "POST" else None
         async with http.request(method, api.url + path, data=body, headers=headers) as r:
             assert r.status == 401, path

@@ -41,7 +41,7 @@ def label(n: int, units: int, level: ContainerLevel = ContainerLevel.CASE) -> Co
 
 def printed(n: int, units: int, level: ContainerLevel = ContainerLevel.CASE) -> PrintedLabel:
     codec = ZplDeviceConnection()
-    codec.receive_data(logistic_label_zpl(label(n, units, level).logistic))
+    codec.receive_data(logistic_label_zpl(label(n, units, level)))
     event = codec.next_event()
     assert isinstance(event, Label) and codec.next_event() is NEED_DATA
     found = label_from_zpl(event)
@@ -131,7 +131,7 @@ async def test_the_printer_confirms_a_label_once_applied_and_the_reader_reads_it
             before = (await driver.status()).print_count
             arrived = asyncio.ensure_future(printer.wait_label())
             async with driver.link.exchange() as link:
-                await link.write(logistic_label_zpl(label(1, 2).logistic))
+                await link.write(logistic_label_zpl(label(1, 2)))
             await arrived
             status = await driver.status()
             assert status.print_count == before and status.jobs_queued == 1  # no case yet
