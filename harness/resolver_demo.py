@@ -164,7 +164,8 @@ def run_resolver_demo(
         sync_config = root / "line-sync.toml"
         sync_config.write_text(toml_text(line), encoding="utf-8")
         print(f"$ linectl --config {_shown(sync_config)} sync", file=out)
-        _cli(files, "resolver-sync", "--config", str(sync_config), "sync", "--timeout", "120")
+        _cli(files, "resolver-sync", "--config", str(sync_config), "--token-file",
+             str(files.token), "sync", "--timeout", "120")  # fmt: skip
         extra = commissioning_event(
             [sgtin_urn(gtin, RECALL_SERIAL, 7)], event_time=datetime.now(UTC),
             read_point="urn:epc:id:sgln:4012345.00001.0", lot=RECALL_LOT, expiry=date(2028, 11, 30),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from linectl.config.aggregation import AggregationSection, OrphanPolicy, PackingSettings
 from linectl.config.file import ConfigError, LineConfig, load_config, parse_config
+from linectl.config.identity import ROLE_NAMES, IdentitySection, LdapSection
 from linectl.config.line import (
     CodeForm,
     ControlSection,
@@ -27,6 +28,7 @@ from linectl.config.upstream import (
 )
 
 __all__ = [
+    "ROLE_NAMES",
     "AggregationSection",
     "CodeForm",
     "ConfigError",
@@ -35,6 +37,8 @@ __all__ = [
     "EpcisSection",
     "EpcisSyncSettings",
     "GradeLetter",
+    "IdentitySection",
+    "LdapSection",
     "LedgerSection",
     "LineConfig",
     "LineSection",

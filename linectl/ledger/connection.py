@@ -48,6 +48,7 @@ class LedgerConnection:
         self.path = os.fspath(path)
         self._clock = clock
         self._lock = threading.RLock()
+        self.audit_key: bytes | None = None  # set by IdentityStore.attach_audit_key
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
         )

@@ -129,7 +129,7 @@ class Integrity:
     def at_start(self) -> tuple[AuditReport, Acknowledgement | None]:
         """The whole check and the newest acknowledgement (None if none), in one snapshot."""
         with self._db.snapshot() as conn:
-            return verify_audit(conn), last_acknowledgement(conn)
+            return verify_audit(conn, key=self._db.audit_key), last_acknowledgement(conn)
 
     def require_for_start(self) -> Acknowledgement | None:
         """Pass when the ledger verifies or its findings were acknowledged (then return that).
@@ -166,7 +166,7 @@ class Integrity:
                 "must say why the findings are accepted", field="reason", value=reason
             )
         with damage_named(self._db.path), self._db.snapshot() as conn:
-            report = verify_audit(conn)
+            report = verify_audit(conn, key=self._db.audit_key)
         if not report.ok:
             with self._db.write() as conn:
                 append_audit(

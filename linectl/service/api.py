@@ -1,4 +1,6 @@
-"""The local control API: HTTP + JSON on localhost or a Unix socket, bearer-token auth.
+"""The local control API: HTTP + JSON on localhost or a Unix socket; every request is made by a
+user, authenticated by a session token (``linectl login``) or a per-user API token, and each
+route checks the user's role against the one permission matrix (``linectl.identity.matrix``).
 
 Every route talks only to :class:`~linectl.line.control.LineControl`, so the API is tested
 against a stand-in and the daemon against the real API. Errors are RFC 7807 problem documents
@@ -10,9 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import functools
-import hmac
-import json
 import os
 import stat
 from collections.abc import Awaitable, Callable
@@ -23,77 +22,65 @@ import structlog
 from aiohttp import web
 
 from linectl.config import ControlSection
+from linectl.identity import (
+    CONTROL_PERMISSIONS,
+    Identity,
+    IdentityError,
+    Permission,
+    Role,
+    Signatures,
+)
+from linectl.identity.matrix import SIGNED_ACTIONS
 from linectl.line.control import Command, CommandRefused, LineControl
+from linectl.service.api_auth import (
+    IDENTITY,
+    UNHOLD_REJECT,
+    Forbidden,
+    SignatureRequired,
+    auth,
+    batch_of,
+    get_users,
+    parse_signature,
+    post_release,
+    require,
+    signed_action,
+)
 from linectl.service.event_feed import EventFeeds
-from linectl.service.tokens import TokenError, load_or_create_token
+from linectl.service.problems import (
+    MAX_REASON,
+    PROBLEM_JSON,
+    BadInput,
+    dumps,
+    json_object,
+    problem,
+)
 
 __all__ = [
     "COUNTER_KEYS",
     "PROBLEM_JSON",
-    "USER_HEADER",
     "ControlApi",
     "ControlApiError",
-    "TokenError",
-    "load_or_create_token",
     "start_control_api",
 ]
 
 log = structlog.get_logger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
-USER_HEADER = "X-Linectl-User"
 COUNTER_KEYS = ("line", "state", "batch", "counters", "reject_reasons", "pool", "upstream")
 """The keys of the status document that GET /v1/counters returns (those that are present)."""
 
-_PROBLEM_BASE = "urn:linectl:problem:"
 _MAX_BODY = 64 * 1024
-_MAX_REASON = 1000
 _MAX_BATCH = 64
-_MAX_USER = 64
 _SHUTDOWN_TIMEOUT_S = 5.0
-_COMMAND_FIELDS = frozenset({"command", "reason", "batch"})
+_COMMAND_FIELDS = frozenset({"command", "reason", "batch", "signature"})
 
 _CONTROL = web.AppKey("control", LineControl)
-_TOKEN = web.AppKey("token", bytes)
-_TOKEN_NAME = web.AppKey("token_name", str)
 _FEEDS = web.AppKey("feeds", EventFeeds)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_dumps = functools.partial(json.dumps, default=str, ensure_ascii=False)
 
 
 class ControlApiError(Exception):
     """The control API cannot start (address in use, socket path unusable, ...)."""
-
-
-class _BadInput(Exception):
-    """A request the API cannot act on; ``field`` names the culprit."""
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail)
-        self.field = field
-        self.detail = detail
-
-
-def _problem(
-    status: int,
-    title: str,
-    detail: str,
-    *,
-    kind: str,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> web.Response:
-    body: dict[str, Any] = {
-        "type": _PROBLEM_BASE + kind,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    return web.Response(
-        status=status, text=_dumps(body), content_type=PROBLEM_JSON, headers=headers
-    )
 
 
 # --- middlewares ---------------------------------------------------------------------------------
@@ -104,8 +91,11 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Outermost: every error becomes a problem document; unexpected ones are logged once."""
     try:
         response = await handler(request)
-    except _BadInput as exc:
-        response = _problem(400, "Bad request", exc.detail, kind="bad-request", field=exc.field)
+    except BadInput as exc:
+        response = problem(400, "Bad request", exc.detail, kind="bad-request", field=exc.field)
+    except Forbidden as forbidden:
+        exc_ = forbidden.exc
+        response = problem(403, "Forbidden", exc_.message, kind=exc_.reason)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -116,10 +106,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             413: f"request body larger than {_MAX_BODY} bytes",
         }.get(exc.status, exc.text or exc.reason)
         kind = exc.reason.lower().replace(" ", "-")
-        response = _problem(exc.status, exc.reason, detail, kind=kind, headers=headers)
+        response = problem(exc.status, exc.reason, detail, kind=kind, headers=headers)
     except Exception:
         log.exception("control API request failed", method=request.method, path=request.path)
-        response = _problem(
+        response = problem(
             500,
             "Internal server error",
             "the line could not answer this request; see the daemon's log",
@@ -131,89 +121,33 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
-@web.middleware
-async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every route needs ``Authorization: Bearer <token>``; compared in constant time."""
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    expected = request.app[_TOKEN]
-    ok = scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("utf-8", "replace"), expected
-    )
-    if not ok:
-        detail = (
-            "wrong bearer token"
-            if scheme.lower() == "bearer"
-            else "send 'Authorization: Bearer <token>' (the token is in the control token file)"
-        )
-        return _problem(
-            401,
-            "Unauthorized",
-            detail,
-            kind="unauthorized",
-            headers={"WWW-Authenticate": 'Bearer realm="linectl"'},
-        )
-    return await handler(request)
-
-
 # --- input ---------------------------------------------------------------------------------------
-
-
-def _user(request: web.Request) -> str:
-    user = request.headers.get(USER_HEADER)
-    if user is None:
-        return request.app[_TOKEN_NAME]
-    user = user.strip()
-    if not user or len(user) > _MAX_USER or not user.isprintable():
-        raise _BadInput(
-            USER_HEADER, f"header {USER_HEADER} must be 1-{_MAX_USER} printable characters"
-        )
-    return user
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw.strip():
-        raise _BadInput("(body)", 'the body is empty; send a JSON object like {"command": ...}')
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _BadInput("(body)", f"the body is not UTF-8 (byte offset {exc.start})") from None
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _BadInput(
-            "(body)",
-            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-        ) from None
-    if not isinstance(body, dict):
-        raise _BadInput("(body)", f"the body must be a JSON object, not {type(body).__name__}")
-    return body
 
 
 def _parse_command(body: dict[str, Any]) -> tuple[Command, str, str | None]:
     for name in body:
         if name not in _COMMAND_FIELDS:
-            raise _BadInput(
+            raise BadInput(
                 name, f"unknown field {name!r} (allowed: {', '.join(sorted(_COMMAND_FIELDS))})"
             )
     choices = ", ".join(c.value for c in Command)
     if "command" not in body:
-        raise _BadInput("command", f"field 'command' is required (one of: {choices})")
+        raise BadInput("command", f"field 'command' is required (one of: {choices})")
     raw = body["command"]
     try:
         command = Command(raw) if isinstance(raw, str) else None
     except ValueError:
         command = None
     if command is None:
-        raise _BadInput("command", f"field 'command' is {raw!r}; expected one of: {choices}")
+        raise BadInput("command", f"field 'command' is {raw!r}; expected one of: {choices}")
     reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > _MAX_REASON:
-        raise _BadInput("reason", f"field 'reason' must be a string of at most {_MAX_REASON} chars")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        raise BadInput("reason", f"field 'reason' must be a string of at most {MAX_REASON} chars")
     batch = body.get("batch")
     if batch is not None and (
         not isinstance(batch, str) or not batch.strip() or len(batch) > _MAX_BATCH
     ):
-        raise _BadInput("batch", f"field 'batch' must be null or 1-{_MAX_BATCH} characters")
+        raise BadInput("batch", f"field 'batch' must be null or 1-{_MAX_BATCH} characters")
     return command, reason, batch
 
 
@@ -221,19 +155,23 @@ def _parse_command(body: dict[str, Any]) -> tuple[Command, str, str | None]:
 
 
 async def _get_status(request: web.Request) -> web.Response:
-    return web.json_response(request.app[_CONTROL].status(), dumps=_dumps)
+    await require(request, Permission.VIEW, "see the line's status")
+    return web.json_response(request.app[_CONTROL].status(), dumps=dumps)
 
 
 async def _get_alarms(request: web.Request) -> web.Response:
-    return web.json_response({"alarms": request.app[_CONTROL].alarms()}, dumps=_dumps)
+    await require(request, Permission.VIEW, "see the alarms")
+    return web.json_response({"alarms": request.app[_CONTROL].alarms()}, dumps=dumps)
 
 
 async def _get_counters(request: web.Request) -> web.Response:
+    await require(request, Permission.VIEW, "see the counters")
     status = request.app[_CONTROL].status()
-    return web.json_response({k: status[k] for k in COUNTER_KEYS if k in status}, dumps=_dumps)
+    return web.json_response({k: status[k] for k in COUNTER_KEYS if k in status}, dumps=dumps)
 
 
 async def _get_events(request: web.Request) -> web.StreamResponse:
+    await require(request, Permission.VIEW, "follow the line's events")
     return await request.app[_FEEDS].serve(request)
 
 
@@ -242,26 +180,60 @@ async def _end_feeds(app: web.Application) -> None:
 
 
 async def _post_command(request: web.Request) -> web.Response:
-    user = _user(request)
-    command, reason, batch = _parse_command(await _json_object(request))
+    body = await json_object(request)
+    command, reason, batch = _parse_command(body)
+    signature = parse_signature(body)
+    principal = await require(request, CONTROL_PERMISSIONS[command.value], command.value)
+    user = principal.name
+    signer = None
+    action = signed_action(command, request.app[_CONTROL])
+    if action == UNHOLD_REJECT:
+        await require(request, Permission.UNHOLD_REJECT, "unhold after an unconfirmed reject")
+    signatures = Signatures(request.app[IDENTITY])
+    if action is not None and principal.role != Role.MACHINE:
+        meaning = (signature[1] if signature else None) or SIGNED_ACTIONS[action][0]
+        if signature is None:
+            raise Forbidden(
+                SignatureRequired(
+                    f"{command.value} needs {user}'s electronic signature ({action}): send "
+                    f'"signature": {{"password": ..., "meaning": "{meaning}"}}'
+                )
+            )
+        password = signature[0]
+        try:
+            signer = await asyncio.to_thread(
+                signatures.authenticate, principal, password, action, meaning
+            )
+        except IdentityError as exc:
+            raise Forbidden(exc) from None
+    subject = batch or batch_of(request.app[_CONTROL].status())  # what the signature is on
     try:
         status = await request.app[_CONTROL].command(command, user=user, reason=reason, batch=batch)
     except CommandRefused as exc:
         log.info("command refused", command=command.value, user=user, why=str(exc))
-        return _problem(
+        return problem(
             409, "Command refused", str(exc), kind="command-refused", command=command.value
         )
     log.info("command accepted", command=command.value, user=user, reason=reason, batch=batch)
-    return web.json_response(
-        {"command": command.value, "user": user, "status": status}, dumps=_dumps
-    )
+    answer: dict[str, Any] = {"command": command.value, "user": user, "status": status}
+    if signer is not None and action is not None:
+        sig = await asyncio.to_thread(
+            signatures.record, signer, action, meaning, subject, status, reason
+        )
+        answer["signature"] = {
+            "by": sig.printed_name,
+            "user": sig.user_name,
+            "at": sig.at,
+            "meaning": sig.meaning,
+            "record_sha256": sig.record_sha256,
+        }
+    return web.json_response(answer, dumps=dumps)
 
 
-def _build_app(control: LineControl, token: str, token_name: str) -> web.Application:
-    app = web.Application(middlewares=[_errors, _auth], client_max_size=_MAX_BODY)
+def _build_app(control: LineControl, identity: Identity) -> web.Application:
+    app = web.Application(middlewares=[_errors, auth], client_max_size=_MAX_BODY)
     app[_CONTROL] = control
-    app[_TOKEN] = token.encode("utf-8")
-    app[_TOKEN_NAME] = token_name
+    app[IDENTITY] = identity
     app[_FEEDS] = EventFeeds(control)
     app.on_shutdown.append(_end_feeds)
     app.router.add_get("/v1/status", _get_status, allow_head=False)
@@ -269,6 +241,8 @@ def _build_app(control: LineControl, token: str, token_name: str) -> web.Applica
     app.router.add_get("/v1/counters", _get_counters, allow_head=False)
     app.router.add_get("/v1/events", _get_events, allow_head=False)
     app.router.add_post("/v1/commands", _post_command)
+    app.router.add_post("/v1/batches/{batch}/release", post_release)
+    app.router.add_get("/v1/users", get_users, allow_head=False)
     return app
 
 
@@ -333,7 +307,7 @@ async def _start_unix(runner: web.AppRunner, path: Path) -> str:
         _unlink_socket(path)  # stale, left by a crash
     os.makedirs(path.parent, exist_ok=True)
     await web.UnixSite(runner, str(path)).start()
-    os.chmod(path, 0o660)  # the token guards the API; the mode keeps strangers off the socket
+    os.chmod(path, 0o660)  # tokens guard the API; the mode keeps strangers off the socket
     return f"unix:{path}"
 
 
@@ -348,17 +322,11 @@ async def start_control_api(
     control: LineControl,
     config: ControlSection,
     *,
-    token: str,
-    token_name: str = "control-api",
+    identity: Identity,
 ) -> ControlApi:
-    """Serve the control API for ``control`` as configured (Unix socket if set, else TCP).
-
-    ``token`` is the bearer token (see :func:`load_or_create_token`); ``token_name`` is the user
-    recorded for commands that carry no ``X-Linectl-User`` header.
-    """
-    if len(token) < 16:
-        raise ControlApiError("the control token must be at least 16 characters long")
-    app = _build_app(control, token, token_name)
+    """Serve the control API for ``control`` as configured (Unix socket if set, else TCP);
+    ``identity`` authenticates each request against the line's ledger."""
+    app = _build_app(control, identity)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
     )

@@ -6,10 +6,15 @@ changes; the tests name the pages and rows to fix.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from drivers.camera import framepush
 from drivers.interfaces import GateOutcome, Verdict
 from drivers.plc import signals
-from linectl.config import LineConfig
+from linectl.config import IdentitySection, LineConfig
+from linectl.identity import Identity
+from linectl.ledger import Ledger
 from linectl.ledger.states import TRANSITIONS as SERIAL_TRANSITIONS
 from linectl.ledger.states import SerialState
 from linectl.line.reasons import RejectReason
@@ -35,9 +40,10 @@ def control_api_routes() -> set[str]:
     """``METHOD /path`` of every route the control API serves."""
     from tests.service.standin_line import StandInLine
 
-    app = api._build_app(StandInLine(), "token-for-the-route-list", "docs")
-    return {
-        f"{route.method} {route.resource.canonical}"
-        for route in app.router.routes()
-        if route.resource is not None and route.method != "HEAD"
-    }
+    with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "routes.db") as ledger:
+        app = api._build_app(StandInLine(), Identity(ledger, IdentitySection()))
+        return {
+            f"{route.method} {route.resource.canonical}"
+            for route in app.router.routes()
+            if route.resource is not None and route.method != "HEAD"
+        }

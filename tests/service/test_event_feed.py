@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from drivers.interfaces import Verdict
+from linectl.config import IdentitySection
+from linectl.identity import Identity
+from linectl.ledger import Ledger
 from linectl.line.events import AlarmRaised, Counters, StateChanged, VerdictWritten
 from linectl.service.api import ControlApi, start_control_api
 from linectl.service.event_feed import SUBSCRIPTION_SIZE
+from tests.people import People
 from tests.service.standin_line import StandInLine
-from tests.service.test_control_api import AUTH, TCP_ANY_PORT, TOKEN
+from tests.service.test_control_api import TCP_ANY_PORT
+
+AUTH: dict[str, str] = {}  # an operator's session (any role with "view" may follow the events)
+
+
+@pytest.fixture
+def identity(tmp_path: Path) -> Iterator[Identity]:
+    people = People(tmp_path / "line.db")
+    people.add("op.eve", "operator", "Eve Operator")
+    AUTH["Authorization"] = f"Bearer {people.session('op.eve')}"
+    with Ledger(people.path) as ledger:
+        yield Identity(ledger, IdentitySection())
+    AUTH.clear()
 
 
 @pytest.fixture
@@ -23,8 +40,8 @@ def line() -> StandInLine:
 
 
 @pytest.fixture
-async def api(line: StandInLine) -> AsyncIterator[ControlApi]:
-    served = await start_control_api(line, TCP_ANY_PORT, token=TOKEN)
+async def api(line: StandInLine, identity: Identity) -> AsyncIterator[ControlApi]:
+    served = await start_control_api(line, TCP_ANY_PORT, identity=identity)
     yield served
     await served.close()
 
@@ -102,9 +119,9 @@ async def test_a_client_that_fell_behind_is_told_what_it_missed_and_gets_a_new_s
 
 
 async def test_closing_the_api_ends_open_streams_and_their_subscriptions(
-    line: StandInLine,
+    line: StandInLine, identity: Identity
 ) -> None:
-    served = await start_control_api(line, TCP_ANY_PORT, token=TOKEN)
+    served = await start_control_api(line, TCP_ANY_PORT, identity=identity)
     async with (
         aiohttp.ClientSession() as http,
         http.get(f"{served.url}/v1/events", headers=AUTH) as r,
