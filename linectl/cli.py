@@ -281,11 +281,17 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_audit_acknowledge(args: argparse.Namespace) -> int:
     with open_ledger(args) as ledger:
+        signer = sign_now(args, ledger, "audit.acknowledge")
         report = ledger.integrity.acknowledge(args.user, args.reason)
-    if report.ok:
-        print(f"nothing to acknowledge: {report}")
-    else:
+        if report.ok:
+            print(f"nothing to acknowledge: {report}")
+            return 0
+        sig = Signatures(identity_of(args, ledger)).record(
+            signer, "audit.acknowledge", args.meaning or "reviewed", "ledger",
+            {"problems": list(report.problems)}, args.reason,
+        )  # fmt: skip
         print(f"acknowledged by {args.user} (the line may start on these findings):\n{report}")
+        print(f"signed by {sig.printed_name} ({sig.user_name}) at {sig.at}: {sig.meaning}")
     return 0
 
 
@@ -419,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
         audit,
     )
     p.add_argument("--reason", required=True, help="why the findings are accepted")
+    p.add_argument("--meaning", choices=("reviewed", "approved"), help="of the signature")
 
     p = add("decode", cmd_decode, "what the daemon's decoder sees in saved camera frames")
     p.add_argument("images", nargs="+", metavar="IMAGE")

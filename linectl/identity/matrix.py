@@ -25,6 +25,7 @@ class Permission(StrEnum):
 
     VIEW = "view"  # status, counters, alarms, report, trace, contents, batch list
     AUDIT_VIEW = "audit.view"  # audit show, audit verify
+    AUDIT_ACKNOWLEDGE = "audit.acknowledge"  # accept integrity findings so the line starts (signed)
     LINE_RUN = "line.run"  # start, stop, hold, unhold, suspend, unsuspend, reset, clear
     LINE_ABORT = "line.abort"
     UNHOLD_REJECT = "line.unhold-reject"  # unhold after an unconfirmed reject (signed)
@@ -56,7 +57,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
     ),
     Role.QA: frozenset({P.VIEW, P.AUDIT_VIEW, P.BATCH_RELEASE, P.REWORK, P.UNHOLD_REJECT}),
     Role.ENGINEER: frozenset(_RUN | {P.AUDIT_VIEW, P.LINE_ABORT, P.SYNC}),
-    Role.ADMIN: frozenset({P.VIEW, P.AUDIT_VIEW, P.USER_ADMIN}),
+    Role.ADMIN: frozenset({P.VIEW, P.AUDIT_VIEW, P.AUDIT_ACKNOWLEDGE, P.USER_ADMIN}),
     Role.MACHINE: frozenset(_RUN | {P.BATCH_CREATE, P.BATCH_START, P.BATCH_CLOSE, P.SYNC}),
 }
 """Role -> the permissions it has. Admins administer users but do not run the line or sign
@@ -93,6 +94,7 @@ CLI_PERMISSIONS: dict[str, Permission] = {
     "unit": P.REWORK,
     "audit show": P.AUDIT_VIEW,
     "audit verify": P.AUDIT_VIEW,
+    "audit acknowledge": P.AUDIT_ACKNOWLEDGE,
     "user": P.USER_ADMIN,
 }
 """Ledger command of the CLI (``command sub``, or ``command`` for a whole group) -> permission.
@@ -104,6 +106,7 @@ SIGNED_ACTIONS: dict[str, tuple[str, ...]] = {
     "line.unhold-reject": ("reviewed", "approved"),
     "rework": ("performed", "approved"),
     "user.admin": ("performed", "approved"),
+    "audit.acknowledge": ("reviewed", "approved"),
 }
 """Actions that need an electronic signature -> the meanings a signer may state for them."""
 

@@ -14,10 +14,15 @@ REPO = Path(__file__).resolve().parents[2]
 GTIN = "09506000134352"
 
 
-def linectl(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "linectl.cli", "--user", "qa.anna", *args]
+def linectl(
+    *args: str, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``linectl ARGS`` as whoever is logged in for this test (tests/people.py), if anyone."""
+    cmd = [sys.executable, "-m", "linectl.cli", *args]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, cwd=cwd, env=env, input=stdin
+    )
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:

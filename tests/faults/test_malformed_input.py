@@ -10,6 +10,7 @@ import pytest
 from linectl.config import ConfigError, load_config
 from linectl.ledger.opening import create_ledger
 from tests.faults.processes import GTIN, contacted, line_config, linectl, silent_devices, snapshot
+from tests.people import People
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = (REPO / "config" / "demo-line.toml").read_text(encoding="utf-8")
@@ -23,6 +24,7 @@ def ledger(tmp_path: Path) -> Path:
             batch="B1", gtin=GTIN, lot="L1", expiry="281130", quantity=1000,
             target_market="DE", actor="qa.anna",
         )  # fmt: skip
+    People(path).log_in("qa.anna", "supervisor")  # the CLI runs as her (tests/people.py)
     return path
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from linectl.ledger.opening import create_ledger
+from linectl.ledger.opening import create_ledger, open_ledger
 from tests.faults.processes import (
     GTIN,
     contacted,
@@ -21,6 +21,7 @@ from tests.faults.processes import (
     silent_devices,
     snapshot,
 )
+from tests.people import People
 
 COMMANDS = {
     "report": ("report", "B1"),
@@ -128,9 +129,13 @@ def test_ledger_init_refuses_another_applications_database_but_creates_a_new_one
     assert snapshot(tmp_path) == before
 
     new = tmp_path / "lines" / "line.db"
-    created = linectl("--ledger", str(new), "ledger", "init")
+    secret = tmp_path / "first-admin.secret"
+    created = linectl(
+        "--ledger", str(new), "ledger", "init", "--admin", "ada", "--one-time-secret", str(secret)
+    )
     assert created.returncode == 0, created.stderr
-    assert linectl("--ledger", str(new), "batch", "list").stdout.strip() == "no batches"
+    with open_ledger(new) as ledger:  # a linectl ledger, with its first admin
+        assert ledger.list_work_orders() == []
 
 
 def damaged_ledger(tmp_path: Path) -> Path:
@@ -142,6 +147,7 @@ def damaged_ledger(tmp_path: Path) -> Path:
             target_market="DE", actor="qa.anna",
         )  # fmt: skip
         ledger.import_serials("B1", GTIN, [f"S{n:06d}" for n in range(3000)], "qa.anna")
+    People(path).log_in("qa.anna", "qa")  # the commands get past the login to the damage
     rng = random.Random(7)
     page = 4096
     with open(path, "r+b") as file:

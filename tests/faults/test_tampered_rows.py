@@ -24,6 +24,7 @@ from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, check_ground_truth, line_rig, serial_of
 from tests.faults.processes import REPO, contacted, line_config, linectl, silent_devices
 from tests.ledger.conftest import new_batch
+from tests.people import People
 
 S = SerialState
 
@@ -127,9 +128,18 @@ def test_linectl_run_does_not_start_on_a_tampered_ledger_and_starts_once_acknowl
         assert "serials" in refused.stderr and "Traceback" not in refused.stderr
         assert not any(contacted(s) for s in socks)
 
-        done = linectl("--ledger", str(path), "audit", "acknowledge", "--reason", "CAPA-7")
+        people = People(path)
+        people.log_in("sam", "supervisor")
+        refused = linectl("--ledger", str(path), "audit", "acknowledge", "--reason", "CAPA-7")
+        assert refused.returncode != 0 and "audit.acknowledge" in refused.stderr
+        people.session("admin")  # only an admin may accept findings, and signs for it
+        done = linectl(
+            "--ledger", str(path), "--password-stdin", "audit", "acknowledge", "--reason",
+            "CAPA-7", stdin=people.passwords["admin"] + "\n",
+        )  # fmt: skip
         assert done.returncode == 0, done.stderr
-        assert "acknowledged by qa.anna" in done.stdout
+        assert "acknowledged by admin" in done.stdout
+        assert "signed by Ada Admin (admin)" in done.stdout
 
         cmd = [sys.executable, "-m", "linectl.cli", "run", "--config", str(config)]
         with subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True) as proc:
@@ -139,7 +149,7 @@ def test_linectl_run_does_not_start_on_a_tampered_ledger_and_starts_once_acknowl
             finally:
                 proc.kill()
                 _, err = proc.communicate()
-        assert "starting on findings acknowledged by qa.anna" in err
+        assert "starting on findings acknowledged by admin" in err
 
 
 @pytest.mark.e2e
