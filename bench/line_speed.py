@@ -67,6 +67,7 @@ class Step:
     reasons: dict[str, int] | None = None
     latency: dict[str, Any] | None = None
     daemon_cpu_s: float = 0.0
+    loop_cpu_s: float = 0.0  # of that, the daemon's main (event-loop) thread
     sim_cpu_s: float = 0.0
     seconds: float = 0.0
     print_log: Path | None = None
@@ -83,13 +84,19 @@ class Step:
         return 1000 * self.daemon_cpu_s / max(self.packs, 1)
 
     @property
+    def loop_ms_per_pack(self) -> float:
+        return 1000 * self.loop_cpu_s / max(self.packs, 1)
+
+    @property
     def sim_ms_per_pack(self) -> float:
         return 1000 * self.sim_cpu_s / max(self.packs, 1)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (all its threads) from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) from /proc/<pid>/stat, or of
+    its thread ``thread`` alone (the main thread's id is the pid)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    with open(path, encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICK  # utime, stime (fields 14 and 15)
 
@@ -121,7 +128,7 @@ def run_step(
             idle0, w0 = cpu_seconds(daemon.pid), time.monotonic()
             time.sleep(idle_s)
             step.idle_cpu_share = (cpu_seconds(daemon.pid) - idle0) / (time.monotonic() - w0)
-        cpu0 = cpu_seconds(daemon.pid), cpu_seconds(sim.pid)
+        cpu0 = cpu_seconds(daemon.pid), cpu_seconds(sim.pid), cpu_seconds(daemon.pid, daemon.pid)
         t0 = time.monotonic()
         client.command(Command.START, reason="line speed bench", batch=BATCH)
         deadline = t0 + 3 * seconds + 60
@@ -140,6 +147,7 @@ def run_step(
         step.seconds = time.monotonic() - t0
         step.daemon_cpu_s = cpu_seconds(daemon.pid) - cpu0[0]
         step.sim_cpu_s = cpu_seconds(sim.pid) - cpu0[1]
+        step.loop_cpu_s = cpu_seconds(daemon.pid, daemon.pid) - cpu0[2]
         status = client.status()
         step.latency = status["verdict_latency_ms"]
         counters = status["counters"]
@@ -247,7 +255,10 @@ def main() -> int:
     print(
         f"daemon CPU per pack: {best.daemon_ms_per_pack:.2f} ms; standing still it uses "
         f"{100 * idle:.0f}% of a core, beyond which a pack costs "
-        f"{best.marginal_ms_per_pack(idle):.2f} ms"
+        f"{best.marginal_ms_per_pack(idle):.2f} ms; of the {best.daemon_ms_per_pack:.2f} ms, "
+        f"{best.loop_ms_per_pack:.2f} ms on the event-loop thread and "
+        f"{best.daemon_ms_per_pack - best.loop_ms_per_pack:.2f} ms on worker threads (decode, "
+        "ledger)"
     )
     print(
         f"bare zxing-cpp decode of {len(cpu_ms)} of the same frames ({reads} read): "

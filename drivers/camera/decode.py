@@ -215,7 +215,12 @@ def decode_image(
     if options.all_symbols:
         found = zxingcpp.read_barcodes(image, formats, False, options.try_downscale, False, plain)
     else:
-        first = zxingcpp.read_barcode(image, formats, False, options.try_downscale, False, plain)
+        # Full resolution first, the downscaled passes only when it finds nothing: zxing-cpp
+        # tries the full-resolution layer first anyway and stops at the first symbol, so the
+        # result is the same, without building the downscaled layers for every readable frame.
+        first = zxingcpp.read_barcode(image, formats, False, False, False, plain)
+        if first is None and options.try_downscale:
+            first = zxingcpp.read_barcode(image, formats, False, True, False, plain)
         found = [] if first is None else [first]
     decode_ms = (time.perf_counter_ns() - start) / 1e6
     symbols = tuple(s for s in (_symbol(b) for b in found) if s is not None)

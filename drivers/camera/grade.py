@@ -120,6 +120,36 @@ def _grid_outline(rows: int, cols: int) -> npt.NDArray[np.float32]:
     return src
 
 
+@functools.lru_cache(maxsize=64)
+def _perimeter(rows: int, cols: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], int]:
+    """The DataMatrix finder/clock pattern (dark where expected), its mask and the mask's size."""
+    expected = np.zeros((rows, cols), dtype=np.bool_)
+    expected[:, 0] = True  # solid left edge
+    expected[rows - 1, :] = True  # solid bottom edge
+    expected[0, 0::2] = True  # top clock track: dark on even columns
+    expected[1::2, cols - 1] = True  # right clock track: dark on odd rows (from the top)
+    mask = np.zeros((rows, cols), dtype=np.bool_)
+    mask[:, 0] = mask[rows - 1, :] = mask[0, :] = mask[:, cols - 1] = True
+    expected &= mask
+    expected.setflags(write=False)
+    mask.setflags(write=False)
+    return expected, mask, int(np.count_nonzero(mask))
+
+
+#: Edges of the corner quadrilateral as (end, start) corner indices: top, bottom, left, right.
+_EDGE_END = np.array([1, 2, 3, 2], dtype=np.intp)
+_EDGE_START = np.array([0, 3, 0, 1], dtype=np.intp)
+
+
+@functools.lru_cache(maxsize=64)
+def _neighbours(step: int, width: int) -> npt.NDArray[np.intp]:
+    """Flat-index offsets of a sample's five points (centre, right, left, down, up), as a column."""
+    offsets = np.array([0, step, -step, step * width, -step * width], dtype=np.intp)
+    offsets = offsets.reshape(5, 1)
+    offsets.setflags(write=False)
+    return offsets
+
+
 def _module_levels(
     image: npt.NDArray[np.uint8], corners: Corners, rows: int, cols: int
 ) -> tuple[npt.NDArray[np.float32], float, float]:
@@ -132,21 +162,22 @@ def _module_levels(
     away = dst - centre
     norms = np.sqrt(np.add.reduce(away * away, axis=1, keepdims=True))
     dst = dst + away / np.maximum(norms, 1e-6) * 0.7071
-    src = _grid_outline(rows, cols)
-    homography = cv2.getPerspectiveTransform(src, dst)
+    homography = cv2.getPerspectiveTransform(_grid_outline(rows, cols), dst)
     centres = cv2.perspectiveTransform(_unit_grid(rows, cols), homography).reshape(-1, 2)
-    top, bottom, left, right = dst[1] - dst[0], dst[2] - dst[3], dst[3] - dst[0], dst[2] - dst[1]
-    width = float(np.sqrt(top.dot(top)) + np.sqrt(bottom.dot(bottom))) / (2 * cols)
-    height = float(np.sqrt(left.dot(left)) + np.sqrt(right.dot(right))) / (2 * rows)
+    edges = dst[_EDGE_END] - dst[_EDGE_START]  # top, bottom, left, right
+    squares = edges * edges
+    lengths = np.sqrt(squares[:, 0] + squares[:, 1])
+    sides = np.add.reduce(lengths.reshape(2, 2), axis=1).tolist()  # top+bottom, left+right
+    width, height = sides[0] / (2 * cols), sides[1] / (2 * rows)
     step = max(1, round((width + height) / 8.0))
     h, w = image.shape
-    xs = np.minimum(np.maximum(np.rint(centres[:, 0]), step), w - 1 - step).astype(np.intp)
-    ys = np.minimum(np.maximum(np.rint(centres[:, 1]), step), h - 1 - step).astype(np.intp)
-    flat = image.ravel()
-    at = ys * w + xs
-    total = flat[at].astype(np.float32)
-    for offset in (step, -step, step * w, -step * w):
-        total += flat[at + offset]
+    xy = np.rint(centres)
+    np.maximum(xy, step, out=xy)
+    np.minimum(xy, np.array((w - 1 - step, h - 1 - step), dtype=np.float32), out=xy)
+    # pixel index y * w + x: whole numbers below 2**24, so exact in float32 in any order
+    at = np.dot(xy, np.array((1, w), dtype=np.float32)).astype(np.intp)
+    samples = image.ravel()[at + _neighbours(step, w)]  # (5, modules)
+    total = np.add.reduce(samples, axis=0, dtype=np.float32)  # whole numbers: exact in any order
     return total / (5.0 * 255.0), width, height
 
 
@@ -174,20 +205,22 @@ def _alignment(levels: npt.NDArray[np.float32]) -> float:
 
 def _fit_grid(
     image: npt.NDArray[np.uint8], corners: Corners, rows: int, cols: int
-) -> tuple[npt.NDArray[np.float32], float, float]:
-    """Module levels on the grid through ``corners``, nudging corners by up to 2 px if that helps.
+) -> tuple[tuple[npt.NDArray[np.float32], float, float], tuple[float, float, float]]:
+    """Module levels on the grid through ``corners``, nudging corners by up to 2 px if that helps,
+    and the levels' contrast, modulation and threshold.
 
     zxing-cpp's corners can be a pixel or two off under perspective (mostly the top-right one,
     which it extrapolates from the clock tracks); samples then straddle module edges and the
     modulation reads low. A greedy search over single-corner shifts fixes that cheaply.
     """
-    levels, x_dim, y_dim = _module_levels(image, corners, rows, cols)
-    if _contrast_and_modulation(levels)[1] >= MOD_LIMITS[0]:  # already on the module centres
-        return levels, x_dim, y_dim
-    best = _alignment(levels)
+    fit = _module_levels(image, corners, rows, cols)
+    measured = _contrast_and_modulation(fit[0])
+    if measured[1] >= MOD_LIMITS[0]:  # already on the module centres
+        return fit, measured
+    best = _alignment(fit[0])
     points = [list(c) for c in corners]
     for k in (1, 3, 2, 0):
-        if k != 1 and _contrast_and_modulation(levels)[1] >= MOD_LIMITS[0]:
+        if k != 1 and measured[1] >= MOD_LIMITS[0]:
             break
         for axis in (0, 1):
             start = points[k][axis]
@@ -199,23 +232,16 @@ def _fit_grid(
                 score = _alignment(got[0])
                 if score > best:
                     best, chosen = score, start + delta
-                    levels, x_dim, y_dim = got
+                    fit = got
             points[k][axis] = chosen
-    return levels, x_dim, y_dim
+        measured = _contrast_and_modulation(fit[0])
+    return fit, measured
 
 
 def _perimeter_damage(dark: npt.NDArray[np.bool_]) -> float:
     """Share of the DataMatrix finder (left, bottom) and clock (top, right) modules read wrong."""
-    rows, cols = dark.shape
-    expected = np.zeros_like(dark)
-    expected[:, 0] = True  # solid left edge
-    expected[rows - 1, :] = True  # solid bottom edge
-    expected[0, 0::2] = True  # top clock track: dark on even columns
-    expected[1::2, cols - 1] = True  # right clock track: dark on odd rows (from the top)
-    mask = np.zeros_like(dark)
-    mask[:, 0] = mask[rows - 1, :] = mask[0, :] = mask[:, cols - 1] = True
-    wrong = np.count_nonzero((dark != expected) & mask)
-    return float(wrong) / float(np.count_nonzero(mask))
+    expected, mask, size = _perimeter(*dark.shape)
+    return float(np.count_nonzero((dark != expected) & mask)) / float(size)
 
 
 def grade_symbol(
@@ -234,13 +260,14 @@ def grade_symbol(
     if rows < 2 or cols < 2 or image.ndim != 2:
         return None
     try:
-        levels, x_dim, y_dim = _fit_grid(image, corners, rows, cols)
+        (levels, x_dim, y_dim), (contrast, modulation, threshold) = _fit_grid(
+            image, corners, rows, cols
+        )
     except cv2.error:
         return None
     module = (x_dim + y_dim) / 2
     if not np.isfinite(module) or module < 0.5:
         return None
-    contrast, modulation, threshold = _contrast_and_modulation(levels)
     axial = abs(x_dim - y_dim) / module
     fpd: float | None = None
     fpd_grade: str | None = None

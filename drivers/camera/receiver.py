@@ -3,9 +3,10 @@
 A VGA frame is 300 KiB. Through an asyncio StreamReader each one was copied four times in Python
 (into the reader's buffer, out of it, into the codec, into the frame) before the decoder saw it,
 at 0.05-0.1 ms per copy on the line machine. Here the socket fills one reused buffer and the
-codec copies from it once; the frame's pixels are the only other copy. Reading pauses while the
-codec holds more than ``pause_above`` bytes nobody has asked for, so a slow consumer still pushes
-back through TCP.
+codec reads the messages in place (``lend``): a frame that arrived whole is copied once, into its
+pixels; only bytes left over when the next read comes are kept in the codec's own buffer.
+Reading pauses while the codec holds more than ``pause_above`` bytes nobody has asked for, so a
+slow consumer still pushes back through TCP.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ class FramePushReceiver(asyncio.BufferedProtocol):
         self.transport = transport
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        self.codec.keep()  # what the codec still reads in place moves out before the next recv
         return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.codec.receive_data(self._view[:nbytes])
+        self.codec.lend(self._view[:nbytes])
         if self.codec.buffered > self.pause_above and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()

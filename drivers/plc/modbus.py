@@ -58,8 +58,8 @@ class ModbusPlc(PlcClient):
         self.port = port
         self.device_id = device_id
         self._client: AsyncModbusTcpClient | None = None
-        self._inflight: asyncio.Task[ModbusPDU] | None = None
-        self._tasks: set[asyncio.Task[ModbusPDU]] = set()
+        self._inflight: asyncio.Task[object] | None = None  # the caller awaiting a reply
+        self._link_cancel = False  # the link dropped and cancelled ``_inflight``
 
     async def _open(self) -> None:
         await self._drop()
@@ -80,8 +80,7 @@ class ModbusPlc(PlcClient):
         client, self._client = self._client, None
         if client is not None:
             client.close()
-        for task in list(self._tasks):
-            task.cancel()
+        self._cancel_inflight()
 
     async def _read(self, signals: Sequence[sig.Signal]) -> list[int]:
         area, address, count = sig.span(signals)
@@ -122,35 +121,33 @@ class ModbusPlc(PlcClient):
         return self._client
 
     async def _execute(self, request: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:
-        """Run one pymodbus request as a task that a dropped connection cancels.
+        """Run one pymodbus request in the caller's task; a dropped connection fails it at once.
 
+        No task per request: a dropped link cancels the caller's task, and that cancel (marked
+        in ``_link_cancel`` and taken back with ``uncancel``) becomes DeviceUnavailable here.
         pymodbus awaits the reply with ``asyncio.wait_for``, which in Python 3.11 swallows a
         cancellation that arrives together with the reply: the request returns normally and
         the caller's cancel would be lost (a task that never ends on shutdown). So the caller's
         pending cancellations are counted on entry, and a new one raises CancelledError here.
         """
-
-        async def run() -> ModbusPDU:
-            return await request()
-
         current = asyncio.current_task()
         cancels_before = current.cancelling() if current is not None else 0
-        task = asyncio.create_task(run(), name=f"{self.name} request")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        self._inflight = task
+        self._inflight, self._link_cancel = current, False
         try:
-            reply = await task
+            try:
+                reply = await request()
+            finally:
+                self._inflight = None
+                if self._link_cancel and current is not None:
+                    current.uncancel()  # the link's cancel, taken back (a reply with it stands)
         except asyncio.CancelledError:
-            if task.cancelled() and current is not None and not current.cancelling():
+            if self._link_cancel and (current is None or current.cancelling() <= cancels_before):
                 raise DeviceUnavailable(f"{self.name}: connection lost during request") from None
             raise
         except ModbusException as e:
             raise DeviceUnavailable(f"{self.name}: {e}") from e
         except OSError as e:
             raise DeviceUnavailable(f"{self.name}: {e}") from e
-        finally:
-            self._inflight = None
         if current is not None and current.cancelling() > cancels_before:
             raise asyncio.CancelledError  # cancelled while the reply came in: honour it
         if reply.isError():
@@ -162,7 +159,14 @@ class ModbusPlc(PlcClient):
             )
         return reply
 
+    def _cancel_inflight(self) -> None:
+        """Fail the request in flight (its caller gets DeviceUnavailable), if there is one."""
+        task = self._inflight
+        if task is not None and not task.done() and not self._link_cancel:
+            self._link_cancel = True
+            task.cancel()
+
     def _connection_changed(self, connected: bool) -> None:
         """pymodbus trace hook: fail the request in flight at once when the socket drops."""
-        if not connected and self._inflight is not None and not self._inflight.done():
-            self._inflight.cancel()
+        if not connected:
+            self._cancel_inflight()

@@ -20,6 +20,8 @@ for ``^``, ``~`` and ``\\`` themselves, which cannot appear raw in field data.
 
 from __future__ import annotations
 
+import functools
+
 GS = "\x1d"
 DM_ESCAPE = "_"
 FH_INDICATOR = "\\"
@@ -28,7 +30,7 @@ _RAW_FORBIDDEN = "^~" + FH_INDICATOR
 
 def needs_field_hex(text: str) -> bool:
     """True when ``text`` holds characters that must go through ``^FH``."""
-    return any(c in _RAW_FORBIDDEN for c in text)
+    return "^" in text or "~" in text or FH_INDICATOR in text
 
 
 def field_data(text: str) -> str:
@@ -62,6 +64,8 @@ def decode_field_hex(data: str, indicator: str) -> str:
 
 
 def _check_ascii(data: str, what: str) -> None:
+    if data.isascii() and "\x7f" not in data:
+        return
     for i, c in enumerate(data):
         if ord(c) > 0x7E:
             raise ValueError(f"{what}: character {c!r} at offset {i} is not 7-bit ASCII")
@@ -70,17 +74,19 @@ def _check_ascii(data: str, what: str) -> None:
 def encode_datamatrix(data: str, *, gs1: bool, escape: str = DM_ESCAPE) -> str:
     """^BX quality-200 field data: FNC1 first when ``gs1``, GS -> FNC1, escape doubled."""
     _check_ascii(data, "Data Matrix data")
-    parts = [escape + "1"] if gs1 else []
-    for c in data:
-        if c == GS and gs1:
-            parts.append(escape + "1")
-        elif c == escape:
-            parts.append(escape + escape)
-        elif ord(c) < 0x20:
-            parts.append(escape + chr(ord(c) + 64))
-        else:
-            parts.append(c)
-    return "".join(parts)
+    return (escape + "1" if gs1 else "") + data.translate(_datamatrix_escapes(escape, gs1))
+
+
+@functools.lru_cache(maxsize=8)
+def _datamatrix_escapes(escape: str, gs1: bool) -> dict[int, str]:
+    """str.translate table of encode_datamatrix: control characters as escape + chr(c + 64),
+    the escape doubled, GS as FNC1 (escape + "1") in GS1 data."""
+    table = {c: escape + chr(c + 64) for c in range(0x20)}
+    if len(escape) == 1:
+        table[ord(escape)] = escape + escape
+    if gs1:
+        table[ord(GS)] = escape + "1"
+    return table
 
 
 def decode_datamatrix(data: str, escape: str) -> tuple[bool, str]:

@@ -20,6 +20,7 @@ FULL or HEAD OVER-TEMPERATURE (docs.zebra.com, ~HS); the client treats silence a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 STX = 0x02
@@ -84,10 +85,12 @@ def _flag(value: int, index: int, line: int) -> bool:
     return value == 1
 
 
+@functools.lru_cache(maxsize=64)
 def parse_status_fields(strings: tuple[bytes, bytes, bytes]) -> HostStatus:
     """Build a HostStatus from the bodies (between STX and ETX) of the three strings.
 
-    Raises ValueError naming the string and field that is malformed.
+    Raises ValueError naming the string and field that is malformed. Cached: a printer polled
+    every 20 ms sends the same few replies over and over (HostStatus is immutable).
     """
     values: list[list[int]] = []
     for line, (body, expected) in enumerate(zip(strings, FIELD_COUNTS, strict=True), start=1):

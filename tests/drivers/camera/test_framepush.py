@@ -329,3 +329,77 @@ def test_frames_after_garbage_between_messages_all_arrive(cuts: list[int], junk:
     data = hello + junk + STREAM[len(hello) :]
     events = feed(FramePushConnection(Role.HOST), data, sorted(c for c in cuts if c <= len(data)))
     assert [e for e in events if isinstance(e, FrameMessage)] == [frame(1), frame(2)]
+
+
+# --- lent receive buffers (read in place, no copy) -------------------------------------------
+
+
+def feed_lent(
+    conn: FramePushConnection, data: bytes, cuts: list[int], drain_each: bool = True
+) -> tuple[list[Event], list[str]]:
+    """Like ``feed``, through one receive buffer that is lent to ``conn`` and overwritten with
+    junk after each ``keep()``, the way FramePushReceiver uses it; also returns the errors."""
+    area = bytearray(len(data) + 1)
+    events: list[Event] = []
+    errors: list[str] = []
+    pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    for piece in filter(None, pieces):
+        conn.keep()
+        area[:] = b"\xa5" * len(area)  # whatever the codec did not keep is gone now
+        area[: len(piece)] = piece
+        conn.lend(memoryview(area)[: len(piece)])
+        if drain_each:
+            got, raised = drain(conn)
+            events += got
+            errors += [str(e) for e in raised]
+    conn.receive_data(b"")
+    got, raised = drain(conn)
+    return events + got, errors + [str(e) for e in raised]
+
+
+def outcome(conn: FramePushConnection, data: bytes, cuts: list[int]) -> tuple[object, ...]:
+    events: list[Event] = []
+    errors: list[str] = []
+    pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    for piece in [*filter(None, pieces), b""]:
+        conn.receive_data(piece)
+        got, raised = drain(conn)
+        events += got
+        errors += [str(e) for e in raised]
+    return events, errors, conn.bytes_received, conn.bytes_skipped
+
+
+def test_a_frame_lent_whole_is_read_in_place_and_survives_the_buffer_being_reused() -> None:
+    host = host_after_handshake()
+    area = bytearray(encode(frame(1)) + encode(frame(2))[:30])
+    host.lend(memoryview(area))
+    assert host.next_event() == frame(1)
+    assert host.next_event() is NEED_DATA and host.buffered == 30
+    host.keep()
+    area[:] = bytes(len(area))  # the receiver reads into it again
+    host.receive_data(encode(frame(2))[30:])
+    assert drain(host) == ([frame(2)], [])
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, len(STREAM) - 1), st.integers(0, 255)), max_size=4),
+    st.lists(st.integers(0, len(STREAM)), max_size=8),
+    st.binary(max_size=40),
+    st.integers(0, len(STREAM)),
+    st.booleans(),
+)
+@settings(max_examples=300, deadline=None)  # two codecs per example: no timing on a busy machine
+def test_lent_buffers_give_the_same_events_and_errors_as_copied_bytes(
+    flips: list[tuple[int, int]], cuts: list[int], junk: bytes, at: int, drain_each: bool
+) -> None:
+    raw = bytearray(STREAM)
+    for pos, value in flips:
+        raw[pos] = value
+    data = bytes(raw[:at]) + junk + bytes(raw[at:])
+    cuts = sorted(c for c in cuts if c <= len(data))
+    lent = FramePushConnection(Role.HOST)
+    events, errors = feed_lent(lent, data, cuts, drain_each)
+    copied = FramePushConnection(Role.HOST)
+    # not drained between pieces: everything is buffered first, the same as one piece
+    expected = outcome(copied, data, cuts if drain_each else [])
+    assert (events, errors, lent.bytes_received, lent.bytes_skipped) == expected
