@@ -55,6 +55,7 @@ class Feeder:
         depth: int,
         chunk: int,
         on_taken: Callable[[int, bool], None],
+        on_loaded: Callable[[], None] | None = None,
         actor: str = "line",
     ) -> None:
         if depth < 1 or chunk < 1:
@@ -72,6 +73,7 @@ class Feeder:
         self.content: CodeContent | None = None
         self.loaded = 0
         self._on_taken = on_taken
+        self._on_loaded = on_loaded  # jobs went to the printer (packs will be in flight)
         self._lock = asyncio.Lock()
         self._refilling: asyncio.Task[None] | None = None
 
@@ -87,15 +89,20 @@ class Feeder:
         the queue again.
         """
         async with self._lock:
-            while self.tracker.synced and self.tracker.ahead < self.depth:
-                content = self.content
-                if content is None:
-                    return True  # the batch was closed meanwhile: nothing to feed
-                serial = await self._next_serial()
-                if serial is None:
-                    return self.content is None
-                await self._load(serial, content)
-            return True
+            loaded = self.loaded
+            try:
+                while self.tracker.synced and self.tracker.ahead < self.depth:
+                    content = self.content
+                    if content is None:
+                        return True  # the batch was closed meanwhile: nothing to feed
+                    serial = await self._next_serial()
+                    if serial is None:
+                        return self.content is None
+                    await self._load(serial, content)
+                return True
+            finally:
+                if self.loaded != loaded and self._on_loaded is not None:
+                    self._on_loaded()
 
     async def _load(self, serial: str, content: CodeContent) -> None:
         seq = self.tracker.next_seq
