@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.interfaces import DeviceError, Printer, PrintJob
-from linectl.ledger import Ledger, LedgerError
+from linectl.ledger import Ledger, LedgerError, LineNote
 from linectl.line.alarms import iso_now
-from linectl.line.assignments import record_assignment
+from linectl.line.assignments import assignment, record_assignment
 from linectl.line.packs import PackRecord, PackTable
 from linectl.line.printahead import PrintAhead
 from linectl.line.recovery import clear_printer
@@ -156,10 +156,12 @@ class Feeder:
 
     def _take(self, batch: str, first_seq: int | None) -> list[str]:
         """Write ahead the next chunk and record which packs it is for (blocking: a thread)."""
-        try:
-            taken = self.ledger.take_for_encoding(batch, self.chunk, actor=self.actor)
-            if first_seq is not None:
-                record_assignment(self.ledger, batch, first_seq, taken, self.actor)
+
+        def note(serials: list[str]) -> LineNote | None:
+            return None if first_seq is None else assignment(batch, first_seq, serials)
+
+        try:  # the serials and the packs they are for, in one transaction
+            taken = self.ledger.take_for_encoding(batch, self.chunk, actor=self.actor, then=note)
         except LedgerError as exc:
             log.error("cannot take serials of batch %s: %s", batch, exc)
             return []

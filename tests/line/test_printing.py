@@ -28,8 +28,13 @@ class FakeLedger:
         self.pool = [f"S{i:04d}" for i in range(pool)]
         self.rows: list[tuple[Any, ...]] = []
 
-    def take_for_encoding(self, batch: str, n: int = 1, *, actor: str = "") -> list[str]:
+    def take_for_encoding(
+        self, batch: str, n: int = 1, *, actor: str = "", then: Any = None
+    ) -> list[str]:
         taken, self.pool = self.pool[:n], self.pool[n:]
+        note = then(taken) if then is not None else None
+        if note is not None:  # in the same transaction, as the ledger does
+            self.rows.append((actor, note.command, note.reason, None, note.after))
         return taken
 
     def record_event(self, *args: Any) -> None:
