@@ -110,7 +110,9 @@ class PlcWatch:
                 # The gate ring (the biggest read) only when the gate decided something new.
                 if snapshot.last_seq_gate != gate_seen and loop.time() >= next_gate:
                     events = await plc.gate_events()
-                    gate_seen, next_gate = snapshot.last_seq_gate, loop.time() + self.gate_poll_s
+                    # (half a poll early counts as due: polls every gate_poll_s read it each time)
+                    next_gate = loop.time() + self.gate_poll_s - self.poll_s / 2
+                    gate_seen = snapshot.last_seq_gate
                 if loop.time() >= next_beat:
                     self._beat += 1
                     await plc.write_heartbeat(self._beat)
@@ -135,7 +137,8 @@ class PlcWatch:
                 self.enforce()
             self.mirror.changed()
             if self.packs or may_move(self.mirror.plc_state):
-                await asyncio.sleep(self.poll_s)
+                left = next_beat - loop.time()  # the heartbeat may be due before the next poll
+                await asyncio.sleep(min(self.poll_s, left) if left > 0 else self.poll_s)
             else:  # standing, nothing in flight: the heartbeat keeps its period; wake() ends it
                 pause = max(self.poll_s, min(self.idle_poll_s, next_beat - loop.time()))
                 with contextlib.suppress(TimeoutError):
