@@ -210,3 +210,34 @@ async def test_jobs_loaded_on_a_standing_line_end_the_slow_pause_at_once() -> No
     await seams.mirror.wait_for(lambda: plc.reads >= 3)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_moving_line_gets_its_heartbeat_on_time_between_slower_polls() -> None:
+    seams, plc = Seams(), CountingPlc()
+    plc.snap = snapshot(state=S.EXECUTE)
+    stage, _, _, _ = watch(seams, plc)
+    stage.poll_s = 3600.0  # the next snapshot poll is an hour away...
+    stage.heartbeat_s = 0.01  # ... but the watchdog needs a beat every 10 ms
+    task = asyncio.create_task(stage.run())
+    for _ in range(3):
+        plc.beaten.clear()
+        await plc.beaten.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert len(plc.beats) >= 3
+
+
+async def test_the_running_watch_settles_each_pack_from_the_gate_ring_as_it_polls() -> None:
+    seams, plc = Seams(), CountingPlc()
+    stage, outcomes, _, _ = watch(seams, plc)
+    stage.poll_s = stage.gate_poll_s = 0.001
+    stage.idle_poll_s = stage.heartbeat_s = 3600.0
+    task = asyncio.create_task(stage.run())
+    for seq in range(1, 6):  # the gate decides one pack between two polls
+        seams.packs.add(good_pack(seq))
+        plc.gate.append(GateEvent(seq, GateOutcome.PASSED))
+        plc.snap = snapshot(state=S.EXECUTE, gate=seq)
+        await seams.mirror.wait_for(lambda seq=seq: len(outcomes) == seq)  # type: ignore[misc]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert [u.seq for u in outcomes] == [1, 2, 3, 4, 5]
