@@ -13,9 +13,7 @@ all are busy, so a slow frame never holds up the next pack and no task is made p
    is sent as REJECT with reason ``late``, never as GOOD.
 5. The verdict is written to the PLC keyed by seq; its latency (trigger to written) is kept.
 
-N consecutive rejects raise a holding alarm (the runtime then holds the line). A frame also
-tells the print-ahead tracker that its pack has passed the printer (the camera is downstream),
-which wakes the feeder between the PLC's and the printer's polls.
+N consecutive rejects raise a holding alarm (the runtime then holds the line).
 """
 
 from __future__ import annotations
@@ -67,7 +65,6 @@ class Inspection:
         deadline_ms: float,
         reject_limit: int,
         workers: int = 4,
-        feed: asyncio.Event | None = None,
     ) -> None:
         self.camera = camera
         self.plc = plc
@@ -89,7 +86,6 @@ class Inspection:
         self.write_estimate_ms = 2.0  # how long a verdict write takes (moving average)
         self._printer_polled = asyncio.Event()
         self.print_wanted = asyncio.Event()  # set while a verdict waits for a print confirmation
-        self.fed = asyncio.Event() if feed is None else feed  # wakes the feeder
         self.workers = workers
         self._frames: asyncio.Queue[Frame] = asyncio.Queue()
         self._free = 0  # workers waiting for a frame and not yet handed one
@@ -170,12 +166,6 @@ class Inspection:
         record = self.packs.get(frame.seq)
         if record is not None:
             record.frame_ns = trigger_ns
-        tracker = self.tracker
-        if tracker.synced:  # the pack at the camera has passed the printer: feed its successor
-            ahead = tracker.ahead
-            tracker.note_printer_seq(frame.seq)
-            if tracker.ahead < ahead:
-                self.fed.set()
         try:
             result = await self.decoder.decode(frame)
         except DeviceUnavailable:

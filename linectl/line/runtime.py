@@ -86,7 +86,7 @@ class RuntimeOptions:
     idle_poll_s: float = 0.25  # ... while the line stands (a wait state: Idle, Held, Stopped...)
     gate_poll_s: float = 0.05  # gate report ring, at most this often (when the gate moved)
     printer_poll_s: float = 0.02  # printer status while a verdict waits for a print confirmation
-    printer_run_poll_s: float = 0.05  # ... at least this often while packs may move
+    printer_run_poll_s: float = 0.02  # ... at least this often while packs may move
     printer_idle_poll_s: float = 0.5  # ... and while the line stands
     heartbeat_s: float = 0.25
     housekeeping_s: float = 0.2  # queue depth for the speed, camera link state
@@ -155,7 +155,6 @@ class LineRuntime:
             devices.camera, devices.plc, self.decoder, ledger, self.packs, self.mirror,
             self.tally, self.alarm_set, self.health, self.tracker, self.events, self.supervisor,
             deadline_ms=th.verdict_deadline_ms, reject_limit=th.consecutive_rejects_hold,
-            feed=self.feeding.feed,
         )  # fmt: skip
         self.print_watch = PrintWatch(
             devices.printer, self.tracker, self.health, self.alarm_set,

@@ -113,20 +113,6 @@ async def test_a_good_check_waiting_for_its_print_asks_for_a_printer_poll() -> N
     assert plc.verdicts == [(7, Verdict.GOOD, 0)]
 
 
-async def test_a_frame_tells_the_feeder_its_pack_has_passed_the_printer() -> None:
-    seams, plc = Seams(), FakePlc()
-    seams.mirror.verifier = FakeVerifier(GOOD)  # type: ignore[assignment]
-    stage = inspection(seams, plc)
-    seams.tracker.sync(1, 0)
-    for seq in (1, 2, 3):
-        record = pack(seq)
-        seams.packs.add(record)
-        seams.tracker.add(record)
-    assert seams.tracker.ahead == 3
-    await stage.on_frame(Frame(2, 1, 1, b"\0", time.time_ns()))
-    assert seams.tracker.ahead == 1 and stage.fed.is_set()  # packs 1 and 2 are past it
-
-
 async def test_a_frame_with_no_batch_active_is_rejected_as_wrong_content() -> None:
     seams, plc = Seams(), FakePlc()
     stage = inspection(seams, plc)
