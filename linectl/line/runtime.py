@@ -82,7 +82,7 @@ class RuntimeOptions:
     queue_ahead_s: float = 0.15  # ... and at least this much line time (at the measured speed)
     queue_depth_max: int = 32
     take_chunk: int = 16  # serials written ahead per ledger transaction (refilled at half)
-    poll_s: float = 0.05  # PLC snapshot (state, station seqs) while packs are in flight or move
+    poll_s: float = 0.02  # PLC snapshot (state, station seqs) while packs are in flight or move
     idle_poll_s: float = 0.25  # ... while the line stands (a wait state: Idle, Held, Stopped...)
     gate_poll_s: float = 0.05  # gate report ring, at most this often (when the gate moved)
     printer_poll_s: float = 0.02  # printer status while a verdict waits for a print confirmation
