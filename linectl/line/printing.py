@@ -81,6 +81,7 @@ class PrintWatch:
         self.ready = True  # the printer's last status said it can print
         self.wanted = asyncio.Event() if wanted is None else wanted  # a verdict waits for a print
         self._mirror = mirror
+        self._resting = False  # in a slow pause (nothing queued, the line standing)
         self._polled = polled
         self._feed = feed
 
@@ -92,13 +93,20 @@ class PrintWatch:
             started = loop.time()
             await self.poll()
             if not wanted.is_set():
-                cadence = self.run_poll_s if self._busy() else self.idle_poll_s
+                self._resting = not self._busy()
+                cadence = self.idle_poll_s if self._resting else self.run_poll_s
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout_at(started + cadence):
                         await wanted.wait()
+                self._resting = False
             rest = started + self.poll_s - loop.time()
             if rest > 0:
                 await asyncio.sleep(rest)
+
+    def wake(self) -> None:
+        """Jobs were loaded: a slow pause ends now (their prints will want confirming)."""
+        if self._resting:
+            self.wanted.set()
 
     def _busy(self) -> bool:
         """Jobs wait in the printer, or packs may move: poll at the run period."""

@@ -135,7 +135,7 @@ class LineRuntime:
             depth=opts.queue_depth,
             chunk=opts.take_chunk,
             on_taken=lambda taken, exhausted: self.feeding.taken(taken, exhausted),
-            on_loaded=lambda: self.plc_watch.wake(),
+            on_loaded=self._jobs_loaded,
             actor=opts.actor,
         )
         self.decoder = Decoder(
@@ -425,6 +425,11 @@ class LineRuntime:
         if self.packing is not None:
             self.packing.committed(units)
         self.notify()
+
+    def _jobs_loaded(self) -> None:
+        """Packs will soon be in flight: the watches leave their slow pauses."""
+        self.plc_watch.wake()
+        self.print_watch.wake()
 
     def _commit_failed(self, what: str) -> None:
         self.alarm_set.raise_("ledger", f"ledger write failed: {what}", holds=True)

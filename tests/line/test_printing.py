@@ -234,3 +234,21 @@ async def test_the_feeder_says_when_it_loaded_jobs_so_the_watches_poll_fast() ->
     assert await f.top_up() and loaded == [3]  # once per top-up that loaded something
     assert await f.top_up() and loaded == [3]  # the queue was full: nothing loaded, no call
     await f.settled()
+
+
+async def test_jobs_loaded_on_a_standing_line_end_the_printer_watch_slow_pause() -> None:
+    seams, printer = Seams(), FakePrinter()
+    polled = asyncio.Event()
+    stage = PrintWatch(
+        printer, seams.tracker, seams.health, seams.alarms,  # type: ignore[arg-type]
+        poll_s=0.0, polled=polled.set, feed=asyncio.Event(), mirror=seams.mirror,
+        run_poll_s=3600.0, idle_poll_s=3600.0,
+    )  # fmt: skip
+    seams.mirror.plc_state = PackMLState.IDLE
+    task = asyncio.create_task(stage.run())
+    await polled.wait()  # the first poll; the line stands, nothing is queued
+    polled.clear()
+    stage.wake()  # what the feeder's loading jobs does (through the runtime)
+    await polled.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
