@@ -6,6 +6,7 @@ ever without its commissioning event, and no event is queued for a change that d
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,6 +31,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=8192)
+def _sgtin(gtin: str, serial: str, form: IdentifierForm, cpl: int, domain: str) -> str:
+    """A unit's EPC, cached: it goes into its commissioning event and its case's packing event."""
+    return format_sgtin(gtin, serial, form, cpl, domain=domain)
+
+
 @dataclass(frozen=True)
 class EventFactory:
     """Everything an event needs besides the serials: line identity, identifier form, batch data."""
@@ -38,12 +45,13 @@ class EventFactory:
     work_order: WorkOrder
 
     def epc(self, serial: str) -> str:
-        return format_sgtin(
+        line = self.line
+        return _sgtin(
             self.work_order.gtin,
             serial,
-            self.line.identifier_form,
-            self.line.company_prefix_length,
-            domain=self.line.digital_link_domain,
+            line.identifier_form,
+            line.company_prefix_length,
+            line.digital_link_domain,
         )
 
     def location(self, value: str) -> str:

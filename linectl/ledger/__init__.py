@@ -44,6 +44,7 @@ from linectl.ledger.models import (
 from linectl.ledger.reconcile import BUCKET_OF, Bucket, Reconciliation
 from linectl.ledger.states import TERMINAL, TRANSITIONS, SerialState, is_legal
 from linectl.ledger.store import Ledger
+from linectl.ledger.validation import LineNote
 
 __all__ = [
     "BUCKET_OF",
@@ -68,6 +69,7 @@ __all__ = [
     "IllegalTransition",
     "Ledger",
     "LedgerError",
+    "LineNote",
     "MigrationFailed",
     "OutboxEntry",
     "OutboxEvent",

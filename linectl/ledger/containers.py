@@ -137,10 +137,8 @@ def set_parent(conn: sqlite3.Connection, child: str, parent: str | None, at: str
     return _store(conn, current, replace(current, parent=parent, updated_at=at))
 
 
-_UNIT = (
-    "SELECT seq, verdict, grade, reason, printed_at, verdict_at, container, row_hash "
-    "FROM units WHERE serial_id = ?"
-)
+_UNIT_COLUMNS = "seq, verdict, grade, reason, printed_at, verdict_at, container, row_hash"
+_UNIT = f"SELECT {_UNIT_COLUMNS} FROM units WHERE serial_id = ?"
 
 
 def _unit_reseal(serial_id: int, unit: tuple[Any, ...], container: str | None) -> str | None:
@@ -152,19 +150,32 @@ def _unit_reseal(serial_id: int, unit: tuple[Any, ...], container: str | None) -
     return unit_seal(*fields, container)
 
 
+def _units(conn: sqlite3.Connection, serial_ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    """serial id -> its unit row (as ``_UNIT`` selects it), a chunk of ids per query."""
+    found: dict[int, tuple[Any, ...]] = {}
+    for start in range(0, len(serial_ids), 500):
+        chunk = serial_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT serial_id, {_UNIT_COLUMNS} FROM units WHERE serial_id IN ({marks})"
+        for raw in conn.execute(sql, chunk):
+            found[int(raw[0])] = tuple(raw[1:])
+    return found
+
+
 def pack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str) -> None:
     """Put commissioned units into a packable container; none may be packed elsewhere already."""
     holder = get(conn, sscc)
     if holder.state not in PACKABLE:
         raise ContainerError(f"container {sscc} is {holder.state.value}; reopen it first")
     updates: list[tuple[str, str | None, int]] = []
+    units = _units(conn, [row.id for row in rows])
     for index, row in enumerate(rows):
         if row.state is not SerialState.COMMISSIONED:
             raise ContainerError(
                 f"serial {row.serial!r} (index {index}) is {row.state.label}; only "
                 "Commissioned units can be packed"
             )
-        unit = conn.execute(_UNIT, (row.id,)).fetchone()
+        unit = units.get(row.id)
         if unit is None:
             raise ContainerError(f"serial {row.serial!r} (index {index}) has no unit record")
         if unit[6] is not None:

@@ -68,36 +68,61 @@ def _row(raw: tuple[Any, ...]) -> SerialRow:
 
 
 def resolve(conn: sqlite3.Connection, serials: Sequence[str], gtin: str | None) -> list[SerialRow]:
-    """Look up each serial; refuse repeats, unknown serials and (without a GTIN) ambiguous ones."""
+    """Look up each serial; refuse repeats, unknown serials and (without a GTIN) ambiguous ones.
+
+    The first problem in input order is raised; the look-ups go to SQLite a chunk at a time.
+    """
     if isinstance(serials, str):
         raise ValidationError(
             "expected a list of serials, got one string", field="serials", value=serials
         )
     first_seen: dict[str, int] = {}
-    rows: list[SerialRow] = []
+    refused: Exception | None = None  # the first repeat or non-text, raised at its index
     for index, serial in enumerate(serials):
         if not isinstance(serial, str):
-            raise ValidationError("must be a string", field="serial", value=serial, index=index)
+            refused = ValidationError("must be a string", field="serial", value=serial, index=index)
+            break
         if serial in first_seen:
-            raise DuplicateSerial(
+            refused = DuplicateSerial(
                 f"given twice in one command (first at index {first_seen[serial]})",
                 field="serial",
                 value=serial,
                 index=index,
             )
+            break
         first_seen[serial] = index
-        if gtin is None:
-            found = conn.execute(f"{_SELECT} WHERE serial = ?", (serial,)).fetchall()
-        else:
-            found = conn.execute(
-                f"{_SELECT} WHERE gtin = ? AND serial = ?", (gtin, serial)
-            ).fetchall()
-        if not found:
+    found = _look_up(conn, list(first_seen), gtin)
+    rows: list[SerialRow] = []
+    for index, serial in enumerate(first_seen):
+        hits = found.get(serial)
+        if not hits:
             raise UnknownSerial(serial, gtin, index)
-        if len(found) > 1:
-            raise AmbiguousSerial(serial, sorted(str(r[1]) for r in found))
-        rows.append(_row(found[0]))
+        if len(hits) > 1:
+            raise AmbiguousSerial(serial, sorted(str(r[1]) for r in hits))
+        rows.append(_row(hits[0]))
+    if refused is not None:
+        raise refused
     return rows
+
+
+_CHUNK = 500  # serials per look-up (well under SQLite's limit of bound parameters)
+
+
+def _look_up(
+    conn: sqlite3.Connection, serials: list[str], gtin: str | None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """serial -> its rows (of ``gtin``, or of any GTIN without one)."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for start in range(0, len(serials), _CHUNK):
+        chunk = serials[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        if gtin is None:
+            raw = conn.execute(f"{_SELECT} WHERE serial IN ({marks})", chunk)
+        else:
+            raw = conn.execute(f"{_SELECT} WHERE gtin = ? AND serial IN ({marks})", [gtin, *chunk])
+        for r in raw:
+            found.setdefault(str(r[2]), []).append(r)
+    return found
 
 
 def in_state(

@@ -13,9 +13,8 @@ call, calls are serialised). The methods block on disk I/O: from asyncio, call t
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 
 from linectl.ledger import containers as container_rows
@@ -55,13 +54,9 @@ from linectl.ledger.serials import resolve as resolve_serials
 from linectl.ledger.sscc_stock import SsccStock
 from linectl.ledger.states import SerialState
 from linectl.ledger.units import insert_units, load_unit, verdict_moves
-from linectl.ledger.validation import check_gtin
+from linectl.ledger.validation import LineNote, check_gtin, check_line_event
 
 _RUNNING = (WorkOrderStatus.STARTED,)
-_EVENT_COMMAND = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
-_LEDGER_NAMESPACES = frozenset(
-    {"work_order", "serials", "units", "containers", "outbox", "sscc_stock"}
-)
 _OPEN = (WorkOrderStatus.CREATED, WorkOrderStatus.STARTED)
 
 
@@ -273,12 +268,15 @@ class Ledger:
         *,
         actor: str = "line",
         reason: str = "write-ahead before print",
+        then: Callable[[list[str]], LineNote | None] | None = None,
     ) -> list[str]:
         """Durably move up to ``n`` Allocated serials of a started batch to Encoded, oldest first.
 
         One transaction whatever ``n``; it is committed (fsynced) before this returns, so a
         serial handed to the printer can never be handed out again. Returns fewer than ``n``
         (possibly none) when the pool runs short: the caller suspends rather than print unknowns.
+        ``then(serials)`` may give a line event (as :meth:`record_event` takes) for the same
+        transaction, such as which packs the serials are meant for.
         """
         check_actor(actor)
         if n < 1:
@@ -289,6 +287,11 @@ class Ledger:
             if rows:
                 moves = [(row, SerialState.ENCODED, reason) for row in rows]
                 self._apply(conn, rows, moves, actor, reason, "serials.encode", (), None)
+            note = then([row.serial for row in rows]) if then is not None else None
+            if note is not None:
+                check_line_event(note.command, note.reason)
+                after = note.after
+                self._audit(conn, self._db.now(), actor, note.command, note.reason, None, after)
         return [row.serial for row in rows]
 
     def record_units(
@@ -393,18 +396,7 @@ class Ledger:
         JSON values.
         """
         check_actor(actor)
-        if not _EVENT_COMMAND.match(command) or len(command) > 100:
-            raise ValidationError(
-                "must be a dotted lower-case name like 'line.state'", field="command", value=command
-            )
-        if command.split(".", 1)[0] in _LEDGER_NAMESPACES:
-            raise ValidationError(
-                "is a ledger command; record_event is for events outside the ledger tables",
-                field="command",
-                value=command,
-            )
-        if reason and any(ord(c) < 0x20 or ord(c) == 0x7F for c in reason):
-            raise ValidationError("contains control characters", field="reason", value=reason)
+        check_line_event(command, reason)
         with self._db.write() as conn:
             return append_audit(
                 conn,

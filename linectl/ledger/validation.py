@@ -6,6 +6,9 @@ ledger's ``ValidationError`` that names the field, value and input line.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from linectl.ledger.errors import ValidationError
 from standards.gs1.checkdigit import CheckDigitError, validate_gtin14, validate_sscc
 from standards.gs1.cset82 import first_outside_cset82
@@ -101,3 +104,36 @@ def check_quantity(quantity: int) -> int:
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
         raise ValidationError("must be a positive integer", field="quantity", value=quantity)
     return quantity
+
+
+_LINE_EVENT = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
+_LEDGER_NAMESPACES = frozenset(
+    {"work_order", "serials", "units", "containers", "outbox", "sscc_stock"}
+)
+
+
+@dataclass(frozen=True)
+class LineNote:
+    """A line event to append to the audit trail with a ledger change (``after``: JSON)."""
+
+    command: str
+    reason: str
+    after: object
+
+
+def check_line_event(command: str, reason: str) -> None:
+    """A line event's command is a dotted lower-case name outside the ledger's own namespaces
+    (work_order, serials, units, containers, outbox, sscc_stock); its reason has no control
+    characters."""
+    if not _LINE_EVENT.match(command) or len(command) > 100:
+        raise ValidationError(
+            "must be a dotted lower-case name like 'line.state'", field="command", value=command
+        )
+    if command.split(".", 1)[0] in _LEDGER_NAMESPACES:
+        raise ValidationError(
+            "is a ledger command; record_event is for events outside the ledger tables",
+            field="command",
+            value=command,
+        )
+    if reason and any(ord(c) < 0x20 or ord(c) == 0x7F for c in reason):
+        raise ValidationError("contains control characters", field="reason", value=reason)

@@ -16,20 +16,28 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from linectl.ledger import Ledger
+from linectl.ledger import Ledger, LineNote
 
 ASSIGN = "line.assign"
 LOOKBACK_ROWS = 20_000
 """How far back in the audit trail recovery looks for assignments (minutes of production)."""
 
 
+def assignment(batch: str, first_seq: int, serials: Sequence[str]) -> LineNote | None:
+    """The ``line.assign`` row for ``serials`` (None for none)."""
+    if not serials:
+        return None
+    after = {"batch": batch, "first_seq": first_seq, "serials": list(serials)}
+    return LineNote(ASSIGN, "serials written ahead for these packs", after)
+
+
 def record_assignment(
     ledger: Ledger, batch: str, first_seq: int, serials: Sequence[str], actor: str
 ) -> None:
     """Append one ``line.assign`` row (blocking: run it in a worker thread)."""
-    if serials:
-        after = {"batch": batch, "first_seq": first_seq, "serials": list(serials)}
-        ledger.record_event(actor, ASSIGN, "serials written ahead for these packs", None, after)
+    note = assignment(batch, first_seq, serials)
+    if note is not None:
+        ledger.record_event(actor, note.command, note.reason, None, note.after)
 
 
 def latest_assignments(

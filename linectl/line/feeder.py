@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.interfaces import DeviceError, Printer, PrintJob
-from linectl.ledger import Ledger, LedgerError
+from linectl.ledger import Ledger, LedgerError, LineNote
 from linectl.line.alarms import iso_now
-from linectl.line.assignments import record_assignment
+from linectl.line.assignments import assignment, record_assignment
 from linectl.line.packs import PackRecord, PackTable
 from linectl.line.printahead import PrintAhead
 from linectl.line.recovery import clear_printer
@@ -55,6 +55,7 @@ class Feeder:
         depth: int,
         chunk: int,
         on_taken: Callable[[int, bool], None],
+        on_loaded: Callable[[], None] | None = None,
         actor: str = "line",
     ) -> None:
         if depth < 1 or chunk < 1:
@@ -72,6 +73,7 @@ class Feeder:
         self.content: CodeContent | None = None
         self.loaded = 0
         self._on_taken = on_taken
+        self._on_loaded = on_loaded  # jobs went to the printer (packs will be in flight)
         self._lock = asyncio.Lock()
         self._refilling: asyncio.Task[None] | None = None
 
@@ -87,15 +89,20 @@ class Feeder:
         the queue again.
         """
         async with self._lock:
-            while self.tracker.synced and self.tracker.ahead < self.depth:
-                content = self.content
-                if content is None:
-                    return True  # the batch was closed meanwhile: nothing to feed
-                serial = await self._next_serial()
-                if serial is None:
-                    return self.content is None
-                await self._load(serial, content)
-            return True
+            loaded = self.loaded
+            try:
+                while self.tracker.synced and self.tracker.ahead < self.depth:
+                    content = self.content
+                    if content is None:
+                        return True  # the batch was closed meanwhile: nothing to feed
+                    serial = await self._next_serial()
+                    if serial is None:
+                        return self.content is None
+                    await self._load(serial, content)
+                return True
+            finally:
+                if self.loaded != loaded and self._on_loaded is not None:
+                    self._on_loaded()
 
     async def _load(self, serial: str, content: CodeContent) -> None:
         seq = self.tracker.next_seq
@@ -149,10 +156,12 @@ class Feeder:
 
     def _take(self, batch: str, first_seq: int | None) -> list[str]:
         """Write ahead the next chunk and record which packs it is for (blocking: a thread)."""
-        try:
-            taken = self.ledger.take_for_encoding(batch, self.chunk, actor=self.actor)
-            if first_seq is not None:
-                record_assignment(self.ledger, batch, first_seq, taken, self.actor)
+
+        def note(serials: list[str]) -> LineNote | None:
+            return None if first_seq is None else assignment(batch, first_seq, serials)
+
+        try:  # the serials and the packs they are for, in one transaction
+            taken = self.ledger.take_for_encoding(batch, self.chunk, actor=self.actor, then=note)
         except LedgerError as exc:
             log.error("cannot take serials of batch %s: %s", batch, exc)
             return []

@@ -1,5 +1,8 @@
 """The line's housekeeping stage: queue depth for the measured speed, pool level and outbox
-backlog from the ledger, auto-unsuspend after a refill, and the camera's link coming back."""
+backlog from the ledger, auto-unsuspend after a refill, and the camera's link coming back.
+
+It runs every ``every_s`` while packs may move, every ``idle_s`` while the line stands, and at
+once when woken (serials added to the pool)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from linectl.line.commands import Commands
 from linectl.line.events import EventStream, UpstreamLevel
 from linectl.line.feeder import Feeder
 from linectl.line.health import DeviceWatch
-from linectl.line.printing import Feeding
+from linectl.line.printing import Feeding, may_move
 from linectl.line.state import LineMirror, Tally
 from linectl.line.supervisor import Supervisor
 from standards.packml import PackMLState
@@ -39,6 +42,7 @@ class Housekeeping:
         *,
         every_s: float,
         pool_check_s: float,
+        idle_s: float | None = None,
         queue_depth: int,
         queue_ahead_s: float,
         queue_depth_max: int,
@@ -55,6 +59,7 @@ class Housekeeping:
         self.supervisor = supervisor
         self.commands = commands
         self.every_s = every_s
+        self.idle_s = every_s if idle_s is None else idle_s
         self.pool_check_s = pool_check_s
         self.queue_depth = queue_depth
         self.queue_ahead_s = queue_ahead_s
@@ -70,8 +75,9 @@ class Housekeeping:
         next_check = 0.0
         while True:
             asked = False
+            pause = self.every_s if may_move(self.mirror.plc_state) else self.idle_s
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.every_s):
+                async with asyncio.timeout(pause):
                     asked = await self._asked.wait()
             self._asked.clear()
             if self.camera.link_state is LinkState.CONNECTED:

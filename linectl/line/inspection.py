@@ -6,8 +6,9 @@ all are busy, so a slow frame never holds up the next pack and no task is made p
 1. Decode on the Decoder's thread pool (zxing-cpp releases the GIL).
 2. Verify against what was sent for the frame's seq (:class:`linectl.line.verify.Verifier`);
    a serial this run does not know is looked up in the ledger (duplicate or wrong content).
-3. A GOOD pack also needs its print confirmed by the printer's counter; the check waits for the
-   next printer polls, but never past the verdict deadline.
+3. A GOOD pack also needs its print confirmed by the printer's counter; the check asks for a
+   printer poll (:attr:`Inspection.print_wanted`) and waits for the next polls, but never past
+   the verdict deadline (a pack whose deadline is gone before it could ask is late).
 4. If the verdict would reach the PLC after ``verdict_deadline_ms`` from the frame's trigger, it
    is sent as REJECT with reason ``late``, never as GOOD.
 5. The verdict is written to the PLC keyed by seq; its latency (trigger to written) is kept.
@@ -84,6 +85,7 @@ class Inspection:
         self.streak = 0  # consecutive rejects of serialised packs
         self.write_estimate_ms = 2.0  # how long a verdict write takes (moving average)
         self._printer_polled = asyncio.Event()
+        self.print_wanted = asyncio.Event()  # set while a verdict waits for a print confirmation
         self.workers = workers
         self._frames: asyncio.Queue[Frame] = asyncio.Queue()
         self._free = 0  # workers waiting for a frame and not yet handed one
@@ -179,8 +181,10 @@ class Inspection:
             check = Check.reject(
                 RejectReason.DUPLICATE, f"serial {check.ask_ledger} is already in the ledger"
             )
-        if check.good and record is not None and not record.printed:
-            await self._await_print(record, deadline_ns - int(self.write_estimate_ms * 1e6))
+        until_ns = deadline_ns - int(self.write_estimate_ms * 1e6)
+        if check.good and record is not None and not record.printed and time.time_ns() < until_ns:
+            # (with no time left to ask the printer, the deadline check below rejects it: late)
+            await self._await_print(record, until_ns)
             if not record.printed:
                 check = Check.reject(
                     RejectReason.NO_PRINT_CONFIRMATION,
@@ -242,6 +246,7 @@ class Inspection:
                 left = (until_ns - time.time_ns()) / 1e9
                 if left <= 0:
                     return
+                self.print_wanted.set()
                 async with asyncio.timeout(left):
                     await self._printer_polled.wait()
 

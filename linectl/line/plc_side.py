@@ -1,13 +1,15 @@
 """The PLC side of the running line: state mirror, heartbeat, gate reports, fail-safe Hold.
 
-Every ``poll_s`` the PLC's snapshot is read: its PackML state is mirrored (each change audited;
-a stop, abort or completion has the print queue cancelled), a rising heartbeat-lost fault raises
-a holding alarm, and the PLC's count of packs at the printer wakes the feeder (or reveals a pack
-that reached the printer with no job queued). The host heartbeat is written at least four times
-per PLC watchdog period. When the gate has decided something new, the gate report ring is read
-(at most every ``gate_poll_s``) and each report settles its pack; a pack the gate went past
-without a report (ring overrun) is scrapped with a holding alarm. Any holding alarm while the
-line may produce sends Hold.
+Every ``poll_s`` while packs are in flight or may move (every ``idle_poll_s`` while the line
+stands in a wait state with none, and at least once per heartbeat) the PLC's snapshot is read:
+its PackML state is mirrored (each change audited; a stop, abort or completion has the print
+queue cancelled), a rising heartbeat-lost fault raises a holding alarm, and the PLC's count of
+packs at the printer wakes the feeder (or reveals a pack that reached the printer with no job
+queued). The host heartbeat is written at least four times per PLC watchdog period. When the
+gate has decided something new, the gate report ring is read (at most every ``gate_poll_s``) and
+each report settles its pack; a pack the gate went past without a report (ring overrun) is
+scrapped with a holding alarm. Any holding alarm while the line may produce sends Hold. (The
+ring holds 40 reports: even the slow poll reads it long before 40 packs pass at full speed.)
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from linectl.line.events import EventStream, StateChanged
 from linectl.line.health import DeviceWatch
 from linectl.line.packs import PackRecord, PackTable, settle, unit_verdict
 from linectl.line.printahead import PrintAhead
-from linectl.line.printing import PRODUCING, Feeding
+from linectl.line.printing import PRODUCING, Feeding, may_move
 from linectl.line.state import LineMirror, Tally
 from linectl.line.supervisor import Supervisor
 from standards.packml import PackMLCommand, PackMLState, next_state
@@ -66,6 +68,7 @@ class PlcWatch:
         *,
         poll_s: float,
         gate_poll_s: float,
+        idle_poll_s: float | None = None,
         heartbeat_s: float,
         on_outcome: Callable[[UnitResult], None],
         on_late: Callable[[PackRecord], None],
@@ -82,6 +85,7 @@ class PlcWatch:
         self.events = events
         self.supervisor = supervisor
         self.poll_s = poll_s
+        self.idle_poll_s = poll_s if idle_poll_s is None else idle_poll_s
         self.gate_poll_s = gate_poll_s
         self.heartbeat_s = heartbeat_s
         self.ending: asyncio.Task[None] | None = None  # cancelling the queue after a stop
@@ -90,20 +94,25 @@ class PlcWatch:
         self._beat = 0
         self._fault_word = 0
         self._hold_sent_at = 0.0
+        self._stirred = asyncio.Event()
 
     async def run(self) -> None:
         plc = self.plc
         loop = asyncio.get_running_loop()
         next_beat = next_gate = 0.0
         gate_seen: int | None = None  # Stations.Gate.LastSeq when the gate ring was last read
+        stirred = self._stirred
         while True:
+            stirred.clear()  # a wake() from here on cuts the next slow pause short
             events: list[GateEvent] | None = None
             try:
                 snapshot = await plc.read_snapshot()
                 # The gate ring (the biggest read) only when the gate decided something new.
                 if snapshot.last_seq_gate != gate_seen and loop.time() >= next_gate:
                     events = await plc.gate_events()
-                    gate_seen, next_gate = snapshot.last_seq_gate, loop.time() + self.gate_poll_s
+                    # (half a poll early counts as due: polls every gate_poll_s read it each time)
+                    next_gate = loop.time() + self.gate_poll_s - self.poll_s / 2
+                    gate_seen = snapshot.last_seq_gate
                 if loop.time() >= next_beat:
                     self._beat += 1
                     await plc.write_heartbeat(self._beat)
@@ -127,7 +136,18 @@ class PlcWatch:
                         self.feeding.feed.set()
                 self.enforce()
             self.mirror.changed()
-            await asyncio.sleep(self.poll_s)
+            if self.packs or may_move(self.mirror.plc_state):
+                left = next_beat - loop.time()  # the heartbeat may be due before the next poll
+                await asyncio.sleep(min(self.poll_s, left) if left > 0 else self.poll_s)
+            else:  # standing, nothing in flight: the heartbeat keeps its period; wake() ends it
+                pause = max(self.poll_s, min(self.idle_poll_s, next_beat - loop.time()))
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(pause):
+                        await stirred.wait()
+
+    def wake(self) -> None:
+        """Jobs were loaded: packs may be in flight soon, poll at the fast period from now."""
+        self._stirred.set()
 
     async def heartbeat_period(self) -> float:
         """Beat at least four times per PLC watchdog period (Host.HeartbeatTimeoutMs)."""

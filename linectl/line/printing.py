@@ -1,9 +1,11 @@
 """The printer side of the running line: print watch and feeding (two stages).
 
-- :class:`PrintWatch` reads the printer's status every ``poll_s``: its counter confirms prints
-  (see :mod:`linectl.line.printahead`), a fault (head open, ribbon out...) raises a holding alarm
-  and asks for the queue to be resynchronised, as does a pack that reached the printer with no
-  job queued (the PLC's printer seq ahead of the jobs loaded; see linectl.line.plc_side).
+- :class:`PrintWatch` reads the printer's status: its counter confirms prints (see
+  :mod:`linectl.line.printahead`), a fault (head open, ribbon out...) raises a holding alarm and
+  asks for the queue to be resynchronised, as does a pack that reached the printer with no job
+  queued (the PLC's printer seq ahead of the jobs loaded; see linectl.line.plc_side). It polls at
+  once when a verdict waits for a print confirmation (then at most every ``poll_s``), every
+  ``run_poll_s`` while jobs are queued or the line may move, every ``idle_poll_s`` otherwise.
 - :class:`Feeding` tops the queue up (:mod:`linectl.line.feeder`) after every poll and state
   change, but only while the job/pack prediction holds, a batch is active, the printer answers
   and the line is in a state that will take the jobs. An empty pool raises ``starved`` and
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -36,6 +39,14 @@ log = logging.getLogger("linectl.runtime")
 S = PackMLState
 PRODUCING = frozenset({S.STARTING, S.EXECUTE, S.UNHOLDING, S.UNSUSPENDING})
 FEEDING = PRODUCING | {S.HOLDING, S.HELD, S.SUSPENDING, S.SUSPENDED}
+STANDING = frozenset({S.IDLE, S.STOPPED, S.ABORTED, S.COMPLETE, S.HELD, S.SUSPENDED})
+"""PackML wait states: the conveyor stands, no pack reaches a station (polls may slow down)."""
+
+
+def may_move(state: PackMLState | None) -> bool:
+    """Whether packs may be moving in ``state`` (an unknown state counts as moving)."""
+    return state not in STANDING
+
 
 PoolHook = Callable[[str, int], Awaitable[None] | None]
 SendCommand = Callable[[PackMLCommand, str], Coroutine[Any, Any, None]]
@@ -55,20 +66,52 @@ class PrintWatch:
         poll_s: float,
         polled: Callable[[], None],
         feed: asyncio.Event,
+        wanted: asyncio.Event | None = None,
+        mirror: LineMirror | None = None,
+        run_poll_s: float | None = None,
+        idle_poll_s: float | None = None,
     ) -> None:
         self.printer = printer
         self.tracker = tracker
         self.devices = devices
         self.alarms = alarms
         self.poll_s = poll_s
+        self.run_poll_s = poll_s if run_poll_s is None else run_poll_s
+        self.idle_poll_s = self.run_poll_s if idle_poll_s is None else idle_poll_s
         self.ready = True  # the printer's last status said it can print
+        self.wanted = asyncio.Event() if wanted is None else wanted  # a verdict waits for a print
+        self._mirror = mirror
+        self._resting = False  # in a slow pause (nothing queued, the line standing)
         self._polled = polled
         self._feed = feed
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        wanted = self.wanted
         while True:
+            wanted.clear()  # a wish made from here on needs a poll that starts after it
+            started = loop.time()
             await self.poll()
-            await asyncio.sleep(self.poll_s)
+            if not wanted.is_set():
+                self._resting = not self._busy()
+                cadence = self.idle_poll_s if self._resting else self.run_poll_s
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(started + cadence):
+                        await wanted.wait()
+                self._resting = False
+            rest = started + self.poll_s - loop.time()
+            if rest > 0:
+                await asyncio.sleep(rest)
+
+    def wake(self) -> None:
+        """Jobs were loaded: a slow pause ends now (their prints will want confirming)."""
+        if self._resting:
+            self.wanted.set()
+
+    def _busy(self) -> bool:
+        """Jobs wait in the printer, or packs may move: poll at the run period."""
+        mirror = self._mirror
+        return mirror is None or self.tracker.queued > 0 or may_move(mirror.plc_state)
 
     async def poll(self) -> None:
         """Read the printer's status once and act on it."""

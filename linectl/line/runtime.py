@@ -82,11 +82,15 @@ class RuntimeOptions:
     queue_ahead_s: float = 0.15  # ... and at least this much line time (at the measured speed)
     queue_depth_max: int = 32
     take_chunk: int = 16  # serials written ahead per ledger transaction (refilled at half)
-    poll_s: float = 0.02  # PLC snapshot (line state, station seqs), heartbeat
+    poll_s: float = 0.02  # PLC snapshot (state, station seqs) while packs are in flight or move
+    idle_poll_s: float = 0.25  # ... while the line stands (a wait state: Idle, Held, Stopped...)
     gate_poll_s: float = 0.05  # gate report ring, at most this often (when the gate moved)
-    printer_poll_s: float = 0.02  # printer status (print confirmation)
+    printer_poll_s: float = 0.02  # printer status while a verdict waits for a print confirmation
+    printer_run_poll_s: float = 0.02  # ... at least this often while packs may move
+    printer_idle_poll_s: float = 0.5  # ... and while the line stands
     heartbeat_s: float = 0.25
-    housekeeping_s: float = 0.2  # camera link state
+    housekeeping_s: float = 0.2  # queue depth for the speed, camera link state
+    housekeeping_idle_s: float = 1.0  # ... while the line stands
     pool_check_s: float = 1.0  # pool level and outbox backlog read from the ledger
     decoder_threads: int = 2
     commit_delay_s: float = 0.05
@@ -131,6 +135,7 @@ class LineRuntime:
             depth=opts.queue_depth,
             chunk=opts.take_chunk,
             on_taken=lambda taken, exhausted: self.feeding.taken(taken, exhausted),
+            on_loaded=self._jobs_loaded,
             actor=opts.actor,
         )
         self.decoder = Decoder(
@@ -161,12 +166,14 @@ class LineRuntime:
         self.print_watch = PrintWatch(
             devices.printer, self.tracker, self.health, self.alarm_set,
             poll_s=opts.printer_poll_s, polled=self.inspection.printer_polled,
-            feed=self.feeding.feed,
+            feed=self.feeding.feed, wanted=self.inspection.print_wanted, mirror=self.mirror,
+            run_poll_s=opts.printer_run_poll_s, idle_poll_s=opts.printer_idle_poll_s,
         )  # fmt: skip
         self.plc_watch = PlcWatch(
             devices.plc, self.packs, self.mirror, self.tally, self.alarm_set, self.health,
             self.tracker, self.feeding, self.audit_trail, self.events, self.supervisor,
-            poll_s=opts.poll_s, gate_poll_s=opts.gate_poll_s, heartbeat_s=opts.heartbeat_s,
+            poll_s=opts.poll_s, idle_poll_s=opts.idle_poll_s, gate_poll_s=opts.gate_poll_s,
+            heartbeat_s=opts.heartbeat_s,
             on_outcome=self.outcomes.add, on_late=self.inspection.count_reject,
         )  # fmt: skip
         self.batches = BatchSwitch(
@@ -190,7 +197,8 @@ class LineRuntime:
         self.housekeeping = Housekeeping(
             devices.camera, ledger, self.feeder, self.feeding, self.mirror, self.tally,
             self.alarm_set, self.health, self.events, self.supervisor, self.commands,
-            every_s=opts.housekeeping_s, pool_check_s=opts.pool_check_s,
+            every_s=opts.housekeeping_s, idle_s=opts.housekeeping_idle_s,
+            pool_check_s=opts.pool_check_s,
             queue_depth=opts.queue_depth, queue_ahead_s=opts.queue_ahead_s,
             queue_depth_max=opts.queue_depth_max,
         )  # fmt: skip
@@ -352,6 +360,11 @@ class LineRuntime:
         self.housekeeping.wake()
 
     # --- audit, alarms, tasks ------------------------------------------------------------------
+
+    def _jobs_loaded(self) -> None:
+        """Packs will soon be in flight: the watches leave their slow pauses."""
+        self.plc_watch.wake()
+        self.print_watch.wake()
 
     def audit(self, command: str, actor: str, reason: str, before: object, after: object) -> None:
         """Append a line event (state change, command, alarm) to the audit trail, in order."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from standards.gs1.errors import Gs1Error
 
 
@@ -9,10 +11,12 @@ class CheckDigitError(Gs1Error):
     """A GS1 key whose check digit, length or characters are wrong."""
 
 
+@functools.lru_cache(maxsize=1024)
 def check_digit(body: str) -> str:
     """Return the GS1 check digit for ``body`` (all digits of the key except the last).
 
-    Weights 3 and 1 alternate from the right-most digit of the body.
+    Weights 3 and 1 alternate from the right-most digit of the body. Cached (a pure function):
+    a line computes the same GTIN's digit for every pack.
     """
     if not body.isascii() or not body.isdigit():
         raise CheckDigitError(f"{body!r}: a GS1 key holds digits only")

@@ -20,6 +20,7 @@ keep only the key (sgtin, upui -> 01 GTIN; grai, gdti, sgcn, cpi, itip -> their 
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Callable
 
@@ -241,8 +242,13 @@ def _from_dl(uri: str) -> Pairs | None:
     return [(key_ai, key)]
 
 
+@functools.lru_cache(maxsize=8192)
 def canonical_dl(value: str) -> str | None:
-    """Canonical Digital Link for an EPC URN/class/pattern or a Digital Link; None if neither."""
+    """Canonical Digital Link for an EPC URN/class/pattern or a Digital Link; None if neither.
+
+    Cached (a pure function): the line hashes each unit's EPC in its commissioning event and
+    again in its case's packing event.
+    """
     head = value[:8].lower()
     if head == "urn:epc:":
         pairs = _from_urn(value)

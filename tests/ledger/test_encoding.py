@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from linectl.ledger import (
     IllegalTransition,
     Ledger,
+    LineNote,
     SerialState,
     UnitResult,
     ValidationError,
@@ -145,3 +147,28 @@ def test_a_second_verdict_for_the_same_serial_is_refused(ledger: Ledger) -> None
     ledger.record_units([UnitResult(a, 1, Verdict.GOOD)])
     with pytest.raises(IllegalTransition, match="Commissioned -> LabelScrapped"):
         ledger.record_units([UnitResult(a, 1, Verdict.REJECT, reason="duplicate")])
+
+
+def test_a_line_event_can_go_with_the_write_ahead_in_the_same_transaction(ledger: Ledger) -> None:
+    items = new_batch(ledger, n=5)
+    head = ledger.audit_head()
+
+    def note(serials: list[str]) -> LineNote:
+        return LineNote("line.assign", "for these packs", {"first_seq": 7, "serials": serials})
+
+    assert ledger.take_for_encoding("B1", 2, actor="line", then=note) == items[:2]
+    rows = ledger.audit_entries(after_id=head[0] if head else 0)
+    assert [r.command for r in rows] == ["serials.encode", "line.assign"]
+    assert json.loads(rows[1].after) == {"first_seq": 7, "serials": items[:2]}
+    assert ledger.verify_audit().ok
+
+
+def test_a_bad_line_event_refuses_the_write_ahead_too(ledger: Ledger) -> None:
+    new_batch(ledger, n=5)
+
+    def note(serials: list[str]) -> LineNote:
+        return LineNote("serials.assign", "a ledger namespace", serials)
+
+    with pytest.raises(ValidationError, match="ledger command"):
+        ledger.take_for_encoding("B1", 2, then=note)
+    assert ledger.state_counts("B1") == {S.ALLOCATED: 5}  # nothing changed

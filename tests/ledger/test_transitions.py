@@ -130,3 +130,15 @@ def test_a_single_serial_may_be_given_as_a_string(ledger: Ledger) -> None:
     items = new_batch(ledger, n=2)
     assert ledger.transition(items[0], S.UNALLOCATED, "alice", "returned") == 1
     assert ledger.state_counts("B1") == {S.UNALLOCATED: 1, S.ALLOCATED: 1}
+
+
+def test_a_command_naming_serials_reports_the_first_problem_in_input_order(ledger: Ledger) -> None:
+    new_batch(ledger, n=5)
+    known = ledger.list_serials("B1")
+    with pytest.raises(UnknownSerial) as unknown:  # before the repeat further on
+        ledger.transition([known[0], "NOPE", known[1], known[0]], S.SN_INVALID, "t", "r")
+    assert unknown.value.index == 1
+    with pytest.raises(DuplicateSerial) as repeat:  # before the unknown one further on
+        ledger.transition([known[0], known[1], known[0], "NOPE"], S.SN_INVALID, "t", "r")
+    assert repeat.value.index == 2
+    assert ledger.state_counts("B1") == {S.ALLOCATED: 5}  # nothing changed

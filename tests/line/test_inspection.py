@@ -88,6 +88,31 @@ async def test_a_good_check_without_print_confirmation_is_a_reject() -> None:
     assert plc.verdicts == [(3, Verdict.REJECT, RejectReason.NO_PRINT_CONFIRMATION.plc_code)]
 
 
+async def test_a_good_check_with_no_time_left_to_confirm_the_print_is_late() -> None:
+    seams, plc = Seams(), FakePlc()
+    seams.mirror.verifier = FakeVerifier(GOOD)  # type: ignore[assignment]
+    stage = inspection(seams, plc, deadline_ms=100.0)
+    seams.packs.add(pack(6, printed=False))
+    two_seconds_ago = time.time_ns() - 2_000_000_000
+    await stage.on_frame(Frame(6, 1, 1, b"\0", two_seconds_ago))
+    assert plc.verdicts == [(6, Verdict.REJECT, RejectReason.LATE.plc_code)]
+    assert not stage.print_wanted.is_set()  # no printer poll asked for a pack already late
+
+
+async def test_a_good_check_waiting_for_its_print_asks_for_a_printer_poll() -> None:
+    seams, plc = Seams(), FakePlc()
+    seams.mirror.verifier = FakeVerifier(GOOD)  # type: ignore[assignment]
+    stage = inspection(seams, plc, deadline_ms=5000.0)
+    record = pack(7, printed=False)
+    seams.packs.add(record)
+    judged = asyncio.create_task(stage.on_frame(Frame(7, 1, 1, b"\0", time.time_ns())))
+    await stage.print_wanted.wait()  # decoded, checked, and now asking the printer watch
+    record.printed_at = "2026-12-04T08:00:00.000Z"  # what the printer watch's poll finds
+    stage.printer_polled()
+    await judged
+    assert plc.verdicts == [(7, Verdict.GOOD, 0)]
+
+
 async def test_a_frame_with_no_batch_active_is_rejected_as_wrong_content() -> None:
     seams, plc = Seams(), FakePlc()
     stage = inspection(seams, plc)

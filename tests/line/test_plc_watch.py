@@ -139,3 +139,105 @@ async def test_a_plc_that_does_not_answer_is_reported_lost() -> None:
     events = drain(sub)
     assert DeviceLost("plc", "plc", "connection refused") in events
     assert [a.code for a in seams.alarms.holding] == ["device-lost:plc"]
+
+
+class CountingPlc(FakePlc):
+    """Counts snapshot reads; ``beaten`` is set at every heartbeat written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.beaten = asyncio.Event()
+
+    async def read_snapshot(self) -> Any:
+        self.reads += 1
+        return await super().read_snapshot()
+
+    async def write_heartbeat(self, value: int) -> None:
+        await super().write_heartbeat(value)
+        self.beaten.set()
+
+
+async def test_a_standing_line_is_polled_only_as_often_as_the_heartbeat_needs() -> None:
+    seams, plc = Seams(), CountingPlc()
+    plc.snap = snapshot(state=S.IDLE)
+    stage, _, _, _ = watch(seams, plc)
+    stage.idle_poll_s = 3600.0  # standing: the slow poll never comes within the test
+    stage.heartbeat_s = 0.02  # ... but the heartbeat keeps its period (the fast poll: 1 ms)
+    task = asyncio.create_task(stage.run())
+    for _ in range(3):
+        plc.beaten.clear()
+        await plc.beaten.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert seams.mirror.plc_state is S.IDLE
+    assert len(plc.beats) >= 3 and plc.reads <= 2 * len(plc.beats)  # not one per fast period
+
+
+async def test_a_moving_line_is_polled_at_the_fast_period_between_heartbeats() -> None:
+    seams, plc = Seams(), CountingPlc()
+    plc.snap = snapshot(state=S.EXECUTE)
+    stage, _, _, _ = watch(seams, plc)
+    stage.idle_poll_s = stage.heartbeat_s = 3600.0  # only the fast poll can read again
+    task = asyncio.create_task(stage.run())
+    await seams.mirror.wait_for(lambda: plc.reads >= 5)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert plc.beats == [1]  # the first iteration beat; the next is an hour away
+
+
+async def test_a_standing_line_with_packs_in_flight_is_polled_at_the_fast_period() -> None:
+    seams, plc = Seams(), CountingPlc()
+    plc.snap = snapshot(state=S.HELD)
+    seams.packs.add(good_pack(12))  # on the conveyor between printer and gate
+    stage, _, _, _ = watch(seams, plc)
+    stage.idle_poll_s = stage.heartbeat_s = 3600.0
+    task = asyncio.create_task(stage.run())
+    await seams.mirror.wait_for(lambda: plc.reads >= 5)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_jobs_loaded_on_a_standing_line_end_the_slow_pause_at_once() -> None:
+    seams, plc = Seams(), CountingPlc()
+    plc.snap = snapshot(state=S.IDLE)
+    stage, _, _, _ = watch(seams, plc)
+    stage.idle_poll_s = stage.heartbeat_s = 3600.0
+    task = asyncio.create_task(stage.run())
+    await seams.mirror.wait_for(lambda: plc.reads == 1)
+    seams.packs.add(good_pack(1))  # what the feeder does, then it calls wake()
+    stage.wake()
+    await seams.mirror.wait_for(lambda: plc.reads >= 3)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_moving_line_gets_its_heartbeat_on_time_between_slower_polls() -> None:
+    seams, plc = Seams(), CountingPlc()
+    plc.snap = snapshot(state=S.EXECUTE)
+    stage, _, _, _ = watch(seams, plc)
+    stage.poll_s = 3600.0  # the next snapshot poll is an hour away...
+    stage.heartbeat_s = 0.01  # ... but the watchdog needs a beat every 10 ms
+    task = asyncio.create_task(stage.run())
+    for _ in range(3):
+        plc.beaten.clear()
+        await plc.beaten.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert len(plc.beats) >= 3
+
+
+async def test_the_running_watch_settles_each_pack_from_the_gate_ring_as_it_polls() -> None:
+    seams, plc = Seams(), CountingPlc()
+    stage, outcomes, _, _ = watch(seams, plc)
+    stage.poll_s = stage.gate_poll_s = 0.001
+    stage.idle_poll_s = stage.heartbeat_s = 3600.0
+    task = asyncio.create_task(stage.run())
+    for seq in range(1, 6):  # the gate decides one pack between two polls
+        seams.packs.add(good_pack(seq))
+        plc.gate.append(GateEvent(seq, GateOutcome.PASSED))
+        plc.snap = snapshot(state=S.EXECUTE, gate=seq)
+        await seams.mirror.wait_for(lambda seq=seq: len(outcomes) == seq)  # type: ignore[misc]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert [u.seq for u in outcomes] == [1, 2, 3, 4, 5]

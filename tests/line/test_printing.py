@@ -28,8 +28,13 @@ class FakeLedger:
         self.pool = [f"S{i:04d}" for i in range(pool)]
         self.rows: list[tuple[Any, ...]] = []
 
-    def take_for_encoding(self, batch: str, n: int = 1, *, actor: str = "") -> list[str]:
+    def take_for_encoding(
+        self, batch: str, n: int = 1, *, actor: str = "", then: Any = None
+    ) -> list[str]:
         taken, self.pool = self.pool[:n], self.pool[n:]
+        note = then(taken) if then is not None else None
+        if note is not None:  # in the same transaction, as the ledger does
+            self.rows.append((actor, note.command, note.reason, None, note.after))
         return taken
 
     def record_event(self, *args: Any) -> None:
@@ -62,10 +67,12 @@ def feeding(seams: Seams, feeder: Feeder, **kw: Any) -> tuple[Feeding, list[tupl
     return stage, sent
 
 
-def feeder(seams: Seams, printer: FakePrinter, ledger: FakeLedger, depth: int = 3) -> Feeder:
+def feeder(
+    seams: Seams, printer: FakePrinter, ledger: FakeLedger, depth: int = 3, **kw: Any
+) -> Feeder:
     return Feeder(
         printer, ledger, seams.tracker, seams.packs,  # type: ignore[arg-type]
-        depth=depth, chunk=4, on_taken=lambda taken, exhausted: None,
+        depth=depth, chunk=4, on_taken=lambda taken, exhausted: None, **kw,
     )  # fmt: skip
 
 
@@ -180,3 +187,68 @@ async def test_at_line_end_the_queue_is_cancelled_and_the_write_aheads_scrapped(
         "S0002",
     ]
     assert seams.tracker.needs_resync
+
+
+async def test_a_verdict_waiting_for_its_print_gets_a_printer_poll_at_once() -> None:
+    seams, printer = Seams(), FakePrinter()
+    polled = asyncio.Event()
+    stage = PrintWatch(
+        printer, seams.tracker, seams.health, seams.alarms,  # type: ignore[arg-type]
+        poll_s=0.0, polled=polled.set, feed=asyncio.Event(), mirror=seams.mirror,
+        run_poll_s=3600.0, idle_poll_s=3600.0,
+    )  # fmt: skip
+    seams.mirror.plc_state = PackMLState.EXECUTE
+    task = asyncio.create_task(stage.run())
+    await polled.wait()  # the first poll; the next timed one is an hour away
+    for _ in range(3):
+        polled.clear()
+        stage.wanted.set()  # what the inspection does for a GOOD pack not yet confirmed
+        await polled.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_standing_line_polls_the_printer_at_the_idle_period() -> None:
+    seams, printer = Seams(), FakePrinter()
+    polls: list[int] = []
+    stage = PrintWatch(
+        printer, seams.tracker, seams.health, seams.alarms,  # type: ignore[arg-type]
+        poll_s=0.0, polled=lambda: polls.append(1), feed=asyncio.Event(), mirror=seams.mirror,
+        run_poll_s=0.0, idle_poll_s=3600.0,
+    )  # fmt: skip
+    seams.mirror.plc_state = PackMLState.HELD
+    task = asyncio.create_task(stage.run())
+    for _ in range(20):  # the loop turns; a moving line would be polled on each
+        await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert polls == [1]
+
+
+async def test_the_feeder_says_when_it_loaded_jobs_so_the_watches_poll_fast() -> None:
+    seams, printer = Seams(), FakePrinter()
+    loaded: list[int] = []
+    f = feeder(seams, printer, FakeLedger(10), on_loaded=lambda: loaded.append(len(printer.jobs)))
+    f.activate("B1", CONTENT)
+    seams.tracker.sync(1, 0)
+    assert await f.top_up() and loaded == [3]  # once per top-up that loaded something
+    assert await f.top_up() and loaded == [3]  # the queue was full: nothing loaded, no call
+    await f.settled()
+
+
+async def test_jobs_loaded_on_a_standing_line_end_the_printer_watch_slow_pause() -> None:
+    seams, printer = Seams(), FakePrinter()
+    polled = asyncio.Event()
+    stage = PrintWatch(
+        printer, seams.tracker, seams.health, seams.alarms,  # type: ignore[arg-type]
+        poll_s=0.0, polled=polled.set, feed=asyncio.Event(), mirror=seams.mirror,
+        run_poll_s=3600.0, idle_poll_s=3600.0,
+    )  # fmt: skip
+    seams.mirror.plc_state = PackMLState.IDLE
+    task = asyncio.create_task(stage.run())
+    await polled.wait()  # the first poll; the line stands, nothing is queued
+    polled.clear()
+    stage.wake()  # what the feeder's loading jobs does (through the runtime)
+    await polled.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
