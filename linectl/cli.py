@@ -246,6 +246,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_hmi(args: argparse.Namespace) -> int:
+    from linectl.hmi.server import HmiError, main  # imported lazily: the web app
+    from linectl.logs import configure_logging
+
+    config = args.hmi_config or args.config or os.environ.get("LINECTL_CONFIG")
+    if not config:
+        raise UsageError("linectl hmi needs --config LINE.toml (or $LINECTL_CONFIG)")
+    configure_logging(args.log_level)
+    try:
+        return main(Path(config))
+    except (HmiError, OSError) as exc:
+        print(f"linectl hmi: {exc}", file=sys.stderr)
+        return 1
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from linectl.decode_cmd import run_decode  # imported lazily: pulls in OpenCV and zxing-cpp
 
@@ -333,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", dest="run_config", metavar="FILE", help="line configuration")
     p.add_argument("--batch", help="the batch to produce (started in the ledger if only created)")
     p.add_argument("--start", action="store_true", help="send START once recovery is done")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+
+    p = add("hmi", cmd_hmi, "serve the operator HMI over HTTPS (a client of the control API)")
+    p.add_argument("--config", dest="hmi_config", metavar="FILE", help="line configuration")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
 
     add_control_commands(sub, add)  # status, start, stop, hold, ...: the running daemon's API

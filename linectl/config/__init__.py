@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from linectl.config.aggregation import AggregationSection, OrphanPolicy, PackingSettings
 from linectl.config.file import ConfigError, LineConfig, load_config, parse_config
+from linectl.config.hmi import HmiSection
 from linectl.config.line import (
     CodeForm,
     ControlSection,
@@ -35,6 +36,7 @@ __all__ = [
     "EpcisSection",
     "EpcisSyncSettings",
     "GradeLetter",
+    "HmiSection",
     "LedgerSection",
     "LineConfig",
     "LineSection",

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from linectl.config.aggregation import AggregationSection
+from linectl.config.hmi import HmiSection
 from linectl.config.line import (
     ControlSection,
     DeviceSection,
@@ -42,6 +43,7 @@ class LineConfig(Section):
     thresholds: Thresholds = Thresholds()
     devices: dict[str, DeviceSection] = Field(default_factory=dict)
     control: ControlSection = ControlSection()
+    hmi: HmiSection = HmiSection()
     upstream: UpstreamSection | None = None  # no upstream: offline provisioning from files
     aggregation: AggregationSection | None = None  # no aggregation: units only
     simulation: dict[str, Any] = Field(default_factory=dict)  # read by the simulators only
@@ -78,7 +80,13 @@ def parse_config(data: dict[str, Any], source: Path | str = "<config>") -> LineC
     }
     if relative:
         config = config.model_copy(update={"control": control.model_copy(update=relative)})
-    return config
+    hmi = config.hmi
+    local = {
+        name: base / path
+        for name in ("cert_file", "key_file", "state_dir", "token_file")
+        if (path := getattr(hmi, name)) is not None and not path.is_absolute()
+    }
+    return config.model_copy(update={"hmi": hmi.model_copy(update=local)})
 
 
 def load_config(path: Path | str) -> LineConfig:

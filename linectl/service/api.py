@@ -25,6 +25,7 @@ from aiohttp import web
 from linectl.config import ControlSection
 from linectl.line.control import Command, CommandRefused, LineControl
 from linectl.service.event_feed import EventFeeds
+from linectl.service.rejects_api import add_reject_routes
 from linectl.service.tokens import TokenError, load_or_create_token
 
 __all__ = [
@@ -269,6 +270,7 @@ def _build_app(control: LineControl, token: str, token_name: str) -> web.Applica
     app.router.add_get("/v1/counters", _get_counters, allow_head=False)
     app.router.add_get("/v1/events", _get_events, allow_head=False)
     app.router.add_post("/v1/commands", _post_command)
+    add_reject_routes(app, control)
     return app
 
 
