@@ -7,6 +7,7 @@ second, only when it changed: counters are coalesced, never one message per pack
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from linectl.hmi import i18n
 from linectl.hmi.security import HEADERS, SESSIONS, session_of
 from linectl.hmi.sessions import HmiSession
 from linectl.hmi.view import LineView
+from linectl.line.reasons import RejectReason
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -80,6 +82,7 @@ class Renderer:
             "lost": t("lost"),
             "holds": t("holds the line"),
             "none": t("none"),
+            "reasons": {r.value: t(f"reason:{r.value}") for r in RejectReason},
         }
 
 
@@ -92,6 +95,18 @@ def script_json(value: Any) -> Markup:
     for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, escaped)
     return Markup(text)
+
+
+def plotly_js() -> Path:
+    """plotly.js as shipped in the ``plotly`` package on PyPI (served, never copied)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the plotly package is not installed (pip install -e .)")
+    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
+
+
+async def vendor_plotly(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(plotly_js(), headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def no_icon(request: web.Request) -> web.Response:
@@ -150,5 +165,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", overview)
     app.router.add_get("/events", events)
     app.router.add_get("/favicon.ico", no_icon)
+    app.router.add_get("/vendor/plotly.min.js", vendor_plotly)
     app.router.add_post("/language", set_language)
     app.router.add_static("/static/", STATIC, append_version=False)

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from linectl.config import LineConfig, load_config
-from linectl.hmi import i18n, pages
+from linectl.hmi import i18n, pages, screens
 from linectl.hmi.daemon_link import DaemonLink
 from linectl.hmi.security import SESSIONS, security
 from linectl.hmi.sessions import LoginLimit, Sessions
@@ -35,7 +35,6 @@ class HmiError(Exception):
     """The HMI cannot start; the message says why."""
 
 
-LINK = web.AppKey("link", DaemonLink)
 LIMIT = web.AppKey("login_limit", LoginLimit)
 
 
@@ -61,11 +60,12 @@ def state_dir(config: LineConfig) -> Path:
     return config.hmi.state_dir or config.ledger.path.parent / "hmi"
 
 
-def build_app(config: LineConfig, link: DaemonLink) -> web.Application:
+def build_app(config: LineConfig, link: DaemonLink, token: str) -> web.Application:
     hmi = config.hmi
     app = web.Application(middlewares=[security], client_max_size=_MAX_BODY)
     app[pages.VIEW] = link.view
-    app[LINK] = link
+    app[screens.LINK] = link
+    app[screens.OBSERVER] = token
     app[pages.RENDER] = pages.Renderer(i18n.load_translations())
     app[pages.PUSH_INTERVAL] = 1.0 / hmi.push_per_s
     app[SESSIONS] = Sessions(
@@ -75,6 +75,7 @@ def build_app(config: LineConfig, link: DaemonLink) -> web.Application:
     )
     app[LIMIT] = LoginLimit(hmi.login_attempts_per_min)
     pages.add_routes(app)
+    screens.add_screen_routes(app)
     return app
 
 
@@ -99,7 +100,7 @@ async def start_hmi(config: LineConfig) -> RunningHmi:
     context: ssl.SSLContext
     context, _cert = await asyncio.to_thread(server_context, config.hmi, state_dir(config))
     link = DaemonLink(config.control, token, LineView())
-    app = build_app(config, link)
+    app = build_app(config, link, token)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     try:

@@ -76,6 +76,9 @@ class LineView:
             self.rate.append([now - now % RATE_BUCKET_S, 0.0, 0.0])
         self.rate[-1][1 if good else 2] += 1
         if not good:
+            reasons = self.status.setdefault("reject_reasons", {})
+            code = str(data.get("reason"))
+            reasons[code] = int(reasons.get(code, 0)) + 1
             self.recent_rejects.appendleft(
                 {"seq": data.get("seq"), "reason": data.get("reason"), "at": now}
             )
