@@ -61,16 +61,16 @@ def text_of(driver: WebDriver, css: str) -> str:
 def wait_text(driver: WebDriver, css: str, predicate: object, timeout: float = WAIT_S) -> str:
     """Wait until the element's text satisfies ``predicate`` (a callable or a substring)."""
 
-    def ok(d: WebDriver) -> str | bool:
+    def ok(d: WebDriver) -> list[str] | bool:
         try:
             text = text_of(d, css)
         except Exception:
             return False
         good = predicate(text) if callable(predicate) else str(predicate) in text
-        return text if good else False
+        return [text] if good else False  # a list: an empty text is a result too
 
     try:
-        return str(WebDriverWait(driver, timeout, poll_frequency=0.1).until(ok))
+        return str(WebDriverWait(driver, timeout, poll_frequency=0.1).until(ok)[0])
     except Exception as exc:
         try:
             shown = text_of(driver, css)
