@@ -21,6 +21,7 @@ units and pallets picked at random:
 from __future__ import annotations
 
 import argparse
+import secrets
 import statistics
 import subprocess
 import sys
@@ -33,7 +34,9 @@ import numpy as np
 
 from linectl.aggregation.events import ContainerEvents
 from linectl.aggregation.steps import close_container, open_container, put_in, put_on
-from linectl.config import LineSection
+from linectl.config import IdentitySection, LineSection
+from linectl.identity import Identity, PasswordExpired, Principal
+from linectl.identity.keyfiles import write_secret_file
 from linectl.ledger import ContainerLevel, Ledger, UnitResult, Verdict
 from linectl.ledger.hierarchy import chain, tree
 from linectl.lifecycle import EventFactory, record_verdicts
@@ -119,6 +122,27 @@ def ms(values: list[float]) -> str:
     )
 
 
+def bench_login(path: Path) -> Path:
+    """A user for the CLI runs (every command needs a login): its session token in a file."""
+    token_file = path.with_name("bench.session")
+    with Ledger(path) as ledger:
+        identity = Identity(ledger, IdentitySection())
+        password = secrets.token_urlsafe(18)
+        if not identity.has_users():
+            identity.bootstrap_admin("bench", "bench", password, one_time=False)
+        else:
+            identity.reset_password(
+                Principal(0, "bench", "bench", "admin", "bench"), "bench", password
+            )
+        try:
+            _, token = identity.login("bench", password)
+        except PasswordExpired:
+            identity.change_password("bench", password, password + "-2")
+            _, token = identity.login("bench", password + "-2")
+    write_secret_file(token_file, token + "\n")
+    return token_file
+
+
 def measure(path: Path, samples: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     with Ledger(path) as ledger:
@@ -142,12 +166,23 @@ def measure(path: Path, samples: int, seed: int) -> None:
             assert node.unit_count > 0
         print(f"trace of a unit (API)        {ms(traces)}")
         print(f"contents of a pallet (API)   {ms(trees)}   ({node.unit_count} units)")
+    token = bench_login(path)
     for name, arg in (("trace", serials[0]), ("contents", pallets[0])):
         runs = []
         for _ in range(5):
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "linectl.cli", "--ledger", str(path), name, arg],
+                [
+                    sys.executable,
+                    "-m",
+                    "linectl.cli",
+                    "--ledger",
+                    str(path),
+                    "--token-file",
+                    str(token),
+                    name,
+                    arg,
+                ],
                 check=True,
                 capture_output=True,
             )

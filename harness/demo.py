@@ -31,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from harness.identity import set_up_identity
 from harness.processes import (
     REPO,
     USER,
@@ -108,6 +109,7 @@ class DemoResult:
     line_seconds: float = 0.0
     packing: dict[str, Any] = field(default_factory=dict)  # close-batch's packing result
     pallet_check: PalletCheck | None = None  # None: the line builds no pallets
+    secrets: tuple[str, ...] = ()  # passwords and tokens the demo used (never in clear on disk)
 
     @property
     def ok(self) -> bool:
@@ -168,7 +170,7 @@ def ssccs_needed(config: Mapping[str, Any], packs: int) -> int:
     return cases + (-(-cases // pallet_size) if pallet_size else 0) + 10
 
 
-def provision(files: DemoFiles, options: DemoOptions, out: TextIO) -> None:
+def provision(files: DemoFiles, options: DemoOptions, out: TextIO) -> tuple[str, ...]:
     """Ledger, batch and serials through the CLI, as an operator would (offline provisioning);
     for a line that aggregates (``files.config``) SSCCs into the stock file, as the pool manager
     would send them."""
@@ -178,9 +180,9 @@ def provision(files: DemoFiles, options: DemoOptions, out: TextIO) -> None:
     if ssccs:
         stock = Path(daemon["aggregation"].get("sscc_stock") or files.ssccs)
         stock.write_text("\n".join(generate_ssccs(ssccs)) + "\n", encoding="ascii")
-    config = ["--config", str(files.config), "--user", USER]
+    identity = set_up_identity(files.config, files.root, USER, out)
+    config = ["--config", str(files.config), "--token-file", str(files.token)]
     steps = [
-        ["ledger", "init"],
         ["batch", "create", BATCH, "--gtin", GTIN, "--lot", LOT, "--expiry", EXPIRY,
          "--quantity", str(options.packs), "--market", "DE", "--reason", "make demo"],
         ["serials", "import", str(files.serials), "--batch", BATCH],
@@ -191,6 +193,7 @@ def provision(files: DemoFiles, options: DemoOptions, out: TextIO) -> None:
             code = cli_main(config + step)
         if code != 0:
             raise DemoError(f"linectl {' '.join(step)} failed with exit code {code}")
+    return identity.secrets
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -293,7 +296,7 @@ def run_demo(options: DemoOptions | None = None, out: TextIO | None = None) -> D
         stack.callback(sim.stop)
         print(f"simulated line up: {', '.join(f'{k}={v}' for k, v in ports.items())}", file=out)
         files.config.write_text(toml_text(daemon_config(sim_data, ports, files)), encoding="utf-8")
-        provision(files, options, out)
+        used = provision(files, options, out)
         daemon = start_daemon(files)
         stack.callback(daemon.stop)
         print(f"daemon up (pid {daemon.pid}): {daemon.lines[-1]}", file=out)
@@ -314,6 +317,7 @@ def run_demo(options: DemoOptions | None = None, out: TextIO | None = None) -> D
     units = batch_unit_rows(files.ledger, BATCH)
     truth = compare(read_print_log(files.print_log), units, line_layout(sim_data))
     result = DemoResult(reconciliation, reasons, truth, status, unholds, line_seconds, packing)
+    result.secrets = used
     if packing:
         result.pallet_check = check_first_pallet(files)
     report(result, table, out, time.monotonic() - started)
@@ -331,7 +335,9 @@ def check_first_pallet(files: DemoFiles) -> PalletCheck | None:
         step = ["contents", first.sscc, "--json"]
         text = io.StringIO()
         with contextlib.redirect_stdout(text):
-            code = cli_main(["--ledger", str(files.ledger), *step])
+            code = cli_main(
+                ["--config", str(files.config), "--token-file", str(files.token), *step]
+            )
         if code != 0:
             raise DemoError(f"linectl {' '.join(step)} failed with exit code {code}")
         listed = listed_serials(json.loads(text.getvalue()))

@@ -24,7 +24,6 @@ from typing import Any, TextIO
 
 from linectl.config import load_config
 from linectl.service.client import ControlClient, Endpoint
-from linectl.service.tokens import DEFAULT_TOKEN_NAME, token_path
 from simulators.virtual_line import PLC_PORT, READY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,6 +83,16 @@ class DemoFiles:
     def control_socket(self) -> Path:
         return self.root / "control.sock"
 
+    @property
+    def token(self) -> Path:
+        """The API token of the demo's machine account (USER), mode 0600."""
+        return self.root / f"{USER}.token"
+
+    @property
+    def sessions(self) -> Path:
+        """Where the CLI keeps login sessions during the demo (not the user's home)."""
+        return self.root / "sessions"
+
 
 # --- configuration -------------------------------------------------------------------------------
 
@@ -134,6 +143,7 @@ def daemon_config(
         device["port"] = ports[key]
     thresholds = data.setdefault("thresholds", {})
     thresholds["pool_low_water"] = min(int(thresholds.get("pool_low_water", 0)), 20)
+    data["identity"] = {"session_dir": str(files.sessions)}
     if len(str(files.control_socket)) < _UNIX_PATH_MAX:
         data["control"] = {"unix_socket": str(files.control_socket)}
     else:
@@ -294,8 +304,7 @@ def start_simulators(files: DemoFiles) -> tuple[Child, dict[str, int]]:
 
 def start_daemon(files: DemoFiles, timeout: float = 60.0) -> Child:
     """``linectl run`` on ``files.config``, once it says it is ready."""
-    argv = [sys.executable, "-m", "linectl.cli", "--user", USER, "run",
-            "--config", str(files.config)]  # fmt: skip
+    argv = [sys.executable, "-m", "linectl.cli", "run", "--config", str(files.config)]
     child = Child("daemon", argv, files.daemon_log)
     try:
         child.wait_line("linectl ready:", timeout=timeout)
@@ -305,8 +314,9 @@ def start_daemon(files: DemoFiles, timeout: float = 60.0) -> Child:
     return child
 
 
-def control_client(config: Path, user: str = USER) -> ControlClient:
-    """A control API client for the daemon of ``config`` (its token next to the ledger)."""
+def control_client(config: Path, token: Path | None = None) -> ControlClient:
+    """A control API client for the daemon of ``config``, as the machine account whose API
+    token is in ``token`` (default: ``USER.token`` beside the configuration)."""
     line = load_config(config)
-    token = token_path(line.control, line.ledger.path.parent / DEFAULT_TOKEN_NAME)
-    return ControlClient.from_token_file(Endpoint.from_config(line.control), token, user=user)
+    token = token or config.parent / f"{USER}.token"
+    return ControlClient.from_token_file(Endpoint.from_config(line.control), token)

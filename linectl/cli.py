@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
@@ -15,6 +14,16 @@ from typing import Any
 from linectl.aggregation_cmd import add_aggregation_commands, chain_lines
 from linectl.config import ConfigError, load_config
 from linectl.control_cmd import add_control_commands
+from linectl.identity import IdentityError, Principal, Role, Signatures
+from linectl.identity_cmd import (
+    add_identity_commands,
+    attach_key,
+    audit_key,
+    caller,
+    identity_of,
+    init_admin,
+    sign_now,
+)
 from linectl.ledger import (
     Ledger,
     LedgerError,
@@ -36,13 +45,6 @@ class UsageError(Exception):
     """The command line itself is incomplete or contradictory."""
 
 
-def _default_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "operator"
-
-
 def ledger_path(args: argparse.Namespace) -> Path:
     """The ledger file: --ledger, else the one named by --config / $LINECTL_CONFIG."""
     if args.ledger:
@@ -53,12 +55,33 @@ def ledger_path(args: argparse.Namespace) -> Path:
     return load_config(config).ledger.path
 
 
-def open_ledger(args: argparse.Namespace, *, create: bool = False) -> Ledger:
+def open_ledger(args: argparse.Namespace, *, create: bool = False, auth: bool = True) -> Ledger:
+    """The ledger with its audit key attached; with ``auth``, the caller is authenticated and
+    their role checked against the command (``args.user`` becomes their name)."""
     path = ledger_path(args)
     if not create and not path.exists():
         raise UsageError(f"no ledger at {path}: run 'linectl ledger init' first")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return Ledger(path)
+    ledger = Ledger(path)
+    try:
+        if not create:
+            attach_key(args, ledger)
+        if auth:
+            caller(args, ledger)
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
+
+
+def with_ledger(handler: Callable[[argparse.Namespace, Ledger], int], auth: bool = True) -> Handler:
+    """A handler that gets the open ledger (and, with ``auth``, an authenticated caller)."""
+
+    def run(args: argparse.Namespace) -> int:
+        with open_ledger(args, auth=auth) as ledger:
+            return handler(args, ledger)
+
+    return run
 
 
 def _print_json(value: Any) -> None:
@@ -69,8 +92,11 @@ def _print_json(value: Any) -> None:
 
 
 def cmd_ledger_init(args: argparse.Namespace) -> int:
-    with open_ledger(args, create=True) as ledger:
+    with open_ledger(args, create=True, auth=False) as ledger:
         print(f"ledger {ledger.path}: schema version {ledger.schema_version}")
+        key_path = attach_key(args, ledger, create=True)
+        print(f"audit trail keyed (key {ledger.identity.keyed()}, in {key_path})")
+        init_admin(args, ledger)
     return 0
 
 
@@ -117,11 +143,22 @@ def cmd_batch_start(args: argparse.Namespace) -> int:
 
 def cmd_batch_close(args: argparse.Namespace) -> int:
     with open_ledger(args) as ledger:
+        principal: Principal = args.principal
+        signer = None if principal.role == Role.MACHINE else sign_now(args, ledger, "batch.close")
         if args.return_unused:
             n = return_unused(ledger, args.batch, actor=args.user, reason="returned at batch close")
             print(f"{n} unused serials marked returned")
         wo = ledger.close_work_order(args.batch, actor=args.user, reason=args.reason)
         print(f"closed {_work_order_row(wo)}")
+        if signer is not None:
+            record = {
+                "work_order": asdict(wo),
+                "reconciliation": ledger.reconcile(args.batch).to_json(),
+            }
+            sig = Signatures(identity_of(args, ledger)).record(
+                signer, "batch.close", args.meaning or "performed", args.batch, record, args.reason
+            )
+            print(f"signed by {sig.printed_name} ({sig.user_name}) at {sig.at}: {sig.meaning}")
         print(ledger.reconcile(args.batch).to_table())
     return 0
 
@@ -162,7 +199,22 @@ def cmd_serials_import(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     with open_ledger(args) as ledger:
         rec = ledger.reconcile(args.batch)
-        print(rec.to_json() if args.json else rec.to_table())
+        head = ledger.audit_head()
+        signatures = Signatures(identity_of(args, ledger)).of(args.batch)
+        if args.json:
+            data = json.loads(rec.to_json())
+            data["audit_head"] = {"row": head[0], "row_hash": head[1]} if head else None
+            data["signatures"] = [asdict(s) for s in signatures]
+            _print_json(data)
+        else:
+            print(rec.to_table())
+            for s in signatures:
+                print(
+                    f"signed: {s.action} by {s.printed_name} ({s.user_name}) at {s.at}, "
+                    f"meaning {s.meaning}, record sha256 {s.record_sha256}"
+                )
+            shown = f"row {head[0]} {head[1]}" if head else "(empty)"
+            print(f"audit chain head: {shown} (key {ledger.identity.keyed() or 'none'})")
         return 0 if rec.balanced else 1
 
 
@@ -223,7 +275,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             raise UsageError(f"--anchor {args.anchor!r}: expected ROW_ID:ROW_HASH")
         anchor = (int(row), digest)
     with open_ledger(args) as ledger:
-        report = ledger.verify_audit(anchor=anchor)
+        report = ledger.verify_audit(anchor=anchor, key=audit_key(args, ledger))
         print(report)
         return 0 if report.ok else 1
 
@@ -238,7 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level)
     try:
-        return main(DaemonArgs(Path(config), batch=args.batch, start=args.start, user=args.user))
+        return main(DaemonArgs(Path(config), batch=args.batch, start=args.start))
     except (ConfigError, LedgerError, UsageError):
         raise
     except Exception as exc:  # devices not reachable, control API not served, ...
@@ -274,7 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linectl", description=__doc__)
     parser.add_argument("--config", help="line configuration file (default: $LINECTL_CONFIG)")
     parser.add_argument("--ledger", help="ledger file (overrides the one in the configuration)")
-    parser.add_argument("--user", default=_default_user(), help="who is acting (audit trail)")
+    parser.add_argument(
+        "--token-file", help="API token file of a machine account (default: your login session)"
+    )
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read passwords from standard input, one line per prompt (machines, tests)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Handler, help_: str, parent: Any = sub) -> argparse.ArgumentParser:
@@ -282,10 +341,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
+    def add_ledger(
+        name: str,
+        handler: Callable[[argparse.Namespace, Ledger], int],
+        help_: str,
+        parent: Any = sub,
+    ) -> argparse.ArgumentParser:
+        auth = name not in ("login", "logout", "passwd")
+        return add(name, with_ledger(handler, auth), help_, parent)
+
     ledger = sub.add_parser("ledger", help="the ledger file").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
     )
-    add("init", cmd_ledger_init, "create the ledger file or migrate it to this version", ledger)
+    p = add(
+        "init", cmd_ledger_init, "create or migrate the ledger, its audit key, first admin", ledger
+    )
+    p.add_argument("--admin", help="the first admin's user name (a new ledger only)")
+    p.add_argument(
+        "--one-time-secret",
+        metavar="FILE",
+        help="write the first admin's one-time secret here (0600) instead of a prompt",
+    )
 
     batch = sub.add_parser("batch", help="work orders (batches)").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
@@ -307,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("batch")
         p.add_argument("--reason", default="")
         if name == "close":
+            p.add_argument("--meaning", choices=("performed", "reviewed"), default="performed")
             p.add_argument(
                 "--return-unused",
                 action="store_true",
@@ -336,7 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
     )
-    p = add("verify", cmd_audit_verify, "walk the hash chain; name the first broken row", audit)
+    p = add(
+        "verify", cmd_audit_verify, "check the chain and its keys; name the first broken row", audit
+    )
     p.add_argument("--anchor", help="ROW_ID:ROW_HASH recorded elsewhere, to detect truncation")
 
     p = add("decode", cmd_decode, "what the daemon's decoder sees in saved camera frames")
@@ -350,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", action="store_true", help="send START once recovery is done")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
 
+    add_identity_commands(sub, add_ledger, batch, audit)  # login, user, release, audit show
     p = add("hmi", cmd_hmi, "serve the operator HMI over HTTPS (a client of the control API)")
     p.add_argument("--config", dest="hmi_config", metavar="FILE", help="line configuration")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
@@ -366,6 +446,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except (UsageError, ConfigError, LedgerError, Gs1Error) as exc:
         print(f"linectl: error: {exc}", file=sys.stderr)
+        return 2
+    except IdentityError as exc:
+        print(f"linectl: refused ({exc.reason}): {exc.message}", file=sys.stderr)
         return 2
 
 

@@ -8,6 +8,7 @@ authorisation problem, 3 no daemon answering.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from linectl.config import ConfigError, LineConfig, load_config
+from linectl.identity.keyfiles import KeyFileError, find_credential
 from linectl.line.control import Command
 from linectl.service.client import (
     CommandRejected,
@@ -23,12 +25,14 @@ from linectl.service.client import (
     ControlClientError,
     DaemonUnreachable,
     Endpoint,
+    Forbidden,
+    unreachable_message,
 )
-from linectl.service.tokens import DEFAULT_TOKEN_NAME, token_path
 
 SYSTEM_CONFIG = Path("/etc/linectl/line.toml")
 """Used when neither --config nor $LINECTL_CONFIG names a file (where the service reads it)."""
 
+SIGNATURE_REQUIRED = "urn:linectl:problem:signature-required"
 EXIT_REFUSED = 1
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
@@ -59,6 +63,8 @@ def add_control_commands(sub: Any, add: AddCommand) -> None:
         p.set_defaults(control_command=command)
         if command is Command.START:
             p.add_argument("--batch", help="work order to start (needed when none is active)")
+        if command is Command.CLOSE_BATCH:
+            p.add_argument("--meaning", choices=("performed", "reviewed"), default="performed")
         p.add_argument("--reason", default="", help="why (recorded in the audit trail)")
     from linectl.sync_cmd import add_sync_command  # imported here: it builds on this module
 
@@ -80,22 +86,18 @@ def line_config(args: argparse.Namespace) -> LineConfig:
     )
 
 
-def _operator(args: argparse.Namespace) -> str:
-    """The user for the audit trail: --user, but the real person behind ``sudo``."""
-    user = str(args.user)
-    sudo_user = os.environ.get("SUDO_USER")
-    if user == "root" and sudo_user and sudo_user != "root":
-        return sudo_user
-    return user
-
-
 def client_for(args: argparse.Namespace) -> ControlClient:
-    """A client for the daemon described by --config: its control section and token file."""
+    """A client for the daemon described by --config, with the caller's session or API token."""
     config = line_config(args)
-    ledger_dir = Path(args.ledger).parent if args.ledger else config.ledger.path.parent
-    token_file = token_path(config.control, ledger_dir / DEFAULT_TOKEN_NAME)
+    ledger = Path(args.ledger) if args.ledger else config.ledger.path
     endpoint = Endpoint.from_config(config.control)
-    return ControlClient.from_token_file(endpoint, token_file, user=_operator(args))
+    try:
+        token = find_credential(args.token_file, config.identity, ledger)
+    except KeyFileError as exc:
+        if not endpoint.answers():
+            raise DaemonUnreachable(unreachable_message(endpoint)) from None
+        raise ControlClientError(exc.message) from None
+    return ControlClient(endpoint, token)
 
 
 def _run(args: argparse.Namespace, action: Callable[[ControlClient], int]) -> int:
@@ -135,10 +137,31 @@ def cmd_control(args: argparse.Namespace) -> int:
     command: Command = args.control_command
 
     def send(client: ControlClient) -> int:
-        answer = client.command(command, reason=args.reason, batch=getattr(args, "batch", None))
+        batch = getattr(args, "batch", None)
+        try:
+            answer = client.command(command, reason=args.reason, batch=batch)
+        except Forbidden as exc:
+            if exc.problem.get("type") != SIGNATURE_REQUIRED:
+                raise
+            # a person closes the batch: the daemon asks for their electronic signature
+            meaning = getattr(args, "meaning", "performed")
+            prompt = f"signature ({command.value}, {meaning}): your password: "
+            if args.password_stdin:
+                password = sys.stdin.readline().rstrip("\r\n")
+            else:
+                password = getpass.getpass(prompt)
+            answer = client.command(
+                command, reason=args.reason, batch=batch, signature=(password, meaning)
+            )
         status = answer.get("status")
         summary = _summary(status) if isinstance(status, dict) else ""
-        print(f"{command.value} accepted (by {answer.get('user', client.user)}){summary}")
+        print(f"{command.value} accepted (by {answer.get('user', '?')}){summary}")
+        sig = answer.get("signature")
+        if isinstance(sig, dict):
+            print(
+                f"signed by {sig.get('by')} ({sig.get('user')}) at {sig.get('at')}: "
+                f"{sig.get('meaning')}"
+            )
         return 0
 
     return _run(args, send)

@@ -20,6 +20,7 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from linectl.config import ConfigError, LineConfig, ProvisioningSection
@@ -31,6 +32,9 @@ from linectl.control_cmd import (
     client_for,
     line_config,
 )
+from linectl.identity import IdentityError, Permission
+from linectl.identity.keyfiles import find_credential
+from linectl.identity.setup import line_identity
 from linectl.ledger import Ledger, LedgerError
 from linectl.service.client import ControlClient, ControlClientError, DaemonUnreachable
 
@@ -206,6 +210,14 @@ async def drain_directly(
         print(f"linectl sync: cannot open the ledger {path}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     try:
+        try:  # the caller, as for every ledger command: logged in, with the sync permission
+            identity = await asyncio.to_thread(line_identity, ledger, config.identity)
+            token = find_credential(args.token_file, config.identity, Path(path))
+            principal = await asyncio.to_thread(identity.resolve, token)
+            await asyncio.to_thread(identity.require, principal, Permission.SYNC, "sync")
+        except (IdentityError, LedgerError) as exc:
+            print(f"linectl sync: refused: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
         outbox = LedgerOutbox(ledger)
         backlog = await outbox.backlog()
         progress.waiting = backlog.count

@@ -44,6 +44,15 @@ def standards() -> Path:
     return standards_root()
 
 
+@pytest.fixture(autouse=True)
+def _session_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """CLI login sessions of a test go to a directory of its own, never the user's home."""
+    path = tmp_path_factory.mktemp("sessions")
+    monkeypatch.setenv("LINECTL_SESSION_DIR", str(path))
+    monkeypatch.delenv("LINECTL_TOKEN_FILE", raising=False)
+    return path
+
+
 # -- the leak check ---------------------------------------------------------------------------
 
 #: how long threads that are ending anyway get to finish, in all, before they count as leaked

@@ -9,6 +9,7 @@ from __future__ import annotations
 from linectl.config.aggregation import AggregationSection, OrphanPolicy, PackingSettings
 from linectl.config.file import ConfigError, LineConfig, load_config, parse_config
 from linectl.config.hmi import HmiSection
+from linectl.config.identity import ROLE_NAMES, IdentitySection, LdapSection
 from linectl.config.line import (
     CodeForm,
     ControlSection,
@@ -28,6 +29,7 @@ from linectl.config.upstream import (
 )
 
 __all__ = [
+    "ROLE_NAMES",
     "AggregationSection",
     "CodeForm",
     "ConfigError",
@@ -37,6 +39,8 @@ __all__ = [
     "EpcisSyncSettings",
     "GradeLetter",
     "HmiSection",
+    "IdentitySection",
+    "LdapSection",
     "LedgerSection",
     "LineConfig",
     "LineSection",

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError
 
 from linectl.config.aggregation import AggregationSection
 from linectl.config.hmi import HmiSection
+from linectl.config.identity import IdentitySection
 from linectl.config.line import (
     ControlSection,
     DeviceSection,
@@ -44,6 +45,7 @@ class LineConfig(Section):
     devices: dict[str, DeviceSection] = Field(default_factory=dict)
     control: ControlSection = ControlSection()
     hmi: HmiSection = HmiSection()
+    identity: IdentitySection = IdentitySection()
     upstream: UpstreamSection | None = None  # no upstream: offline provisioning from files
     aggregation: AggregationSection | None = None  # no aggregation: units only
     simulation: dict[str, Any] = Field(default_factory=dict)  # read by the simulators only
@@ -75,11 +77,19 @@ def parse_config(data: dict[str, Any], source: Path | str = "<config>") -> LineC
     control = config.control
     relative = {
         name: base / path
-        for name in ("unix_socket", "token_file")
+        for name in ("unix_socket",)
         if (path := getattr(control, name)) is not None and not path.is_absolute()
     }
     if relative:
         config = config.model_copy(update={"control": control.model_copy(update=relative)})
+    identity = config.identity
+    paths = {
+        name: base / path
+        for name in ("audit_key_file", "session_dir")
+        if (path := getattr(identity, name)) is not None and not path.is_absolute()
+    }
+    if paths:
+        config = config.model_copy(update={"identity": identity.model_copy(update=paths)})
     hmi = config.hmi
     local = {
         name: base / path

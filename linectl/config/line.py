@@ -124,4 +124,3 @@ class ControlSection(Section):
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8765
     unix_socket: Path | None = None
-    token_file: Path | None = None

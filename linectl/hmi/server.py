@@ -28,7 +28,7 @@ from linectl.hmi.view import LineView
 log = structlog.get_logger(__name__)
 
 _MAX_BODY = 16 * 1024
-DEFAULT_TOKEN_NAME = "control.token"
+DEFAULT_TOKEN_NAME = "hmi.token"
 
 
 class HmiError(Exception):
@@ -40,14 +40,14 @@ LIMIT = web.AppKey("login_limit", LoginLimit)
 
 def observer_token(config: LineConfig) -> str:
     """The HMI's own credential at the control API (blocking: reads a file)."""
-    path = config.hmi.token_file or config.control.token_file
-    if path is None:
-        path = config.ledger.path.parent / DEFAULT_TOKEN_NAME
+    path = config.hmi.token_file or state_dir(config) / DEFAULT_TOKEN_NAME
     try:
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
     except OSError as exc:
         raise HmiError(
-            f"cannot read the HMI's control API token {path}: {exc.strerror or exc}"
+            f"cannot read the HMI's control API token {path}: {exc.strerror or exc} (give the "
+            "HMI a machine account: linectl user add hmi --role machine; linectl user token "
+            "create hmi, into that file)"
         ) from None
     token = next((ln for ln in lines if ln), "")
     if len(token) < 16:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
+from linectl.ledger.audit_keys import check_macs, keyed_fingerprint, write_mac
 from linectl.ledger.integrity import check_rows
 from linectl.ledger.integrity_audit import AuditTally
 
@@ -127,6 +128,7 @@ def append_audit(
         f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (row_id, at, actor, command, reason, before_text, after_text, prev_hash, row_hash),
     )
+    write_mac(conn, row_id, row_hash)
     return AuditEntry(
         row_id, at, actor, command, reason, before_text, after_text, prev_hash, row_hash
     )
@@ -164,6 +166,7 @@ class AuditReport:
     head: tuple[int, str] | None = None
     problems: tuple[str, ...] = ()
     tables: dict[str, int] = field(default_factory=dict, hash=False)
+    keyed: str | None = None  # the fingerprint of the audit key the rows were checked with
 
     def __str__(self) -> str:
         if self.first_broken_id is not None:
@@ -171,6 +174,7 @@ class AuditReport:
             others = self.problems[1:]
         else:
             chain = f"audit chain intact: {self.rows_checked} rows"
+            chain += f", keyed (key {self.keyed})" if self.keyed else ", unkeyed"
             others = self.problems
         if self.ok:
             rows = ", ".join(f"{table} {count}" for table, count in self.tables.items())
@@ -180,14 +184,25 @@ class AuditReport:
         return "\n".join([f"{chain}; tampering found:", *(f"  {line}" for line in others)])
 
 
-def verify_audit(conn: sqlite3.Connection, *, anchor: tuple[int, str] | None = None) -> AuditReport:
-    """Verify the ledger in one read snapshot: the audit chain, then every table's rows.
+def verify_audit(
+    conn: sqlite3.Connection,
+    *,
+    anchor: tuple[int, str] | None = None,
+    key: bytes | None = None,
+) -> AuditReport:
+    """Verify the ledger in one read snapshot: the audit chain and its key MACs, then every
+    table's rows.
 
-    O(rows) with one sha256 per row; the caller should hold a read transaction so that all
-    tables are seen at the same moment.
+    O(rows) with one sha256 (and one HMAC with ``key``) per row; the caller should hold a read
+    transaction so that all tables are seen at the same moment. A keyed ledger checked without
+    its key is not reported intact.
     """
     tally = AuditTally()
     broken_id, chain_problem, checked, head = _walk_chain(conn, anchor, tally)
+    mac_id, mac_problem = check_macs(conn, key)
+    if mac_id is not None and (broken_id is None or mac_id <= broken_id):
+        broken_id, chain_problem = mac_id, mac_problem
+        checked = min(checked, max(mac_id - 1, 0))
     table_problems, tables = check_rows(conn, None if broken_id is not None else tally)
     problems = ([f"audit row {broken_id}: {chain_problem}"] if broken_id is not None else []) + (
         table_problems
@@ -200,6 +215,7 @@ def verify_audit(conn: sqlite3.Connection, *, anchor: tuple[int, str] | None = N
         head=head,
         problems=tuple(problems),
         tables={"audit": checked, **tables},
+        keyed=keyed_fingerprint(conn) if key is not None and mac_id is None else None,
     )
 
 

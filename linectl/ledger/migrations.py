@@ -277,7 +277,110 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v0_to_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4)
+_V5 = (
+    """
+    CREATE TABLE users (
+        id                   INTEGER PRIMARY KEY,
+        name                 TEXT NOT NULL UNIQUE,
+        full_name            TEXT NOT NULL,
+        role                 TEXT NOT NULL,
+        source               TEXT NOT NULL CHECK (source IN ('local', 'directory', 'machine')),
+        password_hash        TEXT,
+        password_changed_at  TEXT,
+        password_expired     INTEGER NOT NULL DEFAULT 0,
+        enabled              INTEGER NOT NULL DEFAULT 1,
+        failed_attempts      INTEGER NOT NULL DEFAULT 0,
+        locked_until         TEXT,
+        created_at           TEXT NOT NULL
+    ) STRICT
+    """,
+    """
+    CREATE TABLE password_history (
+        id             INTEGER PRIMARY KEY,
+        user_id        INTEGER NOT NULL REFERENCES users (id),
+        password_hash  TEXT NOT NULL,
+        set_at         TEXT NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX password_history_by_user ON password_history (user_id, id)",
+    """
+    CREATE TABLE sessions (
+        id            INTEGER PRIMARY KEY,
+        user_id       INTEGER NOT NULL REFERENCES users (id),
+        token_sha256  TEXT NOT NULL UNIQUE,
+        created_at    TEXT NOT NULL,
+        last_used_at  TEXT NOT NULL,
+        ended_at      TEXT,
+        ended_why     TEXT
+    ) STRICT
+    """,
+    """
+    CREATE TABLE api_tokens (
+        id            INTEGER PRIMARY KEY,
+        user_id       INTEGER NOT NULL REFERENCES users (id),
+        label         TEXT NOT NULL,
+        token_sha256  TEXT NOT NULL UNIQUE,
+        created_at    TEXT NOT NULL,
+        expires_at    TEXT,
+        last_used_at  TEXT,
+        revoked_at    TEXT
+    ) STRICT
+    """,
+    """
+    CREATE TABLE signatures (
+        id            INTEGER PRIMARY KEY,
+        user_id       INTEGER NOT NULL REFERENCES users (id),
+        user_name     TEXT NOT NULL,
+        printed_name  TEXT NOT NULL,
+        at            TEXT NOT NULL,
+        meaning       TEXT NOT NULL,
+        action        TEXT NOT NULL,
+        subject       TEXT NOT NULL,
+        record_sha256 TEXT NOT NULL,
+        audit_id      INTEGER NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX signatures_by_subject ON signatures (action, subject)",
+    """
+    CREATE TRIGGER signatures_no_update BEFORE UPDATE ON signatures
+    BEGIN SELECT RAISE(ABORT, 'signatures are append-only'); END
+    """,
+    """
+    CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures
+    BEGIN SELECT RAISE(ABORT, 'signatures are append-only'); END
+    """,
+    """
+    CREATE TRIGGER users_no_delete BEFORE DELETE ON users
+    BEGIN SELECT RAISE(ABORT, 'users are never deleted, only disabled'); END
+    """,
+    """
+    CREATE TABLE audit_keying (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        fingerprint  TEXT NOT NULL,
+        keyed_at     TEXT NOT NULL
+    ) STRICT
+    """,
+    """
+    CREATE TABLE audit_macs (
+        audit_id  INTEGER PRIMARY KEY,
+        mac       TEXT NOT NULL
+    ) STRICT
+    """,
+)
+
+
+def _v4_to_v5(conn: sqlite3.Connection) -> None:
+    """Identity (``linectl.identity``): users, password history, sessions, API tokens (hashed),
+    electronic signatures; and the audit trail's key: its fingerprint and one HMAC per row.
+
+    The key itself never enters the file; rows written before the ledger was keyed get their
+    MAC when the key is first attached (``linectl ledger init``).
+    """
+    for statement in _V5:
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v0_to_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4, _v4_to_v5)
 """Forward migrations in order; the schema version this code writes is ``len(MIGRATIONS)``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

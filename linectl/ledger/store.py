@@ -28,6 +28,7 @@ from linectl.ledger.audit import verify_audit as _verify_audit
 from linectl.ledger.connection import Clock, LedgerConnection, check_actor, utc_now
 from linectl.ledger.container_commands import Containers
 from linectl.ledger.errors import ValidationError
+from linectl.ledger.identity_rows import IdentityStore
 from linectl.ledger.migrations import MIGRATIONS, Migration
 from linectl.ledger.models import (
     OutboxEvent,
@@ -79,6 +80,7 @@ class Ledger:
         self.outbox = Outbox(self._db)
         self.containers = Containers(self._db)
         self.sscc_stock = SsccStock(self._db)
+        self.identity = IdentityStore(self._db)
 
     @property
     def schema_version(self) -> int:
@@ -358,14 +360,16 @@ class Ledger:
         with self._db.read() as conn:
             return reconcile_batch(conn, batch)
 
-    def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> AuditReport:
+    def verify_audit(
+        self, *, anchor: tuple[int, str] | None = None, key: bytes | None = None
+    ) -> AuditReport:
         """Verify the whole ledger: audit chain, every row's seal, cross-checks between tables.
 
         The report names the first problem per table. O(rows); it reads a snapshot on its own
         connection, so it does not hold up the line (see ``linectl.ledger.integrity``).
         """
         with self._db.snapshot() as conn:
-            return _verify_audit(conn, anchor=anchor)
+            return _verify_audit(conn, anchor=anchor, key=key)
 
     def audit_head(self) -> tuple[int, str] | None:
         """(id, row_hash) of the newest audit row, to anchor the chain outside the file."""

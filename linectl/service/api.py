@@ -1,4 +1,6 @@
-"""The local control API: HTTP + JSON on localhost or a Unix socket, bearer-token auth.
+"""The local control API: HTTP + JSON on localhost or a Unix socket; every request is made by a
+user, authenticated by a session token (``linectl login``) or a per-user API token, and each
+route checks the user's role against the one permission matrix (``linectl.identity.matrix``).
 
 Every route talks only to :class:`~linectl.line.control.LineControl`, so the API is tested
 against a stand-in and the daemon against the real API. Errors are RFC 7807 problem documents
@@ -11,11 +13,11 @@ import asyncio
 import contextlib
 import errno
 import functools
-import hmac
 import json
 import os
 import stat
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +25,33 @@ import structlog
 from aiohttp import web
 
 from linectl.config import ControlSection
+from linectl.identity import (
+    CONTROL_PERMISSIONS,
+    AuthenticationFailed,
+    Identity,
+    IdentityError,
+    Permission,
+    Principal,
+    Role,
+    Signatures,
+)
+from linectl.ledger import LedgerError
 from linectl.line.control import Command, CommandRefused, LineControl
 from linectl.service.event_feed import EventFeeds
 from linectl.service.rejects_api import add_reject_routes
-from linectl.service.tokens import TokenError, load_or_create_token
+from linectl.service.sessions_api import add_session_routes
 
 __all__ = [
     "COUNTER_KEYS",
     "PROBLEM_JSON",
-    "USER_HEADER",
     "ControlApi",
     "ControlApiError",
-    "TokenError",
-    "load_or_create_token",
     "start_control_api",
 ]
 
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-USER_HEADER = "X-Linectl-User"
 COUNTER_KEYS = ("line", "state", "batch", "counters", "reject_reasons", "pool", "upstream")
 """The keys of the status document that GET /v1/counters returns (those that are present)."""
 
@@ -50,14 +59,14 @@ _PROBLEM_BASE = "urn:linectl:problem:"
 _MAX_BODY = 64 * 1024
 _MAX_REASON = 1000
 _MAX_BATCH = 64
-_MAX_USER = 64
 _SHUTDOWN_TIMEOUT_S = 5.0
-_COMMAND_FIELDS = frozenset({"command", "reason", "batch"})
+_COMMAND_FIELDS = frozenset({"command", "reason", "batch", "signature"})
+_SIGNED_COMMANDS = {Command.CLOSE_BATCH: "batch.close"}
 
 _CONTROL = web.AppKey("control", LineControl)
-_TOKEN = web.AppKey("token", bytes)
-_TOKEN_NAME = web.AppKey("token_name", str)
 _FEEDS = web.AppKey("feeds", EventFeeds)
+_IDENTITY = web.AppKey("identity", Identity)
+_PRINCIPAL = web.RequestKey("principal", Principal)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _dumps = functools.partial(json.dumps, default=str, ensure_ascii=False)
@@ -107,6 +116,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
     except _BadInput as exc:
         response = _problem(400, "Bad request", exc.detail, kind="bad-request", field=exc.field)
+    except _Forbidden as forbidden:
+        exc_ = forbidden.exc
+        response = _problem(403, "Forbidden", exc_.message, kind=exc_.reason)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -134,41 +146,53 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every route needs ``Authorization: Bearer <token>``; compared in constant time."""
+    """Every route needs ``Authorization: Bearer <session token or API token>`` of a user."""
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    expected = request.app[_TOKEN]
-    ok = scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("utf-8", "replace"), expected
-    )
-    if not ok:
-        detail = (
-            "wrong bearer token"
-            if scheme.lower() == "bearer"
-            else "send 'Authorization: Bearer <token>' (the token is in the control token file)"
-        )
+    challenge = {"WWW-Authenticate": 'Bearer realm="linectl"'}
+    if scheme.lower() != "bearer" or not given.strip():
         return _problem(
             401,
             "Unauthorized",
-            detail,
+            "send 'Authorization: Bearer <token>': a session token ('linectl login') or an "
+            "API token ('linectl user token create')",
             kind="unauthorized",
-            headers={"WWW-Authenticate": 'Bearer realm="linectl"'},
+            headers=challenge,
         )
+    try:
+        principal = await asyncio.to_thread(request.app[_IDENTITY].resolve, given.strip())
+    except AuthenticationFailed as exc:
+        log.info("control API refused a credential", why=exc.reason)
+        return _problem(
+            401,
+            "Unauthorized",
+            exc.message,
+            kind="unauthorized",
+            headers=challenge,
+            reason=exc.reason,
+        )
+    request[_PRINCIPAL] = principal
     return await handler(request)
 
 
+async def _require(request: web.Request, permission: Permission, what: str) -> Principal:
+    """The request's user, if the matrix gives their role ``permission`` (else 403, audited)."""
+    principal: Principal = request[_PRINCIPAL]
+    if not principal.may(permission):
+        identity = request.app[_IDENTITY]
+        try:
+            await asyncio.to_thread(identity.require, principal, permission, what)
+        except IdentityError as exc:
+            raise _Forbidden(exc) from None
+    return principal
+
+
+class _Forbidden(Exception):
+    def __init__(self, exc: IdentityError) -> None:
+        super().__init__(exc.message)
+        self.exc = exc
+
+
 # --- input ---------------------------------------------------------------------------------------
-
-
-def _user(request: web.Request) -> str:
-    user = request.headers.get(USER_HEADER)
-    if user is None:
-        return request.app[_TOKEN_NAME]
-    user = user.strip()
-    if not user or len(user) > _MAX_USER or not user.isprintable():
-        raise _BadInput(
-            USER_HEADER, f"header {USER_HEADER} must be 1-{_MAX_USER} printable characters"
-        )
-    return user
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -189,6 +213,20 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _BadInput("(body)", f"the body must be a JSON object, not {type(body).__name__}")
     return body
+
+
+def _parse_signature(body: dict[str, Any]) -> tuple[str, str] | None:
+    raw = body.get("signature")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("password"), str):
+        raise _BadInput(
+            "signature", 'field \'signature\' must be {"password": "...", "meaning": "..."}'
+        )
+    meaning = raw.get("meaning", "performed")
+    if not isinstance(meaning, str):
+        raise _BadInput("signature", "signature.meaning must be a string")
+    return raw["password"], meaning
 
 
 def _parse_command(body: dict[str, Any]) -> tuple[Command, str, str | None]:
@@ -222,19 +260,23 @@ def _parse_command(body: dict[str, Any]) -> tuple[Command, str, str | None]:
 
 
 async def _get_status(request: web.Request) -> web.Response:
+    await _require(request, Permission.VIEW, "see the line's status")
     return web.json_response(request.app[_CONTROL].status(), dumps=_dumps)
 
 
 async def _get_alarms(request: web.Request) -> web.Response:
+    await _require(request, Permission.VIEW, "see the alarms")
     return web.json_response({"alarms": request.app[_CONTROL].alarms()}, dumps=_dumps)
 
 
 async def _get_counters(request: web.Request) -> web.Response:
+    await _require(request, Permission.VIEW, "see the counters")
     status = request.app[_CONTROL].status()
     return web.json_response({k: status[k] for k in COUNTER_KEYS if k in status}, dumps=_dumps)
 
 
 async def _get_events(request: web.Request) -> web.StreamResponse:
+    await _require(request, Permission.VIEW, "follow the line's events")
     return await request.app[_FEEDS].serve(request)
 
 
@@ -243,8 +285,30 @@ async def _end_feeds(app: web.Application) -> None:
 
 
 async def _post_command(request: web.Request) -> web.Response:
-    user = _user(request)
-    command, reason, batch = _parse_command(await _json_object(request))
+    body = await _json_object(request)
+    command, reason, batch = _parse_command(body)
+    signature = _parse_signature(body)
+    principal = await _require(request, CONTROL_PERMISSIONS[command.value], command.value)
+    user = principal.name
+    signer = None
+    action = _SIGNED_COMMANDS.get(command)
+    signatures = Signatures(request.app[_IDENTITY])
+    if action is not None and principal.role != Role.MACHINE:
+        if signature is None:
+            raise _Forbidden(
+                _SignatureRequired(
+                    f"{command.value} needs {user}'s electronic signature: send "
+                    '"signature": {"password": ..., "meaning": "performed"}'
+                )
+            )
+        password, meaning = signature
+        try:
+            signer = await asyncio.to_thread(
+                signatures.authenticate, principal, password, action, meaning
+            )
+        except IdentityError as exc:
+            raise _Forbidden(exc) from None
+    subject = batch or _batch_of(request.app[_CONTROL].status())  # what the signature is on
     try:
         status = await request.app[_CONTROL].command(command, user=user, reason=reason, batch=batch)
     except CommandRefused as exc:
@@ -253,16 +317,70 @@ async def _post_command(request: web.Request) -> web.Response:
             409, "Command refused", str(exc), kind="command-refused", command=command.value
         )
     log.info("command accepted", command=command.value, user=user, reason=reason, batch=batch)
-    return web.json_response(
-        {"command": command.value, "user": user, "status": status}, dumps=_dumps
-    )
+    answer: dict[str, Any] = {"command": command.value, "user": user, "status": status}
+    if signer is not None and action is not None and signature is not None:
+        sig = await asyncio.to_thread(
+            signatures.record, signer, action, signature[1], subject, status, reason
+        )
+        answer["signature"] = {
+            "by": sig.printed_name,
+            "user": sig.user_name,
+            "at": sig.at,
+            "meaning": sig.meaning,
+            "record_sha256": sig.record_sha256,
+        }
+    return web.json_response(answer, dumps=_dumps)
 
 
-def _build_app(control: LineControl, token: str, token_name: str) -> web.Application:
+async def _post_release(request: web.Request) -> web.Response:
+    """Release a closed batch: QA's signature, by someone who neither started nor closed it."""
+    batch = request.match_info["batch"]
+    body = await _json_object(request)
+    for name in body:
+        if name not in ("signature", "reason"):
+            raise _BadInput(name, f"unknown field {name!r} (allowed: reason, signature)")
+    signature = _parse_signature(body)
+    if signature is None:
+        raise _BadInput("signature", 'a release is signed: send "signature": {"password": ...}')
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > _MAX_REASON:
+        raise _BadInput("reason", f"field 'reason' must be a string of at most {_MAX_REASON} chars")
+    principal = await _require(request, Permission.BATCH_RELEASE, f"release batch {batch}")
+    signatures = Signatures(request.app[_IDENTITY])
+    password, meaning = signature
+    try:
+        sig = await asyncio.to_thread(
+            signatures.release_batch, principal, batch, password, meaning, reason
+        )
+    except IdentityError as exc:
+        raise _Forbidden(exc) from None
+    except LedgerError as exc:
+        return _problem(409, "Release refused", str(exc), kind="release-refused")
+    return web.json_response({"batch": batch, "released": True, "signature": asdict(sig)})
+
+
+async def _get_users(request: web.Request) -> web.Response:
+    principal = await _require(request, Permission.USER_ADMIN, "list users")
+    users = await asyncio.to_thread(request.app[_IDENTITY].users, principal)
+    shown = [{k: v for k, v in asdict(u).items() if k != "password_hash"} for u in users]
+    return web.json_response({"users": shown}, dumps=_dumps)
+
+
+def _batch_of(status: dict[str, Any]) -> str:
+    batch = status.get("batch")
+    if isinstance(batch, dict):
+        return str(batch.get("batch") or batch.get("id") or "")
+    return str(batch or "")
+
+
+class _SignatureRequired(IdentityError):
+    reason = "signature-required"
+
+
+def _build_app(control: LineControl, identity: Identity) -> web.Application:
     app = web.Application(middlewares=[_errors, _auth], client_max_size=_MAX_BODY)
     app[_CONTROL] = control
-    app[_TOKEN] = token.encode("utf-8")
-    app[_TOKEN_NAME] = token_name
+    app[_IDENTITY] = identity
     app[_FEEDS] = EventFeeds(control)
     app.on_shutdown.append(_end_feeds)
     app.router.add_get("/v1/status", _get_status, allow_head=False)
@@ -270,7 +388,10 @@ def _build_app(control: LineControl, token: str, token_name: str) -> web.Applica
     app.router.add_get("/v1/counters", _get_counters, allow_head=False)
     app.router.add_get("/v1/events", _get_events, allow_head=False)
     app.router.add_post("/v1/commands", _post_command)
+    app.router.add_post("/v1/batches/{batch}/release", _post_release)
+    app.router.add_get("/v1/users", _get_users, allow_head=False)
     add_reject_routes(app, control)
+    add_session_routes(app, identity)
     return app
 
 
@@ -335,7 +456,7 @@ async def _start_unix(runner: web.AppRunner, path: Path) -> str:
         _unlink_socket(path)  # stale, left by a crash
     os.makedirs(path.parent, exist_ok=True)
     await web.UnixSite(runner, str(path)).start()
-    os.chmod(path, 0o660)  # the token guards the API; the mode keeps strangers off the socket
+    os.chmod(path, 0o660)  # tokens guard the API; the mode keeps strangers off the socket
     return f"unix:{path}"
 
 
@@ -350,17 +471,11 @@ async def start_control_api(
     control: LineControl,
     config: ControlSection,
     *,
-    token: str,
-    token_name: str = "control-api",
+    identity: Identity,
 ) -> ControlApi:
-    """Serve the control API for ``control`` as configured (Unix socket if set, else TCP).
-
-    ``token`` is the bearer token (see :func:`load_or_create_token`); ``token_name`` is the user
-    recorded for commands that carry no ``X-Linectl-User`` header.
-    """
-    if len(token) < 16:
-        raise ControlApiError("the control token must be at least 16 characters long")
-    app = _build_app(control, token, token_name)
+    """Serve the control API for ``control`` as configured (Unix socket if set, else TCP);
+    ``identity`` authenticates each request against the line's ledger."""
+    app = _build_app(control, identity)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
     )

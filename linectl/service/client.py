@@ -14,9 +14,7 @@ from typing import Any
 
 from linectl.config import ControlSection
 from linectl.line.control import Command
-from linectl.service.tokens import TokenError, read_token
 
-USER_HEADER = "X-Linectl-User"
 _GET_TIMEOUT_S = 10.0
 _COMMAND_TIMEOUT_S = 120.0  # close-batch resolves in-flight packs and reconciles
 
@@ -30,7 +28,15 @@ class DaemonUnreachable(ControlClientError):
 
 
 class Unauthorized(ControlClientError):
-    """The daemon refused the token."""
+    """The daemon refused the credential (unknown, expired or revoked token, ended session)."""
+
+
+class Forbidden(ControlClientError):
+    """The user is known but their role may not do this (or a signature is missing)."""
+
+    def __init__(self, detail: str, problem: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.problem = problem
 
 
 class CommandRejected(ControlClientError):
@@ -111,29 +117,22 @@ def unreachable_message(endpoint: Endpoint, why: str = "") -> str:
 
 
 class ControlClient:
-    """Talks to one daemon's control API with a bearer token, as ``user``."""
+    """Talks to one daemon's control API as the user a session or API token belongs to."""
 
-    def __init__(self, endpoint: Endpoint, token: str, *, user: str | None = None) -> None:
+    def __init__(self, endpoint: Endpoint, token: str) -> None:
         self.endpoint = endpoint
         self._token = token
-        self.user = user
 
     @classmethod
-    def from_token_file(
-        cls, endpoint: Endpoint, token_file: Path, *, user: str | None = None
-    ) -> ControlClient:
-        """A client whose token is read from ``token_file``; a daemon that is not running is
-        reported as such rather than as a missing token file."""
+    def from_token_file(cls, endpoint: Endpoint, token_file: Path) -> ControlClient:
+        """A client whose API token is read from ``token_file`` (first line)."""
         try:
-            token = read_token(token_file)
-        except TokenError as exc:
-            if not endpoint.answers():
-                raise DaemonUnreachable(unreachable_message(endpoint)) from None
-            hint = ""
-            if "permission denied" in str(exc):
-                hint = " (run as a user who may read it, e.g. with sudo)"
-            raise ControlClientError(f"{exc}{hint}") from None
-        return cls(endpoint, token, user=user)
+            token = token_file.read_text(encoding="utf-8").strip().splitlines()[0]
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            raise ControlClientError(
+                f"cannot read the API token file {token_file}: {exc}"
+            ) from None
+        return cls(endpoint, token)
 
     def status(self) -> dict[str, Any]:
         """GET /v1/status."""
@@ -152,13 +151,37 @@ class ControlClient:
         return alarms
 
     def command(
-        self, command: Command | str, *, reason: str = "", batch: str | None = None
+        self,
+        command: Command | str,
+        *,
+        reason: str = "",
+        batch: str | None = None,
+        signature: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        """POST /v1/commands; returns the daemon's answer (command, user, status)."""
+        """POST /v1/commands; returns the daemon's answer (command, user, status[, signature]).
+
+        ``signature`` is (password, meaning) for a command a person must sign (close-batch).
+        """
         payload: dict[str, Any] = {"command": str(Command(command)), "reason": reason}
         if batch is not None:
             payload["batch"] = batch
+        if signature is not None:
+            payload["signature"] = {"password": signature[0], "meaning": signature[1]}
         return self._object(self._request("POST", "/v1/commands", payload, _COMMAND_TIMEOUT_S))
+
+    def release(
+        self, batch: str, password: str, meaning: str = "released", reason: str = ""
+    ) -> dict[str, Any]:
+        """POST /v1/batches/B/release: the caller's signature releases a closed batch."""
+        payload = {"reason": reason, "signature": {"password": password, "meaning": meaning}}
+        return self._object(
+            self._request("POST", f"/v1/batches/{batch}/release", payload, _GET_TIMEOUT_S)
+        )
+
+    def users(self) -> list[dict[str, Any]]:
+        """GET /v1/users (user administrators only)."""
+        body = self._object(self._request("GET", "/v1/users", None, _GET_TIMEOUT_S))
+        return list(body.get("users") or [])
 
     # --- plumbing --------------------------------------------------------------------------------
 
@@ -169,8 +192,6 @@ class ControlClient:
 
     def _request(self, method: str, path: str, payload: Any, timeout: float) -> Any:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
-        if self.user:
-            headers[USER_HEADER] = self.user
         data = None
         if payload is not None:
             data = json.dumps(payload).encode("utf-8")
@@ -213,9 +234,10 @@ class ControlClient:
         detail = str(problem.get("detail") or problem.get("title") or f"HTTP {status}")
         if status == 401:
             raise Unauthorized(
-                f"the daemon at {self.endpoint.url} refused the token ({detail}); was the "
-                "token file replaced after the daemon started? Restart it or fix the file."
+                f"the daemon at {self.endpoint.url} refused the credential: {detail}"
             )
+        if status == 403:
+            raise Forbidden(f"refused: {detail}", problem)
         if status == 409:
             raise CommandRejected(detail, problem)
         field = f" (field {problem['field']})" if "field" in problem else ""

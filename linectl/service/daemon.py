@@ -22,7 +22,8 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from linectl.config import LineConfig, load_config
+from linectl.config import load_config
+from linectl.identity.setup import line_identity
 from linectl.ledger import Ledger
 from linectl.line.control import Command
 from linectl.line.devices import connect_all, open_devices
@@ -30,7 +31,6 @@ from linectl.line.runtime import LineRuntime, RuntimeOptions
 from linectl.line.uplink import Uplink
 from linectl.service.api import ControlApi, start_control_api
 from linectl.service.systemd import Notifier
-from linectl.service.tokens import DEFAULT_TOKEN_NAME, load_or_create_token
 
 log = logging.getLogger("linectl.daemon")
 
@@ -51,6 +51,11 @@ async def run_daemon(args: DaemonArgs) -> int:
     config = load_config(args.config)
     config.ledger.path.parent.mkdir(parents=True, exist_ok=True)
     ledger = await asyncio.to_thread(Ledger, config.ledger.path)
+    try:  # the audit key first: recovery writes audit rows
+        identity = await asyncio.to_thread(line_identity, ledger, config.identity)
+    except BaseException:
+        await asyncio.to_thread(ledger.close)
+        raise
     notifier = Notifier()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -64,7 +69,7 @@ async def run_daemon(args: DaemonArgs) -> int:
         runtime = LineRuntime(config, ledger, devices, options=args.options)
         await runtime.start(args.batch)
         uplink = runtime.start_uplink()
-        api = await _start_api(runtime, config)
+        api = await start_control_api(runtime, config.control, identity=identity)
         notifier.ready(f"line {config.line.id}: {runtime.status()['state']['name']}")
         notifier.start_watchdog(lambda: not runtime.failures)
         if args.start:
@@ -97,13 +102,6 @@ async def run_daemon(args: DaemonArgs) -> int:
         await notifier.close()
         await asyncio.to_thread(ledger.close)
     return 0
-
-
-async def _start_api(runtime: LineRuntime, config: LineConfig) -> ControlApi:
-    """The control API (linectl.service.api) for ``runtime``; its token lives by the ledger."""
-    default = config.ledger.path.parent / DEFAULT_TOKEN_NAME
-    token = await asyncio.to_thread(load_or_create_token, config.control, default)
-    return await start_control_api(runtime, config.control, token=token)
 
 
 def main(args: DaemonArgs) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from linectl.config import load_config
+from linectl.identity.keyfiles import load_audit_key
 from linectl.ledger import Ledger, SerialState, UnitResult, Verdict
 from linectl.lifecycle import (
     DECOMMISSION,
@@ -22,28 +23,64 @@ from linectl.lifecycle import (
     apply_step,
     record_verdicts,
 )
+from tests.people import new_password
 
 REPO = Path(__file__).resolve().parents[2]
 GTIN = "09506000134352"
 
 
-def linectl(ledger: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "linectl.cli", "--ledger", str(ledger), "--user", "qa.anna", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+def linectl(
+    ledger: Path, *args: str, check: bool = True, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """The real command; passwords (if any) go in on stdin, one per line (--password-stdin)."""
+    cmd = [sys.executable, "-m", "linectl.cli", "--ledger", str(ledger), "--password-stdin", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, input=stdin)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
     return result
 
 
 @pytest.fixture
-def ledger_file(tmp_path: Path) -> Path:
+def anna_password() -> str:
+    return new_password()
+
+
+@pytest.fixture
+def ledger_file(tmp_path: Path, anna_password: str) -> Path:
+    """A new ledger, its first admin, and QA supervisor anna logged in: all through the CLI."""
     path = tmp_path / "line.db"
-    linectl(path, "ledger", "init")
+    admin, first = new_password(), new_password()
+    init = linectl(path, "ledger", "init", "--admin", "admin", stdin=f"{admin}\n{admin}\n")
+    assert "audit trail keyed" in init.stdout and "admin admin created" in init.stdout
+    assert (tmp_path / "audit.key").stat().st_mode & 0o777 == 0o600
+    linectl(path, "login", "admin", stdin=f"{admin}\n")
+    linectl(
+        path,
+        "user",
+        "add",
+        "qa.anna",
+        "--role",
+        "supervisor",
+        "--full-name",
+        "Anna Svensson",
+        stdin=f"{first}\n{first}\n{admin}\n",
+    )
+    linectl(path, "logout")
+    out = linectl(path, "login", "qa.anna", stdin=f"{first}\n{anna_password}\n{anna_password}\n")
+    assert "logged in as qa.anna (supervisor)" in out.stdout
     return path
 
 
+def keyed(ledger: Ledger) -> Ledger:
+    """The test's own Ledger, given the audit key (a keyed trail refuses rows without it)."""
+    key = load_audit_key(Path(ledger.path).parent / "audit.key")
+    assert key is not None
+    ledger.identity.attach_audit_key(key)
+    return ledger
+
+
 def test_a_batch_of_ten_thousand_serials_reconciles_exactly(
-    ledger_file: Path, tmp_path: Path
+    ledger_file: Path, tmp_path: Path, anna_password: str
 ) -> None:
     serial_file = tmp_path / "serials.txt"
     serials = [f"S{n:07d}" for n in range(10_000)]
@@ -61,7 +98,7 @@ def test_a_batch_of_ten_thousand_serials_reconciles_exactly(
 
     # the line's work, through the Python API: print 9,000, judge them, then rework some
     line = load_config(REPO / "config" / "demo-line.toml").line
-    with Ledger(ledger_file) as ledger:
+    with keyed(Ledger(ledger_file)) as ledger:
         factory = EventFactory(line, ledger.get_work_order("B-2026-001"))
         encoded = ledger.take_for_encoding("B-2026-001", 9_000)
         units = [
@@ -78,8 +115,11 @@ def test_a_batch_of_ten_thousand_serials_reconciles_exactly(
         # commissioning, decommissioning, sampling + its end of life, destroying
         assert ledger.outbox.counts()["pending"] == 5
 
-    out = linectl(ledger_file, "batch", "close", "B-2026-001", "--return-unused")
+    out = linectl(
+        ledger_file, "batch", "close", "B-2026-001", "--return-unused", stdin=anna_password + "\n"
+    )
     assert "1000 unused serials marked returned" in out.stdout
+    assert "signed by Anna Svensson (qa.anna)" in out.stdout and "performed" in out.stdout
     report = json.loads(linectl(ledger_file, "report", "B-2026-001", "--json").stdout)
     assert report["balanced"] is True
     counts = {k: report[k] for k in ("received", "commissioned", "scrapped", "sampled")}

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from linectl.config import ControlSection
-from linectl.line.runtime import LineRuntime
+from linectl.config import ControlSection, IdentitySection
+from linectl.identity import Identity
 from linectl.service.api import ControlApi, start_control_api
 from tests.e2e.rig import Rig, line_rig
+from tests.people import People
 
 REPO = Path(__file__).resolve().parents[2]
-TOKEN = "hmi-e2e-observer-token-0123456789"
 
 
 @dataclass
@@ -30,18 +30,20 @@ class HmiLine:
     url: str
     config: Path
     log: Path
+    people: People
 
     async def restart_api(self, stopped: asyncio.Event | None = None) -> None:
         """Stop the control API (as a daemon restart does), then serve it again, same port."""
         await self.api.close()
         if stopped is not None:
             await stopped.wait()
-        self.api = await serve_api(self.rig.rt, self.api_port)
+        self.api = await serve_api(self.rig, self.api_port)
 
 
-async def serve_api(runtime: LineRuntime, port: int) -> ControlApi:
+async def serve_api(rig: Rig, port: int) -> ControlApi:
+    identity = Identity(rig.ledger, IdentitySection())
     return await start_control_api(
-        runtime, ControlSection().model_copy(update={"port": port}), token=TOKEN
+        rig.rt, ControlSection().model_copy(update={"port": port}), identity=identity
     )
 
 
@@ -59,12 +61,12 @@ path = "{rig.config.ledger.path}"
 
 [control]
 port = {api_port}
-token_file = "{tmp / "control.token"}"
 
 [hmi]
 host = "127.0.0.1"
 port = 0
 state_dir = "{tmp / "hmi"}"
+token_file = "{tmp / "hmi.token"}"
 {extra}
 """
 
@@ -73,10 +75,12 @@ state_dir = "{tmp / "hmi"}"
 async def hmi_line(tmp: Path, hmi_extra: str = "", **rig_options: Any) -> AsyncIterator[HmiLine]:
     """The line (``line_rig`` options), its control API on a free port and the HMI process."""
     async with line_rig(tmp, **rig_options) as rig:
-        api = await serve_api(rig.rt, 0)
+        people = People(rig.ledger.path)
+        await asyncio.to_thread(people.add, "hmi", "machine", "Line HMI")
+        await asyncio.to_thread(people.token, "hmi", tmp / "hmi.token")
+        api = await serve_api(rig, 0)
         try:
             api_port = int(api.url.rsplit(":", 1)[1])
-            (tmp / "control.token").write_text(TOKEN + "\n")
             config = tmp / "hmi-line.toml"
             config.write_text(hmi_config(rig, api_port, hmi_extra))
             log = tmp / "hmi.log"
@@ -91,7 +95,7 @@ async def hmi_line(tmp: Path, hmi_extra: str = "", **rig_options: Any) -> AsyncI
                     ready = (await proc.stdout.readline()).decode()
                 assert ready.startswith("linectl hmi ready: url=https://"), ready + log.read_text()
                 url = ready.split("url=", 1)[1].split()[0]
-                line = HmiLine(rig, api, api_port, proc, url, config, log)
+                line = HmiLine(rig, api, api_port, proc, url, config, log, people)
                 yield line
             finally:
                 if proc.returncode is None:

@@ -33,6 +33,7 @@ from standards.gs1.epc import Identifier
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, Rig, line_rig, serial_of
 from tests.e2e.test_crash_kill import Daemon, resume, until
+from tests.people import People
 
 pytestmark = pytest.mark.e2e
 S = PackMLState
@@ -193,6 +194,7 @@ async def test_sigkill_around_case_closes_never_leaves_a_case_half_closed(tmp_pa
             assert case.label is not None, f"physical case {case.number} got no label"
             node = rig.ledger.containers.read(tree, case.label.sscc)
             assert {u.serial for u in node.units} == {serial_of(c) for c in case.codes}
+        await asyncio.to_thread(People(rig.ledger.path).log_in, "qa.vera", "qa")
         code = await asyncio.to_thread(
             cli_main, ["--ledger", str(rig.ledger.path), "audit", "verify"]
         )

@@ -34,6 +34,7 @@ from linectl.line.control import Command
 from linectl.service.client import ControlClientError
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, Rig, line_rig, serial_of
+from tests.people import People
 
 pytestmark = pytest.mark.e2e
 S = PackMLState
@@ -61,6 +62,10 @@ class Daemon:
         if len(data["control"]["unix_socket"]) > 100:
             data["control"] = {"host": "127.0.0.1", "port": free_port()}
         self.config.write_text(toml_text(data), encoding="utf-8")
+        self.token = tmp / "crash-test.token"  # the machine account the commands come from
+        people = People(rig.ledger.path)
+        people.add("crash-test", "machine")
+        people.token("crash-test", self.token)
         self.child: Child | None = None
         self.starts = 0
         self.down_since: int | None = None  # gate event index when the daemon was killed
@@ -72,8 +77,7 @@ class Daemon:
         await asyncio.to_thread(self.child.wait_log, text, GUARD_S)
 
     async def spawn(self) -> Child:
-        argv = [sys.executable, "-m", "linectl.cli", "--user", "crash-test", "run", "--config",
-                str(self.config)]  # fmt: skip
+        argv = [sys.executable, "-m", "linectl.cli", "run", "--config", str(self.config)]
         self.starts += 1
         log = self.tmp / "daemon.log"
         self.child = await asyncio.to_thread(Child, f"daemon #{self.starts}", argv, log)
@@ -101,7 +105,7 @@ class Daemon:
 
         def send() -> bool:
             try:
-                control_client(self.config, user="crash-test").command(command, **kw)
+                control_client(self.config, self.token).command(command, **kw)
             except ControlClientError:
                 return False
             return True
@@ -255,7 +259,8 @@ async def check_after_crashes(rig: Rig, tmp: Path, down: list[range]) -> None:
             f"({around} of them around a crash); their serials: {dict(why)}; packs {lost[:8]}"
         )
 
-    # 4. the audit trail's hash chain is whole
+    # 4. the audit trail's hash chain is whole (checked by a QA user, as the CLI requires)
+    await asyncio.to_thread(People(rig.ledger.path).log_in, "qa.vera", "qa")
     code = await asyncio.to_thread(cli_main, ["--ledger", str(rig.ledger.path), "audit", "verify"])
     assert code == 0
 

@@ -19,6 +19,7 @@ from linectl.line.runtime import LineRuntime
 from linectl.service.client import ControlClient, Endpoint
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, check_ground_truth, line_rig, serial_of
+from tests.people import People
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ async def test_the_daemon_runs_a_batch_and_stops_cleanly_on_sigterm(tmp_path: Pa
             config_text(tmp_path, rig.plc.modbus_port, rig.printer.port, rig.camera.port)
         )
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "linectl.cli", "--user", "alice", "run", "--config",
+            sys.executable, "-m", "linectl.cli", "run", "--config",
             str(config), "--batch", BATCH, "--start", "--log-level", "WARNING",
             cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
@@ -81,9 +82,10 @@ async def test_the_daemon_runs_a_batch_and_stops_cleanly_on_sigterm(tmp_path: Pa
             await rig.wait_state(PackMLState.COMPLETE)
 
             section = ControlSection(unix_socket=tmp_path / "control.sock")
-            client = ControlClient.from_token_file(
-                Endpoint.from_config(section), tmp_path / "control.token", user="bob"
-            )
+            people = People(rig.ledger.path)
+            await asyncio.to_thread(people.add, "bob", "operator", "Bob Operator")
+            token = await asyncio.to_thread(people.session, "bob")
+            client = ControlClient(Endpoint.from_config(section), token)
             status = await asyncio.to_thread(client.status)
             assert status["batch"]["batch"] == BATCH
             assert status["counters"]["packs_gated"] == 80
@@ -117,7 +119,7 @@ async def test_after_a_sigkill_recovery_commissions_the_packs_the_gate_passed_me
             config_text(tmp_path, rig.plc.modbus_port, rig.printer.port, rig.camera.port)
         )
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "linectl.cli", "--user", "alice", "run", "--config",
+            sys.executable, "-m", "linectl.cli", "run", "--config",
             str(config), "--batch", BATCH, "--start", "--log-level", "WARNING",
             cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from harness.demo import DEMO_DEFECTS, DemoOptions, run_demo
+from linectl.ledger import Ledger
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +84,34 @@ def test_the_demo_balances_and_its_ground_truth_agrees_pack_by_pack(tmp_path: Pa
     assert truth.summary() in text and "reconciliation: balanced" in text
     assert "demo: OK" in text and (workdir / "prints.jsonl").exists()
     assert not processes_mentioning(str(workdir)), "the demo left a subprocess running"
+
+
+def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    options = DemoOptions(packs=60, packs_per_minute=2000.0, workdir=workdir, progress=False)
+    out = io.StringIO()
+    result = run_demo(options, out)
+    assert result.ok, out.getvalue()
+    # the one-time secret, the admin's password and the machine account's API token
+    assert len(result.secrets) == 3 and all(len(s) >= 16 for s in result.secrets)
+    searched = 0
+    for path in workdir.rglob("*"):
+        if path.is_dir() or path.name in ("demo.token", "audit.key"):  # the secrets' own files
+            continue
+        data = path.read_bytes()
+        searched += 1
+        for secret in result.secrets:
+            assert secret.encode() not in data, f"a secret in clear in {path.name}"
+    assert searched >= 8  # ledger, logs, configuration, print and case logs ...
+    assert stat.S_IMODE((workdir / "demo.token").stat().st_mode) == 0o600
+    with Ledger(workdir / "ledger.db") as ledger:
+        entries = ledger.audit_entries(limit=1_000_000)
+        with ledger.identity.read() as rows:
+            users = {u.name: u for u in rows.users()}
+    assert users["demo-admin"].password_hash.startswith("$argon2id$")
+    assert users["demo"].role == "machine" and users["demo"].password_hash is None
+    by = {(e.command, e.actor) for e in entries}
+    assert ("user.add", "demo-admin") in by and ("login", "demo-admin") in by
+    assert ("work_order.create", "demo") in by  # through the CLI, with the API token
+    commands = [e for e in entries if e.command == "line.command" and '"start"' in e.before]
+    assert commands and {e.actor for e in commands} == {"demo"}  # through the control API

@@ -23,6 +23,7 @@ from tests.e2e.test_upstream_offline import (
     _until,
     line_config,
 )
+from tests.people import machine_token
 from tests.simulators.central.harness import central_config
 
 pytestmark = pytest.mark.e2e
@@ -61,17 +62,19 @@ async def test_two_daemons_sharing_one_pool_manager_never_receive_the_same_seria
                 )
                 log = stack.enter_context((tmp / "daemon.log").open("wb"))
                 proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "linectl.cli", "--user", "anna", "run", "--config",
+                    sys.executable, "-m", "linectl.cli", "run", "--config",
                     str(config), "--batch", "B-UPSTREAM-1",
                     cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log,
                 )  # fmt: skip
                 procs.append(proc)
                 ledgers.append((proc, config, rig.ledger.path))
-            for proc, config, _ in ledgers:
+            for proc, config, path in ledgers:
+                token = config.parent / "mes.token"
+                await asyncio.to_thread(machine_token, path, "mes", token)
                 assert proc.stdout is not None
                 async with asyncio.timeout(GUARD_S):
                     assert (await proc.stdout.readline()).startswith(b"linectl ready:")
-                client = control_client(config, user="anna")
+                client = control_client(config, token)
                 await _until(client, lambda s: (s["pool"]["available"] or 0) >= REFILL, "pool")
             assert sim.pool is not None
             issued = set(sim.pool.issued(COLLECTION))

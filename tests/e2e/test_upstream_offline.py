@@ -34,6 +34,7 @@ from standards.gs1.epc import sgtin_urn
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH as RIG_BATCH
 from tests.e2e.rig import EXPIRY, GTIN, LOT, check_ground_truth, line_rig
+from tests.people import machine_token
 from tests.simulators.central.harness import central_config
 from tests.upstream.epcis_helpers import check_event_ids, check_received_documents
 
@@ -127,9 +128,10 @@ async def _until(
         raise AssertionError(f"daemon never reached: {what}; last status {status}") from None
 
 
-async def _cli(*argv: str) -> tuple[int, str]:
+async def _cli(token: Path, *argv: str) -> tuple[int, str]:
+    """The real command as the line's MES machine account (its API token file)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "linectl.cli", "--user", "anna", *argv,
+        sys.executable, "-m", "linectl.cli", "--token-file", str(token), *argv,
         cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     async with asyncio.timeout(GUARD_S + 20):
@@ -168,7 +170,7 @@ async def test_a_batch_runs_from_its_pool_with_upstream_down_and_syncs_serial_fo
             )
             with (tmp_path / "daemon.log").open("wb") as log:
                 proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "linectl.cli", "--user", "anna", "run", "--config",
+                    sys.executable, "-m", "linectl.cli", "run", "--config",
                     str(config), "--batch", BATCH, "--log-level", "INFO",
                     cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log,
                 )  # fmt: skip
@@ -207,7 +209,8 @@ async def _run(
     async with asyncio.timeout(GUARD_S):
         ready = (await proc.stdout.readline()).decode()
     assert ready.startswith("linectl ready:"), (ready, (tmp / "daemon.log").read_text()[-3000:])
-    client = control_client(config, user="anna")
+    token = await asyncio.to_thread(machine_token, rig.ledger.path, "mes", tmp / "mes.token")
+    client = control_client(config, token)
 
     # 1. The site is up: the empty pool is provisioned up front, in the background.
     status = await _until(client, lambda s: (s["pool"]["available"] or 0) >= REFILL, "pool full")
@@ -268,7 +271,7 @@ async def _run(
     assert upstream["oldest_undelivered_age_s"] > 0
     assert upstream["epcis"]["state"] == "backing-off" and upstream["epcis"]["last_error"]
     assert upstream["provisioning"]["state"] == "unreachable"
-    code, text = await _cli("--config", str(config), "status")
+    code, text = await _cli(token, "--config", str(config), "status")
     assert code == 0, text
     assert f"events: {waiting:,} waiting to go upstream, oldest " in text
     assert f"{unused:,} unused serials of 1 closed batch wait to go back" in text
@@ -276,7 +279,7 @@ async def _run(
 
     # 4. The site is back: `linectl sync` follows the daemon until all is delivered and returned.
     await sim.set_faults(pool_down=False, epcis_down=False)
-    code, text = await _cli("sync", "--config", str(config), "--timeout", str(GUARD_S))
+    code, text = await _cli(token, "sync", "--config", str(config), "--timeout", str(GUARD_S))
     assert code == 0, text + (tmp / "daemon.log").read_text()[-3000:]
     assert "following the daemon" in text and "sync done:" in text
     assert f"{unused:,} unused serials returned" in text

@@ -82,6 +82,17 @@ def test_a_deleted_stock_sscc_is_missing_against_the_audit_trail(ledger_path: Pa
     assert "records 3 SSCCs stocked but the table holds 2 rows" in line_for(report, "sscc_stock")
 
 
+IDENTITY_TABLES = (
+    "users",
+    "password_history",
+    "sessions",
+    "api_tokens",
+    "signatures",
+    "audit_keying",
+    "audit_macs",
+)
+
+
 def test_a_version_3_ledger_migrates_forward_with_its_data_unchanged(ledger_path: Path) -> None:
     with Ledger(ledger_path, clock=step_clock(), migrations=MIGRATIONS[:3]) as old:
         assert old.schema_version == 3
@@ -95,6 +106,8 @@ def test_a_version_3_ledger_migrates_forward_with_its_data_unchanged(ledger_path
         assert ledger.verify_audit().ok
     after = dump(ledger_path)
     assert after.pop("sscc_stock") == []
+    for table in IDENTITY_TABLES:  # schema 5: identity, empty until users are added
+        assert after.pop(table) == []
     assert after.pop("user_version") == [(SCHEMA_VERSION,)]
     before.pop("user_version")
     assert after == before  # every other table exactly as it was

@@ -1,18 +1,22 @@
-"""The control API over real sockets (TCP on 127.0.0.1 port 0, and a Unix socket)."""
+"""The control API over real sockets (TCP on 127.0.0.1 port 0, and a Unix socket), with users
+from a real ledger: every request is authenticated to one of them and checked against the
+permission matrix."""
 
 from __future__ import annotations
 
 import json
 import socket
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from linectl.config import ControlSection
+from linectl.config import ControlSection, IdentitySection
+from linectl.identity import Identity
+from linectl.ledger import Ledger
 from linectl.line.control import Command, LineControl
 from linectl.service.api import (
     PROBLEM_JSON,
@@ -20,11 +24,46 @@ from linectl.service.api import (
     ControlApiError,
     start_control_api,
 )
+from tests.people import People
 from tests.service.standin_line import EXECUTE, HELD, IDLE, Call, StandInLine, captured_logs
 
-TOKEN = "t0k-3n_for-the-control-api-tests"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 TCP_ANY_PORT = ControlSection().model_copy(update={"port": 0})
+TOKEN = ""  # qa.anna's session token (a supervisor): set by the module's accounts
+AUTH: dict[str, str] = {}
+TOKENS: dict[str, str] = {}  # user -> session or API token
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory: pytest.TempPathFactory) -> People:
+    """A ledger with a supervisor, an operator, a QA user and an MES machine account."""
+    people = People(tmp_path_factory.mktemp("api") / "line.db")
+    people.add("qa.anna", "supervisor", "Anna Svensson")
+    people.add("op.eve", "operator", "Eve Operator")
+    people.add("qa.quinn", "qa", "Quinn QA")
+    people.add("mes", "machine", "MES bridge")
+    return people
+
+
+@pytest.fixture(scope="module", autouse=True)
+def accounts(people: People) -> Iterator[None]:
+    global TOKEN
+    TOKENS.update({name: people.session(name) for name in ("qa.anna", "op.eve", "qa.quinn")})
+    TOKENS["mes"] = people.token("mes")
+    TOKEN = TOKENS["qa.anna"]
+    AUTH["Authorization"] = f"Bearer {TOKEN}"
+    yield
+    TOKENS.clear()
+    AUTH.clear()
+
+
+def auth(user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[user]}"}
+
+
+@pytest.fixture
+def identity(people: People) -> Iterator[Identity]:
+    with Ledger(people.path) as ledger:
+        yield Identity(ledger, IdentitySection())
 
 
 @pytest.fixture
@@ -33,8 +72,8 @@ def line() -> StandInLine:
 
 
 @pytest.fixture
-async def api(line: StandInLine) -> AsyncIterator[ControlApi]:
-    served = await start_control_api(line, TCP_ANY_PORT, token=TOKEN)
+async def api(line: StandInLine, identity: Identity) -> AsyncIterator[ControlApi]:
+    served = await start_control_api(line, TCP_ANY_PORT, identity=identity)
     yield served
     await served.close()
 
@@ -63,19 +102,14 @@ async def test_api_listens_on_localhost_with_the_bound_port(api: ControlApi) -> 
 
 
 @pytest.mark.parametrize(
-    "headers",
-    [
-        {},
-        {"Authorization": "Bearer not-the-right-token-at-all"},
-        {"Authorization": f"Bearer {TOKEN}x"},
-        {"Authorization": f"Basic {TOKEN}"},
-        {"Authorization": TOKEN},
-    ],
+    "template",
+    ["", "Bearer not-the-right-token-at-all", "Bearer {token}x", "Basic {token}", "{token}"],
     ids=["missing", "wrong", "longer", "basic-scheme", "no-scheme"],
 )
-async def test_every_endpoint_needs_the_bearer_token(
-    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine, headers: dict[str, str]
+async def test_every_endpoint_needs_a_users_token(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine, template: str
 ) -> None:
+    headers = {"Authorization": template.format(token=TOKEN)} if template else {}
     paths = [("GET", "/v1/status"), ("GET", "/v1/alarms"), ("GET", "/v1/events")]
     for method, path in [*paths, ("POST", "/v1/commands")]:
         body = b'{"command": "start", "batch": "B1"}' if method == "POST" else None
@@ -122,31 +156,34 @@ async def test_a_command_reaches_the_line_with_user_reason_and_batch(
     api: ControlApi, http: aiohttp.ClientSession, line: StandInLine
 ) -> None:
     body = {"command": "start", "reason": "shift start", "batch": "B-2026-001"}
-    status, _, answer = await post(http, api, body, AUTH | {"X-Linectl-User": "qa.anna"})
-    assert status == 200
+    status, _, answer = await post(http, api, body, AUTH | {"X-Linectl-User": "mallory"})
+    assert status == 200  # the token says who it is: the old user header changes nothing
     assert line.calls == [Call(Command.START, "qa.anna", "shift start", "B-2026-001")]
     assert answer["command"] == "start" and answer["user"] == "qa.anna"
     assert answer["status"]["state"] == {"name": "Execute", "number": EXECUTE}
     assert answer["status"]["batch"] == "B-2026-001"
 
 
-async def test_without_a_user_header_the_token_name_is_the_user(
-    line: StandInLine, http: aiohttp.ClientSession
+async def test_a_machine_token_makes_the_machine_account_the_user(
+    api: ControlApi, line: StandInLine, http: aiohttp.ClientSession
 ) -> None:
-    api = await start_control_api(line, TCP_ANY_PORT, token=TOKEN, token_name="mes-bridge")
-    try:
-        status, _, _ = await post(http, api, {"command": "start", "batch": "B1"})
-    finally:
-        await api.close()
-    assert status == 200
-    assert line.calls[0].user == "mes-bridge"
+    status, _, answer = await post(http, api, {"command": "start", "batch": "B1"}, auth("mes"))
+    assert status == 200 and answer["user"] == "mes"
+    assert line.calls[0].user == "mes"
 
 
 @pytest.mark.parametrize("command", list(Command))
 async def test_every_command_name_is_accepted_by_the_api(
-    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine, command: Command
+    api: ControlApi,
+    http: aiohttp.ClientSession,
+    line: StandInLine,
+    people: People,
+    command: Command,
 ) -> None:
-    status, content_type, _ = await post(http, api, {"command": command.value, "batch": "B1"})
+    body: dict[str, Any] = {"command": command.value, "batch": "B1"}
+    if command is Command.CLOSE_BATCH:  # a person signs it
+        body["signature"] = {"password": people.passwords["qa.anna"], "meaning": "performed"}
+    status, content_type, _ = await post(http, api, body)
     assert status in (200, 409)  # the stand-in's state rules decide; the API passed it on
     assert line.calls[-1].command is command
     if status == 409:
@@ -228,15 +265,6 @@ async def test_malformed_input_is_400_naming_the_field(
     assert line.calls == []
 
 
-async def test_an_unusable_user_header_is_400_naming_the_header(
-    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine
-) -> None:
-    headers = AUTH | {"X-Linectl-User": "u" * 65}
-    status, _, problem = await post(http, api, {"command": "start", "batch": "B1"}, headers)
-    assert (status, problem["field"]) == (400, "X-Linectl-User")
-    assert line.calls == []
-
-
 async def test_a_body_over_64_kib_is_413(api: ControlApi, http: aiohttp.ClientSession) -> None:
     body = json.dumps({"command": "start", "reason": "x" * 70_000}).encode()
     status, content_type, problem = await post(http, api, body)
@@ -279,7 +307,7 @@ async def test_a_failing_line_gives_500_and_the_log_has_the_traceback(
 async def test_the_token_never_reaches_the_log(
     api: ControlApi, http: aiohttp.ClientSession
 ) -> None:
-    wrong = "Bearer wrong-token-that-is-long-enough"
+    wrong = "Bearer lcs_wrong-token-that-is-long-enough"
     with captured_logs("DEBUG") as logs:
         await post(http, api, {"command": "start", "batch": "B1"})
         await post(http, api, {"command": "hold"}, {"Authorization": wrong})
@@ -291,27 +319,26 @@ async def test_the_token_never_reaches_the_log(
     assert "wrong-token-that-is-long-enough" not in text
 
 
-async def test_close_is_safe_twice_and_frees_the_port(line: StandInLine) -> None:
-    api = await start_control_api(line, TCP_ANY_PORT, token=TOKEN)
+async def test_close_is_safe_twice_and_frees_the_port(
+    line: StandInLine, identity: Identity
+) -> None:
+    api = await start_control_api(line, TCP_ANY_PORT, identity=identity)
     port = int(api.url.rsplit(":", 1)[1])
     await api.close()
     await api.close()
     again = await start_control_api(
-        line, TCP_ANY_PORT.model_copy(update={"port": port}), token=TOKEN
+        line, TCP_ANY_PORT.model_copy(update={"port": port}), identity=identity
     )
     await again.close()
 
 
-async def test_a_port_in_use_is_a_clear_error(api: ControlApi, line: StandInLine) -> None:
+async def test_a_port_in_use_is_a_clear_error(
+    api: ControlApi, line: StandInLine, identity: Identity
+) -> None:
     port = int(api.url.rsplit(":", 1)[1])
     taken = TCP_ANY_PORT.model_copy(update={"port": port})
     with pytest.raises(ControlApiError, match=rf"127\.0\.0\.1:{port}.*another linectl daemon"):
-        await start_control_api(line, taken, token=TOKEN)
-
-
-async def test_a_short_token_is_refused(line: StandInLine) -> None:
-    with pytest.raises(ControlApiError, match="at least 16"):
-        await start_control_api(line, TCP_ANY_PORT, token="short")
+        await start_control_api(line, taken, identity=identity)
 
 
 # --- Unix socket ---------------------------------------------------------------------------------
@@ -321,9 +348,11 @@ def unix_section(path: Path) -> ControlSection:
     return ControlSection(unix_socket=path)
 
 
-async def test_the_api_serves_on_a_unix_socket(tmp_path: Path, line: StandInLine) -> None:
+async def test_the_api_serves_on_a_unix_socket(
+    tmp_path: Path, line: StandInLine, identity: Identity
+) -> None:
     path = tmp_path / "control.sock"
-    api = await start_control_api(line, unix_section(path), token=TOKEN)
+    api = await start_control_api(line, unix_section(path), identity=identity)
     try:
         assert api.url == f"unix:{path}"
         assert stat.S_ISSOCK(path.stat().st_mode)
@@ -333,43 +362,45 @@ async def test_the_api_serves_on_a_unix_socket(tmp_path: Path, line: StandInLine
             async with http.get("http://localhost/v1/status") as r:
                 assert r.status == 401
             body = {"command": "start", "batch": "B9", "reason": "over the socket"}
-            headers = AUTH | {"X-Linectl-User": "op.ben"}
+            headers = auth("op.eve")
             async with http.post("http://localhost/v1/commands", json=body, headers=headers) as r:
                 assert r.status == 200
     finally:
         await api.close()
         await api.close()
-    assert line.calls == [Call(Command.START, "op.ben", "over the socket", "B9")]
+    assert line.calls == [Call(Command.START, "op.eve", "over the socket", "B9")]
     assert not path.exists()
 
 
 async def test_a_stale_socket_file_from_a_crash_is_replaced(
-    tmp_path: Path, line: StandInLine
+    tmp_path: Path, line: StandInLine, identity: Identity
 ) -> None:
     path = tmp_path / "control.sock"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
         dead.bind(str(path))  # bound, never listening, then closed: what a crash leaves
     assert path.exists()
-    api = await start_control_api(line, unix_section(path), token=TOKEN)
+    api = await start_control_api(line, unix_section(path), identity=identity)
     await api.close()
 
 
-async def test_a_live_socket_is_not_taken_over(tmp_path: Path, line: StandInLine) -> None:
+async def test_a_live_socket_is_not_taken_over(
+    tmp_path: Path, line: StandInLine, identity: Identity
+) -> None:
     path = tmp_path / "control.sock"
-    first = await start_control_api(line, unix_section(path), token=TOKEN)
+    first = await start_control_api(line, unix_section(path), identity=identity)
     try:
         with pytest.raises(ControlApiError, match="in use: is another linectl daemon running"):
-            await start_control_api(line, unix_section(path), token=TOKEN)
+            await start_control_api(line, unix_section(path), identity=identity)
         assert path.exists()
     finally:
         await first.close()
 
 
 async def test_a_regular_file_at_the_socket_path_is_left_alone(
-    tmp_path: Path, line: StandInLine
+    tmp_path: Path, line: StandInLine, identity: Identity
 ) -> None:
     path = tmp_path / "control.sock"
     path.write_text("not a socket")
     with pytest.raises(ControlApiError, match="exists and is not a socket"):
-        await start_control_api(line, unix_section(path), token=TOKEN)
+        await start_control_api(line, unix_section(path), identity=identity)
     assert path.read_text() == "not a socket"

@@ -10,11 +10,18 @@ import aiohttp
 import pytest
 
 from drivers.interfaces import Verdict
+from linectl.identity import Identity
 from linectl.line.events import AlarmRaised, Counters, StateChanged, VerdictWritten
 from linectl.service.api import ControlApi, start_control_api
 from linectl.service.event_feed import SUBSCRIPTION_SIZE
 from tests.service.standin_line import StandInLine
-from tests.service.test_control_api import AUTH, TCP_ANY_PORT, TOKEN
+from tests.service.test_control_api import (  # the users, their sessions, the identity
+    AUTH,
+    TCP_ANY_PORT,
+    accounts,  # noqa: F401
+    identity,  # noqa: F401
+    people,  # noqa: F401
+)
 
 
 @pytest.fixture
@@ -23,8 +30,8 @@ def line() -> StandInLine:
 
 
 @pytest.fixture
-async def api(line: StandInLine) -> AsyncIterator[ControlApi]:
-    served = await start_control_api(line, TCP_ANY_PORT, token=TOKEN)
+async def api(line: StandInLine, identity: Identity) -> AsyncIterator[ControlApi]:  # noqa: F811
+    served = await start_control_api(line, TCP_ANY_PORT, identity=identity)
     yield served
     await served.close()
 
@@ -103,8 +110,9 @@ async def test_a_client_that_fell_behind_is_told_what_it_missed_and_gets_a_new_s
 
 async def test_closing_the_api_ends_open_streams_and_their_subscriptions(
     line: StandInLine,
+    identity: Identity,  # noqa: F811
 ) -> None:
-    served = await start_control_api(line, TCP_ANY_PORT, token=TOKEN)
+    served = await start_control_api(line, TCP_ANY_PORT, identity=identity)
     async with (
         aiohttp.ClientSession() as http,
         http.get(f"{served.url}/v1/events", headers=AUTH) as r,

@@ -16,6 +16,7 @@ from linectl.lifecycle import EventFactory, record_verdicts
 from linectl.upstream.batch_serials import provisioner_for
 from linectl.upstream.pool_client import PoolManagerClient
 from simulators.central import CentralSimulator
+from tests.people import People
 from tests.simulators.central.harness import GTIN_ITEMS, central_config
 from tests.upstream.epcis_helpers import check_event_ids, check_received_documents
 
@@ -98,7 +99,8 @@ async def test_without_a_daemon_sync_delivers_the_backlog_and_returns_unused_ser
     config = _config(tmp_path, sim)
     await _closed_batch_with_backlog(config)
 
-    argv = ["--user", "anna", "sync", "--config", str(config), "--timeout", "30"]
+    await asyncio.to_thread(log_in_anna, tmp_path / "ledger.db")
+    argv = ["sync", "--config", str(config), "--timeout", "30"]
     code = await asyncio.to_thread(main, argv)
     out = capsys.readouterr().out
     assert code == 0, out
@@ -117,13 +119,20 @@ async def test_without_a_daemon_sync_delivers_the_backlog_and_returns_unused_ser
     assert check_received_documents(sim.epcis.received, standards) == 2  # 4 events per document
 
 
+def log_in_anna(ledger: Path) -> None:
+    """Supervisor anna, logged in: sync without a daemon writes the ledger as her."""
+    people = People(ledger)
+    people.add("anna", "supervisor", "Anna Svensson")
+    people.session("anna")
+
+
 async def test_sync_gives_up_after_its_timeout_while_upstream_stays_down(
     tmp_path: Path, sim: CentralSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _config(tmp_path, sim)
     await _closed_batch_with_backlog(config)
     await sim.set_faults(epcis_down=True, pool_down=True)
-
+    await asyncio.to_thread(log_in_anna, tmp_path / "ledger.db")
     argv = ["sync", "--config", str(config), "--timeout", "1.5"]
     code = await asyncio.to_thread(main, argv)
     captured = capsys.readouterr()
