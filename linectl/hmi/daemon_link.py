@@ -106,6 +106,8 @@ class DaemonLink:
                 if not line:
                     if data:
                         self._dispatch(name, data)
+                    if name == "state-changed":
+                        await self._refresh()  # the batch may have changed: events do not say
                     name, data = "message", ""
                 elif line.startswith(":"):
                     continue
@@ -113,6 +115,15 @@ class DaemonLink:
                     name = line[6:].strip()
                 elif line.startswith("data:"):
                     data += line[5:].strip()
+
+    async def _refresh(self) -> None:
+        """Re-read the status document (a state change may bring a new or no batch)."""
+        try:
+            status, doc, _ = await self.call("GET", "/v1/status", self._token)
+        except DaemonUnavailable:
+            return  # the stream itself will notice
+        if status == 200:
+            self.view.apply("snapshot", doc)
 
     def _dispatch(self, name: str, data: str) -> None:
         self.view.apply(name, json.loads(data))

@@ -21,6 +21,7 @@ from linectl.hmi import i18n
 from linectl.hmi.security import HEADERS, SESSIONS, session_of
 from linectl.hmi.sessions import HmiSession
 from linectl.hmi.view import LineView
+from linectl.identity import SIGNED_ACTIONS, Permission
 from linectl.line.reasons import RejectReason
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -64,11 +65,16 @@ class Renderer:
     ) -> web.Response:
         session = session_of(request)
         env = self.envs[session.language]
+        if session.flash is not None and "message" not in context:
+            context["message"], context["error"] = session.flash
+        session.flash = None
         text = env.get_template(template).render(
             session=session,
             path=request.path,
             languages=[(code, i18n.language_name(code)) for code in i18n.LANGUAGES],
             labels_json=script_json(self.labels(session.language)),
+            signed=SIGNED_ACTIONS,
+            Permission=Permission,
             **({"message": None, "error": False} | context),
         )
         return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")

@@ -63,6 +63,19 @@ async def reject_image(request: web.Request) -> web.Response:
     )
 
 
+async def batch(request: web.Request) -> web.Response:
+    """The batch: its work order and counts; start, the signed close and release."""
+    view = request.app[VIEW]
+    return render(request).page(
+        request,
+        "batch.html",
+        view=view.summary(),
+        batch=view.status.get("batch"),
+        last_batch=view.last_batch,
+    )
+
+
 def add_screen_routes(app: web.Application) -> None:
+    app.router.add_get("/batch", batch)
     app.router.add_get("/rejects", rejects)
     app.router.add_get(r"/rejects/{seq}.png", reject_image)

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from linectl.config import LineConfig, load_config
-from linectl.hmi import i18n, pages, screens
+from linectl.hmi import actions, i18n, pages, screens
 from linectl.hmi.daemon_link import DaemonLink
 from linectl.hmi.security import SESSIONS, security
 from linectl.hmi.sessions import LoginLimit, Sessions
@@ -33,9 +33,6 @@ DEFAULT_TOKEN_NAME = "hmi.token"
 
 class HmiError(Exception):
     """The HMI cannot start; the message says why."""
-
-
-LIMIT = web.AppKey("login_limit", LoginLimit)
 
 
 def observer_token(config: LineConfig) -> str:
@@ -62,7 +59,7 @@ def state_dir(config: LineConfig) -> Path:
 
 def build_app(config: LineConfig, link: DaemonLink, token: str) -> web.Application:
     hmi = config.hmi
-    app = web.Application(middlewares=[security], client_max_size=_MAX_BODY)
+    app = web.Application(middlewares=[security, actions.login_required], client_max_size=_MAX_BODY)
     app[pages.VIEW] = link.view
     app[screens.LINK] = link
     app[screens.OBSERVER] = token
@@ -73,9 +70,10 @@ def build_app(config: LineConfig, link: DaemonLink, token: str) -> web.Applicati
         default_language=hmi.language,
         languages_file=state_dir(config) / "languages.json",
     )
-    app[LIMIT] = LoginLimit(hmi.login_attempts_per_min)
+    app[actions.LIMIT] = LoginLimit(hmi.login_attempts_per_min)
     pages.add_routes(app)
     screens.add_screen_routes(app)
+    actions.add_action_routes(app)
     return app
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linectl.identity import CONTROL_PERMISSIONS, Permission, allowed
+
 COOKIE = "__Host-linectl-hmi"
 MAX_SESSIONS = 500
 
@@ -32,10 +34,23 @@ class HmiSession:
     role: str | None = None
     token: str | None = None
     last_seen: float = field(default_factory=time.monotonic)
+    flash: tuple[str, bool] | None = None  # a message for the next page (text, is an error)
 
     @property
     def logged_in(self) -> bool:
         return self.user is not None
+
+    def may(self, permission: Permission | str) -> bool:
+        """Whether this user may do ``permission`` (a Permission, or a control command name):
+        the one matrix of :mod:`linectl.identity` decides."""
+        if self.role is None:
+            return False
+        if not isinstance(permission, Permission):
+            need = CONTROL_PERMISSIONS.get(permission)
+            if need is None:
+                return False
+            permission = need
+        return allowed(self.role, permission)
 
 
 class Sessions:

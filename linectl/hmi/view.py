@@ -27,6 +27,7 @@ class LineView:
         self.recent_rejects: deque[dict[str, Any]] = deque(maxlen=REJECTS_KEPT)
         self.rate: deque[list[float]] = deque(maxlen=RATE_BUCKETS)  # [start, good, reject]
         self.version = 0
+        self.last_batch: str | None = None  # the newest batch seen (to release once closed)
         self.last_event_at = 0.0  # when the newest applied event arrived (epoch seconds)
         self._changed = asyncio.Event()
         self._summary: tuple[int, bytes] | None = None
@@ -45,6 +46,8 @@ class LineView:
             return
         if name == "snapshot":
             self.status = data
+            batch = (data.get("batch") or {}).get("batch")
+            self.last_batch = batch or self.last_batch
         elif name == "state-changed":
             self.status["state"] = {"name": data.get("new"), "number": None}
         elif name == "alarm-raised":

@@ -12,7 +12,7 @@ from simulators.line import Defect
 from standards.packml import PackMLState
 from tests.e2e.hmi_line import hmi_line
 from tests.e2e.rig import ScriptedFaults
-from tests.hmi.browser import chromium, csp_violations, text_of, wait_text
+from tests.hmi.browser import chromium, csp_violations, log_in, text_of, wait_text
 
 pytestmark = pytest.mark.e2e
 
@@ -28,8 +28,10 @@ async def test_the_overview_shows_the_line_running_live_in_chromium(tmp_path: Pa
     async with hmi_line(
         tmp_path, packs=PACKS, pool=PACKS + 50, faults=faults, packs_per_minute=1200
     ) as hmi:
+        password = await asyncio.to_thread(hmi.people.add, "op.olga", "operator", "Olga Op")
         browser = await asyncio.to_thread(chromium, tmp_path / "chromium")
         try:
+            await asyncio.to_thread(log_in, browser, hmi.url, "op.olga", password)
             await asyncio.to_thread(browser.get, hmi.url)
             assert hmi.rig.rt.status()["state"]["name"] == "STOPPED"
             await asyncio.to_thread(wait_text, browser, "[data-field=state]", "Stopped")

@@ -9,7 +9,7 @@ import pytest
 
 from linectl.line.control import Command
 from tests.e2e.hmi_line import hmi_line
-from tests.hmi.browser import chromium, wait_text, wait_visible
+from tests.hmi.browser import chromium, log_in, wait_text, wait_visible
 
 pytestmark = pytest.mark.e2e
 
@@ -22,8 +22,10 @@ async def test_the_hmi_shows_disconnected_while_the_daemon_is_gone_and_goes_live
     tmp_path: Path,
 ) -> None:
     async with hmi_line(tmp_path, packs=400, pool=450, packs_per_minute=600) as hmi:
+        password = await asyncio.to_thread(hmi.people.add, "op.olga", "operator", "Olga Op")
         browser = await asyncio.to_thread(chromium, tmp_path / "chromium")
         try:
+            await asyncio.to_thread(log_in, browser, hmi.url, "op.olga", password)
             await asyncio.to_thread(browser.get, hmi.url)
             await asyncio.to_thread(wait_text, browser, "[data-field=state]", "Stopped")
             banner = await asyncio.to_thread(browser.find_element, "id", "disconnected")

@@ -14,7 +14,7 @@ from simulators.line import Defect
 from standards.packml import PackMLState
 from tests.e2e.hmi_line import hmi_line
 from tests.e2e.rig import ScriptedFaults
-from tests.hmi.browser import chromium, csp_violations, text_of, wait_visible
+from tests.hmi.browser import chromium, csp_violations, log_in, text_of, wait_visible
 
 pytestmark = pytest.mark.e2e
 
@@ -31,9 +31,12 @@ async def test_the_rejects_screen_shows_each_rejected_pack_with_its_image_and_a_
         await hmi.rig.wait_state(PackMLState.COMPLETE)
         await hmi.rig.rt.line_end_done()
         rejected = {seq: reason for seq, (_, verdict, reason) in hmi.rig.units().items() if reason}
-        assert sorted(rejected.values()) == ["no-print"] * 3 + ["wrong-content"], rejected
+        forced = {"no-print": 3, "wrong-content": 1}  # a starved CPU may add a late one
+        assert all(list(rejected.values()).count(r) == n for r, n in forced.items()), rejected
+        password = await asyncio.to_thread(hmi.people.add, "op.olga", "operator", "Olga Op")
         browser = await asyncio.to_thread(chromium, tmp_path / "chromium")
         try:
+            await asyncio.to_thread(log_in, browser, hmi.url, "op.olga", password)
             await asyncio.to_thread(browser.get, hmi.url + "rejects")
             await asyncio.to_thread(wait_visible, browser, "#pareto .main-svg")
             rows = await asyncio.to_thread(
@@ -43,15 +46,21 @@ async def test_the_rejects_screen_shows_each_rejected_pack_with_its_image_and_a_
             for row in rows:
                 seq = int(row.find_element(By.CSS_SELECTOR, ".seq").text)
                 shown[seq] = row.find_element(By.CSS_SELECTOR, ".reason").text
-            expected = {"no-print": "no print", "wrong-content": "wrong content"}
-            assert shown == {seq: expected[r] for seq, r in rejected.items()}
+            label = {
+                "no-print": "no print",
+                "wrong-content": "wrong content",
+                "late": "late verdict",
+            }
+            assert shown == {seq: label[r] for seq, r in rejected.items()}
             # every image arrived from the daemon's ring and is a real frame
             sizes = await asyncio.to_thread(
                 browser.execute_script,
                 "return Array.from(document.querySelectorAll('.reject-image'))"
                 ".map(i => [i.complete, i.naturalWidth, i.naturalHeight])",
             )
-            assert len(sizes) == 4 and all(ok and w >= 100 and h >= 100 for ok, w, h in sizes)
+            assert len(sizes) == len(rejected) and all(
+                ok and w >= 100 and h >= 100 for ok, w, h in sizes
+            )
             # the Pareto: reasons by count, most frequent first, and the cumulative share
             await asyncio.to_thread(wait_visible, browser, "#rate-chart .main-svg")
             pareto = await asyncio.to_thread(text_of, browser, "#pareto")
@@ -60,7 +69,7 @@ async def test_the_rejects_screen_shows_each_rejected_pack_with_its_image_and_a_
             bars = await asyncio.to_thread(
                 browser.find_elements, By.CSS_SELECTOR, "#pareto .bars .point"
             )
-            assert len(bars) == 2
+            assert len(bars) == len(set(rejected.values()))
             shot = tmp_path / "rejects.png"
             await asyncio.to_thread(browser.save_screenshot, str(shot))
             first = rows[0].find_element(By.CSS_SELECTOR, ".reject-image")

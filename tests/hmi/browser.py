@@ -94,3 +94,37 @@ def csp_violations(driver: WebDriver) -> list[str]:
         for entry in driver.get_log("browser")
         if "Content Security Policy" in str(entry.get("message", ""))
     ]
+
+
+def log_in(driver: WebDriver, url: str, user: str, password: str) -> None:
+    """Log in through the login form, as a person would."""
+    driver.get(url + "login")
+    driver.find_element(By.ID, "user-name").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "login-button").click()
+    wait_visible(driver, "#user")
+
+
+def log_out(driver: WebDriver) -> None:
+    driver.find_element(By.ID, "logout").click()
+    wait_visible(driver, "#login-form")
+
+
+def post_form(driver: WebDriver, path: str, fields: dict[str, str]) -> tuple[int, str]:
+    """POST ``fields`` from the page with fetch (same origin, the session's cookie), as a forged
+    or hand-made request would: (status, body text)."""
+    result = driver.execute_async_script(
+        """
+        const [path, fields, done] = arguments;
+        fetch(path, {method: "POST", body: new URLSearchParams(fields), redirect: "manual"})
+          .then(r => r.text().then(t => done([r.status, t])))
+          .catch(e => done([0, String(e)]));
+        """,
+        path,
+        fields,
+    )
+    return int(result[0]), str(result[1])
+
+
+def csrf_of(driver: WebDriver) -> str:
+    return str(driver.find_element(By.CSS_SELECTOR, "input[name=csrf]").get_attribute("value"))
