@@ -164,7 +164,7 @@ async def command(request: web.Request) -> web.StreamResponse:
     ok, message, doc = await _ask_daemon(request, "POST", "/v1/commands", body)
     if ok:
         state = ((doc.get("status") or {}).get("state") or {}).get("name")
-        message = f"{name}: {state}"
+        message = f"{name}: {state}" + (f" ({reason})" if reason else "")
     raise _back(request, back, message, error=not ok)
 
 
