@@ -41,8 +41,8 @@ HEADERS = {
 }
 
 SESSIONS = web.AppKey("sessions", Sessions)
-SESSION = "hmi.session"
-EXPIRED = "hmi.expired"
+SESSION = web.RequestKey("hmi_session", HmiSession)
+EXPIRED = web.RequestKey("hmi_expired", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

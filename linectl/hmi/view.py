@@ -46,7 +46,7 @@ class LineView:
             return
         if name == "snapshot":
             self.status = data
-            batch = (data.get("batch") or {}).get("batch")
+            batch = _obj(data.get("batch"), "batch").get("batch")
             self.last_batch = batch or self.last_batch
         elif name == "state-changed":
             self.status["state"] = {"name": data.get("new"), "number": None}
@@ -102,18 +102,18 @@ class LineView:
     def summary(self) -> dict[str, Any]:
         """The overview's figures, JSON-ready."""
         s = self.status
-        counters = s.get("counters") or {}
+        counters = _obj(s.get("counters"))
         good, reject = (
             int(counters.get("verdicts_good", 0)),
             int(counters.get("verdicts_reject", 0)),
         )
-        pool = s.get("pool") or {}
-        batch = s.get("batch") or {}
-        devices = s.get("devices") or {}
+        pool = _obj(s.get("pool"))
+        batch = _obj(s.get("batch"), "batch")
+        devices = _obj(s.get("devices"))
         return {
             "connected": self.connected,
-            "state": (s.get("state") or {}).get("name"),
-            "line": (s.get("line") or {}).get("id"),
+            "state": _obj(s.get("state"), "name").get("name"),
+            "line": _obj(s.get("line"), "id").get("id"),
             "batch": batch.get("batch"),
             "speed": counters.get("packs_per_minute"),
             "good": good,
@@ -121,10 +121,11 @@ class LineView:
             "rate": reject / (good + reject) if good + reject else 0.0,
             "pool": pool.get("available"),
             "pool_low": bool(pool.get("low")),
-            "backlog": (s.get("upstream") or {}).get("backlog"),
+            "backlog": _obj(s.get("upstream")).get("backlog"),
             "devices": [
                 {"name": name, "kind": d.get("kind"), "state": d.get("state")}
                 for name, d in sorted(devices.items())
+                if isinstance(d, dict)
             ],
             "alarms": [
                 {"code": a.get("code"), "message": a.get("message"), "holds": a.get("holds")}
@@ -145,6 +146,13 @@ class LineView:
             text = json.dumps(self.summary(), separators=(",", ":"), ensure_ascii=False)
             self._summary = (self.version, text.encode())
         return self._summary[1]
+
+
+def _obj(value: Any, key: str = "value") -> dict[str, Any]:
+    """``value`` if it is an object; a bare value as ``{key: value}``; else empty."""
+    if isinstance(value, dict):
+        return value
+    return {} if value is None else {key: value}
 
 
 def _now_iso() -> str:
