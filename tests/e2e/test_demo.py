@@ -92,11 +92,12 @@ def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(tmp_path: P
     out = io.StringIO()
     result = run_demo(options, out)
     assert result.ok, out.getvalue()
-    # the one-time secret, the admin's password and the machine account's API token
-    assert len(result.secrets) == 3 and all(len(s) >= 16 for s in result.secrets)
+    # the one-time secret, the admin's password and the machine account's API token; the HMI's
+    # token and its viewer's two passwords
+    assert len(result.secrets) == 6 and all(len(s) >= 16 for s in result.secrets)
     searched = 0
     for path in workdir.rglob("*"):
-        if path.is_dir() or path.name in ("demo.token", "audit.key"):  # the secrets' own files
+        if path.is_dir() or path.name in ("demo.token", "audit.key", "hmi.token"):  # the secrets' own files
             continue
         data = path.read_bytes()
         searched += 1
