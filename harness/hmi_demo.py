@@ -34,7 +34,7 @@ def start_demo_hmi(files: DemoFiles, admin_password: str, out: TextIO) -> DemoHm
     """Accounts, the ``[hmi]`` table in the demo's configuration, and ``linectl hmi``."""
     state = files.root / "hmi"
     state.mkdir(parents=True, exist_ok=True)
-    token_file = state / "hmi.token"
+    token_file = files.root / "hmi.token"
     first, password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     base = ["--config", str(files.config)]
     add = ["user", "add"]

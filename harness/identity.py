@@ -3,7 +3,8 @@
 ``linectl ledger init`` creates the first admin from a one-time secret it writes to a 0600
 file; the harness logs that admin in (choosing a fresh random password, since the secret is
 expired at once), adds a machine account for the demo's "MES" with an API token in a 0600 file,
-and logs out. Everything after that (batch, serials, the control API) runs as the machine
+and logs out. The admin's password is left in ``demo-admin.password`` (0600) for whoever tries
+the demo by hand. Everything after that (batch, serials, the control API) runs as the machine
 account. Passwords reach the CLI on standard input (``--password-stdin``), never argv or env.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from harness.processes import DemoError
+from linectl.identity.keyfiles import write_secret_file
 
 ADMIN = "demo-admin"
 
@@ -85,5 +87,7 @@ def set_up_identity(
         if code != 0:
             raise DemoError(f"linectl {' '.join(shown)} failed with exit code {code}")
     secret_file.unlink()
+    # the admin's password, for a person trying the demo (README tour): 0600, like the token
+    write_secret_file(root / f"{ADMIN}.password", password + "\n")
     used.append(token_file.read_text(encoding="utf-8").strip())
     return DemoIdentity(token_file, tuple(used))

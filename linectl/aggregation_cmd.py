@@ -17,7 +17,11 @@ from dataclasses import asdict
 from typing import Any
 
 from linectl.aggregation.rework import Rework, ReworkResult
-from linectl.config import ConfigError, LineSection, OrphanPolicy, load_config
+from linectl.config import ConfigError, IdentitySection, LineSection, OrphanPolicy, load_config
+from linectl.identity import Signatures
+from linectl.identity.matrix import SIGNED_ACTIONS
+from linectl.identity.prompts import signer
+from linectl.identity.setup import line_identity
 from linectl.ledger import Ledger, ValidationError
 from linectl.ledger.hierarchy import ChainLink, ContainerTree, orphans, recall, tree
 from standards.gs1.checkdigit import CheckDigitError, validate_sscc
@@ -63,6 +67,7 @@ def add_aggregation_commands(sub: Any, add: AddCommand, open_ledger: OpenLedger)
         p = add(name, bound(lambda a, led: _rework(a, led, handler)), text, parent)
         p.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
         p.add_argument("--gtin", help="needed when a serial exists under several GTINs")
+        p.add_argument("--meaning", choices=SIGNED_ACTIONS["rework"], default="performed")
         return p
 
     case = group("case", "rework on cases (one transaction each, with EPCIS events)")
@@ -228,8 +233,18 @@ def _rework_api(args: argparse.Namespace, ledger: Ledger) -> Rework:
 
 
 def _rework(args: argparse.Namespace, ledger: Ledger, handler: ReworkHandler) -> int:
+    """A rework step, electronically signed (21 CFR 11.50): password, then the step, then the
+    signature over what it did."""
+    name = args.config or os.environ.get("LINECTL_CONFIG")
+    policy = load_config(name).identity if name else IdentitySection()
+    identity = line_identity(ledger, policy)
+    user, meaning = signer(identity, args.principal, "rework", args.meaning, args.password_stdin)
     result = handler(_rework_api(args, ledger), args)
+    subject = f"{args.command} {args.sub}"
+    record = {"command": subject, "reason": args.reason, "events": list(result.events)}
+    sig = Signatures(identity).record(user, "rework", meaning, subject, record, args.reason)
     print(f"{args.sub} done (by {args.user}): {len(result.events)} events queued")
+    print(f"signed by {sig.printed_name} ({sig.user_name}) at {sig.at}: {sig.meaning}")
     for kind, event_id in result.events:
         print(f"  event {kind}: {event_id}")
     for sscc in result.relabel:

@@ -63,8 +63,7 @@ def add_control_commands(sub: Any, add: AddCommand) -> None:
         p.set_defaults(control_command=command)
         if command is Command.START:
             p.add_argument("--batch", help="work order to start (needed when none is active)")
-        if command is Command.CLOSE_BATCH:
-            p.add_argument("--meaning", choices=("performed", "reviewed"), default="performed")
+        p.add_argument("--meaning", help="of your signature, when the command needs one")
         p.add_argument("--reason", default="", help="why (recorded in the audit trail)")
     from linectl.sync_cmd import add_sync_command  # imported here: it builds on this module
 
@@ -144,14 +143,14 @@ def cmd_control(args: argparse.Namespace) -> int:
             if exc.problem.get("type") != SIGNATURE_REQUIRED:
                 raise
             # a person closes the batch: the daemon asks for their electronic signature
-            meaning = getattr(args, "meaning", "performed")
-            prompt = f"signature ({command.value}, {meaning}): your password: "
+            meaning = args.meaning or str(exc.problem.get("meaning") or "")
+            prompt = f"signature ({command.value}): your password: "
             if args.password_stdin:
                 password = sys.stdin.readline().rstrip("\r\n")
             else:
                 password = getpass.getpass(prompt)
             answer = client.command(
-                command, reason=args.reason, batch=batch, signature=(password, meaning)
+                command, reason=args.reason, batch=batch, signature=(password, meaning or None)
             )
         status = answer.get("status")
         summary = _summary(status) if isinstance(status, dict) else ""

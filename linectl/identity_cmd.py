@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import json
 import os
 import secrets
@@ -25,6 +24,7 @@ from linectl.identity import (
     PasswordExpired,
     Principal,
     Signatures,
+    prompts,
 )
 from linectl.identity.keyfiles import (
     audit_key_path,
@@ -38,6 +38,7 @@ from linectl.identity.keyfiles import (
 from linectl.identity.matrix import SIGNED_ACTIONS, cli_permission
 from linectl.identity.setup import directory_for
 from linectl.ledger import Ledger
+from linectl.ledger.audit_keys import AuditKeyError
 from linectl.ledger.identity_rows import find_audit
 
 AddCommand = Callable[..., argparse.ArgumentParser]
@@ -74,6 +75,13 @@ def attach_key(args: argparse.Namespace, ledger: Ledger, *, create: bool = False
         key = create_audit_key(path)
     if key is not None:
         ledger.identity.attach_audit_key(key, create=create)
+    elif not create and (args.command, getattr(args, "sub", None)) != ("audit", "verify"):
+        fingerprint = ledger.identity.keyed()
+        if fingerprint:  # refuse before anything is asked or done, not at the first write
+            raise AuditKeyError(
+                f"the ledger's audit trail is keyed (key {fingerprint}) but its key file {path} "
+                "is missing or unreadable: restore it or set [identity] audit_key_file"
+            )
     return path
 
 
@@ -101,12 +109,7 @@ def caller(args: argparse.Namespace, ledger: Ledger) -> Principal:
 
 def read_password(args: argparse.Namespace, prompt: str) -> str:
     """A password: from the terminal (getpass), or one line of stdin with --password-stdin."""
-    if getattr(args, "password_stdin", False):
-        line = sys.stdin.readline()
-        if not line:
-            raise NotLoggedIn(f"--password-stdin: no line on standard input for '{prompt.strip()}'")
-        return line.rstrip("\r\n")
-    return getpass.getpass(prompt)
+    return prompts.read_password(getattr(args, "password_stdin", False), prompt)
 
 
 def new_password(args: argparse.Namespace, whose: str) -> str:
@@ -118,12 +121,14 @@ def new_password(args: argparse.Namespace, whose: str) -> str:
 
 def sign_now(args: argparse.Namespace, ledger: Ledger, action: str) -> Any:
     """Re-authenticate the caller for a signature on ``action``; returns the signer's row."""
-    principal: Principal = args.principal
-    meaning = args.meaning or SIGNED_ACTIONS[action][0]
-    password = read_password(
-        args, f"signature ({action}, {meaning}): password for {principal.name}: "
+    user, _ = prompts.signer(
+        identity_of(args, ledger),
+        args.principal,
+        action,
+        getattr(args, "meaning", None),
+        args.password_stdin,
     )
-    return Signatures(identity_of(args, ledger)).authenticate(principal, password, action, meaning)
+    return user
 
 
 # --- commands ------------------------------------------------------------------------------------

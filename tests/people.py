@@ -18,6 +18,7 @@ from pathlib import Path
 from linectl.config import IdentitySection
 from linectl.identity import Identity, Principal
 from linectl.identity.keyfiles import session_path, write_secret_file
+from linectl.identity.setup import line_identity
 from linectl.ledger import Ledger
 
 
@@ -40,7 +41,7 @@ class People:
     @contextmanager
     def identity(self) -> Iterator[Identity]:
         with Ledger(self.path) as ledger:
-            yield Identity(ledger, self.policy)
+            yield line_identity(ledger, self.policy)  # with the audit key, if the ledger has one
 
     @property
     def admin(self) -> Principal:

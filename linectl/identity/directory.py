@@ -35,7 +35,7 @@ class LdapDirectory:
             server,
             user=dn,
             password=password,
-            receive_timeout=cfg.timeout_s,
+            receive_timeout=max(1, round(cfg.timeout_s)),  # ldap3 packs it as an int
             raise_exceptions=False,
         )
         try:

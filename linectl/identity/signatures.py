@@ -76,8 +76,8 @@ class Signatures:
                     "meaning": meaning,
                     "record_sha256": digest,
                     "printed_name": user.full_name,
-                    "batch": subject if action.startswith("batch.") else None,
-                },
+                }
+                | ({"batch": subject} if action.startswith("batch.") else {}),
             )
             return rows.insert_signature(user, meaning, action, subject, digest, entry.id)
 

@@ -12,12 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import functools
-import json
 import os
 import stat
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +24,36 @@ from aiohttp import web
 from linectl.config import ControlSection
 from linectl.identity import (
     CONTROL_PERMISSIONS,
-    AuthenticationFailed,
     Identity,
     IdentityError,
     Permission,
-    Principal,
     Role,
     Signatures,
 )
-from linectl.ledger import LedgerError
+from linectl.identity.matrix import SIGNED_ACTIONS
 from linectl.line.control import Command, CommandRefused, LineControl
+from linectl.service.api_auth import (
+    IDENTITY,
+    UNHOLD_REJECT,
+    Forbidden,
+    SignatureRequired,
+    auth,
+    batch_of,
+    get_users,
+    parse_signature,
+    post_release,
+    require,
+    signed_action,
+)
 from linectl.service.event_feed import EventFeeds
+from linectl.service.problems import (
+    MAX_REASON,
+    PROBLEM_JSON,
+    BadInput,
+    dumps,
+    json_object,
+    problem,
+)
 from linectl.service.rejects_api import add_reject_routes
 from linectl.service.sessions_api import add_session_routes
 
@@ -51,59 +67,22 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
 COUNTER_KEYS = ("line", "state", "batch", "counters", "reject_reasons", "pool", "upstream")
 """The keys of the status document that GET /v1/counters returns (those that are present)."""
 
-_PROBLEM_BASE = "urn:linectl:problem:"
 _MAX_BODY = 64 * 1024
-_MAX_REASON = 1000
 _MAX_BATCH = 64
 _SHUTDOWN_TIMEOUT_S = 5.0
 _COMMAND_FIELDS = frozenset({"command", "reason", "batch", "signature"})
-_SIGNED_COMMANDS = {Command.CLOSE_BATCH: "batch.close"}
 
 _CONTROL = web.AppKey("control", LineControl)
 _FEEDS = web.AppKey("feeds", EventFeeds)
-_IDENTITY = web.AppKey("identity", Identity)
-_PRINCIPAL = web.RequestKey("principal", Principal)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_dumps = functools.partial(json.dumps, default=str, ensure_ascii=False)
 
 
 class ControlApiError(Exception):
     """The control API cannot start (address in use, socket path unusable, ...)."""
-
-
-class _BadInput(Exception):
-    """A request the API cannot act on; ``field`` names the culprit."""
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail)
-        self.field = field
-        self.detail = detail
-
-
-def _problem(
-    status: int,
-    title: str,
-    detail: str,
-    *,
-    kind: str,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> web.Response:
-    body: dict[str, Any] = {
-        "type": _PROBLEM_BASE + kind,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    return web.Response(
-        status=status, text=_dumps(body), content_type=PROBLEM_JSON, headers=headers
-    )
 
 
 # --- middlewares ---------------------------------------------------------------------------------
@@ -114,11 +93,11 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Outermost: every error becomes a problem document; unexpected ones are logged once."""
     try:
         response = await handler(request)
-    except _BadInput as exc:
-        response = _problem(400, "Bad request", exc.detail, kind="bad-request", field=exc.field)
-    except _Forbidden as forbidden:
+    except BadInput as exc:
+        response = problem(400, "Bad request", exc.detail, kind="bad-request", field=exc.field)
+    except Forbidden as forbidden:
         exc_ = forbidden.exc
-        response = _problem(403, "Forbidden", exc_.message, kind=exc_.reason)
+        response = problem(403, "Forbidden", exc_.message, kind=exc_.reason)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -129,10 +108,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             413: f"request body larger than {_MAX_BODY} bytes",
         }.get(exc.status, exc.text or exc.reason)
         kind = exc.reason.lower().replace(" ", "-")
-        response = _problem(exc.status, exc.reason, detail, kind=kind, headers=headers)
+        response = problem(exc.status, exc.reason, detail, kind=kind, headers=headers)
     except Exception:
         log.exception("control API request failed", method=request.method, path=request.path)
-        response = _problem(
+        response = problem(
             500,
             "Internal server error",
             "the line could not answer this request; see the daemon's log",
@@ -144,115 +123,33 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
-@web.middleware
-async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every route needs ``Authorization: Bearer <session token or API token>`` of a user."""
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    challenge = {"WWW-Authenticate": 'Bearer realm="linectl"'}
-    if scheme.lower() != "bearer" or not given.strip():
-        return _problem(
-            401,
-            "Unauthorized",
-            "send 'Authorization: Bearer <token>': a session token ('linectl login') or an "
-            "API token ('linectl user token create')",
-            kind="unauthorized",
-            headers=challenge,
-        )
-    try:
-        principal = await asyncio.to_thread(request.app[_IDENTITY].resolve, given.strip())
-    except AuthenticationFailed as exc:
-        log.info("control API refused a credential", why=exc.reason)
-        return _problem(
-            401,
-            "Unauthorized",
-            exc.message,
-            kind="unauthorized",
-            headers=challenge,
-            reason=exc.reason,
-        )
-    request[_PRINCIPAL] = principal
-    return await handler(request)
-
-
-async def _require(request: web.Request, permission: Permission, what: str) -> Principal:
-    """The request's user, if the matrix gives their role ``permission`` (else 403, audited)."""
-    principal: Principal = request[_PRINCIPAL]
-    if not principal.may(permission):
-        identity = request.app[_IDENTITY]
-        try:
-            await asyncio.to_thread(identity.require, principal, permission, what)
-        except IdentityError as exc:
-            raise _Forbidden(exc) from None
-    return principal
-
-
-class _Forbidden(Exception):
-    def __init__(self, exc: IdentityError) -> None:
-        super().__init__(exc.message)
-        self.exc = exc
-
-
 # --- input ---------------------------------------------------------------------------------------
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw.strip():
-        raise _BadInput("(body)", 'the body is empty; send a JSON object like {"command": ...}')
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _BadInput("(body)", f"the body is not UTF-8 (byte offset {exc.start})") from None
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _BadInput(
-            "(body)",
-            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-        ) from None
-    if not isinstance(body, dict):
-        raise _BadInput("(body)", f"the body must be a JSON object, not {type(body).__name__}")
-    return body
-
-
-def _parse_signature(body: dict[str, Any]) -> tuple[str, str] | None:
-    raw = body.get("signature")
-    if raw is None:
-        return None
-    if not isinstance(raw, dict) or not isinstance(raw.get("password"), str):
-        raise _BadInput(
-            "signature", 'field \'signature\' must be {"password": "...", "meaning": "..."}'
-        )
-    meaning = raw.get("meaning", "performed")
-    if not isinstance(meaning, str):
-        raise _BadInput("signature", "signature.meaning must be a string")
-    return raw["password"], meaning
 
 
 def _parse_command(body: dict[str, Any]) -> tuple[Command, str, str | None]:
     for name in body:
         if name not in _COMMAND_FIELDS:
-            raise _BadInput(
+            raise BadInput(
                 name, f"unknown field {name!r} (allowed: {', '.join(sorted(_COMMAND_FIELDS))})"
             )
     choices = ", ".join(c.value for c in Command)
     if "command" not in body:
-        raise _BadInput("command", f"field 'command' is required (one of: {choices})")
+        raise BadInput("command", f"field 'command' is required (one of: {choices})")
     raw = body["command"]
     try:
         command = Command(raw) if isinstance(raw, str) else None
     except ValueError:
         command = None
     if command is None:
-        raise _BadInput("command", f"field 'command' is {raw!r}; expected one of: {choices}")
+        raise BadInput("command", f"field 'command' is {raw!r}; expected one of: {choices}")
     reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > _MAX_REASON:
-        raise _BadInput("reason", f"field 'reason' must be a string of at most {_MAX_REASON} chars")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        raise BadInput("reason", f"field 'reason' must be a string of at most {MAX_REASON} chars")
     batch = body.get("batch")
     if batch is not None and (
         not isinstance(batch, str) or not batch.strip() or len(batch) > _MAX_BATCH
     ):
-        raise _BadInput("batch", f"field 'batch' must be null or 1-{_MAX_BATCH} characters")
+        raise BadInput("batch", f"field 'batch' must be null or 1-{_MAX_BATCH} characters")
     return command, reason, batch
 
 
@@ -260,23 +157,23 @@ def _parse_command(body: dict[str, Any]) -> tuple[Command, str, str | None]:
 
 
 async def _get_status(request: web.Request) -> web.Response:
-    await _require(request, Permission.VIEW, "see the line's status")
-    return web.json_response(request.app[_CONTROL].status(), dumps=_dumps)
+    await require(request, Permission.VIEW, "see the line's status")
+    return web.json_response(request.app[_CONTROL].status(), dumps=dumps)
 
 
 async def _get_alarms(request: web.Request) -> web.Response:
-    await _require(request, Permission.VIEW, "see the alarms")
-    return web.json_response({"alarms": request.app[_CONTROL].alarms()}, dumps=_dumps)
+    await require(request, Permission.VIEW, "see the alarms")
+    return web.json_response({"alarms": request.app[_CONTROL].alarms()}, dumps=dumps)
 
 
 async def _get_counters(request: web.Request) -> web.Response:
-    await _require(request, Permission.VIEW, "see the counters")
+    await require(request, Permission.VIEW, "see the counters")
     status = request.app[_CONTROL].status()
-    return web.json_response({k: status[k] for k in COUNTER_KEYS if k in status}, dumps=_dumps)
+    return web.json_response({k: status[k] for k in COUNTER_KEYS if k in status}, dumps=dumps)
 
 
 async def _get_events(request: web.Request) -> web.StreamResponse:
-    await _require(request, Permission.VIEW, "follow the line's events")
+    await require(request, Permission.VIEW, "follow the line's events")
     return await request.app[_FEEDS].serve(request)
 
 
@@ -285,42 +182,45 @@ async def _end_feeds(app: web.Application) -> None:
 
 
 async def _post_command(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     command, reason, batch = _parse_command(body)
-    signature = _parse_signature(body)
-    principal = await _require(request, CONTROL_PERMISSIONS[command.value], command.value)
+    signature = parse_signature(body)
+    principal = await require(request, CONTROL_PERMISSIONS[command.value], command.value)
     user = principal.name
     signer = None
-    action = _SIGNED_COMMANDS.get(command)
-    signatures = Signatures(request.app[_IDENTITY])
+    action = signed_action(command, request.app[_CONTROL])
+    if action == UNHOLD_REJECT:
+        await require(request, Permission.UNHOLD_REJECT, "unhold after an unconfirmed reject")
+    signatures = Signatures(request.app[IDENTITY])
     if action is not None and principal.role != Role.MACHINE:
+        meaning = (signature[1] if signature else None) or SIGNED_ACTIONS[action][0]
         if signature is None:
-            raise _Forbidden(
-                _SignatureRequired(
-                    f"{command.value} needs {user}'s electronic signature: send "
-                    '"signature": {"password": ..., "meaning": "performed"}'
+            raise Forbidden(
+                SignatureRequired(
+                    f"{command.value} needs {user}'s electronic signature ({action}): send "
+                    f'"signature": {{"password": ..., "meaning": "{meaning}"}}'
                 )
             )
-        password, meaning = signature
+        password = signature[0]
         try:
             signer = await asyncio.to_thread(
                 signatures.authenticate, principal, password, action, meaning
             )
         except IdentityError as exc:
-            raise _Forbidden(exc) from None
-    subject = batch or _batch_of(request.app[_CONTROL].status())  # what the signature is on
+            raise Forbidden(exc) from None
+    subject = batch or batch_of(request.app[_CONTROL].status())  # what the signature is on
     try:
         status = await request.app[_CONTROL].command(command, user=user, reason=reason, batch=batch)
     except CommandRefused as exc:
         log.info("command refused", command=command.value, user=user, why=str(exc))
-        return _problem(
+        return problem(
             409, "Command refused", str(exc), kind="command-refused", command=command.value
         )
     log.info("command accepted", command=command.value, user=user, reason=reason, batch=batch)
     answer: dict[str, Any] = {"command": command.value, "user": user, "status": status}
-    if signer is not None and action is not None and signature is not None:
+    if signer is not None and action is not None:
         sig = await asyncio.to_thread(
-            signatures.record, signer, action, signature[1], subject, status, reason
+            signatures.record, signer, action, meaning, subject, status, reason
         )
         answer["signature"] = {
             "by": sig.printed_name,
@@ -329,58 +229,13 @@ async def _post_command(request: web.Request) -> web.Response:
             "meaning": sig.meaning,
             "record_sha256": sig.record_sha256,
         }
-    return web.json_response(answer, dumps=_dumps)
-
-
-async def _post_release(request: web.Request) -> web.Response:
-    """Release a closed batch: QA's signature, by someone who neither started nor closed it."""
-    batch = request.match_info["batch"]
-    body = await _json_object(request)
-    for name in body:
-        if name not in ("signature", "reason"):
-            raise _BadInput(name, f"unknown field {name!r} (allowed: reason, signature)")
-    signature = _parse_signature(body)
-    if signature is None:
-        raise _BadInput("signature", 'a release is signed: send "signature": {"password": ...}')
-    reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > _MAX_REASON:
-        raise _BadInput("reason", f"field 'reason' must be a string of at most {_MAX_REASON} chars")
-    principal = await _require(request, Permission.BATCH_RELEASE, f"release batch {batch}")
-    signatures = Signatures(request.app[_IDENTITY])
-    password, meaning = signature
-    try:
-        sig = await asyncio.to_thread(
-            signatures.release_batch, principal, batch, password, meaning, reason
-        )
-    except IdentityError as exc:
-        raise _Forbidden(exc) from None
-    except LedgerError as exc:
-        return _problem(409, "Release refused", str(exc), kind="release-refused")
-    return web.json_response({"batch": batch, "released": True, "signature": asdict(sig)})
-
-
-async def _get_users(request: web.Request) -> web.Response:
-    principal = await _require(request, Permission.USER_ADMIN, "list users")
-    users = await asyncio.to_thread(request.app[_IDENTITY].users, principal)
-    shown = [{k: v for k, v in asdict(u).items() if k != "password_hash"} for u in users]
-    return web.json_response({"users": shown}, dumps=_dumps)
-
-
-def _batch_of(status: dict[str, Any]) -> str:
-    batch = status.get("batch")
-    if isinstance(batch, dict):
-        return str(batch.get("batch") or batch.get("id") or "")
-    return str(batch or "")
-
-
-class _SignatureRequired(IdentityError):
-    reason = "signature-required"
+    return web.json_response(answer, dumps=dumps)
 
 
 def _build_app(control: LineControl, identity: Identity) -> web.Application:
-    app = web.Application(middlewares=[_errors, _auth], client_max_size=_MAX_BODY)
+    app = web.Application(middlewares=[_errors, auth], client_max_size=_MAX_BODY)
     app[_CONTROL] = control
-    app[_IDENTITY] = identity
+    app[IDENTITY] = identity
     app[_FEEDS] = EventFeeds(control)
     app.on_shutdown.append(_end_feeds)
     app.router.add_get("/v1/status", _get_status, allow_head=False)
@@ -388,8 +243,8 @@ def _build_app(control: LineControl, identity: Identity) -> web.Application:
     app.router.add_get("/v1/counters", _get_counters, allow_head=False)
     app.router.add_get("/v1/events", _get_events, allow_head=False)
     app.router.add_post("/v1/commands", _post_command)
-    app.router.add_post("/v1/batches/{batch}/release", _post_release)
-    app.router.add_get("/v1/users", _get_users, allow_head=False)
+    app.router.add_post("/v1/batches/{batch}/release", post_release)
+    app.router.add_get("/v1/users", get_users, allow_head=False)
     add_reject_routes(app, control)
     add_session_routes(app, identity)
     return app

@@ -156,7 +156,7 @@ class ControlClient:
         *,
         reason: str = "",
         batch: str | None = None,
-        signature: tuple[str, str] | None = None,
+        signature: tuple[str, str | None] | None = None,
     ) -> dict[str, Any]:
         """POST /v1/commands; returns the daemon's answer (command, user, status[, signature]).
 
@@ -166,7 +166,9 @@ class ControlClient:
         if batch is not None:
             payload["batch"] = batch
         if signature is not None:
-            payload["signature"] = {"password": signature[0], "meaning": signature[1]}
+            payload["signature"] = {"password": signature[0]}
+            if signature[1]:
+                payload["signature"]["meaning"] = signature[1]
         return self._object(self._request("POST", "/v1/commands", payload, _COMMAND_TIMEOUT_S))
 
     def release(

@@ -18,22 +18,17 @@ import structlog
 from aiohttp import web
 
 from linectl.identity import AuthenticationFailed, Identity
+from linectl.service.problems import problem
 
 log = structlog.get_logger(__name__)
 
 _IDENTITY = web.AppKey("sessions_identity", Identity)
 _MAX_NAME = 64
 _MAX_PASSWORD = 1024
-_PROBLEM = "urn:linectl:problem:"
 
 
 def _problem(status: int, kind: str, detail: str, **extra: Any) -> web.Response:
-    body = {"type": _PROBLEM + kind, "title": kind.replace("-", " "), "status": status}
-    return web.Response(
-        status=status,
-        text=json.dumps(body | {"detail": detail} | extra, ensure_ascii=False),
-        content_type="application/problem+json",
-    )
+    return problem(status, kind.replace("-", " ").capitalize(), detail, kind=kind, **extra)
 
 
 async def _login(request: web.Request) -> web.Response:

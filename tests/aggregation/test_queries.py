@@ -3,7 +3,9 @@ reconciliation's containers and orphans, and rework through the ``linectl`` comm
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,17 +17,19 @@ from tests.people import People
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
+    code = main(["--password-stdin", *args])
     out, err = capsys.readouterr()
     return code, out, err
 
 
 @pytest.fixture(autouse=True)
-def anna(line: Line) -> str:
-    """QA user qa.anna, logged in on the test line's ledger: the CLI runs as her."""
+def anna(line: Line, monkeypatch: pytest.MonkeyPatch) -> str:
+    """QA user qa.anna, logged in on the test line's ledger: the CLI runs as her, and her
+    password is on stdin for the signatures rework asks for."""
     people = People(line.ledger)
-    people.add("qa.anna", "qa", "Anna QA")
+    password = people.add("qa.anna", "qa", "Anna QA")
     people.session("qa.anna")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{password}\n" * 20))
     return "qa.anna"
 
 
@@ -140,6 +144,7 @@ def test_rework_through_the_command_line(
         "packing:",
     ]
     assert f"relabel {cases[0]}" in out and f"relabel {pallet}" in out
+    assert "signed by Anna QA (qa.anna)" in out and "performed" in out  # rework is signed
     code, out, _ = run(capsys, *base, "unit", "decommission", units[1], "--reason", "crushed")
     assert code == 0 and "decommissioning" in out
     assert line.ledger.trace(units[1]).state is SerialState.INACTIVE
@@ -150,7 +155,7 @@ def test_rework_through_the_command_line(
     audit = [
         a
         for a in line.ledger.audit_entries(limit=10_000)
-        if a.actor == "qa.anna" and not a.command.startswith(("login", "user."))
+        if a.actor == "qa.anna" and not a.command.startswith(("login", "user.", "rework."))
     ]
     assert {a.reason for a in audit} == {"torn", "crushed", "restack"}
     assert line.ledger.verify_audit().ok

@@ -86,6 +86,10 @@ def test_the_demo_balances_and_its_ground_truth_agrees_pack_by_pack(tmp_path: Pa
     assert not processes_mentioning(str(workdir)), "the demo left a subprocess running"
 
 
+# the secrets' own 0600 files
+OWN_FILES = ("demo.token", "demo-admin.password", "audit.key", "hmi.token")
+
+
 def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     options = DemoOptions(packs=60, packs_per_minute=2000.0, workdir=workdir, progress=False)
@@ -97,15 +101,15 @@ def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(tmp_path: P
     assert len(result.secrets) == 6 and all(len(s) >= 16 for s in result.secrets)
     searched = 0
     for path in workdir.rglob("*"):
-        secret_files = ("demo.token", "audit.key", "hmi.token")  # the secrets' own files
-        if path.is_dir() or path.name in secret_files:
+        if path.is_dir() or path.name in OWN_FILES:
             continue
         data = path.read_bytes()
         searched += 1
         for secret in result.secrets:
             assert secret.encode() not in data, f"a secret in clear in {path.name}"
     assert searched >= 8  # ledger, logs, configuration, print and case logs ...
-    assert stat.S_IMODE((workdir / "demo.token").stat().st_mode) == 0o600
+    for name in OWN_FILES:
+        assert stat.S_IMODE((workdir / name).stat().st_mode) == 0o600
     with Ledger(workdir / "ledger.db") as ledger:
         entries = ledger.audit_entries(limit=1_000_000)
         with ledger.identity.read() as rows:

@@ -404,3 +404,24 @@ async def test_a_regular_file_at_the_socket_path_is_left_alone(
     with pytest.raises(ControlApiError, match="exists and is not a socket"):
         await start_control_api(line, unix_section(path), identity=identity)
     assert path.read_text() == "not a socket"
+
+
+async def test_unhold_after_an_unconfirmed_reject_needs_the_permission_and_a_signature(
+    api: ControlApi, http: aiohttp.ClientSession, line: StandInLine, people: People
+) -> None:
+    await post(http, api, {"command": "start", "batch": "B1"})
+    await post(http, api, {"command": "hold"})
+    line.active_alarms.append({"code": "reject-unconfirmed", "message": "gate", "holds": True})
+    status, _, problem = await post(http, api, {"command": "unhold"}, auth("op.eve"))
+    assert status == 403 and "unhold after an unconfirmed reject" in problem["detail"]
+    status, _, problem = await post(http, api, {"command": "unhold"})
+    assert (status, problem["type"]) == (403, "urn:linectl:problem:signature-required")
+    assert "line.unhold-reject" in problem["detail"]
+    assert [c.command for c in line.calls] == [Command.START, Command.HOLD]
+    signed = {"password": people.passwords["qa.anna"], "meaning": "reviewed"}
+    status, _, answer = await post(http, api, {"command": "unhold", "signature": signed})
+    assert status == 200, answer
+    assert answer["signature"]["meaning"] == "reviewed" and answer["signature"]["user"] == "qa.anna"
+    with Ledger(people.path) as ledger, ledger.identity.read() as rows:
+        (sig,) = rows.signatures("line.unhold-reject")
+    assert (sig.user_name, sig.printed_name, sig.subject) == ("qa.anna", "Anna Svensson", "B1")
