@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
+from linectl.hmi.i18n import load_translations
 from linectl.line.control import Command
 from simulators.line import Defect
 from standards.packml import PackMLState
@@ -46,12 +47,8 @@ async def test_the_rejects_screen_shows_each_rejected_pack_with_its_image_and_a_
             for row in rows:
                 seq = int(row.find_element(By.CSS_SELECTOR, ".seq").text)
                 shown[seq] = row.find_element(By.CSS_SELECTOR, ".reason").text
-            label = {
-                "no-print": "no print",
-                "wrong-content": "wrong content",
-                "late": "late verdict",
-            }
-            assert shown == {seq: label[r] for seq, r in rejected.items()}
+            english = load_translations()["en"]
+            assert shown == {seq: english.gettext(f"reason:{r}") for seq, r in rejected.items()}
             # every image arrived from the daemon's ring and is a real frame
             sizes = await asyncio.to_thread(
                 browser.execute_script,
@@ -65,11 +62,20 @@ async def test_the_rejects_screen_shows_each_rejected_pack_with_its_image_and_a_
             await asyncio.to_thread(wait_visible, browser, "#rate-chart .main-svg")
             pareto = await asyncio.to_thread(text_of, browser, "#pareto")
             assert pareto.index("no print") < pareto.index("wrong content"), pareto
-            assert "100%" in pareto and "75%" not in pareto.split("\n")[0]
-            bars = await asyncio.to_thread(
+            bars, cumulative = await asyncio.to_thread(
+                browser.execute_script,
+                "const d = document.getElementById('pareto').data;"
+                "return [[d[0].x, d[0].y], d[1].y];",
+            )
+            names, counts = bars
+            assert counts == sorted(counts, reverse=True)  # most frequent first
+            assert counts[names.index("no print")] >= 3
+            assert counts[names.index("wrong content")] >= 1
+            assert cumulative[-1] == pytest.approx(1.0)
+            drawn = await asyncio.to_thread(
                 browser.find_elements, By.CSS_SELECTOR, "#pareto .bars .point"
             )
-            assert len(bars) == len(set(rejected.values()))
+            assert len(drawn) == len(names)
             shot = tmp_path / "rejects.png"
             await asyncio.to_thread(browser.save_screenshot, str(shot))
             first = rows[0].find_element(By.CSS_SELECTOR, ".reject-image")
