@@ -143,3 +143,21 @@ def test_an_idle_session_is_logged_out(tmp_path: Path) -> None:
     session.last_seen -= 61.0
     assert sessions.get(session.id) == (None, True)
     assert sessions.get(session.id) == (None, False)  # gone
+
+
+async def test_a_script_given_as_a_batch_name_is_shown_as_text(
+    hmi: tuple[RunningHmi, People], http: aiohttp.ClientSession
+) -> None:
+    running, people = hmi
+    password = people.add("qa.quinn", "qa", "Quinn QA")
+    token, _ = await login_form(http, running.url)
+    form = {"user": "qa.quinn", "password": password, "csrf": token}
+    async with http.post(running.url + "login", data=form) as r:
+        page = await r.text()
+    script = "<script>alert('batch')</script>"
+    form = {"csrf": csrf(page), "batch": script, "password": password, "meaning": "released"}
+    async with http.post(running.url + "batch/release", data=form) as r:
+        assert r.status == 200 and str(r.url).endswith("/batch")
+        page = await r.text()
+    assert "&lt;script&gt;alert(&#39;batch&#39;)&lt;/script&gt;" in page  # the daemon's refusal
+    assert script not in page
