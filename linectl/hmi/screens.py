@@ -75,7 +75,18 @@ async def batch(request: web.Request) -> web.Response:
     )
 
 
+async def alarms(request: web.Request) -> web.Response:
+    """Active alarms (from the daemon's status) and the raises and clears seen since the HMI
+    started."""
+    view = request.app[VIEW]
+    active = [a for a in view.status.get("alarms") or [] if isinstance(a, dict)]
+    return render(request).page(
+        request, "alarms.html", active=active, history=list(view.alarm_history)
+    )
+
+
 def add_screen_routes(app: web.Application) -> None:
+    app.router.add_get("/alarms", alarms)
     app.router.add_get("/batch", batch)
     app.router.add_get("/rejects", rejects)
     app.router.add_get(r"/rejects/{seq}.png", reject_image)

@@ -14,6 +14,7 @@ from collections import Counter, deque
 from typing import Any
 
 REJECTS_KEPT = 20
+ALARM_HISTORY = 200
 RATE_BUCKET_S = 10.0
 RATE_BUCKETS = 60  # ten minutes of reject rate
 
@@ -25,6 +26,7 @@ class LineView:
         self.connected = False
         self.status: dict[str, Any] = {}
         self.recent_rejects: deque[dict[str, Any]] = deque(maxlen=REJECTS_KEPT)
+        self.alarm_history: deque[dict[str, Any]] = deque(maxlen=ALARM_HISTORY)  # newest first
         self.rate: deque[list[float]] = deque(maxlen=RATE_BUCKETS)  # [start, good, reject]
         self.version = 0
         self.last_batch: str | None = None  # the newest batch seen (to release once closed)
@@ -51,9 +53,11 @@ class LineView:
         elif name == "state-changed":
             self.status["state"] = {"name": data.get("new"), "number": None}
         elif name == "alarm-raised":
+            self.alarm_history.appendleft(data | {"at": time.time(), "raised": True})
             alarms = [a for a in self.status.get("alarms", []) if a.get("code") != data["code"]]
             self.status["alarms"] = [*alarms, data | {"since": _now_iso()}]
         elif name == "alarm-cleared":
+            self.alarm_history.appendleft(data | {"at": time.time(), "raised": False})
             alarms = self.status.get("alarms", [])
             self.status["alarms"] = [a for a in alarms if a.get("code") != data.get("code")]
         elif name in ("device-lost", "device-back"):

@@ -3,6 +3,7 @@ stand-in line with real users: headers, cookie flags, CSRF, origin, login rate l
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -161,3 +162,21 @@ async def test_a_script_given_as_a_batch_name_is_shown_as_text(
         page = await r.text()
     assert "&lt;script&gt;alert(&#39;batch&#39;)&lt;/script&gt;" in page  # the daemon's refusal
     assert script not in page
+
+
+async def test_the_alarms_screen_lists_the_daemons_active_alarms(
+    hmi: tuple[RunningHmi, People], http: aiohttp.ClientSession
+) -> None:
+    running, people = hmi
+    view = running.link.view
+    async with asyncio.timeout(30):  # the HMI has the daemon's snapshot first
+        while not view.connected:
+            await view.changed_since(view.version)
+    view.apply("alarm-raised", {"code": "printer-fault", "message": "ribbon <out>", "holds": True})
+    token, _ = await login_form(http, running.url)
+    form = {"user": "op.olga", "password": people.passwords["op.olga"], "csrf": token}
+    async with http.post(running.url + "login", data=form) as r:
+        assert r.status == 200
+    async with http.get(running.url + "alarms") as r:
+        page = await r.text()
+    assert "printer-fault" in page and "ribbon &lt;out&gt;" in page and "holds the line" in page
