@@ -31,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from harness.hmi_demo import start_demo_hmi
 from harness.identity import set_up_identity
 from harness.processes import (
     REPO,
@@ -301,6 +302,9 @@ def run_demo(options: DemoOptions | None = None, out: TextIO | None = None) -> D
         print(f"simulated line up: {', '.join(f'{k}={v}' for k, v in ports.items())}", file=out)
         files.config.write_text(toml_text(daemon_config(sim_data, ports, files)), encoding="utf-8")
         used = provision(files, options, out)
+        hmi = start_demo_hmi(files, used[0], out)  # watch it in a browser while it runs
+        stack.callback(hmi.stop)
+        used = (*used, *hmi.secrets)
         daemon = start_daemon(files)
         stack.callback(daemon.stop)
         print(f"daemon up (pid {daemon.pid}): {daemon.lines[-1]}", file=out)

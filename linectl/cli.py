@@ -313,6 +313,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_hmi(args: argparse.Namespace) -> int:
+    from linectl.hmi.server import HmiError, main  # imported lazily: the web app
+    from linectl.logs import configure_logging
+
+    config = args.hmi_config or args.config or os.environ.get("LINECTL_CONFIG")
+    if not config:
+        raise UsageError("linectl hmi needs --config LINE.toml (or $LINECTL_CONFIG)")
+    configure_logging(args.log_level)
+    try:
+        return main(Path(config))
+    except (HmiError, OSError) as exc:
+        print(f"linectl hmi: {exc}", file=sys.stderr)
+        return 1
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from linectl.decode_cmd import run_decode  # imported lazily: pulls in OpenCV and zxing-cpp
 
@@ -439,6 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
 
     add_identity_commands(sub, add_ledger, batch, audit)  # login, user, release, audit show
+    p = add("hmi", cmd_hmi, "serve the operator HMI over HTTPS (a client of the control API)")
+    p.add_argument("--config", dest="hmi_config", metavar="FILE", help="line configuration")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+
     add_control_commands(sub, add)  # status, start, stop, hold, ...: the running daemon's API
     add_aggregation_commands(sub, add, open_ledger)  # contents, recall, case/pallet/unit rework
     add_resolver_commands(sub, add)  # linectl resolver: serve, recall, import-products

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from linectl.config.aggregation import AggregationSection, OrphanPolicy, PackingSettings
 from linectl.config.file import ConfigError, LineConfig, load_config, parse_config
+from linectl.config.hmi import HmiSection
 from linectl.config.identity import ROLE_NAMES, IdentitySection, LdapSection
 from linectl.config.line import (
     CodeForm,
@@ -37,6 +38,7 @@ __all__ = [
     "EpcisSection",
     "EpcisSyncSettings",
     "GradeLetter",
+    "HmiSection",
     "IdentitySection",
     "LdapSection",
     "LedgerSection",

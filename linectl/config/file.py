@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from linectl.config.aggregation import AggregationSection
+from linectl.config.hmi import HmiSection
 from linectl.config.identity import IdentitySection
 from linectl.config.line import (
     ControlSection,
@@ -43,6 +44,7 @@ class LineConfig(Section):
     thresholds: Thresholds = Thresholds()
     devices: dict[str, DeviceSection] = Field(default_factory=dict)
     control: ControlSection = ControlSection()
+    hmi: HmiSection = HmiSection()
     identity: IdentitySection = IdentitySection()
     upstream: UpstreamSection | None = None  # no upstream: offline provisioning from files
     aggregation: AggregationSection | None = None  # no aggregation: units only
@@ -88,7 +90,13 @@ def parse_config(data: dict[str, Any], source: Path | str = "<config>") -> LineC
     }
     if paths:
         config = config.model_copy(update={"identity": identity.model_copy(update=paths)})
-    return config
+    hmi = config.hmi
+    local = {
+        name: base / path
+        for name in ("cert_file", "key_file", "state_dir", "token_file")
+        if (path := getattr(hmi, name)) is not None and not path.is_absolute()
+    }
+    return config.model_copy(update={"hmi": hmi.model_copy(update=local)})
 
 
 MAX_CONFIG_BYTES = 1_000_000

@@ -10,6 +10,7 @@ import enum
 from typing import Any, Protocol, runtime_checkable
 
 from linectl.line.events import Subscription
+from linectl.line.reject_frames import RejectFrames
 
 
 class Command(enum.StrEnum):
@@ -47,6 +48,10 @@ class LineControl(Protocol):
     def subscribe(self, maxsize: int) -> Subscription:
         """A bounded subscription to the line's events (see :mod:`linectl.line.events`): it
         never delays the line; when it overflows its reader is told how many it missed."""
+        ...
+
+    def reject_frames(self) -> RejectFrames:
+        """The camera frames of the last rejected packs (the HMI's rejects screen)."""
         ...
 
     async def command(

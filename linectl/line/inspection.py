@@ -32,6 +32,7 @@ from linectl.line.health import DeviceWatch
 from linectl.line.packs import LatencyWindow, PackRecord, PackTable
 from linectl.line.printahead import PrintAhead
 from linectl.line.reasons import RejectReason
+from linectl.line.reject_frames import RejectFrames
 from linectl.line.state import LineMirror, Tally
 from linectl.line.supervisor import Supervisor
 from linectl.line.verify import Check, Expected, mark_present
@@ -81,6 +82,7 @@ class Inspection:
         self.deadline_ms = deadline_ms
         self.reject_limit = reject_limit
         self.latency = LatencyWindow()
+        self.rejects = RejectFrames()  # frames of recent rejects, for the HMI
         self.verified_good: set[str] = set()  # serials judged GOOD in this run
         self.streak = 0  # consecutive rejects of serialised packs
         self.write_estimate_ms = 2.0  # how long a verdict write takes (moving average)
@@ -219,6 +221,7 @@ class Inspection:
             record.detail = check.detail
             if verdict is Verdict.GOOD:
                 self.verified_good.add(record.serial)
+        self.rejects.keep(frame, verdict, reason, check.detail)
         await self._write(frame.seq, verdict, reason, trigger_ns, record)
 
     def _verify(self, result: DecodeResult, record: PackRecord | None, mark: bool | None) -> Check:

@@ -63,6 +63,7 @@ from linectl.line.printahead import PrintAhead
 from linectl.line.printing import Feeding, PoolHook, PrintWatch
 from linectl.line.reasons import RejectReason
 from linectl.line.recovery import RecoveryReport, recover
+from linectl.line.reject_frames import RejectFrames
 from linectl.line.state import LineMirror, Tally
 from linectl.line.status import StatusSources, line_status
 from linectl.line.supervisor import Supervisor
@@ -344,6 +345,10 @@ class LineRuntime:
     def subscribe(self, maxsize: int = 1000) -> Subscription:
         """A bounded subscription to the line's events (observers: control API, HMI, OPC UA)."""
         return self.events.subscribe(maxsize)
+
+    def reject_frames(self) -> RejectFrames:
+        """The camera frames of the last rejected packs (kept by the inspection stage)."""
+        return self.inspection.rejects
 
     async def command(
         self, command: Command, *, user: str, reason: str = "", batch: str | None = None

@@ -54,6 +54,8 @@ from linectl.service.problems import (
     json_object,
     problem,
 )
+from linectl.service.rejects_api import add_reject_routes
+from linectl.service.sessions_api import add_session_routes
 
 __all__ = [
     "COUNTER_KEYS",
@@ -243,6 +245,8 @@ def _build_app(control: LineControl, identity: Identity) -> web.Application:
     app.router.add_post("/v1/commands", _post_command)
     app.router.add_post("/v1/batches/{batch}/release", post_release)
     app.router.add_get("/v1/users", get_users, allow_head=False)
+    add_reject_routes(app, control)
+    add_session_routes(app, identity)
     return app
 
 

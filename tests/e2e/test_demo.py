@@ -88,7 +88,8 @@ def test_the_demo_balances_and_its_ground_truth_agrees_pack_by_pack(tmp_path: Pa
     assert not processes_mentioning(str(workdir)), "the demo left a subprocess running"
 
 
-OWN_FILES = ("demo.token", "demo-admin.password", "audit.key")  # the secrets' own 0600 files
+# the secrets' own 0600 files
+OWN_FILES = ("demo.token", "demo-admin.password", "audit.key", "hmi.token")
 
 
 def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(tmp_path: Path) -> None:
@@ -97,8 +98,9 @@ def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(tmp_path: P
     out = io.StringIO()
     result = run_demo(options, out)
     assert result.ok, out.getvalue()
-    # the one-time secret, the admin's password and the machine account's API token
-    assert len(result.secrets) == 3 and all(len(s) >= 16 for s in result.secrets)
+    # the one-time secret, the admin's password and the machine account's API token; the HMI's
+    # token and its viewer's two passwords
+    assert len(result.secrets) == 6 and all(len(s) >= 16 for s in result.secrets)
     searched = 0
     for path in workdir.rglob("*"):
         if path.is_dir() or path.name in OWN_FILES:

@@ -8,18 +8,21 @@ and must learn, on its first read, that it dropped events.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from linectl.config import ControlSection
+from linectl.config import ControlSection, IdentitySection
+from linectl.identity import Identity
 from linectl.line.control import Command
 from linectl.line.events import Missed, StateChanged
 from linectl.service.api import start_control_api
 from simulators.line import FaultPlan
 from standards.packml import PackMLState
 from tests.e2e.rig import check_ground_truth, line_rig
+from tests.people import People
 from tests.service.test_event_feed import SseReader
 
 pytestmark = pytest.mark.e2e
@@ -30,13 +33,17 @@ PACKS = 240
 async def test_an_observer_that_never_reads_delays_no_verdict_and_learns_it_missed_events(
     tmp_path: Path,
 ) -> None:
-    token = "e2e-event-feed-token-0123456789"
     async with (
         line_rig(tmp_path, packs=PACKS, pool=300, faults=FaultPlan(seed=5)) as rig,
         aiohttp.ClientSession() as http,
     ):
+        people = People(rig.ledger.path)
+        await asyncio.to_thread(people.add, "observer", "machine")
+        token = await asyncio.to_thread(people.token, "observer")
         api = await start_control_api(
-            rig.rt, ControlSection().model_copy(update={"port": 0}), token=token
+            rig.rt,
+            ControlSection().model_copy(update={"port": 0}),
+            identity=Identity(rig.ledger, IdentitySection()),
         )
         feed = await http.get(f"{api.url}/v1/events", headers={"Authorization": f"Bearer {token}"})
         stalled = rig.rt.events.subscribe(maxsize=8)

@@ -18,6 +18,7 @@ import structlog
 
 from linectl.line.control import Command, CommandRefused
 from linectl.line.events import EventStream, Subscription
+from linectl.line.reject_frames import RejectFrames
 from linectl.logs import LEVEL_ENV, configure_logging
 
 # PackML state numbers (ISA-TR88.00.02): only the ones the stand-in uses
@@ -57,6 +58,7 @@ class StandInLine:
     calls: list[Call] = field(default_factory=list)
     active_alarms: list[dict[str, Any]] = field(default_factory=list)
     fail_with: Exception | None = None
+    rejects: RejectFrames = field(default_factory=RejectFrames)
     good: int = 0
     rejected: int = 0
     events: EventStream = field(default_factory=EventStream)
@@ -82,6 +84,9 @@ class StandInLine:
 
     def subscribe(self, maxsize: int) -> Subscription:
         return self.events.subscribe(maxsize)
+
+    def reject_frames(self) -> RejectFrames:
+        return self.rejects
 
     async def command(
         self, command: Command, *, user: str, reason: str = "", batch: str | None = None

@@ -1,0 +1,85 @@
+// linectl HMI: live figures from the HMI's /events stream (Server-Sent Events), no inline script.
+"use strict";
+(function () {
+  const lang = document.documentElement.lang || "en";
+  const labels = JSON.parse(document.getElementById("labels").textContent);
+  const integer = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 });
+  const percent = new Intl.NumberFormat(lang, {
+    style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2,
+  });
+  const banner = document.getElementById("disconnected");
+  const listeners = [];
+
+  function fmt(value, format) {
+    return value === null || value === undefined ? "–" : format.format(value);
+  }
+  function set(name, text) {
+    document.querySelectorAll('[data-field="' + name + '"]').forEach(function (el) {
+      el.textContent = text;
+    });
+  }
+  function item(cls, strong, text) {
+    const li = document.createElement("li");
+    if (cls) li.className = cls;
+    const b = document.createElement("b");
+    b.textContent = strong;
+    li.appendChild(b);
+    li.appendChild(document.createTextNode(" " + text));
+    return li;
+  }
+  function showDisconnected(down) {
+    if (banner) banner.hidden = !down;
+    document.body.classList.toggle("disconnected", down);
+  }
+
+  function render(v) {
+    showDisconnected(!v.connected);
+    const state = v.state || "UNKNOWN";
+    const stateEl = document.getElementById("state");
+    if (stateEl) stateEl.className = "state state-" + state;
+    set("state", labels.states[state] || state);
+    set("batch", v.batch || labels.none);
+    set("speed", fmt(v.speed, integer));
+    set("good", fmt(v.good, integer));
+    set("reject", fmt(v.reject, integer));
+    set("rate", fmt(v.rate, percent));
+    set("pool", fmt(v.pool, integer));
+    set("backlog", fmt(v.backlog, integer));
+    document.querySelectorAll('[data-field="pool-low"]').forEach(function (el) {
+      el.hidden = !v.pool_low;
+    });
+    const devices = document.getElementById("devices");
+    if (devices) {
+      devices.replaceChildren.apply(devices, v.devices.map(function (d) {
+        return item("device-" + d.state, d.name, labels[d.state] || d.state);
+      }));
+    }
+    const alarms = document.getElementById("alarms");
+    if (alarms) {
+      const rows = v.alarms.map(function (a) {
+        return item(a.holds ? "holds" : "", a.code, a.message);
+      });
+      if (!rows.length) {
+        const none = document.createElement("li");
+        none.className = "none";
+        none.textContent = labels.none;
+        rows.push(none);
+      }
+      alarms.replaceChildren.apply(alarms, rows);
+    }
+    document.body.dataset.eventAt = String(v.event_at);
+    listeners.forEach(function (fn) { fn(v); });
+  }
+
+  window.linectlHmi = { onView: function (fn) { listeners.push(fn); }, labels: labels, lang: lang };
+
+  const source = new EventSource("/events");
+  source.addEventListener("view", function (e) { render(JSON.parse(e.data)); });
+  source.addEventListener("error", function () { showDisconnected(true); });
+
+  // the language picker submits itself on touch; the button stays for keyboards
+  const picker = document.getElementById("language");
+  if (picker) {
+    picker.addEventListener("change", function () { picker.form.submit(); });
+  }
+})();

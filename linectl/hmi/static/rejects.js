@@ -1,0 +1,57 @@
+// linectl HMI, rejects screen: Pareto of reject reasons and reject rate over time (plotly.js),
+// redrawn from the live view at most once a second; tap an image to zoom it.
+"use strict";
+(function () {
+  const hmi = window.linectlHmi;
+  const pareto = document.getElementById("pareto");
+  const rate = document.getElementById("rate-chart");
+  const config = { displayModeBar: false, responsive: true, staticPlot: false };
+  let lastDraw = 0;
+  let lastReasons = "";
+  let lastRate = "";
+
+  document.querySelectorAll(".reject-image").forEach(function (img) {
+    img.addEventListener("click", function () { img.classList.toggle("zoomed"); });
+  });
+
+  function drawPareto(reasons) {
+    const entries = Object.entries(reasons).sort(function (a, b) { return b[1] - a[1]; });
+    const total = entries.reduce(function (s, e) { return s + e[1]; }, 0);
+    let running = 0;
+    const names = entries.map(function (e) { return hmi.labels.reasons[e[0]] || e[0]; });
+    const counts = entries.map(function (e) { return e[1]; });
+    const cumulative = entries.map(function (e) { running += e[1]; return total ? running / total : 0; });
+    Plotly.react(pareto, [
+      { type: "bar", x: names, y: counts, marker: { color: "#c62828" }, name: pareto.dataset.title },
+      { type: "scatter", mode: "lines+markers", x: names, y: cumulative, yaxis: "y2",
+        name: pareto.dataset.cumulative, line: { color: "#1d2733" } },
+    ], {
+      margin: { t: 10, r: 60, b: 80, l: 50 }, showlegend: false, font: { size: 16 },
+      yaxis: { rangemode: "tozero" },
+      yaxis2: { overlaying: "y", side: "right", range: [0, 1.05], tickformat: ".0%" },
+      separators: new Intl.NumberFormat(hmi.lang).format(1.5).charAt(1) + "\u202f",
+    }, config);
+  }
+
+  function drawRate(series) {
+    Plotly.react(rate, [{
+      type: "scatter", mode: "lines+markers", name: rate.dataset.title,
+      x: series.map(function (p) { return new Date(p.at * 1000); }),
+      y: series.map(function (p) { return p.rate; }),
+      line: { color: "#c62828" },
+    }], {
+      margin: { t: 10, r: 20, b: 50, l: 60 }, font: { size: 16 },
+      yaxis: { tickformat: ".1%", rangemode: "tozero" },
+    }, config);
+  }
+
+  hmi.onView(function (v) {
+    const now = Date.now();
+    if (now - lastDraw < 1000) return;
+    const reasons = JSON.stringify(v.reasons);
+    const series = JSON.stringify(v.rate_series);
+    if (reasons !== lastReasons) { drawPareto(v.reasons); lastReasons = reasons; }
+    if (series !== lastRate) { drawRate(v.rate_series); lastRate = series; }
+    lastDraw = now;
+  });
+})();
