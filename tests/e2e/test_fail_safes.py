@@ -19,7 +19,15 @@ from linectl.line.control import Command, CommandRefused
 from linectl.line.devices import LineDevices
 from simulators.line import Defect
 from standards.packml import PackMLState
-from tests.e2e.rig import BATCH, GTIN, ScriptedFaults, check_ground_truth, line_rig, serials
+from tests.e2e.rig import (
+    BATCH,
+    GTIN,
+    Rig,
+    ScriptedFaults,
+    check_ground_truth,
+    line_rig,
+    serials,
+)
 
 pytestmark = pytest.mark.e2e
 S = PackMLState
@@ -95,7 +103,8 @@ async def test_an_unconfirmed_reject_holds_the_line_with_an_alarm(tmp_path: Path
         await rig.wait_state(S.COMPLETE)
         await rig.rt.line_end_done()
         counts = check_ground_truth(rig)
-        assert counts["packs"] == 60 and counts["reject"] == 1
+        assert counts["packs"] == 60 and rig.units()[20][2] == "reject-unconfirmed"
+        assert_rejects(rig, {20})
 
 
 async def test_consecutive_rejects_hold_the_line_until_unhold(tmp_path: Path) -> None:
@@ -109,7 +118,8 @@ async def test_consecutive_rejects_hold_the_line_until_unhold(tmp_path: Path) ->
         await rig.wait_state(S.COMPLETE)
         await rig.rt.line_end_done()
         counts = check_ground_truth(rig)
-        assert counts["packs"] == 60 and counts["reject"] == 5
+        assert counts["packs"] == 60
+        assert_rejects(rig, set(forced))
         assert all(rig.units()[s][2] == "no-print" for s in forced)
 
 
@@ -176,3 +186,12 @@ async def test_a_plc_disconnect_holds_the_line_and_unhold_resumes_it_once_back(
         await rig.rt.line_end_done()
         counts = check_ground_truth(rig)
         assert counts["packs"] == 120 and counts["good"] >= 100
+
+
+def assert_rejects(rig: Rig, expected: set[int]) -> None:
+    """The packs ``expected`` were rejected; any other reject is a late verdict (a loaded 2-core
+    box may make one late: a fail-safe reject), at most 3 of them."""
+    rejects = {seq: u[2] for seq, u in rig.units().items() if u[1] != "good"}
+    others = {seq: why for seq, why in rejects.items() if seq not in expected}
+    assert expected <= rejects.keys(), rejects
+    assert set(others.values()) <= {"late"} and len(others) <= 3, others
