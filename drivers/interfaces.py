@@ -231,9 +231,14 @@ class PlcSnapshot:
     fault: int
 
 
+PACK_SEQ_MAX = 0xFFFF_FFFF
+"""The largest pack seq: the PLC counts packs in 32-bit words (docs/plc-signals.md)."""
+
+
 @runtime_checkable
 class Plc(Protocol):
-    """The line PLC: verdicts keyed by seq, gate reports, heartbeats, line state."""
+    """The line PLC: verdicts keyed by seq (at most :data:`PACK_SEQ_MAX`), gate reports,
+    heartbeats, line state."""
 
     @property
     def link_state(self) -> LinkState: ...

@@ -24,7 +24,15 @@ import logging
 import time
 
 from drivers.camera.decode import Decoder, DecodeResult, frame_array, warm_up_frame
-from drivers.interfaces import Camera, DeviceError, DeviceUnavailable, Frame, Plc, Verdict
+from drivers.interfaces import (
+    PACK_SEQ_MAX,
+    Camera,
+    DeviceError,
+    DeviceUnavailable,
+    Frame,
+    Plc,
+    Verdict,
+)
 from linectl.ledger import Ledger, LedgerError, SerialState, UnknownSerial
 from linectl.line.alarms import Alarms
 from linectl.line.events import EventStream, VerdictWritten
@@ -160,6 +168,17 @@ class Inspection:
 
     async def on_frame(self, frame: Frame) -> None:
         """Verify one frame and write its verdict (steps 1-5 of the module docstring)."""
+        if frame.seq > PACK_SEQ_MAX:  # no pack has it: the PLC counts in 32 bits
+            dropped = self.tally.counters["frames_dropped"] = (
+                self.tally.counters["frames_dropped"] + 1
+            )
+            if dropped % 100 == 1:  # a flood of them logs a line per hundred
+                log.warning(
+                    "camera frame for seq %d dropped: beyond the PLC's pack seqs (%d so far)",
+                    frame.seq,
+                    dropped,
+                )
+            return
         now_ns = time.time_ns()
         trigger_ns = frame.timestamp_ns
         if not trigger_ns or abs(now_ns - trigger_ns) > _CLOCK_SKEW_NS:

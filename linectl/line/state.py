@@ -27,6 +27,7 @@ COUNTER_NAMES = (
     "verdicts_reject",
     "verdicts_late",
     "verdicts_unsent",
+    "frames_dropped",
     "packs_gated",
     "packs_unserialised",
     "commissioned",

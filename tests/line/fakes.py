@@ -18,6 +18,7 @@ from drivers.interfaces import (
     PrintJob,
     Verdict,
 )
+from drivers.plc.signals import signal
 from linectl.line.alarms import Alarms
 from linectl.line.events import EventStream, LineEvent, Missed
 from linectl.line.health import DeviceWatch
@@ -31,6 +32,9 @@ from standards.packml import PackMLState
 def snapshot(state: PackMLState = PackMLState.IDLE, *, printer: int = 0, gate: int = 0,
              fault: int = 0) -> PlcSnapshot:  # fmt: skip
     return PlcSnapshot(0, int(state), printer, 0, gate, 0, 0, 0, fault)
+
+
+VERDICT_SEQ = signal("VerdictRing.Slot00.Seq")
 
 
 class FakePlc:
@@ -57,6 +61,7 @@ class FakePlc:
 
     async def write_verdict(self, seq: int, verdict: Verdict, reason: int = 0) -> None:
         self._check()
+        VERDICT_SEQ.encode(seq)  # as the drivers do: ValueError beyond the map's 32 bits
         self.verdicts.append((seq, verdict, reason))
 
     async def read_snapshot(self) -> PlcSnapshot:

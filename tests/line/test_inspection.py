@@ -178,3 +178,20 @@ async def test_frames_beyond_the_free_workers_get_a_task_each_and_none_waits() -
     # had a frame waited for another one's deadline, it would be late, not "no print confirmation"
     assert reasons == dict.fromkeys((20, 21, 22), RejectReason.NO_PRINT_CONFIRMATION.plc_code)
     await seams.supervisor.cancel()
+
+
+async def test_a_frame_beyond_the_plcs_32_bit_seqs_is_dropped_and_the_line_goes_on() -> None:
+    seams, plc = Seams(), FakePlc()
+    seams.mirror.verifier = FakeVerifier(GOOD)  # type: ignore[assignment]
+    stage = inspection(seams, plc)
+    camera = stage.camera
+    seams.packs.add(pack(10))
+    for seq in (2**32, 10):
+        camera.queue.put_nowait(Frame(seq, 1, 1, b"\0", time.time_ns()))  # type: ignore[attr-defined]
+    camera.queue.put_nowait(None)  # type: ignore[attr-defined]
+    await stage.run()
+    await stage.settle(5.0)
+    assert plc.verdicts == [(10, Verdict.GOOD, 0)]
+    assert seams.tally.counters["frames_dropped"] == 1
+    assert seams.failed == [] and not seams.alarms.holding  # no dead task, no alarm
+    await seams.supervisor.cancel()
