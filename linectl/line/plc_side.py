@@ -5,7 +5,10 @@ stands in a wait state with none, and at least once per heartbeat) the PLC's sna
 its PackML state is mirrored (each change audited; a stop, abort or completion has the print
 queue cancelled), a rising heartbeat-lost fault raises a holding alarm, and the PLC's count of
 packs at the printer wakes the feeder (or reveals a pack that reached the printer with no job
-queued). The host heartbeat is written at least four times per PLC watchdog period. When the
+queued). The PLC's own heartbeat (``Plc.Heartbeat``, changed every 100 ms) that shows the same
+value for ``plc_silent_s`` makes the PLC lost, as a link that does not answer does: a PLC
+program that stopped may still answer on the network. The host heartbeat is written at least
+four times per PLC watchdog period. When the
 gate has decided something new, the gate report ring is read (at most every ``gate_poll_s``) and
 each report settles its pack; a pack the gate went past without a report (ring overrun) is
 scrapped with a holding alarm. Any holding alarm while the line may produce sends Hold. (The
@@ -45,6 +48,8 @@ from standards.packml import PackMLCommand, PackMLState, next_state
 log = logging.getLogger("linectl.runtime")
 
 S = PackMLState
+PLC_SILENT_S = 1.0
+"""A PLC heartbeat unchanged this long (ten of its 100 ms periods) is a lost PLC."""
 HOLDABLE = frozenset(s for s in PackMLState if next_state(s, PackMLCommand.HOLD) is not None)
 ENDED = frozenset({S.STOPPED, S.ABORTED, S.COMPLETE})
 
@@ -70,6 +75,7 @@ class PlcWatch:
         gate_poll_s: float,
         idle_poll_s: float | None = None,
         heartbeat_s: float,
+        plc_silent_s: float = PLC_SILENT_S,
         on_outcome: Callable[[UnitResult], None],
         on_late: Callable[[PackRecord], None],
     ) -> None:
@@ -88,6 +94,8 @@ class PlcWatch:
         self.idle_poll_s = poll_s if idle_poll_s is None else idle_poll_s
         self.gate_poll_s = gate_poll_s
         self.heartbeat_s = heartbeat_s
+        self.plc_silent_s = plc_silent_s
+        self._plc_beat: tuple[int, float] | None = None  # (value, when first read)
         self.ending: asyncio.Task[None] | None = None  # cancelling the queue after a stop
         self._on_outcome = on_outcome
         self._on_late = on_late
@@ -121,7 +129,11 @@ class PlcWatch:
                 self.devices.lost("plc", exc)
                 gate_seen = None
             else:
-                self.devices.back("plc")
+                silent = self._plc_silent(snapshot.heartbeat, loop.time())
+                if silent is None:
+                    self.devices.back("plc")
+                else:
+                    self.devices.lost("plc", DeviceError(silent))
                 if events is not None:
                     self.on_gate_events(events)
                     self._outcomes_lost(snapshot.last_seq_gate)
@@ -144,6 +156,16 @@ class PlcWatch:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(pause):
                         await stirred.wait()
+
+    def _plc_silent(self, beat: int, now: float) -> str | None:
+        """Why the PLC counts as lost because its heartbeat stands still, or None."""
+        seen = self._plc_beat
+        if seen is None or seen[0] != beat:
+            self._plc_beat = (beat, now)
+            return None
+        if now - seen[1] < self.plc_silent_s:
+            return None
+        return f"PLC heartbeat frozen at {beat} for {now - seen[1]:.1f} s (PLC program stopped?)"
 
     def wake(self) -> None:
         """Jobs were loaded: packs may be in flight soon, poll at the fast period from now."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from drivers.interfaces import (
@@ -51,6 +51,7 @@ class FakePlc:
         self.commanded = asyncio.Event()
         self.mirror: LineMirror | None = None  # a command moves it to ``moves_to`` when set
         self.moves_to: dict[int, PackMLState] = {}
+        self.heartbeat_frozen = False  # the PLC program stopped, its network side answers
 
     def _check(self) -> None:
         if self.fail is not None:
@@ -66,6 +67,8 @@ class FakePlc:
 
     async def read_snapshot(self) -> PlcSnapshot:
         self._check()
+        if not self.heartbeat_frozen:  # a live PLC's heartbeat moves between reads
+            self.snap = replace(self.snap, heartbeat=(self.snap.heartbeat + 1) & 0xFFFF)
         return self.snap
 
     async def gate_events(self) -> list[GateEvent]:

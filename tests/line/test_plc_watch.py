@@ -141,6 +141,32 @@ async def test_a_plc_that_does_not_answer_is_reported_lost() -> None:
     assert [a.code for a in seams.alarms.holding] == ["device-lost:plc"]
 
 
+async def test_a_plc_whose_heartbeat_stands_still_is_lost_until_it_moves_again() -> None:
+    # the PLC program stopped while its network side still answers (a PLC in STOP mode)
+    seams, plc = Seams(), FakePlc()
+    stage, _, _, _ = watch(seams, plc)
+    stage.plc_silent_s = 0.05
+    sub = seams.events.subscribe()
+    plc.heartbeat_frozen = True
+    task = asyncio.create_task(stage.run())
+    try:
+        async with asyncio.timeout(10):
+            await seams.mirror.wait_for(lambda: not seams.health.connected("plc"))
+    except TimeoutError:
+        task.cancel()
+        raise
+    (lost,) = [e for e in drain(sub) if isinstance(e, DeviceLost)]
+    assert lost.role == "plc" and "heartbeat frozen" in lost.error
+    assert [a.code for a in seams.alarms.holding] == ["device-lost:plc"]
+    plc.heartbeat_frozen = False
+    try:
+        async with asyncio.timeout(10):
+            await seams.mirror.wait_for(lambda: seams.health.connected("plc"))
+    finally:
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 class CountingPlc(FakePlc):
     """Counts snapshot reads; ``beaten`` is set at every heartbeat written."""
 
