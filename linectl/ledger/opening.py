@@ -52,8 +52,9 @@ def create_ledger(path: str | os.PathLike[str], **options: Any) -> Ledger:
     target = Path(path)
     if target.exists():
         check_ledger_file(target, creating=True)
-    else:
+    else:  # created here, 0640 at most (SQLite gives its -wal and -shm files the same mode)
         target.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
     with damage_named(target):
         return Ledger(target, **options)
 

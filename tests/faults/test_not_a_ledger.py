@@ -130,12 +130,19 @@ def test_ledger_init_refuses_another_applications_database_but_creates_a_new_one
 
     new = tmp_path / "lines" / "line.db"
     secret = tmp_path / "first-admin.secret"
-    created = linectl(
-        "--ledger", str(new), "ledger", "init", "--admin", "ada", "--one-time-secret", str(secret)
-    )
+    umask = os.umask(0o022)  # the usual umask: files 0644 unless linectl says otherwise
+    try:
+        created = linectl(
+            "--ledger", str(new), "ledger", "init", "--admin", "ada",
+            "--one-time-secret", str(secret),
+        )  # fmt: skip
+    finally:
+        os.umask(umask)
     assert created.returncode == 0, created.stderr
     with open_ledger(new) as ledger:  # a linectl ledger, with its first admin
         assert ledger.list_work_orders() == []
+    for file in new.parent.iterdir():  # the ledger and its -wal / -shm: never world-readable
+        assert file.stat().st_mode & 0o007 == 0, f"{file.name}: {oct(file.stat().st_mode)}"
 
 
 def damaged_ledger(tmp_path: Path) -> Path:
