@@ -6,10 +6,14 @@ buffers. ``SerialLink`` runs pyserial on one dedicated thread (open, read, write
 so no serial call ever blocks the event loop. ``DeviceLink`` owns the connection life cycle:
 connect with a timeout, ReconnectPolicy backoff between failed attempts, stale input flushed
 before each request, and every I/O failure or reply timeout turned into DeviceUnavailable with
-the link dropped, so the next request starts on a fresh connection. :class:`DeviceClient` is the
-base of the readers' :class:`drivers.reader_link.ReaderLink` and the printers'
-:class:`drivers.printer_link.PrinterLink`: a named DeviceLink, its state, connect, wait and close;
-an :class:`Exchange` drives a driver's sans-IO host codec over the link for one request.
+the link dropped, so the next request starts on a fresh connection. A session counts as a
+success only once a request got through: one the device closes before that (it accepts and
+closes at once) is a failed attempt and backs off like a refused connect. (A device that does
+not answer costs each request its reply timeout, so it cannot make a reconnect storm.)
+:class:`DeviceClient` is the base of the readers' :class:`drivers.reader_link.ReaderLink` and
+the printers' :class:`drivers.printer_link.PrinterLink`: a named DeviceLink, its state, connect,
+wait and close; an :class:`Exchange` drives a driver's sans-IO host codec over the link for one
+request.
 """
 
 from __future__ import annotations
@@ -206,6 +210,7 @@ class DeviceLink:
         self._lock = asyncio.Lock()
         self._retry_at = 0.0
         self._connected = asyncio.Event()
+        self._proven = False  # a request got through on the current connection
 
     @property
     def link_state(self) -> LinkState:
@@ -236,7 +241,7 @@ class DeviceLink:
         self._link = link
         self.state = LinkState.CONNECTED
         self._connected.set()
-        self.policy.on_success()
+        self._proven = False  # the policy hears of success once a request gets through
         return link
 
     async def connect(self) -> None:
@@ -260,15 +265,22 @@ class DeviceLink:
             await asyncio.sleep(wait)
         raise DeviceUnavailable(f"{self.name}: closed")
 
-    async def _drop(self, reason: str) -> None:
+    async def _drop(self, reason: str, *, closed: bool = False) -> None:
+        """Forget the connection; ``closed``: the device ended it (or the link broke)."""
         link, self._link = self._link, None
-        if link is not None:
+        if link is not None and self._proven:
             log.warning("%s: link dropped: %s", self.name, reason)
+        if link is not None:
             await link.close()
         self._connected.clear()
-        if self.state is not LinkState.CLOSED:
-            self.state = LinkState.DISCONNECTED
+        if self.state is LinkState.CLOSED:
+            return
+        self.state = LinkState.DISCONNECTED
+        if self._proven or link is None or not closed:
             self._retry_at = 0.0  # a drop is not a failed attempt: reconnect at the next request
+        else:  # closed before any request got through: a failed attempt (the policy logs once)
+            delay = self.policy.on_failure(ConnectionError(f"dropped before any reply: {reason}"))
+            self._retry_at = asyncio.get_running_loop().time() + delay
 
     @contextlib.asynccontextmanager
     async def exchange(self) -> AsyncIterator[Link]:
@@ -287,11 +299,14 @@ class DeviceLink:
             try:
                 await link.discard_input()
                 yield link
+                if not self._proven:
+                    self._proven = True
+                    self.policy.on_success()
             except TimeoutError as exc:  # before OSError: TimeoutError is one
                 await self._drop("no reply in time")
                 raise DeviceUnavailable(f"{self.name}: no reply in time") from exc
             except (ConnectionError, OSError) as exc:
-                await self._drop(str(exc) or type(exc).__name__)
+                await self._drop(str(exc) or type(exc).__name__, closed=True)
                 raise DeviceUnavailable(
                     f"{self.name}: connection lost: {exc or type(exc).__name__}"
                 ) from exc
