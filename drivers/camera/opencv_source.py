@@ -71,6 +71,7 @@ class OpenCvCamera:
         self.logger = logger or logging.getLogger("linectl.devices.camera")
         self.state = LinkState.DISCONNECTED
         self.frames_read = 0
+        self.protocol_errors = 0  # frames come through OpenCV: no wire protocol of ours
         self._cap: cv2.VideoCapture | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"capture-{name}")
         self._retry_at = 0.0

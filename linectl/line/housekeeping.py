@@ -1,5 +1,7 @@
 """The line's housekeeping stage: queue depth for the measured speed, pool level and outbox
-backlog from the ledger, auto-unsuspend after a refill, and the camera's link coming back.
+backlog from the ledger, auto-unsuspend after a refill, the camera's link coming back, and its
+stream errors (counted in status; above ``STREAM_ERRORS_ALARM`` in ``STREAM_ERRORS_WINDOW_S``
+the alarm ``camera-stream-errors``, cleared after a window without any).
 
 It runs every ``every_s`` while packs may move, every ``idle_s`` while the line stands, and at
 once when woken (serials added to the pool)."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections import deque
 
 from drivers.interfaces import Camera, LinkState
 from linectl.ledger import Ledger, SerialState
@@ -21,6 +24,9 @@ from linectl.line.printing import Feeding, may_move
 from linectl.line.state import LineMirror, Tally
 from linectl.line.supervisor import Supervisor
 from standards.packml import PackMLState
+
+STREAM_ERRORS_WINDOW_S = 10.0
+STREAM_ERRORS_ALARM = 10  # more than this many in the window: a cable or network to look at
 
 
 class Housekeeping:
@@ -65,6 +71,7 @@ class Housekeeping:
         self.queue_ahead_s = queue_ahead_s
         self.queue_depth_max = queue_depth_max
         self._asked = asyncio.Event()
+        self._stream_errors: deque[tuple[float, int]] = deque()  # (when, camera's count then)
 
     def wake(self) -> None:
         """Serials were added to the pool (upstream refill): re-check it now."""
@@ -82,6 +89,7 @@ class Housekeeping:
             self._asked.clear()
             if self.camera.link_state is LinkState.CONNECTED:
                 self.health.back("camera")
+            self.stream_errors(loop.time())
             self.feeder.depth = self.wanted_depth()
             batch = self.mirror.batch
             if batch is not None and (asked or loop.time() >= next_check):
@@ -98,6 +106,26 @@ class Housekeeping:
                 ):
                     self.supervisor.spawn(self.commands.auto_unsuspend(), "unsuspend")
             self.mirror.changed()
+
+    def stream_errors(self, now: float) -> None:
+        """Count the camera's stream errors in status; alarm while they come too often."""
+        total = self.camera.protocol_errors
+        self.tally.counters["camera_stream_errors"] = total
+        seen = self._stream_errors
+        seen.append((now, total))
+        while len(seen) > 1 and now - seen[1][0] >= STREAM_ERRORS_WINDOW_S:
+            seen.popleft()  # seen[0] stays the newest sample at least a window old
+        recent = total - seen[0][1]
+        if recent > STREAM_ERRORS_ALARM:
+            self.alarms.raise_(
+                "camera-stream-errors",
+                f"camera frame stream: {recent} errors (bad CRC or garbage) in the last "
+                f"{STREAM_ERRORS_WINDOW_S:g} s; frames lost are rejects: check its cable or "
+                "network",
+                holds=False,
+            )
+        elif recent == 0 and now - seen[0][0] >= STREAM_ERRORS_WINDOW_S:
+            self.alarms.clear("camera-stream-errors")
 
     def wanted_depth(self) -> int:
         """Jobs to keep queued: enough for ``queue_ahead_s`` of line time at today's speed."""

@@ -28,6 +28,7 @@ COUNTER_NAMES = (
     "verdicts_late",
     "verdicts_unsent",
     "frames_dropped",
+    "camera_stream_errors",
     "packs_gated",
     "packs_unserialised",
     "commissioned",

@@ -123,6 +123,7 @@ class FakeCamera:
     def __init__(self) -> None:
         self.link_state = LinkState.CONNECTED
         self.queue: asyncio.Queue[Frame | None] = asyncio.Queue()
+        self.protocol_errors = 0
 
     async def connect(self) -> None: ...
     async def close(self) -> None: ...
