@@ -228,13 +228,15 @@ class Ledger:
         *,
         gtin: str | None = None,
         events: Sequence[OutboxEvent] = (),
+        skip_done: bool = False,
     ) -> int:
         """Move serials to ``to_state`` and queue ``events``, all or none; return how many.
 
         Raises IllegalTransition (naming serial, from and to state) if any one move is illegal,
         UnknownSerial / AmbiguousSerial / DuplicateSerial for bad references; nothing changes then.
         Without ``gtin`` each serial must be unique across GTINs in the ledger. A single serial
-        may be passed as a plain string.
+        may be passed as a plain string. With ``skip_done`` serials already in ``to_state`` are
+        left as they are (not counted), so settling the same serials twice is harmless.
         """
         check_actor(actor)
         if isinstance(serials, str):
@@ -242,6 +244,8 @@ class Ledger:
         to_state = SerialState(to_state)
         with self._db.write() as conn:
             rows = resolve_serials(conn, serials, gtin)
+            if skip_done:
+                rows = [row for row in rows if row.state is not to_state]
             if not rows:
                 return 0
             check_moves((row, to_state) for row in rows)

@@ -102,7 +102,8 @@ class Committer:
         return done
 
     async def scrap(self, serials: Sequence[str], reason: str) -> int:
-        """Encoded serials that never became a judged pack -> LabelScrapped with ``reason``."""
+        """Encoded serials that never became a judged pack -> LabelScrapped with ``reason``;
+        one already scrapped (a reject settled first) is left as it is."""
         if not serials:
             return 0
         async with self._lock:
@@ -110,8 +111,9 @@ class Committer:
 
             def write() -> int:
                 return self.ledger.transition(
-                    list(serials), SerialState.LABEL_SCRAPPED, self.actor, reason, gtin=gtin
-                )
+                    list(serials), SerialState.LABEL_SCRAPPED, self.actor, reason, gtin=gtin,
+                    skip_done=True,
+                )  # fmt: skip
 
             try:
                 return await asyncio.to_thread(write)

@@ -46,6 +46,20 @@ async def test_serials_without_a_pack_are_scrapped_with_their_reason(tmp_path: P
     assert line.ledger.reject_counts(line.batch) == {"cancelled": 2}
 
 
+async def test_scrapping_a_serial_already_rejected_scraps_the_others(tmp_path: Path) -> None:
+    # after a printer outage the cancelled queue may hold a serial whose pack was rejected
+    line = make_line(tmp_path / "ledger.db")
+    serials = line.ledger.take_for_encoding(line.batch, 3)
+    failed: list[str] = []
+    committer = Committer(line.ledger, line.factory, on_committed=print, on_failed=failed.append)
+    committer.add(UnitResult(serials[0], 1, unit_verdict(False), grade="F", reason="no-read"))
+    await committer.flush()
+    assert await committer.scrap(serials, "cancelled") == 2
+    assert failed == []
+    assert line.ledger.reject_counts(line.batch) == {"no-read": 1, "cancelled": 2}
+    assert line.ledger.state_counts(line.batch).get(SerialState.ENCODED, 0) == 0
+
+
 async def test_a_unit_the_ledger_refuses_is_reported_and_the_rest_committed(tmp_path: Path) -> None:
     line = make_line(tmp_path / "ledger.db")
     serials = line.ledger.take_for_encoding(line.batch, 2)
