@@ -7,8 +7,8 @@ so no serial call ever blocks the event loop. ``DeviceLink`` owns the connection
 connect with a timeout, ReconnectPolicy backoff between failed attempts, stale input flushed
 before each request, and every I/O failure or reply timeout turned into DeviceUnavailable with
 the link dropped, so the next request starts on a fresh connection. A session counts as a
-success only once a request got through: one the device closes before that (it accepts and
-closes at once) is a failed attempt and backs off like a refused connect. (A device that does
+success once a request got through: one the device closes before it said anything (it accepts
+and closes at once) is a failed attempt and backs off like a refused connect. (A device that does
 not answer costs each request its reply timeout, so it cannot make a reconnect storm.)
 :class:`DeviceClient` is the base of the readers' :class:`drivers.reader_link.ReaderLink` and
 the printers' :class:`drivers.printer_link.PrinterLink`: a named DeviceLink, its state, connect,
@@ -49,6 +49,11 @@ class Link(Protocol):
 
     description: str
 
+    @property
+    def heard(self) -> bool:
+        """Whether the device has sent anything on this connection."""
+        ...
+
     async def open(self) -> None: ...
     async def write(self, data: bytes) -> None: ...
     async def read(self) -> bytes: ...  # waits for bytes; ConnectionError on EOF
@@ -61,6 +66,7 @@ class _Receiver(asyncio.Protocol):
         self.buffer = bytearray()
         self.arrived = asyncio.Event()
         self.lost = False
+        self.heard = False
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -69,6 +75,7 @@ class _Receiver(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self.heard = True
         self.arrived.set()
 
     def eof_received(self) -> bool:
@@ -93,6 +100,10 @@ class TcpLink:
         loop = asyncio.get_running_loop()
         _, rx = await loop.create_connection(_Receiver, self.host, self.port)
         self._rx = rx
+
+    @property
+    def heard(self) -> bool:
+        return self._rx is not None and self._rx.heard
 
     def _receiver(self) -> _Receiver:
         if self._rx is None or self._rx.transport is None:
@@ -136,6 +147,7 @@ class SerialLink:
         self.description = f"serial://{port}@{baudrate}"
         self._serial: serial.Serial | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self.heard = False
 
     async def _call(self, fn: Callable[[], Any]) -> Any:
         if self._thread is None:
@@ -174,6 +186,7 @@ class SerialLink:
         while True:
             chunk: bytes = await self._call(lambda: port.read(max(1, port.in_waiting)))
             if chunk:
+                self.heard = True
                 return chunk
 
     async def discard_input(self) -> None:
@@ -268,6 +281,7 @@ class DeviceLink:
     async def _drop(self, reason: str, *, closed: bool = False) -> None:
         """Forget the connection; ``closed``: the device ended it (or the link broke)."""
         link, self._link = self._link, None
+        silent = link is not None and not self._proven and not link.heard
         if link is not None and self._proven:
             log.warning("%s: link dropped: %s", self.name, reason)
         if link is not None:
@@ -276,9 +290,9 @@ class DeviceLink:
         if self.state is LinkState.CLOSED:
             return
         self.state = LinkState.DISCONNECTED
-        if self._proven or link is None or not closed:
+        if not (closed and silent):
             self._retry_at = 0.0  # a drop is not a failed attempt: reconnect at the next request
-        else:  # closed before any request got through: a failed attempt (the policy logs once)
+        else:  # closed before the device said anything: a failed attempt (the policy logs once)
             delay = self.policy.on_failure(ConnectionError(f"dropped before any reply: {reason}"))
             self._retry_at = asyncio.get_running_loop().time() + delay
 

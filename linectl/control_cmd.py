@@ -184,6 +184,8 @@ def _scalar(value: Any) -> str:
 
 
 def _state(value: Any) -> str:
+    if isinstance(value, dict) and value.get("unknown"):
+        return str(value["unknown"])
     if isinstance(value, dict) and "name" in value:
         number = value.get("number")
         return f"{value['name']} ({number})" if number is not None else str(value["name"])

@@ -59,6 +59,7 @@ class PlcClient(abc.ABC):
         self.policy = policy or ReconnectPolicy(name)
         self.state = LinkState.DISCONNECTED
         self.events_lost = 0  # gate events overwritten before this driver read them
+        self._cause = ""  # why the last connect failed or the link was lost
         self._clock = clock
         self._retry_at = 0.0
         self._lock = asyncio.Lock()
@@ -208,8 +209,9 @@ class PlcClient(abc.ABC):
             if self.state is not LinkState.CONNECTED:
                 wait = self._retry_at - self._now()
                 if wait > 0:
+                    cause = f" ({self._cause})" if self._cause else ""
                     raise DeviceUnavailable(
-                        f"{self.name}: not connected; next attempt in {wait:.2f} s"
+                        f"{self.name}: not connected{cause}; next attempt in {wait:.2f} s"
                     )
                 await self._connect_now()
             try:
@@ -238,11 +240,13 @@ class PlcClient(abc.ABC):
                 self.state = LinkState.DISCONNECTED
             fatal = not isinstance(e, DeviceUnavailable)
             self._retry_at = self._now() + self.policy.on_failure(e, fatal=fatal)
+            self._cause = str(e)
             raise
         if self.state is LinkState.CLOSED:  # closed while connecting
             await self._drop()
             raise DeviceUnavailable(f"{self.name}: closed")
         self.state = LinkState.CONNECTED
+        self._cause = ""
         self.policy.on_success()
 
     async def _lost(self, error: DeviceUnavailable) -> None:
@@ -251,6 +255,7 @@ class PlcClient(abc.ABC):
         self.state = LinkState.DISCONNECTED
         await self._drop()
         self._retry_at = self._now() + self.policy.on_failure(error)
+        self._cause = str(error)
 
     async def _check_map(self) -> None:
         expected = [sig.MAP_VERSION, sig.VERDICT_SLOTS, sig.EVENT_SLOTS]

@@ -125,6 +125,11 @@ class Commands:
             raise CommandRefused("a command needs the user who gives it")
         if self.mirror.phase != "running":
             raise CommandRefused(f"linectl is {self.mirror.phase}")
+        if not self.health.connected("plc"):  # its last state seen may be long gone
+            raise CommandRefused(
+                f"the PLC is unreachable, the line's state unknown "
+                f"({self.health.health['plc'].error}): wait until it answers again"
+            )
         before = self.mirror.state_name()
         if command in _PASS_THROUGH:
             await self._plc(_PASS_THROUGH[command])

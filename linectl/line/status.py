@@ -54,6 +54,12 @@ class StatusSources:
 def line_status(src: StatusSources) -> dict[str, Any]:
     """The status document of the line (JSON-serialisable)."""
     state = src.mirror.plc_state
+    plc = src.health.health.get("plc")
+    unknown = None
+    if plc is not None and not plc.connected:  # the last state seen may be long gone
+        seen = state.name if state is not None else "none"
+        unknown = f"PLC unreachable, state unknown (last reported {seen}): {plc.error}"
+        state = None
     wo = src.mirror.batch
     tally, tracker, feeder = src.tally, src.tracker, src.feeder
     upstream = src.upstream()
@@ -63,7 +69,8 @@ def line_status(src: StatusSources) -> dict[str, Any]:
         "state": {
             "name": state.name if state is not None else None,
             "number": int(state) if state is not None else None,
-        },
+        }
+        | ({"unknown": unknown} if unknown else {}),
         "batch": None
         if wo is None
         else {

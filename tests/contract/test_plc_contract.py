@@ -304,6 +304,10 @@ async def test_a_plc_with_another_signal_map_is_refused(rig: Rig) -> None:
         with pytest.raises(DeviceError, match="signal map is version 2") as refused:
             await plc.connect()
         assert not isinstance(refused.value, DeviceUnavailable)
+        # the requests in the backoff that follows still name the cause, not only "not connected"
+        with pytest.raises(DeviceUnavailable, match="next attempt") as waiting:
+            await plc.read_snapshot()
+        assert "signal map is version 2" in str(waiting.value)
 
 
 async def test_gate_events_lost_to_an_overrun_are_counted(rig: Rig) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from drivers.interfaces import DeviceError
 from linectl.line.alarms import Alarm
 from linectl.line.commands import Commands
 from linectl.line.control import Command, CommandRefused
@@ -94,6 +95,20 @@ async def test_commands_are_refused_while_linectl_is_not_running() -> None:
     seams.mirror.phase = "recovering"
     with pytest.raises(CommandRefused, match="recovering"):
         await stage.run(Command.STOP, user="alice")
+
+
+async def test_commands_are_refused_naming_the_cause_while_the_plc_is_unreachable() -> None:
+    # the PLC may have held the line meanwhile: the EXECUTE last seen is no ground to refuse on
+    seams, plc = Seams(), FakePlc()
+    stage, _, audit = commands(seams, plc)
+    seams.mirror.plc_state = S.EXECUTE
+    seams.health.lost("plc", DeviceError("plc: PLC signal map is version 2, linectl needs 1"))
+    for command in (Command.UNHOLD, Command.HOLD):
+        with pytest.raises(CommandRefused) as refused:
+            await stage.run(command, user="alice")
+        assert "PLC is unreachable, the line's state unknown" in str(refused.value)
+        assert "signal map is version 2" in str(refused.value)
+    assert plc.commands == [] and audit.rows == []
 
 
 async def test_hold_is_passed_to_the_plc_and_audited_with_user_and_reason() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from drivers.interfaces import DeviceError
 from linectl.config import LineSection
+from linectl.control_cmd import format_status
 from linectl.line.events import DeviceBack, DeviceLost
 from linectl.line.packs import PackRecord
 from linectl.line.status import StatusSources, line_status
@@ -61,26 +63,34 @@ def test_the_status_document_is_read_from_the_shared_objects() -> None:
         biz_location="urn:epc:id:sgln:0950600.01343.0",
         company_prefix_length=7,
     )
-    status = line_status(
-        StatusSources(
-            line,
-            seams.mirror,
-            seams.tally,
-            seams.packs,
-            seams.tracker,
-            f,
-            inspection(seams, FakePlc()),
-            seams.alarms,
-            seams.health,
-            50,
-            ["linectl x: boom"],
-            None,
-            lambda: None,
-        )
+    sources = StatusSources(
+        line,
+        seams.mirror,
+        seams.tally,
+        seams.packs,
+        seams.tracker,
+        f,
+        inspection(seams, FakePlc()),
+        seams.alarms,
+        seams.health,
+        50,
+        ["linectl x: boom"],
+        None,
+        lambda: None,
     )
+    status = line_status(sources)
     assert status["state"] == {"name": "EXECUTE", "number": int(PackMLState.EXECUTE)}
     assert status["counters"]["verdicts_good"] == 3 and status["counters"]["in_flight"] == 1
     assert status["pool"] == {"available": 40, "written_ahead": 0, "low_water": 50, "low": True}
     assert status["upstream"] == {"backlog": None} and status["packing"] is None
     assert set(status["devices"]) == {"plc", "printer", "camera"}
     assert status["failures"] == ["linectl x: boom"]
+    # the PLC stops answering: its last state may be long gone, and status says so
+    seams.health.lost("plc", DeviceError("plc: not connected (map version 2); next attempt in 9 s"))
+    state = line_status(sources)["state"]
+    assert state["name"] is None and state["number"] is None
+    assert state["unknown"] == (
+        "PLC unreachable, state unknown (last reported EXECUTE): "
+        "plc: not connected (map version 2); next attempt in 9 s"
+    )
+    assert format_status({"state": state}).startswith("state: PLC unreachable, state unknown")
