@@ -45,6 +45,8 @@ from linectl.service.api_auth import (
     require,
     signed_action,
 )
+from linectl.service.audit_api import add_audit_routes
+from linectl.service.batches_api import add_batch_routes
 from linectl.service.event_feed import EventFeeds
 from linectl.service.problems import (
     MAX_REASON,
@@ -161,11 +163,6 @@ async def _get_status(request: web.Request) -> web.Response:
     return web.json_response(request.app[_CONTROL].status(), dumps=dumps)
 
 
-async def _get_alarms(request: web.Request) -> web.Response:
-    await require(request, Permission.VIEW, "see the alarms")
-    return web.json_response({"alarms": request.app[_CONTROL].alarms()}, dumps=dumps)
-
-
 async def _get_counters(request: web.Request) -> web.Response:
     await require(request, Permission.VIEW, "see the counters")
     status = request.app[_CONTROL].status()
@@ -239,13 +236,14 @@ def _build_app(control: LineControl, identity: Identity) -> web.Application:
     app[_FEEDS] = EventFeeds(control)
     app.on_shutdown.append(_end_feeds)
     app.router.add_get("/v1/status", _get_status, allow_head=False)
-    app.router.add_get("/v1/alarms", _get_alarms, allow_head=False)
     app.router.add_get("/v1/counters", _get_counters, allow_head=False)
     app.router.add_get("/v1/events", _get_events, allow_head=False)
     app.router.add_post("/v1/commands", _post_command)
     app.router.add_post("/v1/batches/{batch}/release", post_release)
     app.router.add_get("/v1/users", get_users, allow_head=False)
     add_reject_routes(app, control)
+    add_audit_routes(app, control)  # also GET /v1/alarms, with their acknowledgements
+    add_batch_routes(app)
     add_session_routes(app, identity)
     return app
 
