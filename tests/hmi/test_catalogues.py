@@ -9,6 +9,7 @@ from babel.messages.pofile import read_po
 from linectl.hmi import i18n
 from linectl.hmi.pages import STATE_NAMES, TEMPLATES
 from linectl.identity import SIGNED_ACTIONS, Role
+from linectl.ledger import WorkOrderStatus
 from linectl.line.reasons import RejectReason
 
 
@@ -30,6 +31,7 @@ def keyed_messages() -> set[str]:
     keys |= {f"role:{role.value}" for role in Role}
     keys |= {f"reason:{reason.value}" for reason in RejectReason}
     keys |= {f"meaning:{m}" for meanings in SIGNED_ACTIONS.values() for m in meanings}
+    keys |= {f"status:{status.value}" for status in WorkOrderStatus}
     keys |= {"connected", "lost", "holds the line", "none"}
     return keys
 
