@@ -94,7 +94,7 @@ async def test_supervision_at_the_hmi_batch_alarm_signed_unhold_and_audit(tmp_pa
             await run(type_into, b, "#create-expiry", "281130")
             await run(type_into, b, "#create-quantity", "2400")
             await run(fill_materials, b, [("carton", "C-2026-11"), ("leaflet", "PIL-v3")])
-            await run(type_into, b, "input[name=reason]:not([type=hidden])", XSS)
+            await run(type_into, b, "#create-reason", XSS)
             await run(click, b, "#create")
             made = await run(wait_text, b, "#message", "created")
             assert f"work order {NEW} created: GTIN {GTIN}, lot L-HMI-7, 2400 packs" in str(made)
@@ -109,9 +109,17 @@ async def test_supervision_at_the_hmi_batch_alarm_signed_unhold_and_audit(tmp_pa
             ]
             assert names[:2] == ["carton", "leaflet"]  # the product's materials, to give lots for
             await run(fill_materials, b, [("carton", "C-1"), ("leaflet", "P-1")])
+            await run(Select(b.find_element(By.ID, "create-product")).select_by_value, "")
+            names = [
+                e.get_attribute("value") for e in b.find_elements(By.CSS_SELECTOR, ".material-name")
+            ]
+            assert names[:2] == ["", ""]  # another product: its materials are typed in
+            await run(Select(b.find_element(By.ID, "create-product")).select_by_value, f"{GTIN}|DE")
+            await run(fill_materials, b, [("carton", "C-1"), ("leaflet", "P-1")])
             await run(click, b, "#create")
             refused = await run(wait_text, b, "#message", "expiry")
             assert "B-HMI-BAD" not in await run(text_of, b, "#work-orders"), refused
+            await run(b.execute_script, "document.getElementById('work-orders').scrollIntoView()")
             await run(b.save_screenshot, str(tmp_path / "supervision-batch.png"))
             await run(log_out, b)
 
