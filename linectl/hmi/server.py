@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from linectl.config import LineConfig, load_config
-from linectl.hmi import actions, batches, i18n, pages, records, screens
+from linectl.hmi import actions, aggregation, batches, i18n, pages, records, screens
 from linectl.hmi.daemon_link import DaemonLink
 from linectl.hmi.security import SESSIONS, security
 from linectl.hmi.sessions import LoginLimit, Sessions
@@ -77,6 +77,7 @@ def build_app(config: LineConfig, link: DaemonLink, token: str) -> web.Applicati
     actions.add_action_routes(app)
     batches.add_batch_routes(app)
     records.add_record_routes(app)
+    aggregation.add_aggregation_routes(app)
     return app
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from linectl.config import ControlSection
+from linectl.config import ControlSection, LineSection
 from linectl.identity import (
     CONTROL_PERMISSIONS,
     Identity,
@@ -57,6 +57,7 @@ from linectl.service.problems import (
     problem,
 )
 from linectl.service.rejects_api import add_reject_routes
+from linectl.service.rework_api import add_rework_routes
 from linectl.service.sessions_api import add_session_routes
 
 __all__ = [
@@ -229,7 +230,9 @@ async def _post_command(request: web.Request) -> web.Response:
     return web.json_response(answer, dumps=dumps)
 
 
-def _build_app(control: LineControl, identity: Identity) -> web.Application:
+def _build_app(
+    control: LineControl, identity: Identity, line: LineSection | None = None
+) -> web.Application:
     app = web.Application(middlewares=[_errors, auth], client_max_size=_MAX_BODY)
     app[_CONTROL] = control
     app[IDENTITY] = identity
@@ -244,6 +247,7 @@ def _build_app(control: LineControl, identity: Identity) -> web.Application:
     add_reject_routes(app, control)
     add_audit_routes(app, control)  # also GET /v1/alarms, with their acknowledgements
     add_batch_routes(app)
+    add_rework_routes(app, control, line)
     add_session_routes(app, identity)
     return app
 
@@ -325,10 +329,12 @@ async def start_control_api(
     config: ControlSection,
     *,
     identity: Identity,
+    line: LineSection | None = None,
 ) -> ControlApi:
     """Serve the control API for ``control`` as configured (Unix socket if set, else TCP);
-    ``identity`` authenticates each request against the line's ledger."""
-    app = _build_app(control, identity)
+    ``identity`` authenticates each request against the line's ledger; ``line`` (the daemon's
+    ``[line]``) lets it carry out rework, which writes EPCIS events for the line."""
+    app = _build_app(control, identity, line)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
     )

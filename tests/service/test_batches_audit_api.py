@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from linectl.config import ControlSection, IdentitySection
+from linectl.config import ControlSection, IdentitySection, parse_config
 from linectl.identity import Identity
 from linectl.ledger import Ledger
 from linectl.ledger.identity_rows import find_audit
@@ -204,3 +204,45 @@ async def test_the_audit_trail_is_for_supervisor_qa_and_admin_and_filters_by_bat
     assert batches == ["B-2", "B-HMI-1"]  # newest first
     status, problem = await call(http, api, tokens["qa.quinn"], "GET", "/v1/audit?limit=0")
     assert status == 400 and problem["field"] == "limit"
+
+
+@pytest.fixture
+async def rework_api(
+    line: StandInLine, identity: Identity, tmp_path: Path
+) -> AsyncIterator[ControlApi]:
+    section = parse_config(
+        {
+            "line": {"id": "l1", "read_point": "urn:epc:id:sgln:0950600.01343.1",
+                     "biz_location": "urn:epc:id:sgln:0950600.01343.0",
+                     "company_prefix_length": 7},
+            "ledger": {"path": "line.db"},
+        },
+        tmp_path / "line.toml",
+    ).line  # fmt: skip
+    served = await start_control_api(
+        line, ControlSection().model_copy(update={"port": 0}), identity=identity, line=section
+    )
+    yield served
+    await served.close()
+
+
+async def test_rework_is_signed_by_a_role_with_rework_and_a_bad_container_is_named(
+    rework_api: ControlApi, http: aiohttp.ClientSession, tokens: dict[str, str], people: People
+) -> None:
+    sscc = "009506000100000017"
+    body = {"action": "reopen", "sscc": sscc, "reason": "wrong count"}
+    status, problem = await call(http, rework_api, tokens["op.olga"], "POST", "/v1/rework", body)
+    assert status == 403 and "rework" in problem["detail"]
+    status, problem = await call(http, rework_api, tokens["sv.sam"], "POST", "/v1/rework", body)
+    assert status == 400 and problem["field"] == "signature"
+    wrong = body | {"signature": {"password": "not-his", "meaning": "performed"}}
+    status, problem = await call(http, rework_api, tokens["sv.sam"], "POST", "/v1/rework", wrong)
+    assert status == 403
+    signed = body | {"signature": {"password": people.passwords["sv.sam"], "meaning": "performed"}}
+    status, problem = await call(http, rework_api, tokens["sv.sam"], "POST", "/v1/rework", signed)
+    assert status == 409 and sscc in problem["detail"], problem
+    replace = signed | {"action": "replace", "serial": "S1"}
+    status, problem = await call(http, rework_api, tokens["sv.sam"], "POST", "/v1/rework", replace)
+    assert status == 400 and problem["field"] == "new_serial"
+    status, view = await call(http, rework_api, tokens["op.olga"], "GET", "/v1/aggregation")
+    assert status == 200 and view == {"packing": None, "labels": []}
