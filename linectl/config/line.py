@@ -38,6 +38,7 @@ class LineSection(Section):
         "https://id.gs1.org"
     )
     timezone_offset: Annotated[str, Field(pattern=r"^[+-](0\d|1[0-4]):[0-5]\d$")] = "+00:00"
+    target_packs_per_minute: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
     @field_validator("read_point", "biz_location")
     @classmethod

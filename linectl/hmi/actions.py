@@ -30,6 +30,8 @@ MAX_REASON = 1000
 MAX_BATCH = 64
 MAX_NAME = 64
 MAX_PASSWORD = 1024
+UNHOLD_REJECT = "line.unhold-reject"
+SIGNATURE_REQUIRED = "signature-required"
 LINE_COMMANDS = ("start", "stop", "hold", "unhold", "reset", "suspend", "unsuspend", "clear")
 
 
@@ -58,7 +60,7 @@ def field(form: Any, name: str, limit: int, what: str, *, required: bool = True)
     return value
 
 
-def _back(request: web.Request, path: str, message: str, *, error: bool) -> web.HTTPSeeOther:
+def back_with(request: web.Request, path: str, message: str, *, error: bool) -> web.HTTPSeeOther:
     """Back to ``path`` with a one-time message (kept in the session, not the URL)."""
     session = session_of(request)
     session.flash = (message, error)
@@ -124,7 +126,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 # --- the line ------------------------------------------------------------------------------------
 
 
-async def _ask_daemon(
+async def ask_daemon(
     request: web.Request, method: str, path: str, body: dict[str, Any]
 ) -> tuple[bool, str, dict[str, Any]]:
     """(ok, message, answer) of a user's request to the daemon, with their own session."""
@@ -143,29 +145,73 @@ async def _ask_daemon(
 
 
 async def command(request: web.Request) -> web.StreamResponse:
-    """Start, stop, hold, unhold ... with a reason (and a batch for start)."""
+    """Start, stop, hold, unhold ... with a reason (and a batch for start).
+
+    An unhold the daemon says is a signed action (after an unconfirmed reject) comes back as
+    the signature dialog; sent again from it, it carries the password and the meaning.
+    """
     form = await request.post()
     session = session_of(request)
     back = "/batch" if form.get("from") == "batch" else "/"
     name = str(form.get("command", ""))
     if name not in LINE_COMMANDS:
-        raise _back(request, back, f"unknown command {name[:20]!r}", error=True)
+        raise back_with(request, back, f"unknown command {name[:20]!r}", error=True)
     if not session.may(name):
         log.warning("HMI refused a command", user=session.user, role=session.role, command=name)
         raise web.HTTPForbidden(text=f"{session.user} ({session.role}) may not {name}")
+    signing = name == "unhold" and "password" in form
     try:
-        reason = field(form, "reason", MAX_REASON, "the reason", required=name == "hold")
+        reason = field(form, "reason", MAX_REASON, "the reason", required=name == "hold" or signing)
         batch = field(form, "batch", MAX_BATCH, "the batch", required=False) or None
+        signature = None
+        if signing:
+            if not session.may(Permission.UNHOLD_REJECT):
+                what = "unhold after an unconfirmed reject"
+                raise web.HTTPForbidden(text=f"{session.user} ({session.role}) may not {what}")
+            password = field(form, "password", MAX_PASSWORD, "your password")
+            signature = {"password": password, "meaning": _meaning(form, UNHOLD_REJECT)}
     except Refused as exc:
-        raise _back(request, back, str(exc), error=True) from None
+        if signing:
+            return _unhold_dialog(request, reason=str(form.get("reason", ""))[:MAX_REASON],
+                                  message=str(exc))  # fmt: skip
+        raise back_with(request, back, str(exc), error=True) from None
     body: dict[str, Any] = {"command": name, "reason": reason}
     if batch is not None and name == "start":
         body["batch"] = batch
-    ok, message, doc = await _ask_daemon(request, "POST", "/v1/commands", body)
+    if signature is not None:
+        body["signature"] = signature
+    ok, message, doc = await ask_daemon(request, "POST", "/v1/commands", body)
+    kind = str(doc.get("type", "")).rsplit(":", 1)[-1]
+    if not ok and name == "unhold" and kind == SIGNATURE_REQUIRED and not signing:
+        return _unhold_dialog(request, reason=reason, message=None)  # the daemon asks to sign
+    refused = not ok and name == "unhold" and doc.get("status") == 403
+    if refused and (signing or kind == "permission-denied"):
+        return _unhold_dialog(request, reason=reason, message=message)  # say why, ask again
     if ok:
         state = ((doc.get("status") or {}).get("state") or {}).get("name")
         message = f"{name}: {state}" + (f" ({reason})" if reason else "")
-    raise _back(request, back, message, error=not ok)
+        if sig := doc.get("signature"):
+            message += f", signed by {sig.get('by')} ({sig.get('meaning')})"
+    raise back_with(request, back, message, error=not ok)
+
+
+def _unhold_dialog(request: web.Request, *, reason: str, message: str | None) -> web.Response:
+    """The signature dialog for an unhold after an unconfirmed reject (password, meaning)."""
+    session = session_of(request)
+    alarm = next(
+        (a for a in request.app[LINK].view.status.get("alarms") or []
+         if isinstance(a, dict) and a.get("code") == "reject-unconfirmed"),
+        None,
+    )  # fmt: skip
+    return render(request).page(
+        request,
+        "unhold_sign.html",
+        reason=reason,
+        alarm=alarm,
+        may_sign=session.may(Permission.UNHOLD_REJECT),
+        message=message,
+        error=message is not None,
+    )
 
 
 async def close_batch(request: web.Request) -> web.StreamResponse:
@@ -179,18 +225,18 @@ async def close_batch(request: web.Request) -> web.StreamResponse:
         password = field(form, "password", MAX_PASSWORD, "your password")
         meaning = _meaning(form, "batch.close")
     except Refused as exc:
-        raise _back(request, "/batch", str(exc), error=True) from None
+        raise back_with(request, "/batch", str(exc), error=True) from None
     batch = request.app[LINK].view.status.get("batch") or {}
     body = {
         "command": "close-batch",
         "reason": reason,
         "signature": {"password": password, "meaning": meaning},
     }
-    ok, message, doc = await _ask_daemon(request, "POST", "/v1/commands", body)
+    ok, message, doc = await ask_daemon(request, "POST", "/v1/commands", body)
     if ok:
         sig = doc.get("signature") or {}
         message = f"batch {batch.get('batch', '')} closed, signed by {sig.get('by')} ({meaning})"
-    raise _back(request, "/batch", message, error=not ok)
+    raise back_with(request, "/batch", message, error=not ok)
 
 
 async def release_batch(request: web.Request) -> web.StreamResponse:
@@ -205,15 +251,15 @@ async def release_batch(request: web.Request) -> web.StreamResponse:
         password = field(form, "password", MAX_PASSWORD, "your password")
         meaning = _meaning(form, "batch.release")
     except Refused as exc:
-        raise _back(request, "/batch", str(exc), error=True) from None
+        raise back_with(request, "/batch", str(exc), error=True) from None
     body = {"reason": reason, "signature": {"password": password, "meaning": meaning}}
-    ok, message, doc = await _ask_daemon(
+    ok, message, doc = await ask_daemon(
         request, "POST", f"/v1/batches/{quote(batch, safe='')}/release", body
     )
     if ok:
         sig = doc.get("signature") or {}
         message = f"batch {batch} released, signed by {sig.get('printed_name')} ({meaning})"
-    raise _back(request, "/batch", message, error=not ok)
+    raise back_with(request, "/batch", message, error=not ok)
 
 
 def _meaning(form: Any, action: str) -> str:

@@ -29,6 +29,7 @@ STATIC = Path(__file__).parent / "static"
 
 VIEW = web.AppKey("view", LineView)
 PUSH_INTERVAL = web.AppKey("push_interval", float)
+TARGET_SPEED = web.AppKey("target_speed", int)  # packs/min from [line]; 0: not configured
 KEEPALIVE_S = 15.0
 
 STATE_NAMES = (
@@ -126,7 +127,8 @@ def render(request: web.Request) -> Renderer:
 
 async def overview(request: web.Request) -> web.Response:
     view = request.app[VIEW]
-    return render(request).page(request, "overview.html", view=view.summary())
+    target = request.app[TARGET_SPEED] or None
+    return render(request).page(request, "overview.html", view=view.summary(), target=target)
 
 
 async def events(request: web.Request) -> web.StreamResponse:

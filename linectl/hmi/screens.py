@@ -1,4 +1,4 @@
-"""The HMI's screens beyond the overview: rejects (with camera images and charts).
+"""The HMI's rejects screen (camera images and charts) and the daemon credential of a request.
 
 Everything shown comes from the daemon through the control API, asked with the logged-in
 user's own credential (:func:`credential`), so the daemon checks the role again.
@@ -22,6 +22,17 @@ def credential(request: web.Request) -> str:
     """The token the daemon sees for this request: the user's own session at the daemon."""
     session = session_of(request)
     return session.token or request.app[OBSERVER]
+
+
+async def fetch(request: web.Request, path: str) -> tuple[dict[str, Any], str]:
+    """A document from the daemon, asked as the user; ({}, why) when it could not answer."""
+    try:
+        status, doc, _ = await request.app[LINK].call("GET", path, credential(request))
+    except DaemonUnavailable as exc:
+        return {}, str(exc)
+    if status == 200:
+        return doc, ""
+    return {}, str(doc.get("detail") or f"HTTP {status}")
 
 
 async def rejects(request: web.Request) -> web.Response:
@@ -63,30 +74,6 @@ async def reject_image(request: web.Request) -> web.Response:
     )
 
 
-async def batch(request: web.Request) -> web.Response:
-    """The batch: its work order and counts; start, the signed close and release."""
-    view = request.app[VIEW]
-    return render(request).page(
-        request,
-        "batch.html",
-        view=view.summary(),
-        batch=view.status.get("batch"),
-        last_batch=view.last_batch,
-    )
-
-
-async def alarms(request: web.Request) -> web.Response:
-    """Active alarms (from the daemon's status) and the raises and clears seen since the HMI
-    started."""
-    view = request.app[VIEW]
-    active = [a for a in view.status.get("alarms") or [] if isinstance(a, dict)]
-    return render(request).page(
-        request, "alarms.html", active=active, history=list(view.alarm_history)
-    )
-
-
 def add_screen_routes(app: web.Application) -> None:
-    app.router.add_get("/alarms", alarms)
-    app.router.add_get("/batch", batch)
     app.router.add_get("/rejects", rejects)
     app.router.add_get(r"/rejects/{seq}.png", reject_image)

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from linectl.config import LineConfig, load_config
-from linectl.hmi import actions, i18n, pages, screens
+from linectl.hmi import actions, aggregation, batches, i18n, pages, records, screens
 from linectl.hmi.daemon_link import DaemonLink
 from linectl.hmi.security import SESSIONS, security
 from linectl.hmi.sessions import LoginLimit, Sessions
@@ -65,6 +65,7 @@ def build_app(config: LineConfig, link: DaemonLink, token: str) -> web.Applicati
     app[screens.OBSERVER] = token
     app[pages.RENDER] = pages.Renderer(i18n.load_translations())
     app[pages.PUSH_INTERVAL] = 1.0 / hmi.push_per_s
+    app[pages.TARGET_SPEED] = config.line.target_packs_per_minute or 0
     app[SESSIONS] = Sessions(
         idle_s=hmi.idle_logout_min * 60.0,
         default_language=hmi.language,
@@ -74,6 +75,9 @@ def build_app(config: LineConfig, link: DaemonLink, token: str) -> web.Applicati
     pages.add_routes(app)
     screens.add_screen_routes(app)
     actions.add_action_routes(app)
+    batches.add_batch_routes(app)
+    records.add_record_routes(app)
+    aggregation.add_aggregation_routes(app)
     return app
 
 

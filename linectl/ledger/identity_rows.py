@@ -371,14 +371,19 @@ def find_audit(
     actor: str | None = None,
     since: str | None = None,
     batch: str | None = None,
+    command: str | None = None,
     limit: int = 1000,
+    newest_first: bool = False,
 ) -> list[AuditEntry]:
-    """Audit rows, oldest first, filtered by actor, time (ISO text, >=) and batch mentioned."""
+    """Audit rows, oldest first (or newest first), filtered by actor, time (ISO text, >=),
+    batch mentioned and command."""
+    order = "DESC" if newest_first else "ASC"
     found = rows.conn.execute(
         "SELECT id, at, actor, command, reason, before, after, prev_hash, row_hash FROM audit "
         "WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR "
         "json_extract(after, '$.batch') = ?3 OR json_extract(before, '$.batch') = ?3 OR "
-        "json_extract(after, '$.subject') = ?3) ORDER BY id LIMIT ?4",
-        (actor, since, batch, limit),
+        "json_extract(after, '$.subject') = ?3) AND (?5 IS NULL OR command = ?5) "
+        f"ORDER BY id {order} LIMIT ?4",
+        (actor, since, batch, limit, command),
     )
     return [AuditEntry(*row) for row in found]

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from linectl.config import ControlSection
+from linectl.config import ControlSection, LineSection
 from linectl.identity import (
     CONTROL_PERMISSIONS,
     Identity,
@@ -45,6 +45,8 @@ from linectl.service.api_auth import (
     require,
     signed_action,
 )
+from linectl.service.audit_api import add_audit_routes
+from linectl.service.batches_api import add_batch_routes
 from linectl.service.event_feed import EventFeeds
 from linectl.service.problems import (
     MAX_REASON,
@@ -55,6 +57,7 @@ from linectl.service.problems import (
     problem,
 )
 from linectl.service.rejects_api import add_reject_routes
+from linectl.service.rework_api import add_rework_routes
 from linectl.service.sessions_api import add_session_routes
 
 __all__ = [
@@ -161,11 +164,6 @@ async def _get_status(request: web.Request) -> web.Response:
     return web.json_response(request.app[_CONTROL].status(), dumps=dumps)
 
 
-async def _get_alarms(request: web.Request) -> web.Response:
-    await require(request, Permission.VIEW, "see the alarms")
-    return web.json_response({"alarms": request.app[_CONTROL].alarms()}, dumps=dumps)
-
-
 async def _get_counters(request: web.Request) -> web.Response:
     await require(request, Permission.VIEW, "see the counters")
     status = request.app[_CONTROL].status()
@@ -232,20 +230,24 @@ async def _post_command(request: web.Request) -> web.Response:
     return web.json_response(answer, dumps=dumps)
 
 
-def _build_app(control: LineControl, identity: Identity) -> web.Application:
+def _build_app(
+    control: LineControl, identity: Identity, line: LineSection | None = None
+) -> web.Application:
     app = web.Application(middlewares=[_errors, auth], client_max_size=_MAX_BODY)
     app[_CONTROL] = control
     app[IDENTITY] = identity
     app[_FEEDS] = EventFeeds(control)
     app.on_shutdown.append(_end_feeds)
     app.router.add_get("/v1/status", _get_status, allow_head=False)
-    app.router.add_get("/v1/alarms", _get_alarms, allow_head=False)
     app.router.add_get("/v1/counters", _get_counters, allow_head=False)
     app.router.add_get("/v1/events", _get_events, allow_head=False)
     app.router.add_post("/v1/commands", _post_command)
     app.router.add_post("/v1/batches/{batch}/release", post_release)
     app.router.add_get("/v1/users", get_users, allow_head=False)
     add_reject_routes(app, control)
+    add_audit_routes(app, control)  # also GET /v1/alarms, with their acknowledgements
+    add_batch_routes(app)
+    add_rework_routes(app, control, line)
     add_session_routes(app, identity)
     return app
 
@@ -327,10 +329,12 @@ async def start_control_api(
     config: ControlSection,
     *,
     identity: Identity,
+    line: LineSection | None = None,
 ) -> ControlApi:
     """Serve the control API for ``control`` as configured (Unix socket if set, else TCP);
-    ``identity`` authenticates each request against the line's ledger."""
-    app = _build_app(control, identity)
+    ``identity`` authenticates each request against the line's ledger; ``line`` (the daemon's
+    ``[line]``) lets it carry out rework, which writes EPCIS events for the line."""
+    app = _build_app(control, identity, line)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
     )

@@ -43,11 +43,14 @@ class HmiLine:
 async def serve_api(rig: Rig, port: int) -> ControlApi:
     identity = Identity(rig.ledger, IdentitySection())
     return await start_control_api(
-        rig.rt, ControlSection().model_copy(update={"port": port}), identity=identity
+        rig.rt,
+        ControlSection().model_copy(update={"port": port}),
+        identity=identity,
+        line=rig.config.line,
     )
 
 
-def hmi_config(rig: Rig, api_port: int, extra: str = "") -> str:
+def hmi_config(rig: Rig, api_port: int, extra: str = "", line_extra: str = "") -> str:
     tmp = rig.tmp
     return f"""
 [line]
@@ -55,6 +58,7 @@ id = "e2e-line"
 read_point = "urn:epc:id:sgln:0950600.01343.1"
 biz_location = "urn:epc:id:sgln:0950600.01343.0"
 company_prefix_length = 7
+{line_extra}
 
 [ledger]
 path = "{rig.config.ledger.path}"
@@ -72,7 +76,9 @@ token_file = "{tmp / "hmi.token"}"
 
 
 @contextlib.asynccontextmanager
-async def hmi_line(tmp: Path, hmi_extra: str = "", **rig_options: Any) -> AsyncIterator[HmiLine]:
+async def hmi_line(
+    tmp: Path, hmi_extra: str = "", line_extra: str = "", **rig_options: Any
+) -> AsyncIterator[HmiLine]:
     """The line (``line_rig`` options), its control API on a free port and the HMI process."""
     async with line_rig(tmp, **rig_options) as rig:
         people = People(rig.ledger.path)
@@ -82,7 +88,7 @@ async def hmi_line(tmp: Path, hmi_extra: str = "", **rig_options: Any) -> AsyncI
         try:
             api_port = int(api.url.rsplit(":", 1)[1])
             config = tmp / "hmi-line.toml"
-            config.write_text(hmi_config(rig, api_port, hmi_extra))
+            config.write_text(hmi_config(rig, api_port, hmi_extra, line_extra))
             log = tmp / "hmi.log"
             with log.open("wb") as err:
                 proc = await asyncio.create_subprocess_exec(

@@ -7,8 +7,10 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from linectl.hmi import i18n
+from linectl.hmi.aggregation import ACTIONS as REWORK_ACTIONS
 from linectl.hmi.pages import STATE_NAMES, TEMPLATES
 from linectl.identity import SIGNED_ACTIONS, Role
+from linectl.ledger import ContainerLevel, WorkOrderStatus
 from linectl.line.reasons import RejectReason
 
 
@@ -30,6 +32,9 @@ def keyed_messages() -> set[str]:
     keys |= {f"role:{role.value}" for role in Role}
     keys |= {f"reason:{reason.value}" for reason in RejectReason}
     keys |= {f"meaning:{m}" for meanings in SIGNED_ACTIONS.values() for m in meanings}
+    keys |= {f"status:{status.value}" for status in WorkOrderStatus}
+    keys |= {f"level:{level.value}" for level in ContainerLevel}
+    keys |= {f"rework:{action}" for action in REWORK_ACTIONS}
     keys |= {"connected", "lost", "holds the line", "none"}
     return keys
 

@@ -4,72 +4,16 @@ stand-in line with real users: headers, cookie flags, CSRF, origin, login rate l
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import pytest
 
-from linectl.config import ControlSection, IdentitySection, LineConfig, parse_config
 from linectl.hmi.security import CSP
-from linectl.hmi.server import RunningHmi, start_hmi
+from linectl.hmi.server import RunningHmi
 from linectl.hmi.sessions import COOKIE, Sessions
-from linectl.identity import Identity
-from linectl.ledger import Ledger
-from linectl.service.api import start_control_api
+from tests.hmi.conftest import csrf, login_form
 from tests.people import People
 from tests.service.standin_line import StandInLine
-
-
-@pytest.fixture
-async def hmi(tmp_path: Path) -> AsyncIterator[tuple[RunningHmi, People]]:
-    people = People(tmp_path / "line.db")
-    people.add("hmi", "machine")
-    people.token("hmi", tmp_path / "hmi.token")
-    people.add("op.olga", "operator", "Olga Operator")
-    with Ledger(people.path) as ledger:
-        api = await start_control_api(
-            StandInLine(),
-            ControlSection().model_copy(update={"port": 0}),
-            identity=Identity(ledger, IdentitySection()),
-        )
-        config: LineConfig = parse_config(
-            {
-                "line": {"id": "web", "read_point": "urn:epc:id:sgln:0950600.01343.1",
-                         "biz_location": "urn:epc:id:sgln:0950600.01343.0",
-                         "company_prefix_length": 7},
-                "ledger": {"path": str(people.path)},
-                "control": {"port": int(api.url.rsplit(":", 1)[1])},
-                "hmi": {"host": "127.0.0.1", "port": 0, "token_file": str(tmp_path / "hmi.token"),
-                        "login_attempts_per_min": 3},
-            },
-            tmp_path / "line.toml",
-        )  # fmt: skip
-        running = await start_hmi(config)
-        try:
-            yield running, people
-        finally:
-            await running.close()
-            await api.close()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as session:
-        yield session
-
-
-def csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
-
-
-async def login_form(http: aiohttp.ClientSession, url: str) -> tuple[str, Any]:
-    async with http.get(url + "login") as r:
-        return csrf(await r.text()), r
 
 
 async def test_every_answer_carries_a_strict_csp_and_the_cookie_is_secure_httponly_strict(
@@ -165,14 +109,16 @@ async def test_a_script_given_as_a_batch_name_is_shown_as_text(
 
 
 async def test_the_alarms_screen_lists_the_daemons_active_alarms(
-    hmi: tuple[RunningHmi, People], http: aiohttp.ClientSession
+    hmi: tuple[RunningHmi, People], http: aiohttp.ClientSession, line: StandInLine
 ) -> None:
     running, people = hmi
     view = running.link.view
     async with asyncio.timeout(30):  # the HMI has the daemon's snapshot first
         while not view.connected:
             await view.changed_since(view.version)
-    view.apply("alarm-raised", {"code": "printer-fault", "message": "ribbon <out>", "holds": True})
+    alarm = {"code": "printer-fault", "message": "ribbon <out>", "holds": True}
+    line.active_alarms.append(alarm | {"since": "2026-12-04T10:00:00.000Z"})
+    view.apply("alarm-raised", alarm)
     token, _ = await login_form(http, running.url)
     form = {"user": "op.olga", "password": people.passwords["op.olga"], "csrf": token}
     async with http.post(running.url + "login", data=form) as r:

@@ -149,7 +149,8 @@ async def test_alarms_lists_the_active_alarms(
     alarm = {"code": "REJECT_UNCONFIRMED", "message": "gate", "since": "2026-01-01T00:00:00Z"}
     line.active_alarms.append(alarm | {"holds": True})
     async with http.get(f"{api.url}/v1/alarms", headers=AUTH) as r:
-        assert await r.json() == {"alarms": [alarm | {"holds": True}]}
+        shown = alarm | {"holds": True, "acknowledged": None}
+        assert await r.json() == {"alarms": [shown], "acknowledgements": []}
 
 
 async def test_a_command_reaches_the_line_with_user_reason_and_batch(

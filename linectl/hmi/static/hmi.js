@@ -73,9 +73,17 @@
 
   window.linectlHmi = { onView: function (fn) { listeners.push(fn); }, labels: labels, lang: lang };
 
-  const source = new EventSource("/events");
-  source.addEventListener("view", function (e) { render(JSON.parse(e.data)); });
-  source.addEventListener("error", function () { showDisconnected(true); });
+  // One stream per shown page. A page the browser keeps for "back" (bfcache) must not keep its
+  // stream: the browser allows six connections to the HMI, and a form would wait for a seventh.
+  let source = null;
+  function follow() {
+    source = new EventSource("/events");
+    source.addEventListener("view", function (e) { render(JSON.parse(e.data)); });
+    source.addEventListener("error", function () { showDisconnected(true); });
+  }
+  window.addEventListener("pagehide", function () { if (source) source.close(); source = null; });
+  window.addEventListener("pageshow", function (e) { if (e.persisted || !source) follow(); });
+  follow();
 
   // the language picker submits itself on touch; the button stays for keyboards
   const picker = document.getElementById("language");
