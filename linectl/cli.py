@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from linectl.aggregation_cmd import add_aggregation_commands, chain_lines
-from linectl.config import ConfigError, load_config
+from linectl.config import ConfigError, LineSection, load_config
 from linectl.control_cmd import add_control_commands
 from linectl.identity import IdentityError, Principal, Role, Signatures
 from linectl.identity_cmd import (
@@ -20,6 +20,7 @@ from linectl.identity_cmd import (
     attach_key,
     audit_key,
     caller,
+    guard_reinit,
     identity_of,
     init_admin,
     sign_now,
@@ -38,6 +39,7 @@ from linectl.ledger.opening import open_ledger as open_existing
 from linectl.ledger.serial_file import read_serial_file
 from linectl.lifecycle import return_unused
 from linectl.resolver.command import add_resolver_commands
+from linectl.upstream.chain_head import export_chain_head
 from standards.gs1.checkdigit import has_valid_check_digit
 from standards.gs1.errors import Gs1Error
 from standards.gs1.scan import parse_scan
@@ -96,10 +98,16 @@ def _print_json(value: Any) -> None:
 
 def cmd_ledger_init(args: argparse.Namespace) -> int:
     with open_ledger(args, create=True, auth=False) as ledger:
+        admin = guard_reinit(args, ledger)  # a ledger with users: an admin, logged in
         print(f"ledger {ledger.path}: schema version {ledger.schema_version}")
         key_path = attach_key(args, ledger, create=True)
         print(f"audit trail keyed (key {ledger.identity.keyed()}, in {key_path})")
-        init_admin(args, ledger)
+        if admin is None:
+            init_admin(args, ledger)
+        else:
+            after = {"schema": ledger.schema_version, "key": ledger.identity.keyed()}
+            ledger.record_event(admin.name, "ledger.init", "ledger init by an admin", {}, after)
+            print(f"ledger init by {admin.name}: users, records and key unchanged")
     return 0
 
 
@@ -163,7 +171,15 @@ def cmd_batch_close(args: argparse.Namespace) -> int:
             )
             print(f"signed by {sig.printed_name} ({sig.user_name}) at {sig.at}: {sig.meaning}")
         print(ledger.reconcile(args.batch).to_table())
+        head = export_chain_head(ledger, args.batch, actor=args.user, line=_line_or_none(args))
+        print(f"audit chain head: {head.text()}, queued upstream (event {head.event_id})")
     return 0
+
+
+def _line_or_none(args: argparse.Namespace) -> LineSection | None:
+    """The line identity from --config / $LINECTL_CONFIG, if one is given (events use it)."""
+    name = args.config or os.environ.get("LINECTL_CONFIG")
+    return load_config(name).line if name else None
 
 
 def cmd_batch_list(args: argparse.Namespace) -> int:

@@ -134,6 +134,43 @@ def sign_now(args: argparse.Namespace, ledger: Ledger, action: str) -> Any:
 # --- commands ------------------------------------------------------------------------------------
 
 
+class ReinitRefused(IdentityError):
+    reason = "ledger-exists"
+
+
+def guard_reinit(args: argparse.Namespace, ledger: Ledger) -> Principal | None:
+    """``ledger init`` on a ledger that already has users: only an admin who is logged in may
+    run it (it then migrates and checks the key, nothing else), it never makes another first
+    admin, and it never keys a trail again whose keys were removed. None for a ledger without
+    users (new, or from before users existed): its first admin is made as usual."""
+    identity = identity_of(args, ledger)
+    if not identity.has_users():
+        return None
+    where = f"ledger {ledger.path} already has users"
+    if args.admin or args.one_time_secret:
+        raise ReinitRefused(
+            f"{where}: its first admin exists and --admin/--one-time-secret would make another; "
+            "nothing changed (an admin adds users with 'linectl user add')"
+        )
+    key_path = audit_key_path(policy_of(args), Path(ledger.path))
+    if ledger.identity.keyed() is None and load_audit_key(key_path) is not None:
+        raise ReinitRefused(
+            f"{where} and the audit key {key_path}, but its audit trail carries no key: its "
+            "keys were removed from the file, so keying it again would hide what changed; "
+            "nothing changed (run 'linectl audit verify')"
+        )
+    attach_key(args, ledger)  # a keyed trail whose key is missing or wrong is refused here
+    try:
+        return caller(args, ledger)  # permission ledger.init: an admin
+    except IdentityError as exc:
+        refused = ReinitRefused(
+            f"{where}: 'ledger init' on it needs an admin logged in (linectl login NAME, or "
+            f"--token-file); nothing changed: {exc.message}"
+        )
+        refused.reason = exc.reason
+        raise refused from None
+
+
 def init_admin(args: argparse.Namespace, ledger: Ledger) -> None:
     """The first admin of a new ledger: a one-time secret in a 0600 file, or a prompt."""
     identity = identity_of(args, ledger)

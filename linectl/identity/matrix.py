@@ -36,6 +36,7 @@ class Permission(StrEnum):
     REWORK = "rework"  # case / pallet / unit rework, decommission, destroy (signed)
     SYNC = "upstream.sync"
     USER_ADMIN = "user.admin"  # user add/disable/enable/role/reset-password, tokens (signed)
+    LEDGER_INIT = "ledger.init"  # ledger init on a ledger that already has users
 
 
 P = Permission
@@ -57,7 +58,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
     ),
     Role.QA: frozenset({P.VIEW, P.AUDIT_VIEW, P.BATCH_RELEASE, P.REWORK, P.UNHOLD_REJECT}),
     Role.ENGINEER: frozenset(_RUN | {P.AUDIT_VIEW, P.LINE_ABORT, P.SYNC}),
-    Role.ADMIN: frozenset({P.VIEW, P.AUDIT_VIEW, P.AUDIT_ACKNOWLEDGE, P.USER_ADMIN}),
+    Role.ADMIN: frozenset({P.VIEW, P.AUDIT_VIEW, P.AUDIT_ACKNOWLEDGE, P.USER_ADMIN, P.LEDGER_INIT}),
     Role.MACHINE: frozenset(_RUN | {P.BATCH_CREATE, P.BATCH_START, P.BATCH_CLOSE, P.SYNC}),
 }
 """Role -> the permissions it has. Admins administer users but do not run the line or sign
@@ -78,6 +79,7 @@ CONTROL_PERMISSIONS: dict[str, Permission] = {
 """Control API command (``linectl.line.control.Command`` value) -> the permission it needs."""
 
 CLI_PERMISSIONS: dict[str, Permission] = {
+    "ledger init": P.LEDGER_INIT,
     "batch create": P.BATCH_CREATE,
     "batch start": P.BATCH_START,
     "batch close": P.BATCH_CLOSE,

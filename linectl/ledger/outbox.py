@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from linectl.ledger.audit import append_audit, summarise
@@ -225,6 +225,38 @@ class Outbox:
                 after={"events": summarise([e.event_id for e in events], "event_ids")},
             )
         return ids
+
+    def append_at_head(
+        self,
+        build: Callable[[int, str], OutboxEvent],
+        *,
+        actor: str,
+        batch: str,
+        reason: str = "",
+    ) -> tuple[int, OutboxEvent]:
+        """Queue one event that carries the audit chain head, in one transaction.
+
+        The audit row ``outbox.chain_head`` is written first; ``build`` gets its id and row
+        hash and returns the event, which is queued behind it. Nothing else is audited, so once
+        this commits the event names the head of the trail. Returns (outbox id, event).
+        """
+        check_actor(actor)
+        with self._db.write() as conn:
+            at = self._db.now()
+            row = append_audit(
+                conn,
+                at=at,
+                actor=actor,
+                command="outbox.chain_head",
+                reason=reason,
+                before={},
+                after={"batch": batch},
+            )
+            event = build(row.id, row.row_hash)
+            (outbox_id,) = insert_events(
+                conn, [event], at=at, command_serial_ids=(), default_batch=batch, gtin=None
+            )
+        return outbox_id, event
 
     def peek(self, limit: int = 100) -> list[OutboxEntry]:
         """The oldest ``limit`` pending events, in queue order, without changing anything."""

@@ -81,6 +81,11 @@ _COMMAND_FIELDS = frozenset({"command", "reason", "batch", "signature"})
 _CONTROL = web.AppKey("control", LineControl)
 _FEEDS = web.AppKey("feeds", EventFeeds)
 
+AfterClose = Callable[[str, str], Awaitable[dict[str, Any]]]
+"""Called with (batch, user) once a close-batch and its signature are recorded: the daemon
+queues the audit chain head upstream (``linectl.upstream.chain_head``) and answers with it."""
+_AFTER_CLOSE: web.AppKey[AfterClose | None] = web.AppKey("after_close")
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -227,14 +232,21 @@ async def _post_command(request: web.Request) -> web.Response:
             "meaning": sig.meaning,
             "record_sha256": sig.record_sha256,
         }
+    after_close = request.app[_AFTER_CLOSE]
+    if command is Command.CLOSE_BATCH and after_close is not None and subject:
+        answer["chain_head"] = await after_close(subject, user)  # after the close's signature
     return web.json_response(answer, dumps=dumps)
 
 
 def _build_app(
-    control: LineControl, identity: Identity, line: LineSection | None = None
+    control: LineControl,
+    identity: Identity,
+    line: LineSection | None = None,
+    after_close: AfterClose | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[_errors, auth], client_max_size=_MAX_BODY)
     app[_CONTROL] = control
+    app[_AFTER_CLOSE] = after_close
     app[IDENTITY] = identity
     app[_FEEDS] = EventFeeds(control)
     app.on_shutdown.append(_end_feeds)
@@ -330,11 +342,13 @@ async def start_control_api(
     *,
     identity: Identity,
     line: LineSection | None = None,
+    after_close: AfterClose | None = None,
 ) -> ControlApi:
     """Serve the control API for ``control`` as configured (Unix socket if set, else TCP);
     ``identity`` authenticates each request against the line's ledger; ``line`` (the daemon's
-    ``[line]``) lets it carry out rework, which writes EPCIS events for the line."""
-    app = _build_app(control, identity, line)
+    ``[line]``) lets it carry out rework, which writes EPCIS events for the line;
+    ``after_close`` runs after each close-batch (the daemon exports the audit chain head)."""
+    app = _build_app(control, identity, line, after_close)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
     )

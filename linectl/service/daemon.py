@@ -21,8 +21,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from linectl.config import load_config
 from linectl.config.daemon_files import check_daemon_files
@@ -34,6 +35,7 @@ from linectl.line.runtime import LineRuntime, RuntimeOptions
 from linectl.line.uplink import Uplink
 from linectl.service.api import ControlApi, start_control_api
 from linectl.service.systemd import Notifier
+from linectl.upstream.chain_head import export_chain_head
 
 log = logging.getLogger("linectl.daemon")
 
@@ -81,7 +83,20 @@ async def run_daemon(args: DaemonArgs) -> int:
         runtime = LineRuntime(config, ledger, devices, options=args.options)
         await runtime.start(args.batch)
         uplink = runtime.start_uplink()
-        api = await start_control_api(runtime, config.control, identity=identity, line=config.line)
+        sync = uplink.sync if uplink is not None else None
+
+        async def export_head(batch: str, user: str) -> dict[str, Any]:
+            """After a close-batch and its signature: the chain head goes upstream."""
+            head = await asyncio.to_thread(
+                export_chain_head, ledger, batch, actor=user, line=config.line
+            )
+            if sync is not None:
+                sync.wake()
+            return asdict(head)
+
+        api = await start_control_api(
+            runtime, config.control, identity=identity, line=config.line, after_close=export_head
+        )
         notifier.ready(f"line {config.line.id}: {runtime.status()['state']['name']}")
         notifier.start_watchdog(lambda: not runtime.failures)
         if args.start:

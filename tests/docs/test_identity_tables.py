@@ -3,6 +3,9 @@ control command needs, and the signed actions with their meanings."""
 
 from __future__ import annotations
 
+import tomllib
+
+from linectl.config.identity import LdapSection
 from linectl.identity.matrix import (
     CLI_PERMISSIONS,
     CONTROL_PERMISSIONS,
@@ -65,3 +68,46 @@ def test_the_signed_actions_and_their_meanings_are_the_codes() -> None:
         for r in table.rows
     }
     assert documented == SIGNED_ACTIONS
+
+
+# every clause issue 10 asks the checklist to cover
+CLAUSES = [f"11.10({letter})" for letter in "abcdefghijk"] + [
+    "11.50",
+    "11.70",
+    "11.100",
+    "11.200",
+    "11.300",
+    "Annex 11 §7",
+    "Annex 11 §9",
+    "Annex 11 §12",
+    "Annex 11 §14",
+]
+
+
+def test_the_part_11_checklist_covers_every_clause_with_both_sides() -> None:
+    table = one_table(
+        "clause", "requirement (short)", "what linectl does", "what stays with the plant"
+    )
+    listed = [plain(r.cells[0]) for r in table.rows]
+    assert listed == CLAUSES, f"the checklist lists {listed}"
+    empty = [
+        f"{row.where(PAGE)}: {plain(row.cells[0])} / {table.header[column]}"
+        for row in table.rows
+        for column in (2, 3)
+        if plain(row.cells[column]) in ("", "-")
+    ]
+    assert not empty, "checklist cells without an answer:\n" + "\n".join(empty)
+
+
+def test_the_ldap_set_up_on_the_page_is_a_valid_configuration() -> None:
+    text = PAGE.read_text(encoding="utf-8")
+    start = text.index("    [identity.ldap]\n")
+    block = []
+    for line in text[start:].splitlines():
+        if line and not line.startswith("    "):
+            break
+        block.append(line[4:])
+    data = tomllib.loads("\n".join(block))
+    ldap = LdapSection(**data["identity"]["ldap"])
+    assert ldap.group_roles and set(ldap.group_roles.values()) <= {r.value for r in Role}
+    assert "{name}" in ldap.user_dn and "{dn}" in ldap.group_filter

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -90,6 +91,10 @@ def test_the_demo_balances_and_its_ground_truth_agrees_pack_by_pack(tmp_path: Pa
 
 # the secrets' own 0600 files
 OWN_FILES = ("demo.token", "demo-admin.password", "audit.key", "hmi.token")
+# every session or API token linectl makes starts so (linectl.identity.principal)
+TOKEN_LIKE = re.compile(rb"lc[st]_[A-Za-z0-9_-]{16,}")
+# what must be searched: the ledger, every process's log, the configuration files
+MUST_SEARCH = {"ledger.db", "daemon.log", "simulators.log", "hmi.log", "line.toml"}
 
 
 def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(tmp_path: Path) -> None:
@@ -97,21 +102,36 @@ def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(tmp_path: P
     options = DemoOptions(packs=60, packs_per_minute=2000.0, workdir=workdir, progress=False)
     out = io.StringIO()
     result = run_demo(options, out)
-    assert result.ok, out.getvalue()
+    text = out.getvalue()
+    assert result.ok, text
     # the one-time secret, the admin's password and the machine account's API token; the HMI's
     # token and its viewer's two passwords
     assert len(result.secrets) == 6 and all(len(s) >= 16 for s in result.secrets)
-    searched = 0
+    searched: set[str] = set()
     for path in workdir.rglob("*"):
         if path.is_dir() or path.name in OWN_FILES:
             continue
+        name = path.relative_to(workdir).as_posix()
         data = path.read_bytes()
-        searched += 1
+        searched.add(name)
         for secret in result.secrets:
-            assert secret.encode() not in data, f"a secret in clear in {path.name}"
-    assert searched >= 8  # ledger, logs, configuration, print and case logs ...
+            assert secret.encode() not in data, f"a secret in clear in {name}"
+        if not name.startswith("sessions/"):  # a login's own 0600 session file holds its token
+            leaked = TOKEN_LIKE.findall(data)
+            assert not leaked, f"a session or API token in clear in {name}: {leaked[0][:8]!r}..."
+    assert searched >= MUST_SEARCH, f"not searched: {MUST_SEARCH - searched}"
+    # the logs recorded the run (a secret logged on the way would be in them)
+    assert "command accepted" in (workdir / "daemon.log").read_text(encoding="utf-8")
+    # what the demo printed: only the HMI viewer's password, shown on purpose to the person
+    shown = re.findall(r"log in as \S+ with the one-time password (\S+)", text)
+    assert len(shown) == 1 and shown[0] in result.secrets, text
+    for secret in result.secrets:
+        assert secret == shown[0] or secret not in text, "a secret in what the demo printed"
+    assert not TOKEN_LIKE.findall(text.encode()), "a token in what the demo printed"
     for name in OWN_FILES:
         assert stat.S_IMODE((workdir / name).stat().st_mode) == 0o600
+    for path in (workdir / "sessions").glob("*"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with Ledger(workdir / "ledger.db") as ledger:
         entries = ledger.audit_entries(limit=1_000_000)
         with ledger.identity.read() as rows:

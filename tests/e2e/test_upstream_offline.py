@@ -29,6 +29,7 @@ from linectl.config import ProvisioningSection, UpstreamSection
 from linectl.ledger import Ledger, SerialState
 from linectl.line.control import Command
 from linectl.service.client import ControlClient
+from linectl.upstream.chain_head import HEAD_FIELD
 from simulators.central import CentralSimulator, CollectionSpec
 from standards.gs1.epc import sgtin_urn
 from standards.packml import PackMLState
@@ -255,6 +256,10 @@ async def _run(
     answer = await asyncio.to_thread(client.command, Command.CLOSE_BATCH, reason="batch done")
     rec = answer["status"]["result"]["reconciliation"]
     assert rec["balanced"] and rec["received"] == REFILL and rec["returned"] == 0
+    head = answer["chain_head"]  # the audit chain head, queued upstream behind the batch
+    entries = await asyncio.to_thread(rig.ledger.audit_entries, after_id=head["row"] - 1, limit=1)
+    assert (entries[0].command, entries[0].row_hash) == ("outbox.chain_head", head["row_hash"])
+    assert entries[0].actor != "line"  # the account that closed the batch
     unused = rec["unused"]
     assert unused > 0 and rec["commissioned"] + rec["scrapped"] + unused == REFILL
     waiting = (await asyncio.to_thread(rig.ledger.outbox.counts))["pending"]
@@ -318,7 +323,11 @@ async def _run(
     assert len({e.event_id for e in stored}) == len(stored)
     check_event_ids(stored)
     assert check_received_documents(sim.epcis.received, standards) >= 1
-    report = await asyncio.to_thread(ledger.verify_audit)
+    (sent_head,) = [e.event for e in stored if HEAD_FIELD in e.event]
+    assert sent_head["eventID"] == head["event_id"] and sent_head["linectl:batch"] == BATCH
+    anchor = sent_head[HEAD_FIELD]["linectl:row"], sent_head[HEAD_FIELD]["linectl:rowHash"]
+    assert anchor == (head["row"], head["row_hash"])
+    report = await asyncio.to_thread(ledger.verify_audit, anchor=anchor)
     assert report.ok, str(report)
 
 
