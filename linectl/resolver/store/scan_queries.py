@@ -31,6 +31,17 @@ from linectl.resolver.store.schema import ensure_partition, month_bounds, scan_p
 from linectl.resolver.verdict import Verification
 
 _ALERT_COLUMNS = "id, at_ms, kind, gtin, lot, serial, country, detail, state"
+_ADD_ALERT = (
+    "INSERT INTO alerts (at_ms, kind, gtin, lot, serial, country, detail, dedupe_key) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) WHERE state = 'open' "
+    f"DO NOTHING RETURNING {_ALERT_COLUMNS}"
+)
+#: PostgreSQL: the alert (unless the same one is open) and its deliveries, in one statement.
+_POSTGRES_ADD_ALERT = (
+    f"WITH a AS ({_ADD_ALERT}), d AS (INSERT INTO deliveries (alert_id, url, next_ms) "
+    "SELECT a.id, u.url, ? FROM a, unnest(?::text[]) AS u (url)) "
+    f"SELECT {_ALERT_COLUMNS} FROM a"
+)
 DAY_MS = 86_400_000
 
 
@@ -142,12 +153,11 @@ class ScanQueries:
         product, result, drafts = _judge(r, context_from(r.gtin, row), decide, raise_alerts,
                                          window_ms)  # fmt: skip
         alerts: list[Alert] = []
-        if drafts:
-            async with self.db.transaction() as tx:
-                for draft in drafts:
-                    alert = await _add_alert(tx, draft, r.at_ms, webhooks(draft))
-                    if alert is not None:
-                        alerts.append(alert)
+        for draft in drafts:  # each alert with its deliveries in one statement
+            args = (r.at_ms, draft.kind, draft.gtin, draft.lot, draft.serial, draft.country,
+                    draft.detail, draft.key, r.at_ms, list(webhooks(draft)))  # fmt: skip
+            if (added := await self.db.statement(_POSTGRES_ADD_ALERT, args)) is not None:
+                alerts.append(_alert(added))
         await self._scan_log.log(_scan_row(r, result))
         return product, result, alerts
 
@@ -357,9 +367,7 @@ def _month_start_ms(year: int, month: int) -> int:
 
 async def _add_alert(tx: Tx, draft: AlertDraft, now_ms: int, urls: Sequence[str]) -> Alert | None:
     row = await tx.fetchone(
-        "INSERT INTO alerts (at_ms, kind, gtin, lot, serial, country, detail, dedupe_key) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) WHERE state = 'open' "
-        f"DO NOTHING RETURNING {_ALERT_COLUMNS}",
+        _ADD_ALERT,
         (now_ms, draft.kind, draft.gtin, draft.lot, draft.serial, draft.country, draft.detail,
          draft.key),
     )  # fmt: skip
