@@ -90,6 +90,23 @@ async def test_a_scan_in_another_worker_and_country_is_seen_within_the_window_on
         await second.close()
 
 
+async def test_purging_scans_forgets_the_countries_of_serials_last_scanned_before(
+    database_url: str,
+) -> None:
+    store = await open_store(database_url, 1)
+    try:
+        await _stock(store, ["S4", "S5"])
+        await _scan(store, "S4", T0, "AT")
+        await _scan(store, "S5", T0 + 2 * HOUR_MS, "AT")
+        await store.purge_scans(T0 + HOUR_MS)
+        seen: list[list[str]] = []
+        await _scan(store, "S4", T0 + 3 * HOUR_MS, "DE", seen)
+        await _scan(store, "S5", T0 + 3 * HOUR_MS, "DE", seen)
+        assert seen == [[], ["AT"]]
+    finally:
+        await store.close()
+
+
 async def test_an_upgrade_from_schema_1_keeps_the_countries_of_the_scans_logged_before(
     database_url: str,
 ) -> None:

@@ -35,14 +35,16 @@ _SQLITE_SQL = _SELECT + "FROM products p LEFT JOIN serials s ON s.gtin = p.gtin 
 _SQLITE_SQL += _JOINS
 
 #: PostgreSQL: count the scan and return the context as it was before. Arguments: country,
-#: at_ms, country, country, at_ms, gtin, serial, lot, gtin.
+#: at_ms, country, since_ms, country, at_ms, gtin, serial, lot, gtin. ``scan_countries`` keeps
+#: the countries scanned since ``since_ms`` (the start of the rule's window) and this scan's.
 POSTGRES_COUNT_AND_READ = (
     "WITH s AS (UPDATE serials AS u SET scan_count = u.scan_count + 1, "
     "first_scan_country = CASE WHEN u.first_scan_ms IS NULL THEN ?::text "
     "ELSE u.first_scan_country END, first_scan_ms = COALESCE(u.first_scan_ms, ?::bigint), "
     "scan_countries = CASE WHEN ?::text IS NULL THEN u.scan_countries ELSE "
-    "(COALESCE(u.scan_countries, '{}')::jsonb || jsonb_build_object(?::text, ?::bigint))::text "
-    "END FROM (SELECT "
+    "((SELECT COALESCE(jsonb_object_agg(key, value), '{}') FROM jsonb_each("
+    "COALESCE(u.scan_countries, '{}')::jsonb) WHERE value::bigint >= ?::bigint) "
+    "|| jsonb_build_object(?::text, ?::bigint))::text END FROM (SELECT "
     + ", ".join(_COLUMNS)
     + " FROM serials WHERE gtin = ? AND serial = ? FOR UPDATE) AS old "
     "WHERE u.gtin = old.gtin AND u.serial = old.serial "
@@ -54,15 +56,25 @@ POSTGRES_COUNT_AND_READ = (
     + _JOINS
 )
 
-#: SQLite: count a scan of a known serial (PostgreSQL does it in the statement above).
+#: SQLite: count a scan of a known serial as the statement above does. Arguments: country,
+#: at_ms, country, since_ms, country, at_ms, gtin, serial.
 SQLITE_COUNT = (
     "UPDATE serials SET scan_count = scan_count + 1, "
     "first_scan_country = CASE WHEN first_scan_ms IS NULL THEN ? ELSE first_scan_country END, "
     "first_scan_ms = COALESCE(first_scan_ms, ?), "
-    "scan_countries = CASE WHEN ? IS NULL THEN scan_countries "
-    "ELSE json_set(COALESCE(scan_countries, '{}'), '$.' || ?, ?) END "
+    "scan_countries = CASE WHEN ? IS NULL THEN scan_countries ELSE json_set("
+    "(SELECT json_group_object(key, value) FROM json_each(COALESCE(scan_countries, '{}')) "
+    "WHERE value >= ?), '$.' || ?, ?) END "
     "WHERE gtin = ? AND serial = ?"
 )
+
+#: Forget the countries of serials last scanned before a time (``purge-scans``), per dialect.
+FORGET_COUNTRIES = {
+    "sqlite": "UPDATE serials SET scan_countries = NULL WHERE scan_countries IS NOT NULL "
+    "AND (SELECT max(value) FROM json_each(scan_countries)) < ?",
+    "postgresql": "UPDATE serials SET scan_countries = NULL WHERE scan_countries IS NOT NULL "
+    "AND (SELECT max(value::bigint) FROM jsonb_each_text(scan_countries::jsonb)) < ?",
+}
 
 
 async def read_scan_context(

@@ -19,6 +19,7 @@ from linectl.resolver.model import (
 from linectl.resolver.store.database import Database, Row, Tx
 from linectl.resolver.store.feed_queries import read_serial
 from linectl.resolver.store.scan_context import (
+    FORGET_COUNTRIES,
     POSTGRES_COUNT_AND_READ,
     SQLITE_COUNT,
     ScanContext,
@@ -121,10 +122,7 @@ class ScanQueries:
                 _scan_row(r, result),
             )
             if context[1] is not None:
-                await tx.execute(
-                    SQLITE_COUNT,
-                    (r.country, r.at_ms, r.country, r.country, r.at_ms, r.gtin, r.serial),
-                )
+                await tx.execute(SQLITE_COUNT, _count_args(r, window_ms))
             alerts = [
                 a
                 for d in drafts
@@ -143,10 +141,9 @@ class ScanQueries:
         webhooks: Callable[[AlertDraft], Sequence[str]],
     ) -> tuple[Product, Verification, list[Alert]] | None:
         """One statement counts the scan and reads its context; the scan row goes in the next
-        batch of the scan log (awaited); alerts, when there are any, in their own transaction."""
+        batch of the scan log (awaited); each alert, when there are any, in one statement."""
         row = await self.db.statement(
-            POSTGRES_COUNT_AND_READ,
-            (r.country, r.at_ms, r.country, r.country, r.at_ms, r.gtin, r.serial, r.lot, r.gtin),
+            POSTGRES_COUNT_AND_READ, (*_count_args(r, window_ms), r.lot, r.gtin)
         )
         if row is None:
             return None
@@ -337,6 +334,7 @@ class ScanQueries:
                         await tx.execute(f"DROP TABLE {name}")
                         self._months.discard(name)
             dropped += await tx.execute("DELETE FROM scans WHERE at_ms < ?", (before_ms,))
+            await tx.execute(FORGET_COUNTRIES[self.db.dialect], (before_ms,))
         return dropped
 
 
@@ -352,6 +350,12 @@ def _judge(
     result = decide(record, lot)
     seen = recent(countries, r.at_ms - window_ms) if record is not None else []
     return product, result, raise_alerts(product, result, seen)
+
+
+def _count_args(r: ScanRequest, window_ms: int) -> Row:
+    """The arguments of SQLITE_COUNT (and the first of POSTGRES_COUNT_AND_READ)."""
+    since = r.at_ms - window_ms
+    return (r.country, r.at_ms, r.country, since, r.country, r.at_ms, r.gtin, r.serial)
 
 
 def _scan_row(r: ScanRequest, result: Verification) -> Row:
