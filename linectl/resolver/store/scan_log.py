@@ -48,7 +48,7 @@ class ScanLog:
         self._waiting.append((row, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_all(), name="resolver-scan-log")
-        await asyncio.shield(done)  # a cancelled request does not take its row out of the batch
+        await done  # a cancelled caller cancels ``done`` only: its row stays in the batch
 
     async def _flush_all(self) -> None:
         while self._waiting:
