@@ -1,18 +1,25 @@
 """Scans counted per serial across workers: the rules see every earlier scan, none is lost.
 
-Two stores on one database stand for two worker processes. Runs on SQLite and PostgreSQL.
+Two stores on one database stand for two worker processes. Runs on SQLite and PostgreSQL (the
+scan log's batches, PostgreSQL's only, on PostgreSQL).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import date
 
+import psycopg
+import pytest
+
+from harness.postgres import PostgresServer
 from linectl.resolver.model import AlertDraft, Product
 from linectl.resolver.products import products_from_json
-from linectl.resolver.store import ScanRequest, Store, open_store
+from linectl.resolver.store import ScanRequest, Store, StoreError, open_store
 from linectl.resolver.store.database import open_database
+from linectl.resolver.store.scan_log import ScanLog
 from linectl.resolver.store.schema import MIGRATIONS
 from linectl.resolver.verdict import Verification, verify
 from tests.resolver.kit import GTIN, LOT, PRODUCTS
@@ -146,3 +153,28 @@ async def test_an_upgrade_from_schema_1_keeps_the_countries_of_the_scans_logged_
         assert (result.previous_scans, result.first_scan_country) == (2, "AT")
     finally:
         await store.close()
+
+
+async def test_a_scan_batch_postgresql_refuses_fails_its_callers_with_the_reason(
+    pg_server: PostgresServer,
+) -> None:
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    store = await open_store(pg_server.url(name), 2)
+    try:
+        scan_log = ScanLog(store.db, backoff_s=0.001)
+        good = (T0, GTIN, LOT, "S6", "DE", "en", "genuine", "api")
+        await store.ensure_month(T0)
+        await scan_log.log(good)
+        no_partition = (T0 - 400 * 24 * HOUR_MS, GTIN, LOT, "S7", "DE", "en", "genuine", "api")
+        with pytest.raises(StoreError, match=r"the scan log could not be written: .*partition"):
+            await scan_log.log(no_partition)
+        await scan_log.close()
+        with pytest.raises(StoreError, match="closed"):
+            await scan_log.log(good)
+        assert [s.serial for s in await store.scans_of(GTIN, "S6")] == ["S6"]
+    finally:
+        await store.close()
+        with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[arg-type]
