@@ -2,14 +2,22 @@
 
 Prints figures only (no pass/fail). For each backend it loads ``--serials`` commissioned serials
 (10 GTINs, 100 lots each) and ``--scans`` past scans spread over three months, in bulk (COPY on
-PostgreSQL, ``executemany`` on SQLite, 200,000 rows a transaction), then starts ``--workers``
-resolver processes sharing one port (``reuse_port``) and drives ``GET /api/v1/verify`` from this
-process with ``--concurrency`` requests in flight for ``--seconds``: random serials of the loaded
-ones (every 50th a made-up one). Each verification is a real one: lookups, a logged scan, the
-alert rules. PostgreSQL runs from Debian's binaries in a temporary directory (harness.postgres).
+PostgreSQL, ``executemany`` on SQLite, 200,000 rows a transaction; each serial's scan count then
+set from the loaded scans), then starts ``--workers`` resolver processes sharing one port
+(``reuse_port``) and drives ``GET /api/v1/verify`` from a separate client process (a bare
+keep-alive HTTP/1.1 client, ``--concurrency`` connections each with one request in flight) for
+``--seconds``, ``--runs`` times: random serials of the loaded ones (every 50th a made-up one).
+Each verification is a real one: lookups, a logged scan, the alert rules. Each run prints the
+rate, p50/p99, the load average, and the CPU seconds the workers, the PostgreSQL server and the
+client used. PostgreSQL runs from Debian's binaries
+(harness.postgres, fsync off as in the tests).
+
+``--data DIR`` keeps the databases in DIR and loads them only once: later runs reuse them (the
+scans the runs log stay in them, a few per cent of the loaded ones).
 
     python bench/resolver.py [--serials 10000000] [--scans 1000000] [--backend both]
-                             [--workers 2] [--concurrency 16] [--seconds 20]
+                             [--workers 2] [--pool 4] [--concurrency 16] [--seconds 20]
+                             [--runs 3] [--data DIR]
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import multiprocessing
+import os
 import random
 import secrets
 import statistics
@@ -28,8 +38,8 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
-import aiohttp
 import psycopg
 
 from harness.postgres import postgres_server
@@ -107,9 +117,7 @@ async def load(url: str, serials: int, scans: int) -> float:
         products = [Product(g, {"en": f"Bench product {i}"}, target_markets=("DE", "AT"))
                     for i, g in enumerate(GTINS)]  # fmt: skip
         await store.upsert_products(products, NOW_MS)
-        if store.dialect == "postgresql":
-            async with store.db.transaction() as tx:
-                await tx.execute("ANALYZE")
+        await store.bulk_recount()
     finally:
         await store.close()
     print()
@@ -134,38 +142,98 @@ pool_size = {pool}
     return path
 
 
-async def drive(base: str, serials: int, concurrency: int, seconds: float) -> list[float]:
-    """Latencies (ms) of every verification completed in ``seconds``."""
+async def drive(
+    base: str, serials: int, concurrency: int, seconds: float, seed: int
+) -> list[float]:
+    """Latencies (ms) of every verification completed in ``seconds``.
+
+    A bare HTTP/1.1 keep-alive client on asyncio streams (one connection per request in flight):
+    it costs the shared CPU a fraction of what a full client library does.
+    """
     per_gtin = serials // len(GTINS)
-    rng = random.Random(11)
+    rng = random.Random(seed)
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    host, _, port = base.removeprefix("http://").partition(":")
 
-        async def client() -> None:
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
             while time.perf_counter() < deadline:
                 n = rng.randrange(serials)
                 serial = serial_of(n) if rng.random() > 0.02 else f"FAKE{n:08d}"
-                code = f"{base}/01/{GTINS[n // per_gtin]}/21/{serial}"
+                code = quote(f"{base}/01/{GTINS[n // per_gtin]}/21/{serial}", safe="")
                 start = time.perf_counter()
-                async with session.get(f"{base}/api/v1/verify", params={"code": code,
-                                       "country": "DE"}) as response:  # fmt: skip
-                    await response.read()
-                    if response.status != 200:
-                        raise RuntimeError(f"verify answered {response.status}")
+                writer.write(
+                    f"GET /api/v1/verify?code={code}&country=DE HTTP/1.1\r\n"
+                    f"Host: {host}\r\n\r\n".encode()
+                )
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().partition(b"content-length:")[2].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                if head[9:12] != b"200":
+                    raise RuntimeError(f"verify answered {head[:12]!r}")
                 latencies.append((time.perf_counter() - start) * 1000)
+        finally:
+            writer.close()
+            await writer.wait_closed()
 
-        await asyncio.gather(*(client() for _ in range(concurrency)))
+    await asyncio.gather(*(client() for _ in range(concurrency)))
     return latencies
 
 
-def run_backend(name: str, url: str, args: argparse.Namespace, root: Path) -> None:
+def client_process(
+    base: str, serials: int, concurrency: int, seconds: float, seed: int
+) -> tuple[list[float], float]:
+    """In the client process: the latencies, and the CPU seconds the client itself used."""
+    before = os.times()
+    latencies = asyncio.run(drive(base, serials, concurrency, seconds, seed))
+    after = os.times()
+    return latencies, (after.user - before.user) + (after.system - before.system)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids(data_dir: Path | None) -> list[int]:
+    """The postmaster of ``data_dir`` and its children (the backends serving the workers)."""
+    if data_dir is None:
+        return []
+    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == postmaster:
+                pids.append(int(stat.parent.name))
+    return pids
+
+
+def loaded(root: Path, name: str, url: str, args: argparse.Namespace) -> None:
+    """Load the data set unless ``root`` holds it already (``--data``)."""
+    marker = root / f"{name.lower()}.loaded"
+    wanted = f"{args.serials} {args.scans}\n"
+    if marker.exists() and marker.read_text() == wanted:
+        print(f"== {name}: reusing the loaded {args.serials:,} serials and {args.scans:,} scans")
+        return
     print(f"== {name}: loading {args.serials:,} serials and {args.scans:,} scans")
     seconds = asyncio.run(load(url, args.serials, args.scans))
+    marker.write_text(wanted)
     print(f"  loaded in {seconds:.0f} s")
+
+
+def run_backend(
+    name: str, url: str, args: argparse.Namespace, root: Path, pg_data: Path | None = None
+) -> None:
+    loaded(root, name, url, args)
     port = free_port()
-    config = write_config(root, url, port)
+    config = write_config(root, url, port, args.pool)
     argv = [sys.executable, "-m", "linectl.cli", "resolver", "--config", str(config), "--log-level",
             "WARNING"]  # fmt: skip
     workers = [
@@ -174,26 +242,54 @@ def run_backend(name: str, url: str, args: argparse.Namespace, root: Path) -> No
         )
         for _ in range(args.workers)
     ]
+    spawn = multiprocessing.get_context("spawn")
     try:
         for worker in workers:
             assert worker.stdout is not None
             worker.stdout.readline()  # "resolver: serving on ..."
         base = f"http://127.0.0.1:{port}"
-        asyncio.run(drive(base, args.serials, args.concurrency, 2.0))  # warm-up
-        latencies = asyncio.run(drive(base, args.serials, args.concurrency, args.seconds))
+        with spawn.Pool(1) as pool:
+            pool.apply(client_process, (base, args.serials, args.concurrency, 2.0, 1))  # warm-up
+            for run in range(args.runs):
+                server_pids = [w.pid for w in workers]
+                db_pids = postgres_pids(pg_data)
+                server0, db0 = cpu_seconds(server_pids), cpu_seconds(db_pids)
+                latencies, client_cpu = pool.apply(
+                    client_process,
+                    (base, args.serials, args.concurrency, args.seconds, 11 + run),
+                )
+                server_cpu = cpu_seconds(server_pids) - server0
+                db_cpu = cpu_seconds(db_pids) - db0
+                report(name, args, latencies, server_cpu, db_cpu, client_cpu)
     finally:
         for worker in workers:
             worker.terminate()
         for worker in workers:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.wait(timeout=20)
+
+
+def report(
+    name: str,
+    args: argparse.Namespace,
+    latencies: list[float],
+    server_cpu: float,
+    db_cpu: float,
+    client_cpu: float,
+) -> None:
     latencies.sort()
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     rate = len(latencies) / args.seconds
+    n = len(latencies)
+    load1 = os.getloadavg()[0]
+    per = f"{server_cpu / n * 1e6:.0f} us workers" + (
+        f" + {db_cpu / n * 1e6:.0f} us PostgreSQL" if db_cpu else ""
+    )
     print(f"  {name}: {rate:,.0f} verifications/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-          f"({args.workers} workers, {args.concurrency} in flight, {len(latencies):,} in "
-          f"{args.seconds:g} s)")  # fmt: skip
+          f"({args.workers} workers, pool {args.pool}, {args.concurrency} in flight, {n:,} in "
+          f"{args.seconds:g} s; load {load1:.2f}; CPU per verification {per}, client "
+          f"{client_cpu / n * 1e6:.0f} us)", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -202,18 +298,38 @@ def main() -> None:
     p.add_argument("--scans", type=int, default=1_000_000)
     p.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--pool", type=int, default=4, help="PostgreSQL connections per worker")
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--data", type=Path, help="keep the databases here and reuse them")
     args = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix="linectl-bench-resolver-") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.data is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="linectl-bench-")))
+        else:
+            root = args.data.resolve()
+            root.mkdir(parents=True, exist_ok=True)
         if args.backend in ("sqlite", "both"):
             run_backend("SQLite", f"sqlite:///{root / 'resolver.db'}", args, root)
         if args.backend in ("postgresql", "both"):
-            with postgres_server() as server:
-                with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-                    conn.execute("CREATE DATABASE bench")
-                run_backend("PostgreSQL", server.url("bench"), args, root)
+            pg_root = root / "postgresql" if args.data is not None else None
+            with postgres_server(pg_root) as server:
+                if not (root / "postgresql.loaded").exists():
+                    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+                        if not conn.execute(
+                            "SELECT 1 FROM pg_database WHERE datname = 'bench'"
+                        ).fetchone():
+                            conn.execute("CREATE DATABASE bench")
+                data_dir = server_data_dir(server.url("postgres"))
+                run_backend("PostgreSQL", server.url("bench"), args, root, data_dir)
+
+
+def server_data_dir(url: str) -> Path:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
+    assert row is not None
+    return Path(str(row[0]))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 ``initdb`` and ``pg_ctl`` run in a temporary directory on a free local port (as the
 ``postgres`` user when the tests run as root, since PostgreSQL refuses to run as root), trust
-authentication on 127.0.0.1 only; the directory is removed afterwards.
+authentication on 127.0.0.1 only; the directory is removed afterwards, unless the caller
+names a ``directory`` to keep (a benchmark reusing a loaded database): it is created on first use,
+reused after, and the server in it is stopped but not deleted.
 """
 
 from __future__ import annotations
@@ -53,10 +55,11 @@ def _as_server_user(argv: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a server, yield it, stop it and delete its directory."""
+def postgres_server(directory: Path | None = None) -> Iterator[PostgresServer]:
+    """Start a server, yield it, stop it and delete its directory (kept if ``directory``)."""
     bin_dir = _bin_dir()
-    root = Path(tempfile.mkdtemp(prefix="linectl-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="linectl-pg-")) if directory is None else directory
+    root.mkdir(parents=True, exist_ok=True)
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
@@ -64,11 +67,12 @@ def postgres_server() -> Iterator[PostgresServer]:
     user = "resolver"
     log = root / "server.log"
     try:
-        subprocess.run(
-            _as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-U", user,
-                             "--auth=trust", "-E", "UTF8", "--no-sync"]),
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        if not (data / "PG_VERSION").exists():
+            subprocess.run(
+                _as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-U", user,
+                                 "--auth=trust", "-E", "UTF8", "--no-sync"]),
+                check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
             _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
@@ -82,8 +86,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run(
-                _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                                 "-w", "stop"]),
+                _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m",
+                                 "immediate" if directory is None else "fast", "-w", "stop"]),
                 capture_output=True, timeout=60,
             )  # fmt: skip
-        shutil.rmtree(root, ignore_errors=True)
+        if directory is None:
+            shutil.rmtree(root, ignore_errors=True)

@@ -14,6 +14,7 @@ from linectl.resolver.store.database import (
     open_database,
 )
 from linectl.resolver.store.feed_queries import FeedQueries
+from linectl.resolver.store.scan_log import ScanLog
 from linectl.resolver.store.scan_queries import DecommissionError, ScanQueries, ScanRequest
 from linectl.resolver.store.schema import SCHEMA_VERSION, migrate
 
@@ -33,6 +34,7 @@ class Store(FeedQueries, ScanQueries):
     def __init__(self, db: Database) -> None:
         self.db = db
         self._months: set[str] = set()
+        self._scan_log = ScanLog(db)  # PostgreSQL's scan rows, written in batches
 
     @property
     def dialect(self) -> str:
@@ -44,7 +46,11 @@ class Store(FeedQueries, ScanQueries):
         return int(row[0]) if row else 0
 
     async def close(self) -> None:
-        await self.db.close()
+        """Write the scans still waiting, then close the database."""
+        try:
+            await self._scan_log.close()
+        finally:
+            await self.db.close()
 
 
 async def open_store(url: str, pool_size: int = 4) -> Store:

@@ -41,6 +41,7 @@ class Database(Protocol):
 
     def transaction(self, *, write: bool = True) -> contextlib.AbstractAsyncContextManager[Tx]: ...
     async def run(self, body: Callable[[Tx], Awaitable[T]], *, write: bool = True) -> T: ...
+    async def statement(self, sql: str, args: Sequence[Any] = ()) -> Row | None: ...
     async def close(self) -> None: ...
 
 
@@ -161,6 +162,10 @@ class SqliteDatabase:
                 self._executor, in_thread, whole()
             )
 
+    async def statement(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        """One statement as its own transaction; its first row."""
+        return await self.run(lambda tx: tx.fetchone(sql, args))
+
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         db_loop, self._db_loop = self._db_loop, None
@@ -238,6 +243,12 @@ class PostgresDatabase:
         together (BEGIN with the first query, the last writes with COMMIT)."""
         async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             return await body(_PostgresTx(conn))
+
+    async def statement(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        """One statement as its own transaction (autocommit: one round trip); its first row."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(_pg(sql), tuple(args))
+            return await cur.fetchone()
 
     async def close(self) -> None:
         await self._pool.close()

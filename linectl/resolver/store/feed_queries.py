@@ -9,8 +9,9 @@ from typing import Any
 from linectl.resolver.feed import Change, Commission, Pack, StatusChange, UnpackAll
 from linectl.resolver.model import ApplyOutcome, CaptureJob, LotRecord, Product, SerialRecord
 from linectl.resolver.store.database import Database, Row, Tx
+from linectl.resolver.store.schema import FILL_SCAN_COUNTRIES
 
-_SERIAL_COLUMNS = (
+SERIAL_COLUMNS = (
     "gtin, serial, lot, expiry, status, status_detail, status_ms, parent, commissioned_ms, "
     "scan_count, first_scan_ms, first_scan_country, decommissioned_by, shipped_to"
 )
@@ -153,6 +154,22 @@ class FeedQueries:
         async with self.db.transaction() as tx:
             await tx.copy_rows(table, columns, rows)
 
+    async def bulk_recount(self) -> None:
+        """After bulk-loading scans: each serial's scan count and first scan time from the scan
+        log (the first country taken as the smallest one), then fresh planner statistics."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE serials SET scan_count = s.n, first_scan_ms = s.first_ms, "
+                "first_scan_country = s.country FROM (SELECT gtin, serial, count(*) AS n, "
+                "min(at_ms) AS first_ms, min(country) AS country FROM scans "
+                "WHERE serial IS NOT NULL GROUP BY gtin, serial) AS s "
+                "WHERE serials.gtin = s.gtin AND serials.serial = s.serial"
+            )
+            await tx.execute(FILL_SCAN_COUNTRIES[self.db.dialect])
+        if self.db.dialect == "postgresql":
+            async with self.db.transaction() as tx:
+                await tx.execute("ANALYZE")
+
 
 def serial_record(row: Row, shipped_to: str | None, pallet: str | None) -> SerialRecord:
     return SerialRecord(
@@ -167,7 +184,7 @@ def serial_record(row: Row, shipped_to: str | None, pallet: str | None) -> Seria
 async def read_serial(tx: Tx, gtin: str, serial: str) -> SerialRecord | None:
     """A serial with the shipment of the case / pallet holding it."""
     row = await tx.fetchone(
-        f"SELECT {_SERIAL_COLUMNS} FROM serials WHERE gtin = ? AND serial = ?", (gtin, serial)
+        f"SELECT {SERIAL_COLUMNS} FROM serials WHERE gtin = ? AND serial = ?", (gtin, serial)
     )
     if row is None:
         return None
@@ -247,41 +264,3 @@ async def _apply(tx: Tx, change: Change) -> None:
                 "updated_ms = excluded.updated_ms",
                 (target.key, change.status.value, change.detail, shipped, change.at_ms),
             )
-
-
-_CONTEXT_SQL = (
-    "SELECT p.data, "
-    + ", ".join(f"s.{c.strip()}" for c in _SERIAL_COLUMNS.split(","))
-    + ", c1.sscc, c1.parent, c1.shipped_to, c2.shipped_to, "
-    "l.gtin, l.lot, l.expiry, l.recalled, l.recall_reason, l.recalled_ms "
-    "FROM products p "
-    "LEFT JOIN serials s ON s.gtin = p.gtin AND s.serial = ? "
-    "LEFT JOIN containers c1 ON c1.sscc = s.parent "
-    "LEFT JOIN containers c2 ON c2.sscc = c1.parent "
-    "LEFT JOIN lots l ON l.gtin = p.gtin AND l.lot = COALESCE(s.lot, ?) "
-    "WHERE p.gtin = ?"
-)
-
-
-async def read_scan_context(
-    tx: Tx, gtin: str, serial: str | None, lot: str | None
-) -> tuple[Product, SerialRecord | None, LotRecord | None] | None:
-    """Product, serial (with its case / pallet shipment) and lot in one query; None: no product."""
-    row = await tx.fetchone(_CONTEXT_SQL, (serial, lot, gtin))
-    if row is None:
-        return None
-    product = product_from(gtin, json.loads(row[0]))
-    columns = row[1:15]
-    record = None
-    if columns[0] is not None:
-        holder, holder_parent, holder_shipped, top_shipped = row[15:19]
-        # the top container, as read_serial walks it: the case's pallet, else the case
-        pallet = holder_parent if holder_parent is not None else holder
-        record = serial_record(columns, holder_shipped or top_shipped, pallet)
-    lot_row = row[19:25]
-    lot_record = None
-    if lot_row[0] is not None:
-        lot_record = LotRecord(
-            str(lot_row[0]), str(lot_row[1]), lot_row[2], bool(lot_row[3]), lot_row[4], lot_row[5]
-        )
-    return product, record, lot_record

@@ -17,11 +17,32 @@ from linectl.resolver.model import (
     SerialRecord,
 )
 from linectl.resolver.store.database import Database, Row, Tx
-from linectl.resolver.store.feed_queries import read_scan_context, read_serial
+from linectl.resolver.store.feed_queries import read_serial
+from linectl.resolver.store.scan_context import (
+    FORGET_COUNTRIES,
+    POSTGRES_COUNT_AND_READ,
+    SQLITE_COUNT,
+    ScanContext,
+    context_from,
+    read_scan_context,
+    recent,
+)
+from linectl.resolver.store.scan_log import ScanLog
 from linectl.resolver.store.schema import ensure_partition, month_bounds, scan_partitions
 from linectl.resolver.verdict import Verification
 
 _ALERT_COLUMNS = "id, at_ms, kind, gtin, lot, serial, country, detail, state"
+_ADD_ALERT = (
+    "INSERT INTO alerts (at_ms, kind, gtin, lot, serial, country, detail, dedupe_key) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) WHERE state = 'open' "
+    f"DO NOTHING RETURNING {_ALERT_COLUMNS}"
+)
+#: PostgreSQL: the alert (unless the same one is open) and its deliveries, in one statement.
+_POSTGRES_ADD_ALERT = (
+    f"WITH a AS ({_ADD_ALERT}), d AS (INSERT INTO deliveries (alert_id, url, next_ms) "
+    "SELECT a.id, u.url, ? FROM a, unnest(?::text[]) AS u (url)) "
+    f"SELECT {_ALERT_COLUMNS} FROM a"
+)
 DAY_MS = 86_400_000
 
 
@@ -58,6 +79,7 @@ class ScanQueries:
 
     db: Database
     _months: set[str]
+    _scan_log: ScanLog
 
     async def ensure_month(self, at_ms: int) -> None:
         if self.db.dialect != "postgresql":
@@ -78,51 +100,66 @@ class ScanQueries:
         window_ms: int,
         webhooks: Callable[[AlertDraft], Sequence[str]],
     ) -> tuple[Product, Verification, list[Alert]] | None:
-        """Verify one scan, log it and raise its alerts (with their deliveries), all at once.
+        """Verify one scan, log it and raise its alerts (with their deliveries).
 
-        None (and nothing logged) when the GTIN has no product data here.
+        None (and nothing logged) when the GTIN has no product data here. The rules see the
+        serial's scans before this one: its count, first scan and last scan time per country
+        are kept on its row and counted under the row's lock.
         """
         await self.ensure_month(request.at_ms)
+        if self.db.dialect == "postgresql":
+            return await self._scan_postgres(request, decide, raise_alerts, window_ms, webhooks)
         r = request
 
         async def body(tx: Tx) -> tuple[Product, Verification, list[Alert]] | None:
             context = await read_scan_context(tx, r.gtin, r.serial, r.lot)
             if context is None:
                 return None
-            product, record, lot = context
-            result = decide(record, lot)
+            product, result, drafts = _judge(r, context, decide, raise_alerts, window_ms)
             await tx.execute(
                 "INSERT INTO scans (at_ms, gtin, lot, serial, country, language, verdict, source) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (r.at_ms, r.gtin, result.lot or r.lot, r.serial, r.country, r.language,
-                 result.verdict.value, r.source),
-            )  # fmt: skip
-            countries: list[str] = []
-            if record is not None:
-                await tx.execute(
-                    "UPDATE serials SET scan_count = scan_count + 1, "
-                    "first_scan_country = CASE WHEN first_scan_ms IS NULL THEN ? "
-                    "ELSE first_scan_country END, first_scan_ms = COALESCE(first_scan_ms, ?) "
-                    "WHERE gtin = ? AND serial = ?",
-                    (r.country, r.at_ms, r.gtin, r.serial),
-                )
-                if record.scan_count > 0:  # earlier scans may have come from elsewhere
-                    rows = await tx.fetchall(
-                        "SELECT DISTINCT country FROM scans WHERE gtin = ? AND serial = ? "
-                        "AND at_ms >= ? AND country IS NOT NULL",
-                        (r.gtin, r.serial, r.at_ms - window_ms),
-                    )
-                    countries = sorted(str(c[0]) for c in rows)
+                _scan_row(r, result),
+            )
+            if context[1] is not None:
+                await tx.execute(SQLITE_COUNT, _count_args(r, window_ms))
             alerts = [
                 a
-                for draft in raise_alerts(product, result, countries)
-                if (a := await _add_alert(tx, draft, r.at_ms, webhooks(draft))) is not None
+                for d in drafts
+                if (a := await _add_alert(tx, d, r.at_ms, webhooks(d))) is not None
             ]
             return product, result, alerts
 
         return await self.db.run(body)
 
+    async def _scan_postgres(
+        self,
+        r: ScanRequest,
+        decide: Decide,
+        raise_alerts: RaiseAlerts,
+        window_ms: int,
+        webhooks: Callable[[AlertDraft], Sequence[str]],
+    ) -> tuple[Product, Verification, list[Alert]] | None:
+        """One statement counts the scan and reads its context; the scan row goes in the next
+        batch of the scan log (awaited); each alert, when there are any, in one statement."""
+        row = await self.db.statement(
+            POSTGRES_COUNT_AND_READ, (*_count_args(r, window_ms), r.lot, r.gtin)
+        )
+        if row is None:
+            return None
+        product, result, drafts = _judge(r, context_from(r.gtin, row), decide, raise_alerts,
+                                         window_ms)  # fmt: skip
+        alerts: list[Alert] = []
+        for draft in drafts:  # each alert with its deliveries in one statement
+            args = (r.at_ms, draft.kind, draft.gtin, draft.lot, draft.serial, draft.country,
+                    draft.detail, draft.key, r.at_ms, list(webhooks(draft)))  # fmt: skip
+            if (added := await self.db.statement(_POSTGRES_ADD_ALERT, args)) is not None:
+                alerts.append(_alert(added))
+        await self._scan_log.log(_scan_row(r, result))
+        return product, result, alerts
+
     async def scans_of(self, gtin: str, serial: str) -> list[Scan]:
+        await self._scan_log.drain()
         async with self.db.transaction(write=False) as tx:
             rows = await tx.fetchall(
                 "SELECT at_ms, gtin, lot, serial, country, language, verdict, source FROM scans "
@@ -265,6 +302,7 @@ class ScanQueries:
     async def scan_stats(self, since_ms: int) -> dict[str, list[tuple[Any, int]]]:
         """Scans since ``since_ms`` counted by country, language, product and day."""
         out: dict[str, list[tuple[Any, int]]] = {}
+        await self._scan_log.drain()
         async with self.db.transaction(write=False) as tx:
             for name, column in (
                 ("country", "COALESCE(country, '--')"),
@@ -284,6 +322,7 @@ class ScanQueries:
     async def purge_scans(self, before_ms: int) -> int:
         """Delete scans older than ``before_ms``; whole months go as partitions on PostgreSQL."""
         dropped = 0
+        await self._scan_log.drain()
         async with self.db.transaction() as tx:
             if self.db.dialect == "postgresql":
                 for name in await scan_partitions(tx):
@@ -295,7 +334,33 @@ class ScanQueries:
                         await tx.execute(f"DROP TABLE {name}")
                         self._months.discard(name)
             dropped += await tx.execute("DELETE FROM scans WHERE at_ms < ?", (before_ms,))
+            await tx.execute(FORGET_COUNTRIES[self.db.dialect], (before_ms,))
         return dropped
+
+
+def _judge(
+    r: ScanRequest,
+    context: ScanContext,
+    decide: Decide,
+    raise_alerts: RaiseAlerts,
+    window_ms: int,
+) -> tuple[Product, Verification, list[AlertDraft]]:
+    """The verdict and the alerts of a scan, from what the store read before counting it."""
+    product, record, lot, countries = context
+    result = decide(record, lot)
+    seen = recent(countries, r.at_ms - window_ms) if record is not None else []
+    return product, result, raise_alerts(product, result, seen)
+
+
+def _count_args(r: ScanRequest, window_ms: int) -> Row:
+    """The arguments of SQLITE_COUNT (and the first of POSTGRES_COUNT_AND_READ)."""
+    since = r.at_ms - window_ms
+    return (r.country, r.at_ms, r.country, since, r.country, r.at_ms, r.gtin, r.serial)
+
+
+def _scan_row(r: ScanRequest, result: Verification) -> Row:
+    return (r.at_ms, r.gtin, result.lot or r.lot, r.serial, r.country, r.language,
+            result.verdict.value, r.source)  # fmt: skip
 
 
 def _month_start_ms(year: int, month: int) -> int:
@@ -306,9 +371,7 @@ def _month_start_ms(year: int, month: int) -> int:
 
 async def _add_alert(tx: Tx, draft: AlertDraft, now_ms: int, urls: Sequence[str]) -> Alert | None:
     row = await tx.fetchone(
-        "INSERT INTO alerts (at_ms, kind, gtin, lot, serial, country, detail, dedupe_key) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) WHERE state = 'open' "
-        f"DO NOTHING RETURNING {_ALERT_COLUMNS}",
+        _ADD_ALERT,
         (now_ms, draft.kind, draft.gtin, draft.lot, draft.serial, draft.country, draft.detail,
          draft.key),
     )  # fmt: skip

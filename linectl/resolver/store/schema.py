@@ -93,12 +93,39 @@ CREATE INDEX deliveries_due ON deliveries (next_ms) WHERE state = 'pending';
 CREATE INDEX decommissions_serial ON decommissions (gtin, serial, at_ms);
 """
 
+# Version 2: each serial keeps the last scan time per country (a JSON object, {"DE": ms}), so
+# the several-countries rule reads it from the serial's row, updated with the scan count under the
+# row's lock, instead of reading the scan log; filled from the scans logged before.
+#: Each serial's ``scan_countries`` from the scans logged (migration 2, bulk loads).
+FILL_SCAN_COUNTRIES = {
+    "sqlite": """
+UPDATE serials SET scan_countries = c.seen FROM (
+    SELECT gtin, serial, json_group_object(country, last_ms) AS seen FROM (
+        SELECT gtin, serial, country, max(at_ms) AS last_ms FROM scans
+        WHERE serial IS NOT NULL AND country IS NOT NULL GROUP BY gtin, serial, country)
+    GROUP BY gtin, serial) AS c
+WHERE serials.gtin = c.gtin AND serials.serial = c.serial""",
+    "postgresql": """
+UPDATE serials SET scan_countries = c.seen FROM (
+    SELECT gtin, serial, json_object_agg(country, last_ms)::text AS seen FROM (
+        SELECT gtin, serial, country, max(at_ms) AS last_ms FROM scans
+        WHERE serial IS NOT NULL AND country IS NOT NULL GROUP BY gtin, serial, country) AS x
+    GROUP BY gtin, serial) AS c
+WHERE serials.gtin = c.gtin AND serials.serial = c.serial""",
+}
+_V2 = "ALTER TABLE serials ADD COLUMN scan_countries TEXT;\n"
+
 #: Migrations in order; the n-th brings the schema from version n-1 to n.
 MIGRATIONS: dict[str, list[str]] = {
-    "sqlite": [_SQLITE_V1 + _BOTH_V1],
-    "postgresql": [_POSTGRES_V1 + _BOTH_V1],
+    "sqlite": [_SQLITE_V1 + _BOTH_V1, _V2 + FILL_SCAN_COUNTRIES["sqlite"]],
+    "postgresql": [
+        _POSTGRES_V1 + _BOTH_V1,
+        # every scan updates its serial's row: room on each page keeps those updates HOT (no
+        # new index entry) for the rows loaded from now on
+        _V2 + FILL_SCAN_COUNTRIES["postgresql"] + ";\nALTER TABLE serials SET (fillfactor = 85)",
+    ],
 }
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _LOCK_ID = 0x6C696E6563746C  # "linectl": the advisory lock workers migrate under
 
 
