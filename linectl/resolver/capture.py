@@ -112,6 +112,8 @@ async def post_capture(request: web.Request) -> web.StreamResponse:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return problem(400, invalid, "Invalid EPCIS document", f"not JSON: {exc}")
+    except RecursionError:
+        return problem(400, invalid, "Invalid EPCIS document", "JSON nested too deeply")
     events = _event_list(document)
     if isinstance(events, str):
         return problem(400, invalid, "Invalid EPCIS document", events)

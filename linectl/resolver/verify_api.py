@@ -107,6 +107,8 @@ async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
         body = json.loads(await request.read())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return problem(400, "bad-request", "Not JSON", str(exc))
+    except RecursionError:
+        return problem(400, "bad-request", "Not JSON", "nested too deeply")
     if not isinstance(body, dict) or not isinstance(body.get("code"), str):
         return problem(400, "bad-request", "No code", 'send {"code": "<Digital Link>", ...}')
     return body

@@ -58,6 +58,8 @@ async def json_object(request: web.Request) -> dict[str, Any]:
             "(body)",
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
         ) from None
+    except RecursionError:  # the decoder recurses per level: thousands of [ or {
+        raise BadInput("(body)", "the body's JSON is nested too deeply") from None
     if not isinstance(body, dict):
         raise BadInput("(body)", f"the body must be a JSON object, not {type(body).__name__}")
     return body

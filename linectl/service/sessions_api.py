@@ -34,7 +34,7 @@ def _problem(status: int, kind: str, detail: str, **extra: Any) -> web.Response:
 async def _login(request: web.Request) -> web.Response:
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return _problem(400, "bad-request", "the body must be JSON", field="(body)")
     if not isinstance(body, dict) or set(body) - {"user", "password"}:
         return _problem(400, "bad-request", 'send {"user": ..., "password": ...}', field="(body)")

@@ -136,6 +136,8 @@ async def test_a_partner_decommissions_and_may_undo_within_the_rules(resolver: C
     auth = {"Authorization": f"Bearer {PARTNER_TOKEN}"}
     async with resolver.session.post(url, json={"code": code, "reason": "dispensed"}) as r:
         assert r.status == 401
+    async with resolver.session.post(url, data=b"[" * 30_000 + b"]" * 30_000, headers=auth) as r:
+        assert r.status == 400 and "nested too deeply" in (await r.json())["detail"]
     async with resolver.session.post(
         url, json={"code": code, "reason": "exported"}, headers=auth
     ) as r:
@@ -172,6 +174,10 @@ async def test_capture_needs_the_token_and_a_valid_document(resolver: Client) ->
     async with resolver.session.post(url, json=broken, headers=headers) as r:
         body = await r.json()
         assert r.status == 400 and "/epcisBody/eventList/0" in body["detail"]
+    deep = b"[" * 30_000 + b"]" * 30_000  # JSON the decoder cannot follow: a 400, not a 500
+    ld = headers | {"Content-Type": "application/ld+json"}
+    async with resolver.session.post(url, data=deep, headers=ld) as r:
+        assert r.status == 400 and "nested too deeply" in (await r.json())["detail"]
     async with resolver.session.options(url) as r:
         assert r.status == 204 and r.headers["GS1-EPCIS-Max"].startswith("2")
     job = await resolver.capture(doc)
