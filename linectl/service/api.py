@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from linectl.config import ControlSection
+from linectl.config import ControlSection, LineSection
 from linectl.identity import (
     CONTROL_PERMISSIONS,
     Identity,
@@ -34,6 +34,7 @@ from linectl.identity.matrix import SIGNED_ACTIONS
 from linectl.line.control import Command, CommandRefused, LineControl
 from linectl.service.api_auth import (
     IDENTITY,
+    LINE,
     UNHOLD_REJECT,
     Forbidden,
     SignatureRequired,
@@ -232,10 +233,14 @@ async def _post_command(request: web.Request) -> web.Response:
     return web.json_response(answer, dumps=dumps)
 
 
-def _build_app(control: LineControl, identity: Identity) -> web.Application:
+def _build_app(
+    control: LineControl, identity: Identity, line: LineSection | None
+) -> web.Application:
     app = web.Application(middlewares=[_errors, auth], client_max_size=_MAX_BODY)
     app[_CONTROL] = control
     app[IDENTITY] = identity
+    if line is not None:
+        app[LINE] = line
     app[_FEEDS] = EventFeeds(control)
     app.on_shutdown.append(_end_feeds)
     app.router.add_get("/v1/status", _get_status, allow_head=False)
@@ -327,10 +332,12 @@ async def start_control_api(
     config: ControlSection,
     *,
     identity: Identity,
+    line: LineSection | None = None,
 ) -> ControlApi:
     """Serve the control API for ``control`` as configured (Unix socket if set, else TCP);
-    ``identity`` authenticates each request against the line's ledger."""
-    app = _build_app(control, identity)
+    ``identity`` authenticates each request against the line's ledger; ``line`` (the line's
+    identity) lets it write the EPCIS events of a batch release."""
+    app = _build_app(control, identity, line)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
     )

@@ -81,7 +81,7 @@ async def run_daemon(args: DaemonArgs) -> int:
         runtime = LineRuntime(config, ledger, devices, options=args.options)
         await runtime.start(args.batch)
         uplink = runtime.start_uplink()
-        api = await start_control_api(runtime, config.control, identity=identity)
+        api = await start_control_api(runtime, config.control, identity=identity, line=config.line)
         notifier.ready(f"line {config.line.id}: {runtime.status()['state']['name']}")
         notifier.start_watchdog(lambda: not runtime.failures)
         if args.start:

@@ -43,7 +43,10 @@ class HmiLine:
 async def serve_api(rig: Rig, port: int) -> ControlApi:
     identity = Identity(rig.ledger, IdentitySection())
     return await start_control_api(
-        rig.rt, ControlSection().model_copy(update={"port": port}), identity=identity
+        rig.rt,
+        ControlSection().model_copy(update={"port": port}),
+        identity=identity,
+        line=rig.config.line,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from linectl.config import ControlSection, IdentitySection, LineConfig, parse_config
+from linectl.config import ControlSection, IdentitySection, LineConfig, LineSection, parse_config
 from linectl.hmi.security import CSP
 from linectl.hmi.server import RunningHmi, start_hmi
 from linectl.hmi.sessions import COOKIE, Sessions
@@ -34,6 +34,12 @@ async def hmi(tmp_path: Path) -> AsyncIterator[tuple[RunningHmi, People]]:
             StandInLine(),
             ControlSection().model_copy(update={"port": 0}),
             identity=Identity(ledger, IdentitySection()),
+            line=LineSection(
+                id="web",
+                read_point="urn:epc:id:sgln:0950600.01343.1",
+                biz_location="urn:epc:id:sgln:0950600.01343.0",
+                company_prefix_length=7,
+            ),
         )
         config: LineConfig = parse_config(
             {
