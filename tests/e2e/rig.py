@@ -281,7 +281,8 @@ async def line_rig(
     ``prepare`` runs after the batch is created and before the daemon starts (to leave what a
     crash would have left); ``daemon=False`` starts no daemon (a test runs it as a process).
     ``aggregation`` (the ``[aggregation]`` table) adds the case packer, its label printer and
-    reader, and the daemon's packing. ``quantity`` is the work order's (default: ``pool``).
+    reader, and the daemon's packing. ``quantity`` is the work order's (default: the larger of
+    ``pool`` and ``packs``, so a batch refilled while it runs is not stopped at its first pool).
     """
     line = VirtualLine(LineLayout(packs_per_minute=packs_per_minute), faults or FaultPlan(seed=1))
     line.packs_limit = packs
@@ -336,7 +337,8 @@ async def line_rig(
         )
         ledger = Ledger(config.ledger.path)
         stack.callback(ledger.close)
-        await asyncio.to_thread(_new_batch, ledger, pool, quantity or pool)
+        planned = quantity or max(pool, packs or 0)  # enforced: as much as the line will feed
+        await asyncio.to_thread(_new_batch, ledger, pool, planned)
         if prepare is not None:
             await prepare(ledger, plc, printer)
         rig = Rig(tmp, line, plc, printer, camera, ledger, config, None, None, printer_link,
