@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from linectl.aggregation.dispatch import Dispatch
 from linectl.aggregation.rework import Rework, ReworkResult
 from linectl.config import ConfigError, IdentitySection, LineSection, OrphanPolicy, load_config
 from linectl.identity import Signatures
@@ -93,10 +94,24 @@ def add_aggregation_commands(sub: Any, add: AddCommand, open_ledger: OpenLedger)
             p = rework(level, "break", _break, "take every case off a pallet (unpacking)")
             p.add_argument("pallet", metavar="PALLET_SSCC")
 
+    p = add("ship", bound(cmd_ship), "ship a closed case or pallet of released units")
+    p.add_argument("sscc", metavar="SSCC", help="18 digits, or a scan of the label")
+    p.add_argument("--to", required=True, metavar="SGLN", help="where it goes (EPC URN or DL)")
+    p.add_argument(
+        "--order", metavar="ID", help="the order it ships under (a business transaction)"
+    )
+    p.add_argument("--reason", default="shipped")
+    p = add("receive", bound(cmd_receive), "a shipped case or pallet came back (a return)")
+    p.add_argument("sscc", metavar="SSCC", help="18 digits, or a scan of the label")
+    p.add_argument("--from", dest="source", required=True, metavar="SGLN", help="where from")
+    p.add_argument("--reason", default="returned")
+
     unit = group("unit", "rework on units")
     p = rework(unit, "decommission", _decommission, "decommission damaged units (unpacked first)")
     p.add_argument("serials", nargs="+", metavar="SERIAL")
     p = rework(unit, "sample", _sample, "take QA samples (unpacked first; sampling, end of life)")
+    p.add_argument("serials", nargs="+", metavar="SERIAL")
+    p = rework(unit, "destroy", _destroy, "destroy units (unpacked first; destroying/destroyed)")
     p.add_argument("serials", nargs="+", metavar="SERIAL")
 
 
@@ -212,6 +227,47 @@ def cmd_orphans(args: argparse.Namespace, ledger: Ledger) -> int:
     return 0
 
 
+# --- dispatch ------------------------------------------------------------------------------------
+
+
+def cmd_ship(args: argparse.Namespace, ledger: Ledger) -> int:
+    dispatch = Dispatch(ledger, line_section(args))
+    s = dispatch.ship(
+        sscc_argument(args.sscc), to=args.to, order=args.order, actor=args.user, reason=args.reason
+    )
+    node = ledger.containers.read(tree, s.sscc)
+    order = f" under order {s.business_order}" if s.business_order else ""
+    print(f"shipped {node.container.level.value} {s.sscc} ({node.unit_count} units) to "
+          f"{s.destination}{order} at {s.at} by {s.actor}")  # fmt: skip
+    print(f"  event shipping: {s.event_id}")
+    return 0
+
+
+def cmd_receive(args: argparse.Namespace, ledger: Ledger) -> int:
+    dispatch = Dispatch(ledger, line_section(args))
+    s = dispatch.receive(
+        sscc_argument(args.sscc), source=args.source, actor=args.user, reason=args.reason
+    )
+    node = ledger.containers.read(tree, s.sscc)
+    print(f"received {node.container.level.value} {s.sscc} ({node.unit_count} units) back from "
+          f"{s.source} at {s.at} by {s.actor}: its units are Commissioned again")  # fmt: skip
+    print(f"  event receiving: {s.event_id}")
+    return 0
+
+
+def shipment_lines(ledger: Ledger, ssccs: Sequence[str]) -> list[str]:
+    """Shipments and returns of these containers, for ``trace``."""
+    lines = []
+    for s in ledger.shipments.history(ssccs):
+        order = f", order {s.business_order}" if s.business_order else ""
+        if s.kind == "shipped":
+            lines.append(f"shipped {s.sscc} to {s.destination} at {s.at} by {s.actor}{order}")
+        else:
+            lines.append(f"returned {s.sscc} from {s.source} at {s.at} by {s.actor}{order}")
+        lines.append(f"  event {'shipping' if s.kind == 'shipped' else 'receiving'}: {s.event_id}")
+    return lines
+
+
 # --- rework --------------------------------------------------------------------------------------
 
 ReworkHandler = Callable[[Rework, argparse.Namespace], ReworkResult]
@@ -291,3 +347,7 @@ def _decommission(rw: Rework, a: argparse.Namespace) -> ReworkResult:
 
 def _sample(rw: Rework, a: argparse.Namespace) -> ReworkResult:
     return rw.sample(list(a.serials), gtin=a.gtin, **_who(a))
+
+
+def _destroy(rw: Rework, a: argparse.Namespace) -> ReworkResult:
+    return rw.destroy(list(a.serials), gtin=a.gtin, **_who(a))

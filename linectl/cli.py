@@ -11,7 +11,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from linectl.aggregation_cmd import add_aggregation_commands, chain_lines
+from linectl.aggregation_cmd import add_aggregation_commands, chain_lines, shipment_lines
+from linectl.batch_cmd import add_batch_record_commands
 from linectl.config import ConfigError, LineSection, load_config
 from linectl.control_cmd import add_control_commands
 from linectl.identity import IdentityError, Principal, Role, Signatures
@@ -211,28 +212,6 @@ def cmd_serials_import(args: argparse.Namespace) -> int:
 # --- reports, trace, audit -----------------------------------------------------------------------
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    with open_ledger(args) as ledger:
-        rec = ledger.reconcile(args.batch)
-        head = ledger.audit_head()
-        signatures = Signatures(identity_of(args, ledger)).of(args.batch)
-        if args.json:
-            data = json.loads(rec.to_json())
-            data["audit_head"] = {"row": head[0], "row_hash": head[1]} if head else None
-            data["signatures"] = [asdict(s) for s in signatures]
-            _print_json(data)
-        else:
-            print(rec.to_table())
-            for s in signatures:
-                print(
-                    f"signed: {s.action} by {s.printed_name} ({s.user_name}) at {s.at}, "
-                    f"meaning {s.meaning}, record sha256 {s.record_sha256}"
-                )
-            shown = f"row {head[0]} {head[1]}" if head else "(empty)"
-            print(f"audit chain head: {shown} (key {ledger.identity.keyed() or 'none'})")
-        return 0 if rec.balanced else 1
-
-
 def _trace_text(trace: SerialTrace, links: Sequence[ChainLink]) -> str:
     lines = [
         f"GTIN {trace.gtin}  serial {trace.serial}  batch {trace.batch}  state {trace.state.label}"
@@ -270,15 +249,17 @@ def cmd_trace(args: argparse.Namespace) -> int:
             sscc = serial
         packed_in = trace.unit.container if trace and trace.unit else None
         links = ledger.containers.read(chain, sscc or packed_in)
+        ssccs = [link.container.sscc for link in links]
         if args.json:
             data: dict[str, Any] = asdict(trace) if trace else {"sscc": sscc}
             if trace is not None and trace.unit is not None:  # the ledger's text, not the PLC code
                 data["unit"]["verdict"] = verdict_text(trace.unit.verdict)
-            _print_json(data | {"chain": [asdict(link) for link in links]})
+            shipments = [asdict(s) for s in ledger.shipments.history(ssccs)]
+            _print_json(data | {"chain": [asdict(link) for link in links], "shipments": shipments})
         elif trace is not None:
-            print(_trace_text(trace, links))
+            print("\n".join([_trace_text(trace, links), *shipment_lines(ledger, ssccs)]))
         else:
-            print("\n".join(chain_lines(links)))
+            print("\n".join(chain_lines(links) + shipment_lines(ledger, ssccs)))
     return 0
 
 
@@ -432,9 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gtin", help="default: the batch's GTIN")
     p.add_argument("--reason", default="imported from file (offline provisioning)")
 
-    p = add("report", cmd_report, "reconciliation of a batch (exit 1 if it does not balance)")
-    p.add_argument("batch")
-    p.add_argument("--json", action="store_true")
+    add_batch_record_commands(add, batch, open_ledger, _parse_materials)  # report, material
 
     p = add("trace", cmd_trace, "full history of one unit, by serial or by scanned code")
     p.add_argument("code", metavar="SERIAL_OR_CODE")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from linectl.config import IdentitySection, LineConfig, load_config
+from linectl.config import ConfigError, IdentitySection, LineConfig, load_config
 from linectl.identity import (
     Identity,
     IdentityError,
@@ -37,9 +37,10 @@ from linectl.identity.keyfiles import (
 )
 from linectl.identity.matrix import SIGNED_ACTIONS, cli_permission
 from linectl.identity.setup import directory_for
-from linectl.ledger import Ledger
+from linectl.ledger import Ledger, SerialState
 from linectl.ledger.audit_keys import AuditKeyError
 from linectl.ledger.identity_rows import find_audit
+from linectl.lifecycle import release_events
 
 AddCommand = Callable[..., argparse.ArgumentParser]
 OpenLedger = Callable[..., Ledger]
@@ -318,15 +319,33 @@ def cmd_token(args: argparse.Namespace, ledger: Ledger) -> int:
     return 0
 
 
+def line_config(args: argparse.Namespace, what: str) -> LineConfig:
+    """The line configuration a command that writes EPCIS events needs (read point, prefix)."""
+    config = config_of(args)
+    if config is None:
+        raise ConfigError(
+            "(none)", [f"{what} writes EPCIS events: give --config LINE.toml (or $LINECTL_CONFIG)"]
+        )
+    return config
+
+
 def cmd_batch_release(args: argparse.Namespace, ledger: Ledger) -> int:
+    events = release_events(line_config(args, "batch release").line)
     password = read_password(args, f"signature (batch release): password for {args.user}: ")
     signature = Signatures(identity_of(args, ledger)).release_batch(
-        args.principal, args.batch, password, args.meaning or "released", args.reason
+        args.principal,
+        args.batch,
+        password,
+        args.meaning or "released",
+        args.reason,
+        events_for=events,
     )
+    released = ledger.state_counts(args.batch).get(SerialState.RELEASED, 0)
     print(
         f"batch {args.batch} released: signed by {signature.printed_name} ({signature.user_name})"
         f" at {signature.at}, meaning {signature.meaning}, record {signature.record_sha256[:16]}"
     )
+    print(f"{released} units Released; their EPCIS events are queued upstream")
     return 0
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from linectl.config import LineSection
 from linectl.ledger import (
     Ledger,
+    MaterialsChanged,
     OutboxEvent,
     SerialState,
     UnitResult,
@@ -39,10 +40,19 @@ def _sgtin(gtin: str, serial: str, form: IdentifierForm, cpl: int, domain: str) 
 
 @dataclass(frozen=True)
 class EventFactory:
-    """Everything an event needs besides the serials: line identity, identifier form, batch data."""
+    """Everything an event needs besides the serials: line identity, identifier form, batch data.
+
+    ``materials`` are the packaging-material lots on the line now: the work order's at first,
+    updated in place when the ledger reports a change (``linectl batch material``).
+    """
 
     line: LineSection
     work_order: WorkOrder
+    materials: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.materials:
+            self.materials.update(self.work_order.materials)
 
     def epc(self, serial: str) -> str:
         line = self.line
@@ -92,20 +102,34 @@ def record_verdicts(
     actor: str = "line",
     clock: Callable[[], datetime] = _now,
 ) -> None:
-    """GOOD units become Commissioned with one commissioning event; rejects become LabelScrapped."""
+    """GOOD units become Commissioned with one commissioning event; rejects become LabelScrapped.
+
+    The event carries the material lots on the line when the verdicts are written: if a change
+    was recorded since the factory last heard, the event is built again with the new lots.
+    """
     good = [u.serial for u in units if verdict_of(u.verdict) is Verdict.GOOD]
-    events = []
-    if good:
+    if not good:
+        ledger.record_units(units, actor=actor, gtin=factory.work_order.gtin)
+        return
+    at = clock()
+    for _ in range(3):
+        lots = dict(factory.materials)
         wo = factory.work_order
         event = epcis.commissioning_event(
             [factory.epc(s) for s in good],
             lot=wo.lot,
             expiry=factory.expiry(),
-            material_lots=dict(wo.materials) or None,
-            **factory.common(clock()),
+            material_lots=lots or None,
+            **factory.common(at),
         )
-        events.append(factory.outbox("commissioning", event, good))
-    ledger.record_units(units, actor=actor, gtin=factory.work_order.gtin, events=events)
+        events = [factory.outbox("commissioning", event, good)]
+        try:
+            ledger.record_units(units, actor=actor, gtin=wo.gtin, events=events, materials=lots)
+            return
+        except MaterialsChanged as exc:
+            factory.materials.clear()
+            factory.materials.update(exc.current)
+    raise MaterialsChanged(factory.work_order.batch, dict(factory.materials))
 
 
 @dataclass(frozen=True)
@@ -170,3 +194,26 @@ def return_unused(
         return 0
     gtin = ledger.get_work_order(batch).gtin
     return ledger.transition(unused, SerialState.UNALLOCATED, actor, reason, gtin=gtin)
+
+
+RELEASE_CHUNK = 10_000
+"""EPCs per release event: a batch of a million units is released in a hundred events."""
+
+
+def release_events(
+    line: LineSection, *, clock: Callable[[], datetime] = _now
+) -> Callable[[WorkOrder, Sequence[str]], list[OutboxEvent]]:
+    """The builder of a batch release's events (inspecting/conformant), for the ledger to call
+    inside the release transaction with the serials it moves to Released."""
+
+    def build(order: WorkOrder, serials: Sequence[str]) -> list[OutboxEvent]:
+        factory = EventFactory(line, order)
+        where = factory.common(clock())
+        events = []
+        for start in range(0, len(serials), RELEASE_CHUNK):
+            part = list(serials[start : start + RELEASE_CHUNK])
+            event = epcis.release_event([factory.epc(s) for s in part], **where)
+            events.append(factory.outbox("release", event, part))
+        return events
+
+    return build

@@ -43,7 +43,7 @@ from linectl.ledger.aggregation import AggregationTx
 from linectl.ledger.audit import summarise
 from linectl.ledger.serials import SerialRow
 from linectl.ledger.validation import check_text
-from linectl.lifecycle import DECOMMISSION, SAMPLE, EventFactory, Step
+from linectl.lifecycle import DECOMMISSION, DESTROY, SAMPLE, EventFactory, Step
 
 
 def _now() -> datetime:
@@ -152,6 +152,13 @@ class Rework:
     ) -> ReworkResult:
         """Take QA samples (Sampled: sampling, then end of life); unpacked first when packed."""
         return self._end_of_use(SAMPLE, serials, actor, reason, gtin)
+
+    def destroy(
+        self, serials: Sequence[str], *, actor: str, reason: str, gtin: str | None = None
+    ) -> ReworkResult:
+        """Destroy units (Destroyed: destroying/destroyed); commissioned ones are unpacked first,
+        decommissioned (Inactive) ones may be destroyed later."""
+        return self._end_of_use(DESTROY, serials, actor, reason, gtin)
 
     # -- containers ------------------------------------------------------------------------------
 

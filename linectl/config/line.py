@@ -80,6 +80,7 @@ class Thresholds(Section):
     pool_request_size: Annotated[int, Field(ge=1, le=1_000_000)] = 2000
     verdict_deadline_ms: Annotated[float, Field(gt=0, le=10_000)] = 100.0
     allow_expiry_day_zero: bool = False
+    overrun_percent: Annotated[float, Field(ge=0, le=100)] = 2.0
 
 
 _PROTOCOLS_BY_KIND: dict[str, frozenset[str]] = {

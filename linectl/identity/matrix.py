@@ -34,6 +34,7 @@ class Permission(StrEnum):
     BATCH_CLOSE = "batch.close"  # batch close, close-batch (signed)
     BATCH_RELEASE = "batch.release"  # signed, by someone who neither started nor closed it
     REWORK = "rework"  # case / pallet / unit rework, decommission, destroy (signed)
+    DISPATCH = "dispatch"  # ship, receive (returns)
     SYNC = "upstream.sync"
     USER_ADMIN = "user.admin"  # user add/disable/enable/role/reset-password, tokens (signed)
     LEDGER_INIT = "ledger.init"  # ledger init on a ledger that already has users
@@ -53,13 +54,16 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.BATCH_START,
             P.BATCH_CLOSE,
             P.REWORK,
+            P.DISPATCH,
             P.SYNC,
         }
     ),
     Role.QA: frozenset({P.VIEW, P.AUDIT_VIEW, P.BATCH_RELEASE, P.REWORK, P.UNHOLD_REJECT}),
     Role.ENGINEER: frozenset(_RUN | {P.AUDIT_VIEW, P.LINE_ABORT, P.SYNC}),
     Role.ADMIN: frozenset({P.VIEW, P.AUDIT_VIEW, P.AUDIT_ACKNOWLEDGE, P.USER_ADMIN, P.LEDGER_INIT}),
-    Role.MACHINE: frozenset(_RUN | {P.BATCH_CREATE, P.BATCH_START, P.BATCH_CLOSE, P.SYNC}),
+    Role.MACHINE: frozenset(
+        _RUN | {P.BATCH_CREATE, P.BATCH_START, P.BATCH_CLOSE, P.DISPATCH, P.SYNC}
+    ),
 }
 """Role -> the permissions it has. Admins administer users but do not run the line or sign
 batches: Annex 11 asks that system administration and production be separate."""
@@ -84,6 +88,7 @@ CLI_PERMISSIONS: dict[str, Permission] = {
     "batch start": P.BATCH_START,
     "batch close": P.BATCH_CLOSE,
     "batch release": P.BATCH_RELEASE,
+    "batch material": P.LINE_RUN,
     "batch list": P.VIEW,
     "serials import": P.BATCH_CREATE,
     "report": P.VIEW,
@@ -98,6 +103,8 @@ CLI_PERMISSIONS: dict[str, Permission] = {
     "audit verify": P.AUDIT_VIEW,
     "audit acknowledge": P.AUDIT_ACKNOWLEDGE,
     "user": P.USER_ADMIN,
+    "ship": P.DISPATCH,
+    "receive": P.DISPATCH,
 }
 """Ledger command of the CLI (``command sub``, or ``command`` for a whole group) -> permission.
 Control commands (status, start, ...) go through the control API: CONTROL_PERMISSIONS."""

@@ -26,6 +26,7 @@ from linectl.ledger.models import (
 from linectl.ledger.outbox import insert_events
 from linectl.ledger.seals import container_seal, unit_seal
 from linectl.ledger.serials import SerialRow
+from linectl.ledger.shipped import require_not_shipped
 from linectl.ledger.states import SerialState
 
 _COLUMNS = "sscc, level, state, batch, parent, created_at, updated_at"
@@ -105,8 +106,11 @@ def insert(
 def set_state(
     conn: sqlite3.Connection, sscc: str, to: ContainerState, at: str
 ) -> tuple[Container, Container]:
-    """Close (from open or reopened) or reopen (from closed); return (before, after)."""
+    """Close (from open or reopened) or reopen (from closed); return (before, after).
+
+    Refused for a container that left with a shipment (until it is received back)."""
     before = get(conn, sscc)
+    require_not_shipped(conn, sscc, "closing" if to is ContainerState.CLOSED else "reopening")
     allowed = {
         ContainerState.CLOSED: PACKABLE,
         ContainerState.REOPENED: frozenset({ContainerState.CLOSED}),
@@ -119,6 +123,8 @@ def set_state(
 def set_parent(conn: sqlite3.Connection, child: str, parent: str | None, at: str) -> Container:
     """Put a case on a pallet (or take it off with ``parent=None``); both must be packable."""
     current = get(conn, child)
+    require_not_shipped(conn, child, "moving it")
+    require_not_shipped(conn, parent, "stacking onto it")
     if current.level is not ContainerLevel.CASE:
         raise ContainerError(
             f"container {child} is a {current.level.value}; only cases go on pallets"

@@ -144,6 +144,16 @@ class EncodedSerialsRemain(WorkOrderStateError):
         )
 
 
+class MaterialsChanged(WorkOrderStateError):
+    """The batch's packaging-material lots changed after the events were built; ``current``
+    holds them, so the caller rebuilds its events and tries again."""
+
+    def __init__(self, batch: str, current: dict[str, str]) -> None:
+        super().__init__(f"the material lots of batch {batch!r} changed: {current}")
+        self.batch = batch
+        self.current = current
+
+
 class ContainerError(LedgerError):
     """A container command that its state, level or contents do not allow."""
 

@@ -380,7 +380,54 @@ def _v4_to_v5(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v0_to_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4, _v4_to_v5)
+_V6 = (
+    """
+    CREATE TABLE material_changes (
+        id           INTEGER PRIMARY KEY,
+        batch        TEXT NOT NULL REFERENCES work_orders (batch),
+        material     TEXT NOT NULL,
+        lot          TEXT NOT NULL,
+        previous     TEXT,
+        at           TEXT NOT NULL,
+        actor        TEXT NOT NULL,
+        history_mark INTEGER NOT NULL,
+        audit_id     INTEGER NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX material_changes_by_batch ON material_changes (batch, id)",
+    """
+    CREATE TABLE shipments (
+        id           INTEGER PRIMARY KEY,
+        sscc         TEXT NOT NULL REFERENCES containers (sscc),
+        kind         TEXT NOT NULL CHECK (kind IN ('shipped', 'returned')),
+        source       TEXT NOT NULL,
+        destination  TEXT NOT NULL,
+        business_order TEXT,
+        event_id     TEXT NOT NULL,
+        at           TEXT NOT NULL,
+        actor        TEXT NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX shipments_by_sscc ON shipments (sscc, id)",
+)
+
+
+def _v5_to_v6(conn: sqlite3.Connection) -> None:
+    """Batch record and dispatch: packaging-material lot changes during a batch (with the
+    serial-history mark that splits the units before and after), and shipments and returns of
+    cases and pallets."""
+    for statement in _V6:
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v0_to_v1,
+    _v1_to_v2,
+    _v2_to_v3,
+    _v3_to_v4,
+    _v4_to_v5,
+    _v5_to_v6,
+)
 """Forward migrations in order; the schema version this code writes is ``len(MIGRATIONS)``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -89,6 +89,8 @@ class Reconciliation:
     problems: tuple[str, ...] = ()
     containers: tuple[ContainerCount, ...] = ()
     orphans: tuple[str, ...] = ()
+    planned: int = 0  # the work order's quantity
+    made: int = 0  # units the line judged good (whatever became of them later)
 
     @property
     def accounted(self) -> int:
@@ -121,11 +123,24 @@ class Reconciliation:
         lines += [f"  {b.value.replace('_', ' '):<14}{getattr(self, b.value):>10}" for b in Bucket]
         lines.append(f"  {'accounted':<14}{self.accounted:>10}")
         lines.append("")
+        lines.append(f"  planned {self.planned}, made {self.made} ({self.made_text()})")
         lines.append("  by state: " + ", ".join(f"{k} {v}" for k, v in self.by_state.items()))
         lines.append(f"  balanced: {'yes' if self.balanced else 'NO'}")
         lines += [f"  problem: {p}" for p in self.problems]
         lines += self._container_lines()
         return "\n".join(lines)
+
+    def made_text(self) -> str:
+        """Made against planned: ``100.0 % of plan``, with the overrun or shortfall."""
+        if not self.planned:
+            return "no quantity planned"
+        share = f"{100 * self.made / self.planned:.1f} % of plan"
+        diff = self.made - self.planned
+        if diff > 0:
+            return f"{share}, overrun {diff}"
+        if diff < 0:
+            return f"{share}, short by {-diff}"
+        return share
 
     def _container_lines(self) -> list[str]:
         """Cases and pallets with their counts, then the orphans (first ten named)."""
@@ -149,11 +164,16 @@ class Reconciliation:
 def reconcile_batch(conn: sqlite3.Connection, batch: str) -> Reconciliation:
     """Reconcile one batch, serial by serial (the caller reads in one snapshot)."""
     order = conn.execute(
-        "SELECT gtin, lot, status FROM work_orders WHERE batch = ?", (batch,)
+        "SELECT gtin, lot, status, quantity FROM work_orders WHERE batch = ?", (batch,)
     ).fetchone()
     if order is None:
         raise UnknownWorkOrder(batch)
-    gtin, lot, status = (str(v) for v in order)
+    gtin, lot, status = (str(v) for v in order[:3])
+    made = conn.execute(
+        "SELECT count(*) FROM units AS u JOIN serials AS s ON s.id = u.serial_id "
+        "WHERE s.batch = ? AND u.verdict = 'good'",
+        (batch,),
+    ).fetchone()[0]
 
     received_ids = {
         int(r[0])
@@ -207,4 +227,6 @@ def reconcile_batch(conn: sqlite3.Connection, batch: str) -> Reconciliation:
         problems=tuple(problems),
         containers=tuple(containers),
         orphans=tuple(orphans(conn, batch)) if containers else (),
+        planned=int(order[3]),
+        made=int(made),
     )

@@ -25,9 +25,10 @@ SNReturnAllocated, SNtoAllocated, SNtoEncoded, SNInvalidatingEvent) and the line
 - Commissioned -> Sampled | Inactive (decommissioned) | Destroyed | Released (left production).
 - Sampled -> Destroyed: a sample consumed in testing reaches end of life.
 - Inactive -> Destroyed: a decommissioned pack is later physically destroyed.
-- SNInvalid, LabelSampled, LabelScrapped, Destroyed and Released are terminal for the line:
-  SNInvalid "will not be the subject of subsequent events" (Table 1); a Released pack has left
-  production, and returns or recalls are handled above the line (L3/L4), not in this ledger.
+- Released -> Commissioned: a shipped case or pallet came back (``linectl receive``); its packs
+  are the line's again and may then be decommissioned or reworked.
+- SNInvalid, LabelSampled, LabelScrapped and Destroyed are terminal for the line:
+  SNInvalid "will not be the subject of subsequent events" (Table 1).
   Re-commissioning an Inactive serial is refused: pharmaceutical serials are never reused.
 """
 
@@ -98,7 +99,7 @@ TRANSITIONS: Mapping[SerialState, frozenset[SerialState]] = {
     _S.SAMPLED: frozenset({_S.DESTROYED}),
     _S.INACTIVE: frozenset({_S.DESTROYED}),
     _S.DESTROYED: frozenset(),
-    _S.RELEASED: frozenset(),
+    _S.RELEASED: frozenset({_S.COMMISSIONED}),
 }
 """Legal transitions: ``TRANSITIONS[from_state]`` is the set of states it may move to."""
 

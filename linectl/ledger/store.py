@@ -24,6 +24,8 @@ from linectl.ledger.audit import AuditEntry, AuditReport, append_audit, summaris
 from linectl.ledger.audit import audit_entries as _audit_entries
 from linectl.ledger.audit import audit_head as _audit_head
 from linectl.ledger.audit import verify_audit as _verify_audit
+from linectl.ledger.batch_commands import BatchCommands
+from linectl.ledger.batch_record import reject_counts
 from linectl.ledger.connection import Clock, LedgerConnection, check_actor, utc_now
 from linectl.ledger.container_commands import Containers
 from linectl.ledger.errors import ValidationError
@@ -51,6 +53,7 @@ from linectl.ledger.serials import (
     insert_allocated,
 )
 from linectl.ledger.serials import resolve as resolve_serials
+from linectl.ledger.shipments import Shipments
 from linectl.ledger.sscc_stock import SsccStock
 from linectl.ledger.states import SerialState
 from linectl.ledger.units import insert_units, load_unit, verdict_moves
@@ -77,6 +80,8 @@ class Ledger:
         self.sscc_stock = SsccStock(self._db)
         self.integrity = Integrity(self._db)  # the start check and admin acknowledgements
         self.identity = IdentityStore(self._db)
+        self.batches = BatchCommands(self._db)  # QA release, material changes
+        self.shipments = Shipments(self._db)  # dispatch: ship and receive cases and pallets
 
     @property
     def schema_version(self) -> int:
@@ -305,17 +310,21 @@ class Ledger:
         actor: str = "line",
         gtin: str | None = None,
         events: Sequence[OutboxEvent] = (),
+        materials: Mapping[str, str] | None = None,
     ) -> None:
         """Record verdicts of Encoded serials: GOOD -> Commissioned, REJECT -> LabelScrapped.
 
         One transaction for the group with its outbox events; any illegal move or bad unit
-        refuses the whole group.
+        refuses the whole group. ``materials``: the material lots the events carry; if the
+        batch's are no longer these, MaterialsChanged (with the current ones) and nothing changes.
         """
         check_actor(actor)
         if not units:
             return
         with self._db.write() as conn:
             rows = resolve_serials(conn, [u.serial for u in units], gtin)
+            if materials is not None and rows:
+                workorders.require_materials(conn, rows[0].batch, materials)
             moves = verdict_moves(units, rows)
             check_moves((row, to) for row, to, _ in moves)
             insert_units(conn, units, rows, self._db.now())
@@ -428,18 +437,7 @@ class Ledger:
         """
         with self._db.read() as conn:
             workorders.get(conn, batch)
-            counts: dict[str, int] = {}
-            rows = conn.execute(
-                "SELECT coalesce(u.reason, h.reason), count(*) FROM serials AS s "
-                "JOIN serial_history AS h ON h.serial_id = s.id AND h.to_state = s.state "
-                "LEFT JOIN units AS u ON u.serial_id = s.id "
-                "WHERE s.batch = ? AND s.state = ? GROUP BY 1",
-                (batch, int(SerialState.LABEL_SCRAPPED)),
-            ).fetchall()
-            for reason, count in rows:
-                key = str(reason or "unknown")
-                counts[key] = counts.get(key, 0) + int(count)
-            return counts
+            return reject_counts(conn, batch)
 
     def audit_entries(self, *, after_id: int = 0, limit: int = 100) -> list[AuditEntry]:
         """Audit rows after ``after_id``, oldest first."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from linectl.ledger.errors import (
     EncodedSerialsRemain,
+    MaterialsChanged,
     UnknownWorkOrder,
     ValidationError,
     ValidationErrors,
@@ -67,6 +68,27 @@ def _store_status(conn: sqlite3.Connection, before: WorkOrder, after: WorkOrder)
         (after.status.value, after.started_at, after.closed_at, new_seal, before.batch),
     )
     return after
+
+
+def store_materials(conn: sqlite3.Connection, before: WorkOrder, after: WorkOrder) -> WorkOrder:
+    """Write ``after``'s materials, resealed (kept stale if ``before``'s seal broke)."""
+    stored, materials = conn.execute(
+        "SELECT row_hash, materials FROM work_orders WHERE batch = ?", (before.batch,)
+    ).fetchone()
+    text = materials_json(after.materials)
+    new_seal = seal(after, text) if stored == seal(before, materials) else stored
+    conn.execute(
+        "UPDATE work_orders SET materials = ?, row_hash = ? WHERE batch = ?",
+        (text, new_seal, before.batch),
+    )
+    return after
+
+
+def require_materials(conn: sqlite3.Connection, batch: str, materials: Mapping[str, str]) -> None:
+    """Refuse (MaterialsChanged, with the current lots) unless ``batch`` uses ``materials``."""
+    current = dict(get(conn, batch).materials)
+    if current != dict(materials):
+        raise MaterialsChanged(batch, current)
 
 
 def materials_json(materials: Mapping[str, str] | None) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from drivers.interfaces import DeviceError, Plc, Verdict
 from linectl.config import LineSection, Thresholds
@@ -20,6 +22,12 @@ from linectl.line.printahead import PrintAhead
 from linectl.line.reasons import RejectReason
 from linectl.line.state import LineMirror, Tally
 from linectl.line.verify import CodeContent, Verifier
+
+
+def overrun_limit(quantity: int, percent: float) -> int:
+    """The most good units a work order of ``quantity`` may get: the quantity plus ``percent``
+    of it, rounded up to whole packs (decimal arithmetic: 10 % of 30 is 3, not 4)."""
+    return quantity + math.ceil(Decimal(str(percent)) * quantity / 100)
 
 
 @dataclass(frozen=True)

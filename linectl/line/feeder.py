@@ -67,6 +67,7 @@ class Feeder:
         chunk: int,
         on_taken: Callable[[int, bool], None],
         on_loaded: Callable[[], None] | None = None,
+        quota: Callable[[], int | None] | None = None,
         actor: str = "line",
     ) -> None:
         if depth < 1 or chunk < 1:
@@ -85,6 +86,7 @@ class Feeder:
         self.loaded = 0
         self._on_taken = on_taken
         self._on_loaded = on_loaded  # jobs went to the printer (packs will be in flight)
+        self._quota = quota  # how many more jobs the work order allows (None: no limit)
         self._lock = asyncio.Lock()
         self._refilling: asyncio.Task[None] | None = None
 
@@ -108,6 +110,8 @@ class Feeder:
                     content = self.content
                     if content is None:
                         return True  # the batch was closed meanwhile: nothing to feed
+                    if self.quota_left() == 0:
+                        return True  # the work order's quantity (plus allowance) is covered
                     serial = await self._next_serial()
                     if serial is None:
                         return self.content is None
@@ -119,6 +123,11 @@ class Feeder:
             finally:
                 if self.loaded != loaded and self._on_loaded is not None:
                     self._on_loaded()
+
+    def quota_left(self) -> int | None:
+        """Jobs the work order still allows (None: no limit)."""
+        left = self._quota() if self._quota is not None else None
+        return None if left is None else max(0, left)
 
     async def _load(self, serial: str, content: CodeContent) -> None:
         seq = self.tracker.next_seq

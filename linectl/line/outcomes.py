@@ -38,6 +38,7 @@ class Outcomes:
         supervisor: Supervisor,
         *,
         on_durable: PackedHook | None = None,
+        on_good: Callable[[int], None] | None = None,
         max_delay: float = 0.05,
         max_units: int = 100,
         actor: str = "line",
@@ -49,6 +50,8 @@ class Outcomes:
         self.mirror = mirror
         self.supervisor = supervisor
         self.on_durable = on_durable
+        self.on_good = on_good  # the batch's durable good count, after each commit
+        self.unsettled = 0  # packs settled at the gate whose outcome is not durable yet
         self.max_delay = max_delay
         self.max_units = max_units
         self.actor = actor
@@ -70,6 +73,7 @@ class Outcomes:
     def add(self, unit: UnitResult) -> None:
         """A pack settled at the gate: queue its outcome (nothing is active: nothing to record)."""
         if self.committer is not None:
+            self.unsettled += 1
             self.committer.add(unit)
 
     async def flush(self) -> None:
@@ -95,9 +99,12 @@ class Outcomes:
                 self.tally.reject_reasons[key] = self.tally.reject_reasons.get(key, 0) + 1
         self.tally.counters["commissioned"] += good
         self.tally.counters["scrapped"] += len(units) - good
+        self.unsettled = max(0, self.unsettled - len(units))
         self.events.publish(Committed(good, len(units) - good))
         if self.on_durable is not None:
             self.on_durable(units)
+        if self.on_good is not None and good:
+            self.on_good(self.tally.counters["commissioned"])
         self.mirror.changed()
 
     def _failed(self, what: str) -> None:

@@ -151,6 +151,7 @@ class Feeding:
         send: SendCommand,
         scrap: Scrap,
         on_pool_low: PoolHook | None = None,
+        on_order_end: Callable[[], None] | None = None,
     ) -> None:
         self.feeder = feeder
         self.tracker = tracker
@@ -165,6 +166,7 @@ class Feeding:
         self._send = send
         self._scrap = scrap
         self._on_pool_low = on_pool_low
+        self._on_order_end = on_order_end
         self._pool_low_notified = False
         self._suspend_sent_at = 0.0
 
@@ -188,9 +190,17 @@ class Feeding:
                 self.starved()
 
     def queue_ran_dry(self) -> None:
-        """A pack may have passed the printer unprinted: the job/pack prediction is off."""
+        """A pack may have passed the printer unprinted: the job/pack prediction is off.
+
+        At the end of a work order (no job left that its quantity allows) that is expected:
+        the unprinted packs are rejected by the PLC, and the line stops once the packs in
+        flight are settled; otherwise it is a fault that holds the line.
+        """
         self.tracker.desync("the print queue ran dry while producing")
         self.tracker.ask_resync("the print queue ran dry while producing")
+        if self._on_order_end is not None and self.feeder.quota_left() == 0:
+            self._on_order_end()
+            return
         self.alarms.raise_(
             "print-queue-dry", "the printer ran out of jobs while producing", holds=True
         )

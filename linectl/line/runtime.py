@@ -39,7 +39,7 @@ from linectl.config import CodeForm, LineConfig, UpstreamSection
 from linectl.ledger import Ledger, WorkOrder, WorkOrderStatus
 from linectl.line.alarms import Alarm, Alarms
 from linectl.line.audit import AuditTrail
-from linectl.line.batch import BatchSwitch
+from linectl.line.batch import BatchSwitch, overrun_limit
 from linectl.line.commands import Commands
 from linectl.line.commits import Committer
 from linectl.line.control import Command
@@ -60,7 +60,7 @@ from linectl.line.packing_link import PackingLink
 from linectl.line.packs import PackTable
 from linectl.line.plc_side import ENDED, HOLDABLE, PlcWatch
 from linectl.line.printahead import PrintAhead
-from linectl.line.printing import Feeding, PoolHook, PrintWatch
+from linectl.line.printing import PRODUCING, Feeding, PoolHook, PrintWatch
 from linectl.line.reasons import RejectReason
 from linectl.line.recovery import RecoveryReport, recover
 from linectl.line.reject_frames import RejectFrames
@@ -120,6 +120,8 @@ class LineRuntime:
         self.events = EventStream(snapshot=self.status)
         self.supervisor = Supervisor(self._task_failed)
         self.failures = self.supervisor.failures  # tasks that died (a bug): the line holds
+        self.quantity_reached: str | None = None  # the batch whose quantity was made
+        self._ending_order: asyncio.Task[None] | None = None
         self.alarm_set = Alarms(self._alarm_changed)
         self.mirror = LineMirror(on_change=self._changed)
         self.tally = Tally()
@@ -137,6 +139,7 @@ class LineRuntime:
             chunk=opts.take_chunk,
             on_taken=lambda taken, exhausted: self.feeding.taken(taken, exhausted),
             on_loaded=self._jobs_loaded,
+            quota=self._quota,
             actor=opts.actor,
         )
         self.decoder = Decoder(
@@ -151,13 +154,14 @@ class LineRuntime:
         self.outcomes = Outcomes(
             ledger, self.tally, self.events, self.alarm_set, self.mirror, self.supervisor,
             on_durable=self.packing.committed if self.packing is not None else None,
+            on_good=self._good_count,
             max_delay=opts.commit_delay_s, max_units=opts.commit_units, actor=opts.actor,
         )  # fmt: skip
         self.feeding = Feeding(
             self.feeder, self.tracker, self.mirror, self.health, self.alarm_set, self.events,
             self.tally, self.supervisor, low_water=th.pool_low_water,
             send=lambda command, why: self.plc_watch.send(command, why),
-            scrap=self.outcomes.scrap, on_pool_low=on_pool_low,
+            scrap=self.outcomes.scrap, on_pool_low=on_pool_low, on_order_end=self._order_end,
         )  # fmt: skip
         self.inspection = Inspection(
             devices.camera, devices.plc, self.decoder, ledger, self.packs, self.mirror,
@@ -336,7 +340,15 @@ class LineRuntime:
 
     def status(self) -> dict[str, Any]:
         """Line state, batch, counters, reject reasons, pool, devices, alarms (JSON-ready)."""
-        return line_status(self._status_sources)
+        status = line_status(self._status_sources)
+        order = self.mirror.batch
+        if order is not None:  # planned against made, and the most the line may commission
+            status["batch"] |= {
+                "quantity_limit": overrun_limit(order.quantity, self.thresholds.overrun_percent),
+                "made": self.tally.counters["commissioned"],
+                "quantity_reached": self.quantity_reached == order.batch,
+            }
+        return status
 
     def alarms(self) -> list[dict[str, Any]]:
         """Active alarms: code, message, since (ISO time), whether it holds the line."""
@@ -374,6 +386,48 @@ class LineRuntime:
     def audit(self, command: str, actor: str, reason: str, before: object, after: object) -> None:
         """Append a line event (state change, command, alarm) to the audit trail, in order."""
         self.audit_trail.record(command, actor, reason, before, after)
+
+    def _quota(self) -> int | None:
+        """Jobs the active work order still allows: none once its quantity is made; else up to
+        quantity + overrun allowance, counting every pack that may still turn out good."""
+        order = self.mirror.batch
+        if order is None:
+            return None
+        made = self.tally.counters["commissioned"]
+        if made >= order.quantity:
+            return 0
+        limit = overrun_limit(order.quantity, self.thresholds.overrun_percent)
+        return limit - made - len(self.packs) - self.outcomes.unsettled
+
+    def _good_count(self, made: int) -> None:
+        """The work order's quantity is made: the feeder sends no more jobs (see ``_quota``)."""
+        order = self.mirror.batch
+        if order is None or made < order.quantity or self.quantity_reached == order.batch:
+            return
+        self.quantity_reached = order.batch
+        log.info("batch %s: quantity %d reached (%d good)", order.batch, order.quantity, made)
+        self.notify()
+
+    def _order_end(self) -> None:
+        """The last job the work order allows went on a pack: stop once the packs in flight
+        are settled (the unprinted packs behind them are rejected by the PLC)."""
+        if self._ending_order is None or self._ending_order.done():
+            self._ending_order = self.supervisor.spawn(self._finish_order(), "order-end")
+
+    async def _finish_order(self) -> None:
+        await self.wait_for(lambda: not self.packs and not self.outcomes.unsettled)
+        await self.outcomes.flush()
+        order, made = self.mirror.batch, self.tally.counters["commissioned"]
+        if order is None or self.mirror.plc_state not in PRODUCING:
+            return
+        if made >= order.quantity:
+            why = f"work order quantity {order.quantity} reached ({made} good)"
+        else:
+            why = (
+                f"work order quantity {order.quantity}: {made} good, the overrun allowance is "
+                "used up by rejects; start again for the rest"
+            )
+        await self.plc_watch.send(PackMLCommand.STOP, why)
 
     def _alarm_changed(self, alarm: Alarm, raised: bool) -> None:
         self.events.publish(

@@ -34,6 +34,7 @@ from linectl.identity.matrix import SIGNED_ACTIONS
 from linectl.line.control import Command, CommandRefused, LineControl
 from linectl.service.api_auth import (
     IDENTITY,
+    LINE,
     UNHOLD_REJECT,
     Forbidden,
     SignatureRequired,
@@ -248,6 +249,8 @@ def _build_app(
     app[_CONTROL] = control
     app[_AFTER_CLOSE] = after_close
     app[IDENTITY] = identity
+    if line is not None:
+        app[LINE] = line
     app[_FEEDS] = EventFeeds(control)
     app.on_shutdown.append(_end_feeds)
     app.router.add_get("/v1/status", _get_status, allow_head=False)
@@ -346,8 +349,8 @@ async def start_control_api(
 ) -> ControlApi:
     """Serve the control API for ``control`` as configured (Unix socket if set, else TCP);
     ``identity`` authenticates each request against the line's ledger; ``line`` (the daemon's
-    ``[line]``) lets it carry out rework, which writes EPCIS events for the line;
-    ``after_close`` runs after each close-batch (the daemon exports the audit chain head)."""
+    ``[line]``) lets it carry out rework and batch releases, which write EPCIS events for the
+    line; ``after_close`` runs after each close-batch (the daemon exports the audit chain head)."""
     app = _build_app(control, identity, line, after_close)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S

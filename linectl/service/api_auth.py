@@ -5,6 +5,7 @@ check through the one matrix, electronic signatures on commands, and the release
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from linectl.config import LineSection
 from linectl.identity import (
     AuthenticationFailed,
     Identity,
@@ -21,6 +23,7 @@ from linectl.identity import (
     Signatures,
 )
 from linectl.ledger import LedgerError
+from linectl.lifecycle import release_events
 from linectl.line.control import Command, LineControl
 from linectl.line.reasons import RejectReason
 from linectl.service.problems import MAX_REASON, BadInput, dumps, json_object, problem
@@ -29,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 UNHOLD_REJECT = "line.unhold-reject"
 IDENTITY = web.AppKey("identity", Identity)
+LINE = web.AppKey("line", LineSection)  # the line's identity, for the events a release queues
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -110,11 +114,23 @@ async def post_release(request: web.Request) -> web.Response:
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
         raise BadInput("reason", f"field 'reason' must be a string of at most {MAX_REASON} chars")
     principal = await require(request, Permission.BATCH_RELEASE, f"release batch {batch}")
+    line = request.app.get(LINE)
+    if line is None:
+        detail = f"batch {batch}: this control API has no line configuration for its EPCIS events"
+        return problem(409, "Release refused", detail, kind="release-refused")
     signatures = Signatures(request.app[IDENTITY])
     password, meaning = signature
     try:
         sig = await asyncio.to_thread(
-            signatures.release_batch, principal, batch, password, meaning or "released", reason
+            functools.partial(
+                signatures.release_batch,
+                principal,
+                batch,
+                password,
+                meaning or "released",
+                reason,
+                events_for=release_events(line),
+            )
         )
     except IdentityError as exc:
         raise Forbidden(exc) from None

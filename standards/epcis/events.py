@@ -9,6 +9,13 @@
 | sampling_event              | ObjectEvent      | OBSERVE | sampling        | non_sellable_other |
 | sample_end_of_life_event    | ObjectEvent      | DELETE  | destroying      | destroyed          |
 | destroying_event            | ObjectEvent      | DELETE  | destroying      | destroyed          |
+| release_event               | ObjectEvent      | OBSERVE | inspecting      | conformant         |
+| shipping_event              | ObjectEvent      | OBSERVE | shipping        | in_transit         |
+| receiving_event             | ObjectEvent      | OBSERVE | receiving       | returned           |
+
+QA release: CBV has no release step; the batch record was inspected and the packs found
+conformant, so a release is ``inspecting`` / ``conformant``. Shipping and receiving carry the
+source and destination lists (type ``location``, SGLNs) and the order as a business transaction.
 
 Sampling: CBV 2.0 defines ``sampling`` as always destructive ("sampled objects are no longer viable
 in the supply chain") and requires the next event for a sampled serial to be an end-of-life event
@@ -130,6 +137,7 @@ def _event(
     biz_location: str | None,
     biz_transactions: Sequence[BizTransaction],
     ilmd: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Event:
     event: Event = {
         "type": event_type,
@@ -151,6 +159,8 @@ def _event(
             else {"bizTransaction": _uri(t.id, f"biz_transactions[{i}]")}
             for i, t in enumerate(biz_transactions)
         ]
+    if extra:
+        event.update(extra)
     if ilmd:
         event["ilmd"] = dict(ilmd)
     return with_event_id(event)
@@ -343,3 +353,94 @@ destroying_event = _object_event_kind(
 
 #: End of life of a sampled serial: sampling is destructive in CBV 2.0, so it is destroyed.
 sample_end_of_life_event = destroying_event
+
+release_event = _object_event_kind(
+    "OBSERVE",
+    "inspecting",
+    "conformant",
+    "ObjectEvent OBSERVE inspecting/conformant: QA released the batch these packs belong to.",
+)
+
+
+def _move_event(
+    epcs: Sequence[str],
+    biz_step: str,
+    disposition: str,
+    *,
+    source: str,
+    destination: str,
+    event_time: datetime,
+    read_point: str,
+    biz_location: str | None,
+    timezone_offset: str | None,
+    biz_transactions: Sequence[BizTransaction],
+) -> Event:
+    extra = {
+        "sourceList": [{"type": "location", "source": _uri(source, "source")}],
+        "destinationList": [{"type": "location", "destination": _uri(destination, "destination")}],
+    }
+    return _event(
+        "ObjectEvent",
+        {"epcList": _ids(epcs, "epcs")},
+        action="OBSERVE",
+        biz_step=biz_step,
+        disposition=disposition,
+        event_time=event_time,
+        timezone_offset=timezone_offset,
+        read_point=read_point,
+        biz_location=biz_location,
+        biz_transactions=biz_transactions,
+        extra=extra,
+    )
+
+
+def shipping_event(
+    epcs: Sequence[str],
+    *,
+    source: str,
+    destination: str,
+    event_time: datetime,
+    read_point: str,
+    biz_location: str | None = None,
+    timezone_offset: str | None = None,
+    biz_transactions: Sequence[BizTransaction] = (),
+) -> Event:
+    """ObjectEvent OBSERVE shipping/in_transit from ``source`` to ``destination`` (SGLNs)."""
+    return _move_event(
+        epcs,
+        "shipping",
+        "in_transit",
+        source=source,
+        destination=destination,
+        event_time=event_time,
+        read_point=read_point,
+        biz_location=biz_location,
+        timezone_offset=timezone_offset,
+        biz_transactions=biz_transactions,
+    )
+
+
+def receiving_event(
+    epcs: Sequence[str],
+    *,
+    source: str,
+    destination: str,
+    event_time: datetime,
+    read_point: str,
+    biz_location: str | None = None,
+    timezone_offset: str | None = None,
+    biz_transactions: Sequence[BizTransaction] = (),
+) -> Event:
+    """ObjectEvent OBSERVE receiving/returned: goods sent back from ``source`` arrived here."""
+    return _move_event(
+        epcs,
+        "receiving",
+        "returned",
+        source=source,
+        destination=destination,
+        event_time=event_time,
+        read_point=read_point,
+        biz_location=biz_location,
+        timezone_offset=timezone_offset,
+        biz_transactions=biz_transactions,
+    )

@@ -41,7 +41,7 @@ def control_api_routes() -> set[str]:
     from tests.service.standin_line import StandInLine
 
     with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "routes.db") as ledger:
-        app = api._build_app(StandInLine(), Identity(ledger, IdentitySection()))
+        app = api._build_app(StandInLine(), Identity(ledger, IdentitySection()), None)
         return {
             f"{route.method} {route.resource.canonical}"
             for route in app.router.routes()

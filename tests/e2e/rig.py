@@ -274,13 +274,15 @@ async def line_rig(
     daemon: bool = True,
     plc_watchdog_ms: int = 1000,
     aggregation: dict[str, Any] | None = None,
+    quantity: int | None = None,
 ) -> AsyncIterator[Rig]:
     """Simulators + daemon, batch created with ``pool`` serials and the daemon started on it.
 
     ``prepare`` runs after the batch is created and before the daemon starts (to leave what a
     crash would have left); ``daemon=False`` starts no daemon (a test runs it as a process).
     ``aggregation`` (the ``[aggregation]`` table) adds the case packer, its label printer and
-    reader, and the daemon's packing.
+    reader, and the daemon's packing. ``quantity`` is the work order's (default: the larger of
+    ``pool`` and ``packs``, so a batch refilled while it runs is not stopped at its first pool).
     """
     line = VirtualLine(LineLayout(packs_per_minute=packs_per_minute), faults or FaultPlan(seed=1))
     line.packs_limit = packs
@@ -335,7 +337,8 @@ async def line_rig(
         )
         ledger = Ledger(config.ledger.path)
         stack.callback(ledger.close)
-        await asyncio.to_thread(_new_batch, ledger, pool)
+        planned = quantity or max(pool, packs or 0)  # enforced: as much as the line will feed
+        await asyncio.to_thread(_new_batch, ledger, pool, planned)
         if prepare is not None:
             await prepare(ledger, plc, printer)
         rig = Rig(tmp, line, plc, printer, camera, ledger, config, None, None, printer_link,
@@ -361,13 +364,13 @@ async def _bounded(close: Callable[[], Awaitable[None]]) -> None:
         await close()
 
 
-def _new_batch(ledger: Ledger, pool: int) -> None:
+def _new_batch(ledger: Ledger, pool: int, quantity: int) -> None:
     ledger.create_work_order(
         batch=BATCH,
         gtin=GTIN,
         lot=LOT,
         expiry=EXPIRY,
-        quantity=pool,
+        quantity=quantity,
         target_market="DE",
         actor="tester",
     )

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from linectl.config import ControlSection, IdentitySection, LineConfig, parse_config
+from linectl.config import ControlSection, IdentitySection, LineConfig, LineSection, parse_config
 from linectl.hmi.server import RunningHmi, start_hmi
 from linectl.identity import Identity
 from linectl.ledger import Ledger
@@ -36,6 +36,12 @@ async def hmi(tmp_path: Path, line: StandInLine) -> AsyncIterator[tuple[RunningH
             line,
             ControlSection().model_copy(update={"port": 0}),
             identity=Identity(ledger, IdentitySection()),
+            line=LineSection(
+                id="web",
+                read_point="urn:epc:id:sgln:0950600.01343.1",
+                biz_location="urn:epc:id:sgln:0950600.01343.0",
+                company_prefix_length=7,
+            ),
         )
         config: LineConfig = parse_config(
             {

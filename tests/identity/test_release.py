@@ -18,6 +18,7 @@ from linectl.config import ControlSection, IdentitySection
 from linectl.identity import Identity
 from linectl.ledger import Ledger
 from linectl.service.api import ControlApi, start_control_api
+from tests.aggregation.conftest import LINE
 from tests.people import People
 from tests.service.standin_line import StandInLine
 
@@ -31,6 +32,19 @@ def people(tmp_path: Path) -> People:
     people.add("qa.quinn", "qa", "Quinn Quality")
     people.add("op.eve", "operator", "Eve Operator")
     return people
+
+
+@pytest.fixture(autouse=True)
+def line_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The line configuration (a release writes EPCIS events); --ledger names the ledger."""
+    path = tmp_path / "line.toml"
+    path.write_text(
+        f'[line]\nid = "{LINE.id}"\nread_point = "{LINE.read_point}"\n'
+        f'biz_location = "{LINE.biz_location}"\ncompany_prefix_length = 7\n'
+        f'[ledger]\npath = "{tmp_path / "line.db"}"\n'
+    )
+    monkeypatch.setenv("LINECTL_CONFIG", str(path))
+    return path
 
 
 def cli(
@@ -120,6 +134,7 @@ def test_through_the_cli_only_another_person_with_qa_releases_and_each_step_is_a
         "work_order.create": "sv.sam",
         "work_order.start": "sv.sam",
         "work_order.close": "sv.sam",
+        "work_order.release": "qa.quinn",
     }
     assert ("batch.release.signed", "qa.quinn") in {(c, a) for c, a, _ in rows}
     refused = [(a, json.loads(after)["command"]) for c, a, after in rows if c == "refused"]
@@ -156,7 +171,10 @@ def identity(people: People) -> Iterator[Identity]:
 @pytest.fixture
 async def api(identity: Identity) -> AsyncIterator[ControlApi]:
     served = await start_control_api(
-        StandInLine(), ControlSection().model_copy(update={"port": 0}), identity=identity
+        StandInLine(),
+        ControlSection().model_copy(update={"port": 0}),
+        identity=identity,
+        line=LINE,
     )
     yield served
     await served.close()

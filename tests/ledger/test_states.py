@@ -78,6 +78,7 @@ def test_every_state_is_reachable_from_unassigned() -> None:
         (S.INACTIVE, S.DESTROYED),
         (S.UNASSIGNED, S.UNALLOCATED),
         (S.UNALLOCATED, S.ALLOCATED),
+        (S.RELEASED, S.COMMISSIONED),  # a shipped pallet came back (linectl receive)
     ],
 )
 def test_line_transitions_are_legal(from_state: SerialState, to_state: SerialState) -> None:
@@ -93,7 +94,8 @@ def test_line_transitions_are_legal(from_state: SerialState, to_state: SerialSta
         (S.COMMISSIONED, S.ENCODED),
         (S.LABEL_SCRAPPED, S.COMMISSIONED),
         (S.INACTIVE, S.COMMISSIONED),  # serials are never reused
-        (S.RELEASED, S.COMMISSIONED),
+        (S.RELEASED, S.ENCODED),
+        (S.RELEASED, S.INACTIVE),  # a return is received (Commissioned) before anything else
         (S.DESTROYED, S.RELEASED),
         (S.SN_INVALID, S.ALLOCATED),
         (S.COMMISSIONED, S.COMMISSIONED),
@@ -104,7 +106,7 @@ def test_dangerous_transitions_are_illegal(from_state: SerialState, to_state: Se
 
 
 def test_terminal_states_are_the_ends_of_a_serial_life() -> None:
-    assert {S.SN_INVALID, S.LABEL_SAMPLED, S.LABEL_SCRAPPED, S.DESTROYED, S.RELEASED} == TERMINAL
+    assert {S.SN_INVALID, S.LABEL_SAMPLED, S.LABEL_SCRAPPED, S.DESTROYED} == TERMINAL
 
 
 def test_every_state_falls_into_exactly_one_reconciliation_bucket() -> None:
