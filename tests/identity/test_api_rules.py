@@ -15,6 +15,7 @@ from linectl.config import ControlSection, IdentitySection
 from linectl.identity import Identity
 from linectl.ledger import Ledger
 from linectl.service.api import ControlApi, start_control_api
+from tests.aggregation.conftest import LINE
 from tests.identity.test_release import audit_rows, bearer, closed_batch
 from tests.people import People
 from tests.service.standin_line import EXECUTE, StandInLine
@@ -41,6 +42,7 @@ async def api(people: People, line: StandInLine) -> AsyncIterator[ControlApi]:
             line,
             ControlSection().model_copy(update={"port": 0}),
             identity=Identity(ledger, IdentitySection()),
+            line=LINE,
         )
         yield served
         await served.close()
