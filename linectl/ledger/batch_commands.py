@@ -28,6 +28,7 @@ from linectl.ledger.batch_record import (
     per_minute,
     reject_counts,
     rework,
+    rework_signed,
     samples,
 )
 from linectl.ledger.connection import LedgerConnection, check_actor
@@ -236,9 +237,9 @@ class BatchCommands:
             order = workorders.get(conn, batch)
             start, _ = batch_window(conn, batch)
             rows = IdentityRows(conn, self._db.now())
-            signatures = rows.signatures(None, batch) + [
-                s for s in rows.signatures("rework") if start is not None and s.audit_id > start
-            ]
+            reworked = [s for s in rows.signatures("rework") if start and s.audit_id > start]
+            mine = set(rework_signed(conn, batch, [s.audit_id for s in reworked]))
+            signatures = rows.signatures(None, batch) + [s for s in reworked if s.audit_id in mine]
             total, sampled = samples(conn, batch)
             return BatchRecordData(
                 order=order,

@@ -9,9 +9,12 @@ rows. An alarm is open while no clear row for its code follows its raise.
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from linectl.ledger.errors import UnknownWorkOrder
 from linectl.ledger.states import SerialState
@@ -289,9 +292,41 @@ def _detail(data: dict[str, object]) -> str:
 def rework(conn: sqlite3.Connection, batch: str, line_actor: str = "line") -> list[RecordEntry]:
     """What people did to the batch's units and containers after they were made (rework,
     decommissioning, samples, destruction, material changes, dispatch), oldest first."""
+    found = []
+    for _id, at, actor, command, reason, _before, after in _rework_rows(conn, batch, line_actor):
+        detail = _detail(json.loads(after) if after else {})
+        found.append(RecordEntry(str(at), str(actor), f"{command} {detail}".strip(), str(reason)))
+    return found
+
+
+def rework_signed(
+    conn: sqlite3.Connection, batch: str, audit_ids: Sequence[int], line_actor: str = "line"
+) -> list[int]:
+    """Which of the rework signatures at ``audit_ids`` sign a step on ``batch``: a step's
+    signature is recorded right after the step's own audit rows, so it signs the step whose
+    row is the last person's rework row before it (in any batch)."""
+    mine = {int(row[0]) for row in _rework_rows(conn, batch, line_actor)}
+    marks = ", ".join("?" for _ in _REWORK)
+    steps = [
+        int(r[0])
+        for r in conn.execute(
+            f"SELECT id FROM audit WHERE command IN ({marks}) AND actor NOT IN (?, 'linectl') "
+            "ORDER BY id",
+            (*_REWORK, line_actor),
+        )
+    ]
+    signed = []
+    for audit_id in audit_ids:
+        before = bisect.bisect_left(steps, audit_id)
+        if before and steps[before - 1] in mine:
+            signed.append(audit_id)
+    return signed
+
+
+def _rework_rows(conn: sqlite3.Connection, batch: str, line_actor: str) -> list[tuple[Any, ...]]:
     marks = ", ".join("?" for _ in _REWORK)
     rows = conn.execute(
-        f"SELECT a.at, a.actor, a.command, a.reason, a.before, a.after FROM audit AS a "
+        f"SELECT a.id, a.at, a.actor, a.command, a.reason, a.before, a.after FROM audit AS a "
         f"WHERE a.command IN ({marks}) AND a.actor NOT IN (?, 'linectl') AND ("
         "json_extract(a.after, '$.batch') = ? OR EXISTS (SELECT 1 FROM json_each("
         "json_extract(a.before, '$.batches')) WHERE value = ?) OR EXISTS (SELECT 1 FROM "
@@ -299,8 +334,4 @@ def rework(conn: sqlite3.Connection, batch: str, line_actor: str = "line") -> li
         "json_extract(a.before, '$.sscc')))) ORDER BY a.id",
         (*_REWORK, line_actor, batch, batch, batch),
     )
-    found = []
-    for at, actor, command, reason, _before, after in rows:
-        detail = _detail(json.loads(after) if after else {})
-        found.append(RecordEntry(str(at), str(actor), f"{command} {detail}".strip(), str(reason)))
-    return found
+    return list(rows)

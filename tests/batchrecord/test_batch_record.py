@@ -14,8 +14,10 @@ import pytest
 from PIL import Image
 
 from linectl.batchrecord import charts
-from linectl.ledger import Ledger, Reconciliation
-from tests.batchrecord.demo import BATCH, make_demo_batch, run
+from linectl.ledger import Ledger, Reconciliation, UnitResult, Verdict
+from linectl.lifecycle import EventFactory, record_verdicts
+from tests.aggregation.conftest import LINE
+from tests.batchrecord.demo import BATCH, GTIN, make_demo_batch, run
 
 
 def poppler(tool: str, *args: str) -> str:
@@ -112,3 +114,27 @@ def test_the_html_is_the_same_record_with_the_charts_inline(record: Record) -> N
     html = record.html
     assert html.count('src="data:image/png;base64,') == 2
     assert "Quinn Quality" in html and "LR-778" in html and "balanced" in html
+
+
+def test_a_batch_record_shows_only_the_rework_signatures_of_its_own_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINECTL_SESSION_DIR", str(tmp_path / "sessions"))
+    config, people = make_demo_batch(tmp_path, monkeypatch)
+    with Ledger(tmp_path / "line.db") as ledger:  # a second batch, made after the first
+        ledger.create_work_order(
+            batch="OTHER-8", gtin=GTIN, lot="L2612B", expiry="281130", quantity=5,
+            target_market="DE", actor="sv.sam",
+        )  # fmt: skip
+        ledger.import_serials("OTHER-8", GTIN, ["E00001", "E00002"], "sv.sam")
+        ledger.start_work_order("OTHER-8", actor="sv.sam")
+        taken = ledger.take_for_encoding("OTHER-8", 2)
+        units = [UnitResult(s, n, Verdict.GOOD, "A") for n, s in enumerate(taken)]
+        record_verdicts(ledger, EventFactory(LINE, ledger.get_work_order("OTHER-8")), units)
+    people.session("qa.quinn")
+    run(monkeypatch, config, "unit", "sample", "E00001", "--reason", "retained sample",
+        stdin=people.passwords["qa.quinn"])  # fmt: skip
+    with Ledger(tmp_path / "line.db") as ledger:
+        demo = [s for s in ledger.batches.record(BATCH).signatures if s.action == "rework"]
+        other = [s for s in ledger.batches.record("OTHER-8").signatures if s.action == "rework"]
+    assert len(demo) == 1 and len(other) == 1 and demo[0].id < other[0].id
