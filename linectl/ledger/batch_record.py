@@ -70,20 +70,36 @@ def batch_window(conn: sqlite3.Connection, batch: str) -> tuple[int | None, int 
     return row_of("work_order.start"), row_of("work_order.close")
 
 
+_RUN_ENDS = {"line.shutdown": "linectl (stopped)", "line.recovery": "linectl (restarted)"}
+"""Audit rows after which no alarm of the daemon's run before is active any more: alarms live
+in the daemon, and a restarted daemon raises again whatever still stands (a line left in an
+active state holds with the alarm ``recovery``, for an operator to unhold)."""
+
+
 def batch_alarms(conn: sqlite3.Connection, batch: str) -> list[AlarmRecord]:
-    """Every alarm raised while the batch ran, oldest first, with its clear (if any)."""
+    """Every alarm raised while the batch ran, oldest first, with its clear (if any): an
+    operator's acknowledging command, or the end of the daemon's run (see ``_RUN_ENDS``)."""
     start, close = batch_window(conn, batch)
     if start is None:
         return []
     rows = conn.execute(
         "SELECT id, at, actor, command, before, after FROM audit "
-        "WHERE id > ? AND command IN ('line.alarm', 'line.command') ORDER BY id",
+        "WHERE id > ? AND command IN ('line.alarm', 'line.command', 'line.shutdown', "
+        "'line.recovery') ORDER BY id",
         (start,),
     ).fetchall()
     found: list[AlarmRecord] = []
     open_at: dict[str, int] = {}  # code -> index into found
     waiting: list[int] = []  # cleared alarms whose acknowledging command is not seen yet
     for row_id, at, actor, command, before, after in rows:
+        if command in _RUN_ENDS:
+            for index in open_at.values():
+                a = found[index]
+                found[index] = AlarmRecord(
+                    a.code, a.message, a.raised_at, a.holds, str(at), _RUN_ENDS[command]
+                )
+            open_at.clear()
+            continue
         data = json.loads(after) if after else {}
         if command == "line.command":
             what = (json.loads(before) if before else {}).get("command")

@@ -146,6 +146,29 @@ def test_a_batch_that_does_not_balance_is_refused_and_nothing_moves(
         assert not [e for e in ledger.outbox.peek(1000) if e.kind == "release"]
 
 
+def test_an_alarm_left_open_by_a_daemon_that_died_ends_with_the_next_start(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    people: People,
+    config: Path,
+) -> None:
+    # the daemon held the line and was killed; the next start ends that run's alarms (and
+    # raises again whatever still stands), so the release is not blocked for ever
+    produce(people, "B1", 4, 0)
+    with Ledger(people.path) as ledger:
+        raised = {"code": "ledger", "message": "ledger write failed: disk full",
+                  "since": "2026-12-04T08:00:00.000Z", "holds": True, "count": 1}  # fmt: skip
+        ledger.record_event("linectl", "line.alarm", raised["message"], None, raised)
+        ledger.record_event("linectl", "line.recovery", "start-up", None, {"held": False})
+    close(people, "B1")
+    with Ledger(people.path) as ledger:
+        (alarm,) = ledger.batches.alarms("B1")
+    assert alarm.cleared_at is not None and alarm.acknowledged_by == "linectl (restarted)"
+    code, out, err = release(monkeypatch, capsys, people, config, "B1")
+    assert code == 0, err
+    assert "4 units Released" in out
+
+
 def test_an_open_alarm_blocks_the_release_until_someone_acknowledges_it(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
