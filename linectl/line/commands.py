@@ -288,7 +288,7 @@ class Commands:
                 result = await self.feeder.resync(snapshot.last_seq_printer + 1)
                 cancelled = [r.serial for r in result.cancelled]
                 await self.outcomes.scrap(cancelled, RejectReason.CANCELLED)
-            enough = await self.feeder.top_up(moving=lambda: False)  # commands run standing
+            enough = await self.feeder.top_up()
         except DeviceError as exc:
             raise CommandRefused(f"printer or PLC: {exc}") from exc
         except LedgerError as exc:

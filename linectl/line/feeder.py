@@ -33,17 +33,6 @@ from linectl.line.verify import CodeContent
 log = logging.getLogger("linectl.runtime")
 
 
-class QueueEmptied(Exception):
-    """Packs took every job loaded since the last sync: the next job would be loaded for pack
-    ``seq``, which may already have passed the printer unprinted (neither the printer's counter
-    nor the PLC's count can tell yet), and every later pack would then get the job meant for the
-    one before it. So nothing is loaded onto an emptied queue: the line must resync first."""
-
-    def __init__(self, seq: int) -> None:
-        super().__init__(f"the print queue was empty with pack {seq} due next")
-        self.seq = seq
-
-
 @dataclass(frozen=True)
 class Resync:
     """Outcome of a resynchronisation: jobs cancelled and whether the printer could cancel."""
@@ -94,14 +83,12 @@ class Feeder:
         """Feed ``batch`` from now on (None: stop feeding)."""
         self.batch, self.content = batch, content
 
-    async def top_up(self, *, moving: Callable[[], bool]) -> bool:
+    async def top_up(self) -> bool:
         """Load jobs until ``depth`` are queued; False when the pool ran short.
 
-        While ``moving()`` says packs may be moving it raises :class:`QueueEmptied` rather than
-        load onto a queue the packs have emptied (see there); with the line standing the PLC's
-        count is final, so an empty queue is safe to fill. Raises DeviceUnavailable /
-        DeviceError from the printer; the job that failed stays tracked (the printer may or may
-        not have it), so the caller must resync before trusting the queue again.
+        Raises DeviceUnavailable / DeviceError from the printer; the job that failed stays
+        tracked (the printer may or may not have it), so the caller must resync before trusting
+        the queue again.
         """
         async with self._lock:
             loaded = self.loaded
@@ -115,9 +102,6 @@ class Feeder:
                     serial = await self._next_serial()
                     if serial is None:
                         return self.content is None
-                    if self.tracker.loaded > 0 and self.tracker.ahead <= 0 and moving():
-                        self.reserve.appendleft(serial)  # stays written ahead, for the resync
-                        raise QueueEmptied(self.tracker.next_seq)
                     await self._load(serial, content)
                 return True
             finally:

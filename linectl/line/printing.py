@@ -26,7 +26,7 @@ from typing import Any
 from drivers.interfaces import DeviceError, Printer
 from linectl.line.alarms import Alarms, iso_now
 from linectl.line.events import EventStream, PoolLevel
-from linectl.line.feeder import Feeder, QueueEmptied
+from linectl.line.feeder import Feeder
 from linectl.line.health import DeviceWatch
 from linectl.line.printahead import PrintAhead
 from linectl.line.reasons import RejectReason
@@ -177,14 +177,10 @@ class Feeding:
             if not self._may_feed():
                 continue
             try:
-                enough = await self.feeder.top_up(moving=lambda: may_move(self.mirror.plc_state))
+                enough = await self.feeder.top_up()
             except DeviceError as exc:
                 self.devices.lost("printer", exc)
                 self.tracker.ask_resync("printer lost while loading")
-                continue
-            except QueueEmptied as exc:
-                log.error("%s: not loading, the line must resync", exc)
-                self.queue_ran_dry()
                 continue
             if not enough:
                 self.starved()

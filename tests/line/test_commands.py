@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -60,8 +59,7 @@ class FakeFeeder:
         self.seams.tracker.sync(next_seq, 0)
         return SimpleNamespace(cancelled=[])
 
-    async def top_up(self, *, moving: Callable[[], bool]) -> bool:
-        assert not moving()  # commands prime the queue with the line standing
+    async def top_up(self) -> bool:
         for _ in range(self.jobs - self.seams.tracker.queued):
             self.seams.tracker.loaded += 1
         return self.jobs > 0

@@ -8,7 +8,6 @@ from typing import Any
 
 from drivers.interfaces import DeviceError, PrinterStatus
 from linectl.config import CodeForm
-from linectl.line.alarms import Alarms
 from linectl.line.events import PoolLevel
 from linectl.line.feeder import Feeder
 from linectl.line.printing import Feeding, PrintWatch
@@ -40,11 +39,6 @@ class FakeLedger:
 
     def record_event(self, *args: Any) -> None:
         self.rows.append(args)
-
-
-def standing() -> bool:
-    """The line stands: no pack reaches the printer."""
-    return False
 
 
 def polled_watch(seams: Seams, printer: FakePrinter) -> tuple[PrintWatch, list[int]]:
@@ -87,7 +81,7 @@ async def test_the_printer_counter_confirms_the_prints_in_order() -> None:
     f = feeder(seams, printer, FakeLedger(10))
     f.activate("B1", CONTENT)
     seams.tracker.sync(1, 0)
-    assert await f.top_up(moving=standing)
+    assert await f.top_up()
     assert [j.seq for j in printer.jobs] == [1, 2, 3] and len(seams.packs) == 3
     stage, polls = polled_watch(seams, printer)
     printer.state = PrinterStatus(ready=True, print_count=2)
@@ -121,7 +115,7 @@ async def test_the_feeder_writes_ahead_and_records_which_pack_each_serial_is_for
     f = feeder(seams, printer, ledger)
     f.activate("B1", CONTENT)
     seams.tracker.sync(5, 0)
-    await f.top_up(moving=standing)
+    await f.top_up()
     assert [j.data for j in printer.jobs] == [CONTENT.data(s) for s in ("S0000", "S0001", "S0002")]
     assert f.issued == {"S0000": 5, "S0001": 6, "S0002": 7}
     await f.settled()
@@ -133,7 +127,7 @@ async def test_an_empty_pool_reports_not_enough() -> None:
     f = feeder(seams, printer, FakeLedger(2))
     f.activate("B1", CONTENT)
     seams.tracker.sync(1, 0)
-    assert not await f.top_up(moving=standing)
+    assert not await f.top_up()
     assert len(printer.jobs) == 2
     await f.settled()
 
@@ -177,53 +171,12 @@ async def test_nothing_is_fed_without_a_batch_or_while_the_queue_must_be_redone(
     assert not stage._may_feed()
 
 
-async def test_a_queue_the_packs_emptied_is_not_refilled_but_holds_the_line() -> None:
-    # The printer took every job loaded (its counter says so) before the feeder ran again: the
-    # next pack may already have passed unprinted, so a job loaded now could land one pack late.
-    raised = asyncio.Event()
-    seams, printer = Seams(alarms=Alarms(on_change=lambda a, up: raised.set())), FakePrinter()
-    f = feeder(seams, printer, FakeLedger(10))
-    f.activate("B1", CONTENT)
-    stage, _ = feeding(seams, f)
-    seams.mirror.phase, seams.mirror.plc_state = "running", PackMLState.EXECUTE
-    seams.mirror.batch = object()  # type: ignore[assignment]
-    seams.tracker.sync(1, 0)
-    await f.top_up(moving=standing)
-    watch, _ = polled_watch(seams, printer)
-    printer.state = PrinterStatus(ready=True, print_count=3)
-    await watch.poll()
-    stage.feed.set()  # as the runtime wires them, every printer poll wakes the feeder
-    runner = asyncio.create_task(stage.run())
-    try:
-        async with asyncio.timeout(5):
-            await raised.wait()
-    finally:
-        runner.cancel()
-    assert [j.seq for j in printer.jobs] == [1, 2, 3]  # nothing loaded for pack 4
-    assert [a.code for a in seams.alarms.holding] == ["print-queue-dry"]
-    assert seams.tracker.needs_resync and f.reserve[0] == "S0003"  # kept for the resync
-    await f.settled()
-
-
-async def test_a_standing_line_refills_a_queue_the_packs_emptied() -> None:
-    # e.g. suspended when the pool ran short: the PLC's count is final, the next job is safe
-    seams, printer = Seams(), FakePrinter()
-    f = feeder(seams, printer, FakeLedger(10))
-    f.activate("B1", CONTENT)
-    seams.tracker.sync(1, 0)
-    await f.top_up(moving=standing)
-    seams.tracker.observe(3, "now")
-    assert await f.top_up(moving=standing)
-    assert [j.seq for j in printer.jobs] == [1, 2, 3, 4, 5, 6]
-    await f.settled()
-
-
 async def test_at_line_end_the_queue_is_cancelled_and_the_write_aheads_scrapped() -> None:
     seams, printer = Seams(), FakePrinter()
     f = feeder(seams, printer, FakeLedger(10))
     f.activate("B1", CONTENT)
     seams.tracker.sync(1, 0)
-    await f.top_up(moving=standing)
+    await f.top_up()
     stage, sent = feeding(seams, f)
     await stage.line_ended(PackMLState.STOPPED)
     assert printer.cleared == 1 and len(seams.packs) == 0
@@ -278,8 +231,8 @@ async def test_the_feeder_says_when_it_loaded_jobs_so_the_watches_poll_fast() ->
     f = feeder(seams, printer, FakeLedger(10), on_loaded=lambda: loaded.append(len(printer.jobs)))
     f.activate("B1", CONTENT)
     seams.tracker.sync(1, 0)
-    assert await f.top_up(moving=standing) and loaded == [3]  # once per top-up that loaded
-    assert await f.top_up(moving=standing) and loaded == [3]  # the queue was full: no call
+    assert await f.top_up() and loaded == [3]  # once per top-up that loaded something
+    assert await f.top_up() and loaded == [3]  # the queue was full: nothing loaded, no call
     await f.settled()
 
 
