@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from dataclasses import asdict, dataclass, field
@@ -97,6 +98,11 @@ async def run_daemon(args: DaemonArgs) -> int:
         api = await start_control_api(
             runtime, config.control, identity=identity, line=config.line, after_close=export_head
         )
+        # What start-up built (modules, configuration, standards tables, clients) lives as long as
+        # the daemon: freeze it so that a full collection during the batch (which stalls the loop
+        # for as long as it scans) passes over the run's own objects only.
+        gc.collect()
+        gc.freeze()
         notifier.ready(f"line {config.line.id}: {runtime.status()['state']['name']}")
         notifier.start_watchdog(lambda: not runtime.failures)
         if args.start:

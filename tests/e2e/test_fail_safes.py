@@ -22,8 +22,8 @@ from standards.packml import PackMLState
 from tests.e2e.rig import (
     BATCH,
     GTIN,
-    Rig,
     ScriptedFaults,
+    assert_rejects,
     check_ground_truth,
     line_rig,
     serials,
@@ -186,12 +186,3 @@ async def test_a_plc_disconnect_holds_the_line_and_unhold_resumes_it_once_back(
         await rig.rt.line_end_done()
         counts = check_ground_truth(rig)
         assert counts["packs"] == 120 and counts["good"] >= 100
-
-
-def assert_rejects(rig: Rig, expected: set[int]) -> None:
-    """The packs ``expected`` were rejected; any other reject is a late verdict (a loaded 2-core
-    box may make one late: a fail-safe reject), at most 3 of them."""
-    rejects = {seq: u[2] for seq, u in rig.units().items() if u[1] != "good"}
-    others = {seq: why for seq, why in rejects.items() if seq not in expected}
-    assert expected <= rejects.keys(), rejects
-    assert set(others.values()) <= {"late"} and len(others) <= 3, others

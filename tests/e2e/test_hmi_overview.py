@@ -11,7 +11,7 @@ from linectl.line.control import Command
 from simulators.line import Defect
 from standards.packml import PackMLState
 from tests.e2e.hmi_line import hmi_line
-from tests.e2e.rig import ScriptedFaults
+from tests.e2e.rig import ScriptedFaults, assert_rejects
 from tests.hmi.browser import chromium, csp_violations, log_in, text_of, wait_text
 
 pytestmark = pytest.mark.e2e
@@ -50,16 +50,16 @@ async def test_the_overview_shows_the_line_running_live_in_chromium(tmp_path: Pa
             status = hmi.rig.rt.status()
             good = status["counters"]["verdicts_good"]
             rejects = status["counters"]["verdicts_reject"]
-            assert rejects == 3
+            assert rejects == len(assert_rejects(hmi.rig, {40, 90, 160}))  # + any late one
             await asyncio.to_thread(
                 wait_text, browser, "[data-field=good]", lambda t: number(t) == good
             )
-            await asyncio.to_thread(wait_text, browser, "[data-field=reject]", "3")
+            await asyncio.to_thread(wait_text, browser, "[data-field=reject]", str(rejects))
             await asyncio.to_thread(wait_text, browser, "[data-field=state]", "Complete")
             shot = tmp_path / "overview.png"
             await asyncio.to_thread(browser.save_screenshot, str(shot))
             page = await asyncio.to_thread(text_of, browser, "main")
-            assert f"{good:,}" in page and "1.00%" in page, page  # 3 of 300 packs
+            assert f"{good:,}" in page and f"{100 * rejects / PACKS:.2f}%" in page, page
             assert "printer" in page and "connected" in page  # each device's health
             assert shot.stat().st_size > 10_000
             assert await asyncio.to_thread(csp_violations, browser) == []
