@@ -48,6 +48,7 @@ from linectl.service.api_auth import (
 )
 from linectl.service.audit_api import add_audit_routes
 from linectl.service.batches_api import add_batch_routes
+from linectl.service.connections import GUARD, IDLE_TIMEOUT_S, ConnectionGuard
 from linectl.service.event_feed import EventFeeds
 from linectl.service.problems import (
     MAX_REASON,
@@ -352,10 +353,17 @@ async def start_control_api(
     ``[line]``) lets it carry out rework and batch releases, which write EPCIS events for the
     line; ``after_close`` runs after each close-batch (the daemon exports the audit chain head)."""
     app = _build_app(control, identity, line, after_close)
+    guard = app[GUARD] = ConnectionGuard("control API")
     runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
+        app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
+        keepalive_timeout=IDLE_TIMEOUT_S,  # also the time a new connection has for its request
     )
     await runner.setup()
+    assert runner.server is not None
+    guard.attach(runner.server)
     try:
         if config.unix_socket is not None:
             where = str(config.unix_socket)

@@ -26,6 +26,7 @@ from linectl.ledger import LedgerError
 from linectl.lifecycle import release_events
 from linectl.line.control import Command, LineControl
 from linectl.line.reasons import RejectReason
+from linectl.service.connections import GUARD
 from linectl.service.problems import MAX_REASON, BadInput, dumps, json_object, problem
 
 log = structlog.get_logger(__name__)
@@ -65,6 +66,9 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
             reason=exc.reason,
         )
     request[PRINCIPAL] = principal
+    guard = request.app.get(GUARD)
+    if guard is not None:
+        guard.trust(request)  # an authenticated client's connection is never evicted
     return await handler(request)
 
 

@@ -35,6 +35,7 @@ from linectl.line.devices import build_devices, connect_all
 from linectl.line.runtime import LineRuntime, RuntimeOptions
 from linectl.line.uplink import Uplink
 from linectl.service.api import ControlApi, start_control_api
+from linectl.service.connections import quiet_accept_errors, raise_open_files_limit
 from linectl.service.systemd import Notifier
 from linectl.upstream.chain_head import export_chain_head
 
@@ -55,6 +56,8 @@ class DaemonArgs:
 async def run_daemon(args: DaemonArgs) -> int:
     """Run the daemon until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
     config = load_config(args.config)  # every configuration error exits 2 before any device
+    quiet_accept_errors(asyncio.get_running_loop())
+    raise_open_files_limit()
     check_daemon_files(config, args.config)
     devices = build_devices(config, args.config)  # built, not connected yet
     ledger = await asyncio.to_thread(open_ledger, config.ledger.path)  # never creates one
