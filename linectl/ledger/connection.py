@@ -15,11 +15,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from linectl.ledger.errors import LedgerError
+from linectl.ledger.errors import LedgerError, LedgerUnavailable
 from linectl.ledger.migrations import MIGRATIONS, Migration, migrate, user_version
 from linectl.ledger.validation import check_text
 
 Clock = Callable[[], datetime]
+
+# Primary result codes of a write that failed for a reason outside the data (sqlite3.h).
+_UNAVAILABLE = frozenset({5, 6, 10, 13, 14})  # BUSY, LOCKED, IOERR, FULL, CANTOPEN
 
 
 def utc_now() -> datetime:
@@ -99,17 +102,27 @@ class LedgerConnection:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls the whole command back."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls the whole command back.
+
+        A failure outside the data (disk full, I/O error, locked) is LedgerUnavailable.
+        """
         with self._lock:
             conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in _UNAVAILABLE:
+                    raise
+                raise LedgerUnavailable(
+                    f"ledger {self.path}: {exc} ({exc.sqlite_errorname}); nothing was written"
+                ) from exc
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -25,6 +25,11 @@ class LedgerError(Exception):
     """Base class of every error the ledger raises on purpose."""
 
 
+class LedgerUnavailable(LedgerError):
+    """A write failed for a reason outside the data: the disk is full, an I/O error, the file is
+    locked. Nothing of it was written; the same write may succeed once the cause is gone."""
+
+
 class SchemaTooNew(LedgerError):
     """The file was written by a newer linectl; opening it with this one could corrupt it."""
 

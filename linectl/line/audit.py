@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 
-from linectl.ledger import Ledger, LedgerError
+from linectl.ledger import Ledger, LedgerError, LedgerUnavailable
+from linectl.line.ledger_trouble import RETRY_S, LedgerTrouble
 
 log = logging.getLogger("linectl.runtime")
 
@@ -14,8 +15,9 @@ log = logging.getLogger("linectl.runtime")
 class AuditTrail:
     """Queues audit rows (state changes, commands, alarms) and writes them in a worker thread."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, trouble: LedgerTrouble | None = None) -> None:
         self._ledger = ledger
+        self._trouble = trouble  # None: a row the ledger refuses is logged and dropped
         self._queue: asyncio.Queue[tuple[str, str, str, object, object]] = asyncio.Queue()
 
     def record(self, command: str, actor: str, reason: str, before: object, after: object) -> None:
@@ -27,9 +29,20 @@ class AuditTrail:
         while True:
             command, actor, reason, before, after = await self._queue.get()
             try:
-                await asyncio.to_thread(
-                    self._ledger.record_event, actor, command, reason, before, after
-                )
+                while True:
+                    try:
+                        await asyncio.to_thread(
+                            self._ledger.record_event, actor, command, reason, before, after
+                        )
+                    except LedgerUnavailable as exc:
+                        if self._trouble is None:
+                            raise
+                        self._trouble.failed("audit trail", exc)  # kept, and tried again
+                        await asyncio.sleep(RETRY_S)
+                    else:
+                        if self._trouble is not None:
+                            self._trouble.written("audit trail")
+                        break
             except LedgerError as exc:
                 log.error("audit row %s not written: %s", command, exc)
             finally:

@@ -6,6 +6,8 @@ seconds or ``max_units`` units, whichever comes first, in a worker thread. Count
 listening hear of a group only after its transaction committed (``synchronous=FULL``), so
 nothing is reported that a power cut could undo. Serials scrapped without a pack (cancelled
 jobs, crash recovery) go through the same lock, so the ledger sees changes in the order made.
+A write the ledger refuses for a reason outside the data (disk full: ``LedgerUnavailable``) is
+kept and retried until it goes through (``linectl.line.ledger_trouble``), never dropped.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from linectl.ledger import Ledger, LedgerError, SerialState, UnitResult
+from linectl.ledger import Ledger, LedgerError, LedgerUnavailable, SerialState, UnitResult
 from linectl.lifecycle import EventFactory, record_verdicts
+from linectl.line.ledger_trouble import RETRY_S, LedgerTrouble
 
 log = logging.getLogger("linectl.runtime")
 
 Committed = Callable[[Sequence[UnitResult]], None]
 Failed = Callable[[str], None]
+T = TypeVar("T")
+WRITER = "pack outcomes"
 
 
 class Committer:
@@ -33,6 +39,7 @@ class Committer:
         *,
         on_committed: Committed,
         on_failed: Failed,
+        trouble: LedgerTrouble | None = None,
         max_delay: float = 0.05,
         max_units: int = 100,
         actor: str = "line",
@@ -46,6 +53,7 @@ class Committer:
         self.committed = 0
         self._on_committed = on_committed
         self._on_failed = on_failed
+        self._trouble = trouble
         self._lock = asyncio.Lock()
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
@@ -78,7 +86,7 @@ class Committer:
             if not group:
                 return
             try:
-                await asyncio.to_thread(self._write, group)
+                await self._until_written(self._write, group)
             except LedgerError as exc:
                 log.error(
                     "committing %d pack outcomes failed: %s; retrying one by one", len(group), exc
@@ -87,6 +95,21 @@ class Committer:
             self.committed += len(group)
             self._on_committed(group)
 
+    async def _until_written(self, write: Callable[..., T], *args: object) -> T:
+        """``write(*args)`` in a worker thread, again every RETRY_S while the ledger is
+        unavailable (the caller holds the lock: later writes wait, in order)."""
+        while True:
+            try:
+                result = await asyncio.to_thread(write, *args)
+            except LedgerUnavailable as exc:
+                if self._trouble is not None:
+                    self._trouble.failed(WRITER, exc)
+                await asyncio.sleep(RETRY_S)
+            else:
+                if self._trouble is not None:
+                    self._trouble.written(WRITER)
+                return result
+
     def _write(self, group: Sequence[UnitResult]) -> None:
         record_verdicts(self.ledger, self.factory, group, actor=self.actor)
 
@@ -94,7 +117,7 @@ class Committer:
         done: list[UnitResult] = []
         for unit in group:
             try:
-                await asyncio.to_thread(self._write, [unit])
+                await self._until_written(self._write, [unit])
             except LedgerError as exc:
                 self._on_failed(f"serial {unit.serial} (seq {unit.seq}): {exc}")
             else:
@@ -116,7 +139,7 @@ class Committer:
                 )  # fmt: skip
 
             try:
-                return await asyncio.to_thread(write)
+                return await self._until_written(write)
             except LedgerError as exc:
                 self._on_failed(f"scrapping {len(serials)} serials ({reason}): {exc}")
                 return 0

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.interfaces import DeviceError, Printer, PrintJob
-from linectl.ledger import Ledger, LedgerError, LineNote
+from linectl.ledger import Ledger, LedgerError, LedgerUnavailable, LineNote
 from linectl.line.alarms import iso_now
 from linectl.line.assignments import assignment, record_assignment
+from linectl.line.ledger_trouble import LedgerTrouble
 from linectl.line.packs import PackRecord, PackTable
 from linectl.line.printahead import PrintAhead
 from linectl.line.recovery import clear_printer
@@ -58,6 +59,7 @@ class Feeder:
         on_loaded: Callable[[], None] | None = None,
         quota: Callable[[], int | None] | None = None,
         actor: str = "line",
+        trouble: LedgerTrouble | None = None,
     ) -> None:
         if depth < 1 or chunk < 1:
             raise ValueError("queue depth and take chunk must be at least 1")
@@ -78,6 +80,8 @@ class Feeder:
         self._quota = quota  # how many more jobs the work order allows (None: no limit)
         self._lock = asyncio.Lock()
         self._refilling: asyncio.Task[None] | None = None
+        self._trouble = trouble
+        self.unavailable = False  # the last take found the ledger refusing writes
 
     def activate(self, batch: str | None, content: CodeContent | None) -> None:
         """Feed ``batch`` from now on (None: stop feeding)."""
@@ -100,8 +104,8 @@ class Feeder:
                     if self.quota_left() == 0:
                         return True  # the work order's quantity (plus allowance) is covered
                     serial = await self._next_serial()
-                    if serial is None:
-                        return self.content is None
+                    if serial is None:  # the ledger refusing writes is not a short pool
+                        return self.content is None or self.unavailable
                     await self._load(serial, content)
                 return True
             finally:
@@ -153,7 +157,14 @@ class Feeder:
         # Loading a job from the reserve moves next_seq up and the reserve down by one, so this
         # sum is the seq of the chunk's first serial until the next resync (which re-records).
         first = self.tracker.next_seq + len(self.reserve) if self.tracker.synced else None
-        taken = await asyncio.to_thread(self._take, batch, first)
+        try:
+            taken = await asyncio.to_thread(self._take, batch, first)
+        except LedgerUnavailable as exc:  # disk full: the alarm holds the line; next top-up retries
+            self.unavailable = True
+            if self._trouble is not None:
+                self._trouble.failed("write-ahead", exc, retrying=False)
+            return
+        self.unavailable = False
         self.reserve.extend(taken)
         self._on_taken(len(taken), len(taken) < self.chunk)
 
@@ -164,13 +175,16 @@ class Feeder:
                 await asyncio.shield(self._refilling)
 
     def _take(self, batch: str, first_seq: int | None) -> list[str]:
-        """Write ahead the next chunk and record which packs it is for (blocking: a thread)."""
+        """Write ahead the next chunk and record which packs it is for (blocking: a thread);
+        LedgerUnavailable when the ledger cannot take writes now."""
 
         def note(serials: list[str]) -> LineNote | None:
             return None if first_seq is None else assignment(batch, first_seq, serials)
 
         try:  # the serials and the packs they are for, in one transaction
             taken = self.ledger.take_for_encoding(batch, self.chunk, actor=self.actor, then=note)
+        except LedgerUnavailable:
+            raise
         except LedgerError as exc:
             log.error("cannot take serials of batch %s: %s", batch, exc)
             return []

@@ -71,13 +71,19 @@ class DeviceWatch:
 class HoldCauses:
     """Whether a holding alarm's cause is over, so an operator's Unhold or Reset may clear it.
 
-    A lost device must answer again, a printer fault must be gone (``printer_ready``), and a
-    failed task never clears (it is a bug: restart linectl). Other causes are the operator's to
-    judge once acknowledged.
+    A lost device must answer again, a printer fault must be gone (``printer_ready``), the
+    ledger must take writes again (``ledger_ok``), and a failed task never clears (it is a bug:
+    restart linectl). Other causes are the operator's to judge once acknowledged.
     """
 
-    def __init__(self, devices: DeviceWatch, printer_ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        devices: DeviceWatch,
+        printer_ready: Callable[[], bool],
+        ledger_ok: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.devices = devices
+        self.ledger_ok = ledger_ok
         self.printer_ready = printer_ready
 
     def gone(self, alarm: Alarm) -> bool:
@@ -85,4 +91,6 @@ class HoldCauses:
             return self.devices.back_by_name(alarm.code.split(":", 1)[1])
         if alarm.code == "printer-fault":
             return self.printer_ready()
+        if alarm.code == "ledger":
+            return self.ledger_ok()
         return alarm.code != "task-failed"

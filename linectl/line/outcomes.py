@@ -17,6 +17,7 @@ from linectl.lifecycle import EventFactory
 from linectl.line.alarms import Alarms
 from linectl.line.commits import Committer
 from linectl.line.events import Committed, EventStream
+from linectl.line.ledger_trouble import LedgerTrouble
 from linectl.line.packs import unit_good
 from linectl.line.reasons import RejectReason
 from linectl.line.state import LineMirror, Tally
@@ -42,8 +43,10 @@ class Outcomes:
         max_delay: float = 0.05,
         max_units: int = 100,
         actor: str = "line",
+        trouble: LedgerTrouble | None = None,
     ) -> None:
         self.ledger = ledger
+        self.trouble = trouble or LedgerTrouble(alarms)
         self.tally = tally
         self.events = events
         self.alarms = alarms
@@ -63,7 +66,8 @@ class Outcomes:
         if self.committer is None:
             self.committer = Committer(
                 self.ledger, factory, on_committed=self._committed, on_failed=self._failed,
-                max_delay=self.max_delay, max_units=self.max_units, actor=self.actor,
+                trouble=self.trouble, max_delay=self.max_delay, max_units=self.max_units,
+                actor=self.actor,
             )  # fmt: skip
             self.supervisor.spawn(self.committer.run(), "commit")
         else:

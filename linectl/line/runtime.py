@@ -55,6 +55,7 @@ from linectl.line.feeder import Feeder
 from linectl.line.health import DeviceWatch, HoldCauses
 from linectl.line.housekeeping import Housekeeping
 from linectl.line.inspection import Inspection
+from linectl.line.ledger_trouble import LedgerTrouble
 from linectl.line.outcomes import Outcomes
 from linectl.line.packing_link import PackingLink
 from linectl.line.packs import PackTable
@@ -120,6 +121,7 @@ class LineRuntime:
         self.events = EventStream(snapshot=self.status)
         self.supervisor = Supervisor(self._task_failed)
         self.failures = self.supervisor.failures  # tasks that died (a bug): the line holds
+        self.broken = asyncio.Event()  # set when the first one died: the daemon stops, exit 1
         self.quantity_reached: str | None = None  # the batch whose quantity was made
         self._ending_order: asyncio.Task[None] | None = None
         self.alarm_set = Alarms(self._alarm_changed)
@@ -127,7 +129,8 @@ class LineRuntime:
         self.tally = Tally()
         self.packs = PackTable()
         self.tracker = PrintAhead()
-        self.audit_trail = AuditTrail(ledger)
+        self.ledger_trouble = LedgerTrouble(self.alarm_set)  # disk full: hold, retry, lose nothing
+        self.audit_trail = AuditTrail(ledger, self.ledger_trouble)
         names = {role: name for role, name, _ in devices.by_name()}
         self.health = DeviceWatch(names, devices.protocols, self.alarm_set, self.events)
         self.feeder = Feeder(
@@ -141,6 +144,7 @@ class LineRuntime:
             on_loaded=self._jobs_loaded,
             quota=self._quota,
             actor=opts.actor,
+            trouble=self.ledger_trouble,
         )
         self.decoder = Decoder(
             DecodeOptions(allow_qr=config.line.code_form is CodeForm.DIGITAL_LINK_QR),
@@ -156,6 +160,7 @@ class LineRuntime:
             on_durable=self.packing.committed if self.packing is not None else None,
             on_good=self._good_count,
             max_delay=opts.commit_delay_s, max_units=opts.commit_units, actor=opts.actor,
+            trouble=self.ledger_trouble,
         )  # fmt: skip
         self.feeding = Feeding(
             self.feeder, self.tracker, self.mirror, self.health, self.alarm_set, self.events,
@@ -186,7 +191,9 @@ class LineRuntime:
             self.tracker, self.feeder, self.outcomes, self.packing,
             verified=self.inspection.verified_good.__contains__,
         )  # fmt: skip
-        self.hold_causes = HoldCauses(self.health, lambda: self.print_watch.ready)
+        self.hold_causes = HoldCauses(
+            self.health, lambda: self.print_watch.ready, lambda: self.ledger_trouble.healthy
+        )
         self.commands = Commands(
             devices.plc, ledger, self.mirror, self.alarm_set, self.health, self.tracker,
             self.feeder, self.audit_trail, self.batches, self.outcomes, self.packing,
@@ -443,10 +450,12 @@ class LineRuntime:
         self.notify()
 
     def _task_failed(self, task: asyncio.Task[Any]) -> None:
-        exc = task.exception()
         # raising a holding alarm already sends Hold (_alarm_changed), and the PLC watch
-        # re-checks on every poll
-        self.alarm_set.raise_("task-failed", f"{task.get_name()} failed: {exc!r}", holds=True)
+        # re-checks on every poll; the message keeps the first cause, later ones only count
+        first, more = self.failures[0], len(self.failures) - 1
+        also = f" (and {more} more)" if more else ""
+        self.alarm_set.raise_("task-failed", f"{first}{also}", holds=True)
+        self.broken.set()
 
     def notify(self) -> None:
         """Something changed: wake the waiters (commands, tests) and tell the observers."""

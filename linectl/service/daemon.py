@@ -116,15 +116,22 @@ async def run_daemon(args: DaemonArgs) -> int:
             )
         batch = runtime.batch.batch if runtime.batch else "-"
         print(f"linectl ready: api={api.url} batch={batch}", flush=True)
-        await stop.wait()
-        log.info("stop requested: shutting down")
+        await _stop_or_broken(stop, runtime.broken)
+        if runtime.failures:  # a core task died: stop, exit 1, and let the service restart us
+            log.error(
+                "a core task failed, first cause: %s; stopping (exit 1) so that the service "
+                "manager restarts linectl: recovery at the next start settles the packs in flight",
+                runtime.failures[0],
+            )
+        else:
+            log.info("stop requested: shutting down")
         notifier.stopping("stopping the line")
         await api.close()
         if uplink is not None:
             await uplink.close()  # what is unsent stays in the outbox for the next start
         await runtime.shutdown()
         if runtime.failures:
-            log.error("stopped, but background tasks had failed: %s", runtime.failures)
+            log.error("stopped after background tasks had failed: %s", runtime.failures)
             return 1
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -138,6 +145,17 @@ async def run_daemon(args: DaemonArgs) -> int:
         await notifier.close()
         await asyncio.to_thread(ledger.close)
     return 0
+
+
+async def _stop_or_broken(stop: asyncio.Event, broken: asyncio.Event) -> None:
+    """Wait for a stop request (SIGTERM/SIGINT) or for a core task to fail."""
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(broken.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 def main(args: DaemonArgs) -> int:
