@@ -59,6 +59,9 @@ class LabelStation:
         while True:
             try:
                 before = (await self.printer.status()).print_count
+                # it answers: back now, not once the label is confirmed (that needs the line to
+                # move, and a held line would wait for it for ever)
+                self.health.back("case_printer")
                 await self._send(label)
                 confirmed = await self._confirmed(label, before)
             except DeviceError as exc:
@@ -81,7 +84,9 @@ class LabelStation:
         deadline = loop.time() + self.options.confirm_timeout_s
         poll = self.options.confirm_poll_s
         while True:
-            if (await self.printer.status()).print_count > before:
+            count = (await self.printer.status()).print_count
+            self.health.back("case_printer")
+            if count > before:
                 self.alarms.clear("label-unconfirmed")
                 return True
             if loop.time() >= deadline:

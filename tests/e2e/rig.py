@@ -85,6 +85,7 @@ class Rig:
     packer: CasePacker | None = None
     case_printer: CaseLabelPrinter | None = None
     case_reader: Any = None  # a case-label reader simulator (DMCC)
+    case_printer_link: LinkCutter | None = None  # cut_links with aggregation
 
     @property
     def rt(self) -> LineRuntime:
@@ -253,7 +254,7 @@ async def line_rig(
             stack.push_async_callback(case_printer.close)
             stack.push_async_callback(case_reader.close)
         plc_port, printer_port = plc.modbus_port, printer.port
-        printer_link = plc_link = None
+        printer_link = plc_link = case_printer_link = None
         if cut_links:
             printer_link = LinkCutter(printer.port)
             printer_port = await printer_link.start()
@@ -261,6 +262,10 @@ async def line_rig(
             plc_link = LinkCutter(plc.modbus_port)
             plc_port = await plc_link.start()
             stack.push_async_callback(plc_link.close)
+            if case_ports is not None:
+                case_printer_link = LinkCutter(case_ports[0])
+                case_ports = (await case_printer_link.start(), case_ports[1])
+                stack.push_async_callback(case_printer_link.close)
         config = daemon_config(
             tmp,
             plc_port,
@@ -278,7 +283,7 @@ async def line_rig(
             await prepare(ledger, plc, printer)
         rig = Rig(tmp, line, plc, printer, camera, ledger, config, None, None, printer_link,
                   plc_link, packer=packer, case_printer=case_printer,
-                  case_reader=case_reader)  # fmt: skip
+                  case_reader=case_reader, case_printer_link=case_printer_link)  # fmt: skip
         if daemon:
             devices = open_devices(config)
             stack.push_async_callback(devices.close)

@@ -162,3 +162,34 @@ async def test_status_shows_the_open_case_and_pallet(tmp_path: Path) -> None:
         assert status["pallet_cases"] == 2 and status["pallet"] is not None
         assert status["labels_accepted"] == 2 and status["awaiting_label"] == []
         assert rig.rt.status()["devices"]["case-printer"]["state"] == "connected"
+
+
+async def test_a_case_label_printer_cut_while_a_label_waits_reconnects_and_unhold_resumes(
+    tmp_path: Path,
+) -> None:
+    """Issue 15, defect 2: the case-label printer's link cut for a moment held the line for ever:
+    the device counted as back only once its label was confirmed, which needs the line to move,
+    so Unhold was refused ("devices not answering: case_printer") until Stop and Start."""
+    aggregation = {"case_size": 6, "pallet_size": 3}
+    async with line_rig(
+        tmp_path, packs=90, pool=130, packs_per_minute=1200, aggregation=aggregation,
+        cut_links=True,
+    ) as rig:  # fmt: skip
+        assert rig.case_printer_link is not None and rig.packer is not None
+        await rig.rt.command(Command.START, user="alice", reason="shift 1")
+        await rig.wait(lambda: len(rig.packer.cases) >= 3)
+        await rig.case_printer_link.cut()  # while labels are being printed and confirmed
+        await rig.wait(lambda: rig.device("case-printer") == "lost")
+        await rig.wait_state(PackMLState.HELD)
+        await asyncio.sleep(1.0)
+        rig.case_printer_link.restore()
+        await rig.wait(lambda: rig.device("case-printer") == "connected")
+        await rig.rt.command(Command.UNHOLD, user="bob", reason="label printer cable fixed")
+        await rig.wait_state(PackMLState.COMPLETE)
+        closed = await rig.rt.command(Command.CLOSE_BATCH, user="alice", reason="done")
+        assert closed["result"]["reconciliation"]["balanced"]
+        assert closed["result"]["packing"]["orphans"] == 0
+        for case in rig.packer.cases:  # each label still names the case with its packs
+            assert case.label is not None
+            serials, _ = ledger_tree(rig, case.label.sscc)
+            assert serials == {serial_of(code) for code in case.codes}, case.number
