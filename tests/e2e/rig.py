@@ -86,6 +86,8 @@ class Rig:
     case_printer: CaseLabelPrinter | None = None
     case_reader: Any = None  # a case-label reader simulator (DMCC)
     case_printer_link: LinkCutter | None = None  # cut_links with aggregation
+    case_reader_link: LinkCutter | None = None
+    camera_link: LinkCutter | None = None  # cut_links
 
     @property
     def rt(self) -> LineRuntime:
@@ -254,7 +256,8 @@ async def line_rig(
             stack.push_async_callback(case_printer.close)
             stack.push_async_callback(case_reader.close)
         plc_port, printer_port = plc.modbus_port, printer.port
-        printer_link = plc_link = case_printer_link = None
+        printer_link = plc_link = case_printer_link = case_reader_link = camera_link = None
+        camera_port = camera.port
         if cut_links:
             printer_link = LinkCutter(printer.port)
             printer_port = await printer_link.start()
@@ -262,15 +265,20 @@ async def line_rig(
             plc_link = LinkCutter(plc.modbus_port)
             plc_port = await plc_link.start()
             stack.push_async_callback(plc_link.close)
+            camera_link = LinkCutter(camera.port)
+            camera_port = await camera_link.start()
+            stack.push_async_callback(camera_link.close)
             if case_ports is not None:
                 case_printer_link = LinkCutter(case_ports[0])
-                case_ports = (await case_printer_link.start(), case_ports[1])
+                case_reader_link = LinkCutter(case_ports[1])
+                case_ports = (await case_printer_link.start(), await case_reader_link.start())
                 stack.push_async_callback(case_printer_link.close)
+                stack.push_async_callback(case_reader_link.close)
         config = daemon_config(
             tmp,
             plc_port,
             printer_port,
-            camera.port,
+            camera_port,
             aggregation=aggregation,
             case_ports=case_ports,
             **(thresholds or {}),
@@ -283,7 +291,8 @@ async def line_rig(
             await prepare(ledger, plc, printer)
         rig = Rig(tmp, line, plc, printer, camera, ledger, config, None, None, printer_link,
                   plc_link, packer=packer, case_printer=case_printer,
-                  case_reader=case_reader, case_printer_link=case_printer_link)  # fmt: skip
+                  case_reader=case_reader, case_printer_link=case_printer_link,
+                  case_reader_link=case_reader_link, camera_link=camera_link)  # fmt: skip
         if daemon:
             devices = open_devices(config)
             stack.push_async_callback(devices.close)

@@ -167,6 +167,26 @@ async def test_a_printer_disconnect_holds_the_line_and_unhold_resumes_it_once_ba
         assert counts["packs"] == 120 and counts["good"] >= 100
 
 
+async def test_a_camera_disconnect_rejects_what_it_missed_and_unhold_resumes_it_once_back(
+    tmp_path: Path,
+) -> None:
+    async with line_rig(tmp_path, packs=120, pool=200, cut_links=True) as rig:
+        assert rig.camera_link is not None
+        await rig.rt.command(Command.START, user="alice")
+        await rig.wait(lambda: rig.rt.status()["counters"]["packs_gated"] >= 30)
+        await rig.camera_link.cut()
+        await rig.wait(lambda: rig.device("camera") == "lost")
+        await rig.wait_state(S.HELD)
+        assert rig.alarm("device-lost:camera")
+        rig.camera_link.restore()
+        await rig.wait(lambda: rig.device("camera") == "connected")
+        await rig.rt.command(Command.UNHOLD, user="bob", reason="camera cable fixed")
+        await rig.wait_state(S.COMPLETE)
+        await rig.rt.line_end_done()
+        counts = check_ground_truth(rig)  # the packs it did not see were rejected, none passed
+        assert counts["packs"] == 120 and counts["good"] >= 100
+
+
 async def test_a_plc_disconnect_holds_the_line_and_unhold_resumes_it_once_back(
     tmp_path: Path,
 ) -> None:

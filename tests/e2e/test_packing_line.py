@@ -193,3 +193,27 @@ async def test_a_case_label_printer_cut_while_a_label_waits_reconnects_and_unhol
             assert case.label is not None
             serials, _ = ledger_tree(rig, case.label.sscc)
             assert serials == {serial_of(code) for code in case.codes}, case.number
+
+
+async def test_a_case_label_reader_cut_holds_the_line_and_unhold_resumes_it_once_back(
+    tmp_path: Path,
+) -> None:
+    aggregation = {"case_size": 6, "pallet_size": 3}
+    async with line_rig(
+        tmp_path, packs=90, pool=130, packs_per_minute=1200, aggregation=aggregation,
+        cut_links=True,
+    ) as rig:  # fmt: skip
+        assert rig.case_reader_link is not None and rig.packer is not None
+        await rig.rt.command(Command.START, user="alice", reason="shift 1")
+        await rig.wait(lambda: len(rig.packer.cases) >= 3)
+        await rig.case_reader_link.cut()
+        await rig.wait(lambda: rig.device("case-reader") == "lost")
+        await rig.wait_state(PackMLState.HELD)
+        await asyncio.sleep(1.0)
+        rig.case_reader_link.restore()
+        await rig.wait(lambda: rig.device("case-reader") == "connected")
+        await rig.rt.command(Command.UNHOLD, user="bob", reason="reader cable fixed")
+        await rig.wait_state(PackMLState.COMPLETE)
+        closed = await rig.rt.command(Command.CLOSE_BATCH, user="alice", reason="done")
+        assert closed["result"]["reconciliation"]["balanced"]
+        assert closed["result"]["packing"]["orphans"] == 0
