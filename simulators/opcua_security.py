@@ -44,6 +44,7 @@ class EndpointSecurity:
     users: Mapping[str, str] = field(default_factory=dict)
     refuse_none: bool = False
     rejected: Path | None = None
+    logins: list[str] = field(default_factory=list, compare=False)  # users who logged in
 
     async def apply(self, server: UaServer, application_uri: str) -> None:
         """Configure ``server`` before ``start()``; its ApplicationUri is the certificate's URI
@@ -62,16 +63,20 @@ class EndpointSecurity:
             tokens.insert(0, ua.AnonymousIdentityToken)
         server.set_security_policy(policies)
         server.set_identity_tokens(tokens)
-        server.iserver.set_user_manager(Users(self.users, anonymous=not self.refuse_none))
+        users = Users(self.users, anonymous=not self.refuse_none, logins=self.logins)
+        server.iserver.set_user_manager(users)
         server.set_certificate_validator(TrustedDirectory(self.trusted, self.rejected).validate)
 
 
 class Users(UserManager):
     """asyncua user manager: the configured users (role User); anonymous only if allowed."""
 
-    def __init__(self, users: Mapping[str, str], *, anonymous: bool) -> None:
+    def __init__(
+        self, users: Mapping[str, str], *, anonymous: bool, logins: list[str] | None = None
+    ) -> None:
         self._digests = {name: _digest(pw) for name, pw in users.items()}
         self.anonymous = anonymous
+        self.logins = logins if logins is not None else []
 
     def get_user(
         self,
@@ -86,6 +91,7 @@ class Users(UserManager):
         if wanted is None or password is None or _digest(password) != wanted:
             log.warning("OPC UA login refused for user %r", username)
             return None
+        self.logins.append(username)
         return User(role=UserRole.User, name=username)
 
 

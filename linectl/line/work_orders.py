@@ -123,6 +123,7 @@ class WorkOrderService:
         self.ledger = identity.ledger
         self.control = control
         self.after_close = after_close
+        self.fill_wait_s = 60.0  # how long a START waits for a fresh batch's first serials
 
     async def _require(self, principal: Principal, permission: Permission, what: str) -> None:
         if not principal.may(permission):  # audited refusal, raised as PermissionDenied
@@ -162,9 +163,7 @@ class WorkOrderService:
         refused = None
         if request.start:
             try:
-                await self.control.command(
-                    Command.START, user=principal.name, reason=request.reason, batch=order.batch
-                )
+                await self._start_line(principal.name, order.batch, request.reason)
             except CommandRefused as exc:
                 refused = str(exc)
         view = await self.get(principal, order.batch)
@@ -196,8 +195,47 @@ class WorkOrderService:
         await self._require(principal, Permission.BATCH_START, f"start work order {batch}")
         await self._require(principal, Permission.LINE_RUN, "start the line")
         await asyncio.to_thread(self.ledger.get_work_order, batch)  # UnknownWorkOrder
-        await self.control.command(Command.START, user=principal.name, reason=reason, batch=batch)
+        await self._start_line(principal.name, batch, reason)
         return await self.get(principal, batch)
+
+    async def _start_line(self, user: str, batch: str, reason: str) -> None:
+        """START with ``batch``. A fresh work order's pool is empty until the line, now that the
+        batch is active, has provisioned it from the pool manager: then START is tried once
+        more as soon as serials arrived (within ``fill_wait_s``)."""
+        try:
+            await self.control.command(Command.START, user=user, reason=reason, batch=batch)
+            return
+        except CommandRefused:
+            if not self._provisioning_fills(batch):
+                raise
+        await self._pool_filled(batch)
+        await self.control.command(Command.START, user=user, reason=reason, batch=batch)
+
+    def _provisioning_fills(self, batch: str) -> bool:
+        status = self.control.status()
+        upstream = status.get("upstream") or {}
+        pool = status.get("pool") or {}
+        return (
+            _active_batch(status) == batch
+            and isinstance(upstream, dict)
+            and upstream.get("provisioning") is not None
+            and not pool.get("available")
+        )
+
+    async def _pool_filled(self, batch: str) -> None:
+        """Wait (on the line's events, bounded) until the active batch's pool holds serials."""
+        events = self.control.subscribe(64)
+        try:
+            async with asyncio.timeout(self.fill_wait_s):
+                while not (self.control.status().get("pool") or {}).get("available"):
+                    await events.get()
+        except TimeoutError:
+            raise CommandRefused(
+                f"batch {batch}: no serials arrived from the pool manager within "
+                f"{self.fill_wait_s:.0f} s; see the line's upstream status"
+            ) from None
+        finally:
+            events.close()
 
     async def close(self, principal: Principal, batch: str, reason: str = "") -> WorkOrderView:
         """Close ``batch``: on the line (stop, resolve in-flight packs, reconcile) when it is the
