@@ -169,6 +169,35 @@ class WorkOrderService:
         view = await self.get(principal, order.batch)
         return view if refused is None else replace(view, start_refused=refused)
 
+    async def submit(
+        self,
+        principal: Principal,
+        *,
+        gtin: str,
+        lot: str,
+        expiry: str,
+        quantity: int,
+        market: str | None = None,
+        materials: Mapping[str, str] | None = None,
+        batch: str | None = None,
+        start: bool = True,
+        reason: str = "",
+    ) -> WorkOrderView:
+        """:meth:`create` with plain arguments, for an OPC UA method (SetProduct or a linectl
+        work-order method) whose input arguments map one to one; starts the order by default."""
+        request = WorkOrderRequest(
+            gtin=gtin,
+            lot=lot,
+            expiry=expiry,
+            quantity=quantity,
+            batch=batch or None,
+            market=market or None,
+            materials=dict(materials or {}),
+            start=start,
+            reason=reason,
+        )
+        return await self.create(principal, request)
+
     def _only_market(self, gtin: str) -> str:
         try:
             products = self.ledger.products.of_gtin(check_gtin(gtin))

@@ -16,6 +16,7 @@ from linectl.identity import Identity
 from linectl.ledger import Ledger
 from linectl.ledger.identity_rows import find_audit
 from linectl.ledger.product_file import products_from_csv
+from linectl.line.work_orders import WorkOrderInvalid, WorkOrderService
 from linectl.service.api import ControlApi, start_control_api
 from tests.ledger.conftest import dump
 from tests.people import People
@@ -178,3 +179,18 @@ async def test_a_created_work_order_is_started_later_by_id(
     assert status == 200 and started["line"]["active"] is True
     status, again = await call(http, api, tokens["mes"], "POST", "/v1/work-orders", ORDER)
     assert status == 409 and again["type"].endswith("work-order-exists")
+
+
+async def test_the_service_takes_a_work_order_as_plain_arguments_as_an_opc_ua_method_would(
+    identity: Identity, line: StandInLine, people: People
+) -> None:
+    mes = identity.resolve(people.token("mes"))
+    service = WorkOrderService(identity, line)
+    view = await service.submit(
+        mes, gtin=GTIN, lot="L77", expiry="280131", quantity=500, materials={"carton": "C-1"}
+    )
+    assert (view.order.batch, view.order.target_market, view.active) == ("L77", "DE", True)
+    assert [(c.command.value, c.user) for c in line.calls] == [("start", "mes")]
+    with pytest.raises(WorkOrderInvalid) as caught:
+        await service.submit(mes, gtin=GTIN, lot="L78", expiry="281332", quantity=5)
+    assert caught.value.field == "expiry"
