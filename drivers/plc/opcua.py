@@ -67,9 +67,9 @@ class OpcUaPlc(PlcClient):
         clock: Callable[[], float] | None = None,
         name: str | None = None,
         command_timeout: float = 2.0,
-        security: str | None = None,
-        username: str | None = None,
-        password_file: str | None = None,
+        security: str = "",
+        username: str = "",
+        password_file: str = "",
     ) -> None:
         name = name or f"plc opcua {url}"
         super().__init__(
@@ -85,13 +85,13 @@ class OpcUaPlc(PlcClient):
 
     async def _login(self) -> ClientSecurity:
         password = None
-        if self.password_file is not None:
+        if self.password_file:
             path = self.password_file
             try:
                 password = (await asyncio.to_thread(_read_text, path)).strip()
             except OSError as e:
                 raise DeviceError(f"{self.name}: cannot read password_file {path}: {e}") from e
-        return ClientSecurity(self.security, self.username, password)
+        return ClientSecurity(self.security or None, self.username or None, password)
 
     async def _open(self) -> None:
         await self._drop()

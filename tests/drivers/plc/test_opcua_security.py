@@ -13,6 +13,8 @@ from drivers.interfaces import DeviceError, DeviceUnavailable
 from drivers.plc import signals as sig
 from drivers.plc.opcua import OpcUaPlc
 from drivers.registry import DeviceParams, open_device
+from linectl.config import parse_config
+from linectl.line.devices import DeviceSetupError, open_devices
 from simulators.line import LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
 from tests.ua_certs import SecureSite, secure_site
@@ -95,3 +97,21 @@ async def test_an_unsecured_connection_is_refused_when_none_is_off(
             await plc.connect()
     finally:
         await plc.close()
+
+
+def test_a_security_option_of_the_wrong_type_is_named_in_the_configuration(
+    tmp_path: Path,
+) -> None:
+    config = parse_config({
+        "line": {"id": "l", "read_point": "urn:epc:id:sgln:0950600.01343.1",
+                 "biz_location": "urn:epc:id:sgln:0950600.01343.0", "company_prefix_length": 7},
+        "ledger": {"path": str(tmp_path / "ledger.db")},
+        "devices": {
+            "plc": {"kind": "plc", "protocol": "opcua", "host": "127.0.0.1", "port": 4840,
+                    "options": {"security": 256, "username": "line-1"}},
+            "printer": {"kind": "printer", "protocol": "zpl", "host": "127.0.0.1", "port": 1},
+            "camera": {"kind": "camera", "protocol": "framepush", "host": "127.0.0.1", "port": 1},
+        },
+    })  # fmt: skip
+    with pytest.raises(DeviceSetupError, match=r"devices\.plc\.options\.security: expected text"):
+        open_devices(config)
