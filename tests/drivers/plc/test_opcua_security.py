@@ -13,7 +13,8 @@ from drivers.interfaces import DeviceError, DeviceUnavailable
 from drivers.plc import signals as sig
 from drivers.plc.opcua import OpcUaPlc
 from drivers.registry import DeviceParams, open_device
-from linectl.config import parse_config
+from linectl.config import ConfigError, parse_config
+from linectl.config.daemon_files import check_daemon_files
 from linectl.line.devices import DeviceSetupError, open_devices
 from simulators.line import LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
@@ -115,3 +116,27 @@ def test_a_security_option_of_the_wrong_type_is_named_in_the_configuration(
     })  # fmt: skip
     with pytest.raises(DeviceSetupError, match=r"devices\.plc\.options\.security: expected text"):
         open_devices(config)
+
+
+def test_linectl_run_names_a_missing_plc_certificate_or_password_file_before_connecting(
+    tmp_path: Path, site: SecureSite
+) -> None:
+    missing = tmp_path / "nowhere" / "line.der"
+    config = parse_config({
+        "line": {"id": "l", "read_point": "urn:epc:id:sgln:0950600.01343.1",
+                 "biz_location": "urn:epc:id:sgln:0950600.01343.0", "company_prefix_length": 7},
+        "ledger": {"path": str(tmp_path / "ledger.db")},
+        "devices": {
+            "plc": {"kind": "plc", "protocol": "opcua", "host": "127.0.0.1", "port": 4840,
+                    "options": {"security": f"Basic256Sha256,SignAndEncrypt,{missing},"
+                                            f"{site.line.key}",
+                                "password_file": str(tmp_path / "no.password")}},
+            "printer": {"kind": "printer", "protocol": "zpl", "host": "127.0.0.1", "port": 1},
+            "camera": {"kind": "camera", "protocol": "framepush", "host": "127.0.0.1", "port": 1},
+        },
+    })  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        check_daemon_files(config, "line.toml")
+    message = str(caught.value)
+    assert f"devices.plc.options.security (certificate): {missing}" in message
+    assert "devices.plc.options.password_file" in message and "private_key" not in message
