@@ -155,6 +155,7 @@ async def test_an_http_work_order_runs_to_completion_over_secure_plc_and_provisi
         status, made = await _call(http, s.api, token, "POST", "/v1/work-orders", order)
         assert status == 201, made
         assert "start_refused" not in made, made.get("start_refused")  # waited for serials
+        assert not rig.alarm("starved")  # the first, refused START's alarm ended with the start
         assert made["market"] == "DE" and made["product"]["name"] == "Paracetamol"
 
         def stopped_at_quantity() -> bool:
@@ -190,6 +191,10 @@ async def test_an_http_work_order_runs_to_completion_over_secure_plc_and_provisi
         assert ("line.command", "start") in by_mes
         assert ("line.command", "close-batch") in by_mes
         assert ("work_order.close", None) in by_mes
+        starved = [json.loads(e.after) for e in entries if e.command == "line.alarm"]
+        starved = [a for a in starved if isinstance(a, dict) and a.get("code") == "starved"]
+        raised = [a for a in starved if not a.get("cleared")]
+        assert len(raised) == len(starved) - len(raised), starved  # no alarm left open
 
 
 async def test_a_plc_client_certificate_the_plc_does_not_trust_is_refused_naming_it(
