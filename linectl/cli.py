@@ -39,6 +39,7 @@ from linectl.ledger.opening import create_ledger, damage_named
 from linectl.ledger.opening import open_ledger as open_existing
 from linectl.ledger.serial_file import read_serial_file
 from linectl.lifecycle import return_unused
+from linectl.products_cmd import add_products_commands
 from linectl.resolver.command import add_resolver_commands
 from linectl.upstream.chain_head import export_chain_head
 from standards.gs1.checkdigit import has_valid_check_digit
@@ -414,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", default="imported from file (offline provisioning)")
 
     add_batch_record_commands(add, batch, open_ledger, _parse_materials)  # report, material
+    add_products_commands(sub, add, open_ledger)  # products import, list
 
     p = add("trace", cmd_trace, "full history of one unit, by serial or by scanned code")
     p.add_argument("code", metavar="SERIAL_OR_CODE")

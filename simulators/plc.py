@@ -23,6 +23,7 @@ from typing import Any
 from drivers.interfaces import GateEvent, GateOutcome, Verdict
 from drivers.plc import signals as sig
 from simulators.line import FaultPlan, LineLayout, Pack, Station, VirtualLine
+from simulators.opcua_security import EndpointSecurity, add_security_arguments, security_from_args
 from simulators.plc_memory import PlcMemory
 from simulators.plc_servers import ModbusFace, OpcUaFace
 from standards.packml import (
@@ -59,6 +60,7 @@ class PlcSimulator:
         heartbeat_period: float = 0.1,
         acting_time: float = 0.1,
         heartbeat_timeout_ms: int = sig.DEFAULT_HEARTBEAT_TIMEOUT_MS,
+        opcua_security: EndpointSecurity | None = None,
     ) -> None:
         if heartbeat_period <= 0 or acting_time < 0:
             raise ValueError("heartbeat_period must be > 0 and acting_time >= 0")
@@ -72,7 +74,7 @@ class PlcSimulator:
         self.state_history: list[PackMLState] = [initial_state]
         self.modbus = ModbusFace(self.memory, self._host_wrote, host, port)
         self.opcua = (
-            OpcUaFace(self.memory, self._host_wrote, host, opcua_port)
+            OpcUaFace(self.memory, self._host_wrote, host, opcua_port, security=opcua_security)
             if opcua_port is not None
             else None
         )
@@ -367,6 +369,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--autostart", action="store_true", help="Reset and Start at once, without a host"
     )
+    add_security_arguments(p)  # --opcua-cert, --opcua-key, --opcua-trusted, --opcua-user ...
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -382,6 +385,7 @@ async def serve(args: argparse.Namespace) -> None:
         opcua_port=None if args.no_opcua else args.opcua_port,
         drive_line=True,
         heartbeat_timeout_ms=args.heartbeat_timeout_ms,
+        opcua_security=security_from_args(args),
     )
     async with sim:
         opcua = sim.opcua_url if sim.opcua is not None else "off"

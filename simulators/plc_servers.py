@@ -28,6 +28,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.plc import signals as sig
+from simulators.opcua_security import EndpointSecurity
 from simulators.plc_memory import PlcMemory
 
 log = logging.getLogger("linectl.simulators.plc")
@@ -181,12 +182,14 @@ class OpcUaFace:
         host: str,
         port: int,
         cache: Path | None = ASPACE_CACHE,
+        security: EndpointSecurity | None = None,
     ) -> None:
         self.memory = memory
         self.sink = sink
         self.host = host
         self.port = port
         self.cache = cache
+        self.security = security
         self.namespace_index = 0
         self._server: UaServer | None = None
         self._node_ids: dict[sig.Signal, ua.NodeId] = {}
@@ -203,7 +206,10 @@ class OpcUaFace:
         server.disable_clock()  # its 1 s clock task would also delay stop() by up to 1 s
         server.set_server_name("linectl PLC simulator")
         server.set_endpoint(self.url)
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.security is not None:  # Basic256Sha256, users, trusted clients
+            await self.security.apply(server, "urn:linectl:simulator:plc")
+        else:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         idx = await server.register_namespace(sig.OPCUA_NAMESPACE)
         self.namespace_index = idx
         await self._build(server, idx)

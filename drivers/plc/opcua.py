@@ -5,6 +5,12 @@ U32 signals UInt32 nodes. A verdict is one Write service call with the slot's Ve
 Seq nodes in that order; gate events are followed by reading ``GateEvents.WriteIndex`` and then
 only the new slots (reads, not subscriptions: deterministic, and no lost-notification corner
 cases). asyncua's own auto-reconnect is off; the ReconnectPolicy decides.
+
+Security (device ``options``): ``security`` is asyncua's string
+``Basic256Sha256,SignAndEncrypt,client.der,client.pem[,server.der]``, ``username`` and
+``password_file`` log in as a user (the password is read from the file at each connect, never kept
+in the configuration). A server that refuses the certificate or the user is a configuration
+problem, not a link loss: the error names the certificate (or user) and retries wait the longest.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
 from drivers.interfaces import DeviceError, DeviceUnavailable
+from drivers.opcua_security import CertificateInfo, ClientSecurity, SecurityConfigError
 from drivers.plc import signals as sig
 from drivers.plc.client import PlcClient
 from drivers.reconnect import ReconnectPolicy
@@ -60,6 +67,9 @@ class OpcUaPlc(PlcClient):
         clock: Callable[[], float] | None = None,
         name: str | None = None,
         command_timeout: float = 2.0,
+        security: str = "",
+        username: str = "",
+        password_file: str = "",
     ) -> None:
         name = name or f"plc opcua {url}"
         super().__init__(
@@ -67,20 +77,41 @@ class OpcUaPlc(PlcClient):
         )
         self.url = url
         self.namespace = namespace
+        self.security = security
+        self.username = username
+        self.password_file = password_file
         self._client: Client | None = None
         self._node_ids: dict[sig.Signal, ua.NodeId] = {}
+
+    async def _login(self) -> ClientSecurity:
+        password = None
+        if self.password_file:
+            path = self.password_file
+            try:
+                password = (await asyncio.to_thread(_read_text, path)).strip()
+            except OSError as e:
+                raise DeviceError(f"{self.name}: cannot read password_file {path}: {e}") from e
+        return ClientSecurity(self.security or None, self.username or None, password)
 
     async def _open(self) -> None:
         await self._drop()
         client = Client(self.url, timeout=self.timeout)
         client.session_timeout = 600_000  # what asyncua servers grant; asking more logs a warning
         self._client = client
+        login = await self._login()
+        info: CertificateInfo | None = None
         try:
+            info = await login.apply(client)
             await client.connect()
             index = await client.get_namespace_index(self.namespace)
+        except SecurityConfigError as e:
+            raise DeviceError(f"{self.name}: security: {e}") from e
         except ValueError as e:
             raise DeviceError(f"{self.name}: server has no namespace {self.namespace!r}") from e
         except (OSError, TimeoutError, UaError) as e:
+            refused = login.explain(e, info)
+            if refused is not None:
+                raise DeviceError(f"{self.name}: {refused}") from e
             raise DeviceUnavailable(f"{self.name}: cannot connect: {e!r}") from e
         self._node_ids = {s: ua.NodeId(ua.String(s.node_id), ua.Int16(index)) for s in sig.SIGNALS}
 
@@ -143,3 +174,8 @@ class OpcUaPlc(PlcClient):
         if error.code in _LINK_STATUS:
             return DeviceUnavailable(f"{self.name}: {what} failed: {error}")
         return DeviceError(f"{self.name}: {what} refused: {error}")
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read()

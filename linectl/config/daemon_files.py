@@ -2,7 +2,8 @@
 
 ``linectl run`` calls :func:`check_daemon_files` right after loading the file, before the
 ledger or any device: a missing password file, an unusable control socket path or a security
-string naming absent certificates is a configuration error (exit 2, which systemd does not
+string naming absent certificates (of the pool-manager link or of an OPC UA PLC's ``options``) is
+a configuration error (exit 2, which systemd does not
 retry) rather than a failure after the devices were tried. Other commands (``status`` as an
 operator) do not need these files and do not check them.
 """
@@ -31,10 +32,30 @@ def check_daemon_files(config: LineConfig, source: Path | str) -> None:
         if provisioning.security:
             for role, path in security_files(provisioning.security):
                 problems += _readable(f"{where}.security ({role})", path)
+    for name, device in config.devices.items():
+        problems += _opcua_files(f"devices.{name}.options", device.protocol, device.options)
     if config.control.unix_socket is not None:
         problems += _socket_path("control.unix_socket", config.control.unix_socket)
     if problems:
         raise ConfigError(source, problems)
+
+
+def _opcua_files(where: str, protocol: str, options: dict[str, object]) -> list[str]:
+    """The certificate, key and password files an OPC UA device's options name."""
+    if protocol != "opcua":
+        return []
+    problems: list[str] = []
+    security, password_file = options.get("security"), options.get("password_file")
+    if isinstance(security, str) and security:
+        try:
+            named = security_files(security)
+        except ValueError as exc:
+            return [f"{where}.security: {exc}"]
+        for role, path in named:
+            problems += _readable(f"{where}.security ({role})", path)
+    if isinstance(password_file, str) and password_file:
+        problems += _readable(f"{where}.password_file", Path(password_file))
+    return problems
 
 
 def _readable(field: str, path: Path) -> list[str]:

@@ -29,7 +29,7 @@ class Permission(StrEnum):
     LINE_RUN = "line.run"  # start, stop, hold, unhold, suspend, unsuspend, reset, clear
     LINE_ABORT = "line.abort"
     UNHOLD_REJECT = "line.unhold-reject"  # unhold after an unconfirmed reject (signed)
-    BATCH_CREATE = "batch.create"  # batch create, serials import
+    BATCH_CREATE = "batch.create"  # batch create, serials import, products import, work orders
     BATCH_START = "batch.start"
     BATCH_CLOSE = "batch.close"  # batch close, close-batch (signed)
     BATCH_RELEASE = "batch.release"  # signed, by someone who neither started nor closed it
@@ -91,6 +91,8 @@ CLI_PERMISSIONS: dict[str, Permission] = {
     "batch material": P.LINE_RUN,
     "batch list": P.VIEW,
     "serials import": P.BATCH_CREATE,
+    "products import": P.BATCH_CREATE,
+    "products list": P.VIEW,
     "report": P.VIEW,
     "trace": P.VIEW,
     "contents": P.VIEW,

@@ -43,6 +43,7 @@ from linectl.ledger.models import (
     verdict_of,
     verdict_text,
 )
+from linectl.ledger.products import Product, ProductRowError, UnknownProduct
 from linectl.ledger.reconcile import BUCKET_OF, Bucket, Reconciliation
 from linectl.ledger.states import TERMINAL, TRANSITIONS, SerialState, is_legal
 from linectl.ledger.store import Ledger
@@ -77,12 +78,15 @@ __all__ = [
     "MigrationFailed",
     "OutboxEntry",
     "OutboxEvent",
+    "Product",
+    "ProductRowError",
     "Reconciliation",
     "SchemaTooNew",
     "SerialState",
     "SerialTrace",
     "Unit",
     "UnitResult",
+    "UnknownProduct",
     "UnknownSerial",
     "UnknownWorkOrder",
     "ValidationError",

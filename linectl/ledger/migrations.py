@@ -13,6 +13,7 @@ from typing import Any
 
 from linectl.ledger import seals
 from linectl.ledger.errors import MigrationFailed, SchemaTooNew
+from linectl.ledger.product_schema import v6_to_v7
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -427,6 +428,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v3_to_v4,
     _v4_to_v5,
     _v5_to_v6,
+    v6_to_v7,
 )
 """Forward migrations in order; the schema version this code writes is ``len(MIGRATIONS)``."""
 

@@ -39,6 +39,7 @@ from linectl.ledger.models import (
     WorkOrderStatus,
 )
 from linectl.ledger.outbox import Outbox, insert_events
+from linectl.ledger.products import Products, check_order, has_products
 from linectl.ledger.reconcile import Reconciliation, reconcile_batch
 from linectl.ledger.seal_guard import Integrity, sealed_in_state
 from linectl.ledger.serials import (
@@ -82,6 +83,7 @@ class Ledger:
         self.identity = IdentityStore(self._db)
         self.batches = BatchCommands(self._db)  # QA release, material changes
         self.shipments = Shipments(self._db)  # dispatch: ship and receive cases and pallets
+        self.products = Products(self._db)  # product master data
 
     @property
     def schema_version(self) -> int:
@@ -126,8 +128,11 @@ class Ledger:
         actor: str,
         materials: Mapping[str, str] | None = None,
         reason: str = "",
+        require_product: bool | None = None,
     ) -> WorkOrder:
-        """Record a new batch; validates the GTIN check digit, lot (AI 10) and expiry (YYMMDD)."""
+        """Record a new batch; validates the GTIN check digit, lot (AI 10) and expiry (YYMMDD);
+        with ``require_product`` (None: once the ledger holds any product) the GTIN must be a
+        product for ``target_market`` (UnknownProduct names the field otherwise)."""
         check_actor(actor)
         fields = workorders.checked_fields(
             batch=batch,
@@ -140,6 +145,8 @@ class Ledger:
         )
         with self._db.write() as conn:
             at = self._db.now()
+            if require_product or (require_product is None and has_products(conn)):
+                check_order(conn, fields["gtin"], fields["target_market"])
             order = WorkOrder(
                 **fields,
                 status=WorkOrderStatus.CREATED,

@@ -108,7 +108,7 @@ def check_quantity(quantity: int) -> int:
 
 _LINE_EVENT = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
 _LEDGER_NAMESPACES = frozenset(
-    {"work_order", "serials", "units", "containers", "outbox", "sscc_stock"}
+    {"work_order", "serials", "units", "containers", "outbox", "sscc_stock", "products"}
 )
 
 
@@ -123,8 +123,8 @@ class LineNote:
 
 def check_line_event(command: str, reason: str) -> None:
     """A line event's command is a dotted lower-case name outside the ledger's own namespaces
-    (work_order, serials, units, containers, outbox, sscc_stock); its reason has no control
-    characters."""
+    (work_order, serials, units, containers, outbox, sscc_stock, products); its reason has no
+    control characters."""
     if not _LINE_EVENT.match(command) or len(command) > 100:
         raise ValidationError(
             "must be a dotted lower-case name like 'line.state'", field="command", value=command

@@ -32,6 +32,7 @@ from linectl.identity import (
 )
 from linectl.identity.matrix import SIGNED_ACTIONS
 from linectl.line.control import Command, CommandRefused, LineControl
+from linectl.line.work_orders import WorkOrderService
 from linectl.service.api_auth import (
     IDENTITY,
     LINE,
@@ -61,6 +62,7 @@ from linectl.service.problems import (
 from linectl.service.rejects_api import add_reject_routes
 from linectl.service.rework_api import add_rework_routes
 from linectl.service.sessions_api import add_session_routes
+from linectl.service.work_orders_api import add_work_order_routes
 
 __all__ = [
     "COUNTER_KEYS",
@@ -265,6 +267,7 @@ def _build_app(
     add_batch_routes(app)
     add_rework_routes(app, control, line)
     add_session_routes(app, identity)
+    add_work_order_routes(app, WorkOrderService(identity, control, after_close))
     return app
 
 

@@ -22,6 +22,7 @@ from asyncua.common.node import Node
 from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
+from drivers.opcua_security import ClientSecurity, SecurityConfigError
 from drivers.reconnect import Backoff
 from linectl.config.upstream import ProvisioningSection
 from linectl.upstream.openscs import (
@@ -31,6 +32,7 @@ from linectl.upstream.openscs import (
     register_types,
 )
 from linectl.upstream.pool_errors import (
+    PoolLoginRefused,
     PoolProtocolError,
     PoolRefused,
     PoolUnavailable,
@@ -146,15 +148,19 @@ class PoolManagerClient:
             return self.limits
         client = Client(self.endpoint, timeout=self.timeout_s)
         client.session_timeout = 600_000  # what asyncua servers grant; asking more logs a warning
-        if self.security:
-            await client.set_security_string(self.security)
-        if self.username:
-            client.set_user(self.username)
-            client.set_password(self.password or "")
+        login = ClientSecurity(self.security, self.username, self.password)
+        info = None
         try:
-            await asyncio.wait_for(client.connect(), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                info = await login.apply(client)  # may ask the server for its certificate
+                await client.connect()
+        except SecurityConfigError as exc:
+            raise PoolLoginRefused(f"{self.endpoint}: security: {exc}") from exc
         except (OSError, TimeoutError, UaError) as exc:
             await self._disconnect(client)
+            refused = login.explain(exc, info)
+            if refused is not None:
+                raise PoolLoginRefused(f"pool manager at {self.endpoint}: {refused}") from exc
             raise PoolUnavailable(f"cannot connect to {self.endpoint}: {_describe(exc)}") from exc
         try:
             self._ns = await register_types(client)

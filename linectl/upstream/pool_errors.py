@@ -36,6 +36,11 @@ class PoolProtocolError(ProvisioningError):
     """The pool manager answered something the OPEN-SCS model does not allow."""
 
 
+class PoolLoginRefused(ProvisioningError):
+    """The pool manager refuses this line's client certificate, security policy or user: a
+    configuration matter for the site's administrator, not a passing fault."""
+
+
 class PoolRefused(ProvisioningError):
     """The pool manager answered a ReturnStatus that retrying soon will not change."""
 

@@ -10,9 +10,10 @@ import argparse
 import ssl
 from pathlib import Path
 
-from simulators.central.config import CentralConfig, CollectionSpec, load_config
+from simulators.central.config import CentralConfig, CentralConfigError, CollectionSpec, load_config
 from simulators.central.faults import Faults
 from simulators.central.simulator import CentralSimulator, run_until_cancelled
+from simulators.opcua_security import add_security_arguments, security_from_args
 
 __all__ = [
     "CentralConfig",
@@ -50,6 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--job-failure-rate", type=float, help="probability a capture job fails")
     p.add_argument("--job-failure-keep", type=int, help="events a failing job stores first")
     p.add_argument("--epcis-down", action="store_true", default=None, help="start with EPCIS down")
+    add_security_arguments(p)  # the pool manager's --opcua-cert, --opcua-user, ...
 
 
 def config_from_args(args: argparse.Namespace) -> CentralConfig:
@@ -86,5 +88,11 @@ async def serve(args: argparse.Namespace) -> None:
         if args.tls_client_ca is not None:
             context.load_verify_locations(args.tls_client_ca)
             context.verify_mode = ssl.CERT_REQUIRED
-    sim = CentralSimulator(config, serve_opcua=not args.no_opcua, ssl_context=context)
+    try:
+        security = security_from_args(args)
+    except (ValueError, OSError) as exc:
+        raise CentralConfigError(f"OPC UA security: {exc}") from None
+    sim = CentralSimulator(
+        config, serve_opcua=not args.no_opcua, ssl_context=context, opcua_security=security
+    )
     await run_until_cancelled(sim)

@@ -42,6 +42,7 @@ from asyncua.ua.status_codes import StatusCodes
 from simulators.central.faults import Faults
 from simulators.central.serial_formats import SN_FORMATS
 from simulators.central.serial_pool import PoolAnswer, SerialPool, TooManySerials
+from simulators.opcua_security import EndpointSecurity
 from standards.openscs import (
     COLLECTION_TYPE,
     KEY_VALUE_TYPE,
@@ -153,9 +154,11 @@ class PoolManagerServer:
         nodeset: Path,
         host: str = "127.0.0.1",
         port: int = 0,
+        security: EndpointSecurity | None = None,
     ) -> None:
         self.pool, self.faults, self.nodeset = pool, faults, nodeset
         self.host, self.port = host, port
+        self.security = security
         self._server: UaServer | None = None
         self._running = False
         self.ns = 0
@@ -175,7 +178,10 @@ class PoolManagerServer:
         server.disable_clock()
         server.set_server_name("linectl central simulator (OPEN-SCS pool manager)")
         server.set_endpoint(self.url)
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.security is not None:  # Basic256Sha256, users, trusted clients
+            await self.security.apply(server, SERVER_URI)
+        else:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         await server.import_xml(str(self.nodeset))
         self.ns = await server.get_namespace_index(OPENSCS_URI)
         own = await server.register_namespace(SERVER_URI)

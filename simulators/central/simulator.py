@@ -32,6 +32,7 @@ from simulators.central.event_store import EventStore
 from simulators.central.faults import FaultError, Faults
 from simulators.central.pool_manager import PoolManagerServer
 from simulators.central.serial_pool import SerialPool
+from simulators.opcua_security import EndpointSecurity
 from standards.epcis.schema_check import SchemaChecker
 
 log = logging.getLogger("simulators.central")
@@ -83,6 +84,7 @@ class CentralSimulator:
         ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
         serial_rng: random.Random | None = None,
+        opcua_security: EndpointSecurity | None = None,
     ) -> None:
         self.config = config
         self._clock, self._serial_rng = clock, serial_rng
@@ -90,6 +92,7 @@ class CentralSimulator:
         self.admin_enabled = admin and config.admin_port is not None
         self.record_documents = record_documents
         self.ssl_context = ssl_context
+        self.opcua_security = opcua_security
         self.pool: SerialPool | None = None
         self.store: EventStore | None = None
         self.pool_manager: PoolManagerServer | None = None
@@ -145,7 +148,12 @@ class CentralSimulator:
         try:
             if self.serve_opcua:
                 self.pool_manager = PoolManagerServer(
-                    self.pool, cfg.faults, cfg.nodeset, cfg.host, cfg.opcua_port
+                    self.pool,
+                    cfg.faults,
+                    cfg.nodeset,
+                    cfg.host,
+                    cfg.opcua_port,
+                    security=self.opcua_security,
                 )
                 await self.pool_manager.start()
             self.epcis = EpcisServer(
