@@ -109,12 +109,13 @@ class OpcuaLine:
         """A connected asyncua client, logged in as ``user`` (None: anonymous)."""
         client = Client(self.url, timeout=30)
         client.application_uri = CLIENT_URI
-        await client.set_security(
-            SecurityPolicyBasic256Sha256,
-            certificate=str(self.client_cert),
-            private_key=str(self.client_key),
-            mode=mode,
-        )
+        if mode is not ua.MessageSecurityMode.None_:  # None: no certificate, nothing signed
+            await client.set_security(
+                SecurityPolicyBasic256Sha256,
+                certificate=str(self.client_cert),
+                private_key=str(self.client_key),
+                mode=mode,
+            )
         if user is not None:
             client.set_user(user)
             client.set_password(password or "")
