@@ -24,10 +24,15 @@ from typing import Any
 
 import structlog
 from asyncua import ua
+from asyncua.common.utils import ServiceError
 from asyncua.crypto import cert_gen
 from asyncua.crypto.permission_rules import PermissionRuleset, User, UserRole
+from asyncua.crypto.security_policies import SecurityPolicyFactory, SecurityPolicyNone
 from asyncua.server.internal_server import InternalServer
+from asyncua.server.server import Server
 from asyncua.ua.object_ids import ObjectIds
+from asyncua.ua.status_codes import StatusCodes
+from asyncua.ua.uaerrors import BadUserAccessDenied
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -121,25 +126,31 @@ def certificate_name(cert: x509.Certificate) -> str:
 
 
 class ClientTrust:
-    """The trusted and rejected client certificates: ``pki/trusted`` and ``pki/rejected``."""
+    """The trusted and rejected client certificates: ``pki/trusted`` and ``pki/rejected``.
+
+    The trusted folder is re-read every few seconds (:meth:`refresh`, off the event loop), so
+    a certificate an admin moves there is trusted at the client's next try; channels are
+    checked against that set in memory.
+    """
 
     def __init__(self, pki: Path) -> None:
         self.trusted = pki / "trusted"
         self.rejected = pki / "rejected"
         for folder in (self.trusted, self.rejected):
             folder.mkdir(parents=True, exist_ok=True)
+        self.thumbprints = self.scan()
+        self._refused: set[str] = set()
 
-    def is_trusted(self, cert: x509.Certificate) -> bool:
-        """Whether a file in ``trusted`` holds ``cert`` (blocking: reads the folder each time,
-        so a certificate an admin moved there is trusted at the client's next try)."""
-        wanted = thumbprint(cert)
+    def scan(self) -> frozenset[str]:
+        """The thumbprints of the certificates in ``trusted`` (blocking: reads the folder)."""
+        found = set()
         for path in self.trusted.iterdir():
             known = _load(path.read_bytes()) if path.is_file() else None
-            if known is not None and thumbprint(known) == wanted:
-                return True
-        return False
+            if known is not None:
+                found.add(thumbprint(known))
+        return frozenset(found)
 
-    def reject(self, cert: x509.Certificate) -> Path:
+    def keep(self, cert: x509.Certificate) -> Path:
         """Keep an untrusted certificate in ``rejected`` (blocking); returns its file."""
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in certificate_name(cert))
         path = self.rejected / f"{safe[:60]} [{thumbprint(cert)[:16]}].der"
@@ -147,22 +158,97 @@ class ClientTrust:
             path.write_bytes(cert.public_bytes(serialization.Encoding.DER))
         return path
 
-    async def validate(self, cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
-        """asyncua's certificate validator: refuse (and keep) what is not trusted."""
+    def check(self, cert: x509.Certificate, where: str) -> bool:
+        """Whether ``cert`` is trusted; a refused one is kept in ``rejected`` and logged once.
+
+        One not in the set is looked for once more in the folder, and a refused one written
+        there (blocking, a few small files: only a new or untrusted client pays for it), so a
+        certificate trusted a moment ago counts and a refused one is there for the admin.
+        """
         now = datetime.datetime.now(datetime.UTC)
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             log.warning("client certificate out of its validity", cert=certificate_name(cert))
-            raise ua.uaerrors.BadCertificateTimeInvalid
-        if await asyncio.to_thread(self.is_trusted, cert):
-            return
-        kept = await asyncio.to_thread(self.reject, cert)
-        log.warning(
-            "refused an untrusted client certificate; move it into the trusted folder to allow it",
-            cert=certificate_name(cert),
-            application=app.ApplicationUri,
-            kept=str(kept),
+            return False
+        mark = thumbprint(cert)
+        if mark in self.thumbprints:
+            return True
+        self.thumbprints = self.scan()
+        if mark in self.thumbprints:
+            return True
+        if mark not in self._refused:
+            self._refused.add(mark)
+            kept = self.keep(cert)
+            log.warning(
+                "refused an untrusted client certificate; an admin may move it from the "
+                "rejected folder into the trusted one",
+                cert=certificate_name(cert),
+                at=where,
+                kept=str(kept),
+            )
+        return False
+
+    async def refresh(self, every_s: float = 2.0) -> None:
+        """Re-read the trusted folder, for ever (a removed certificate stops being trusted)."""
+        while True:
+            self.thumbprints = await asyncio.to_thread(self.scan)
+            await asyncio.sleep(every_s)
+
+    async def validate(self, cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
+        """asyncua's certificate validator (CreateSession's client certificate)."""
+        if not self.check(cert, f"session of {app.ApplicationUri}"):
+            raise ServiceError(StatusCodes.BadCertificateUntrusted)
+
+
+class TrustedChannels(SecurityPolicyFactory):
+    """Opens a secure channel only for a trusted client certificate (asyncua itself checks
+    certificates only when CreateSession carries one)."""
+
+    def __init__(self, factory: SecurityPolicyFactory, trust: ClientTrust) -> None:
+        super().__init__(  # type: ignore[no-untyped-call]
+            factory.cls,
+            factory.mode,
+            factory.certificate,
+            factory.private_key,
+            permission_ruleset=factory.permission_ruleset,
+            certificate_chain=factory.certificate_chain,
         )
-        raise ua.uaerrors.BadCertificateUntrusted
+        self.trust = trust
+
+    def create(self, peer_certificate: bytes | None) -> Any:
+        if self.cls is not SecurityPolicyNone:
+            if not peer_certificate:
+                raise BadUserAccessDenied
+            cert = x509.load_der_x509_certificate(peer_certificate)
+            if not self.trust.check(cert, "secure channel"):
+                raise BadUserAccessDenied  # asyncua then closes the connection at once
+        return super().create(peer_certificate)  # type: ignore[no-untyped-call]
+
+
+class RefuseAll(PermissionRuleset):
+    """What a channel without security may do when the None policy is off: nothing beyond
+    finding the endpoints (asyncua opens a None channel even when none is offered)."""
+
+    def check_validity(self, user: User, action_type_id: ua.NodeId, body: Any) -> bool:
+        return False
+
+
+class LineServer(Server):
+    """asyncua's server with linectl's channel rules: trusted client certificates only, and
+    nothing at all over a None channel unless ``allow_none_policy``."""
+
+    def __init__(self, users: Any, trust: ClientTrust, allow_none_policy: bool) -> None:
+        super().__init__(user_manager=users)
+        self.trust = trust
+        self.allow_none_policy = allow_none_policy
+
+    async def _setup_server_nodes(self) -> None:
+        await super()._setup_server_nodes()  # the endpoints, as configured
+        self._policies[:] = [TrustedChannels(p, self.trust) for p in self._policies]
+        if not self.allow_none_policy:  # not offered, but refused outright if used anyway
+            refuse = SecurityPolicyFactory(  # type: ignore[no-untyped-call]
+                SecurityPolicyNone, ua.MessageSecurityMode.None_, permission_ruleset=RefuseAll()
+            )
+            self._policies.append(refuse)
 
 
 # --- users and rights ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from linectl.opcua.link import DaemonLink, DaemonUnavailable
 from linectl.opcua.methods import Methods
 from linectl.opcua.mirror import Mirror
 from linectl.opcua.nodeset import nodeset_path
-from linectl.opcua.security import ClientTrust, LineUsers, RoleRules, server_certificate
+from linectl.opcua.security import ClientTrust, LineServer, LineUsers, RoleRules, server_certificate
 
 log = structlog.get_logger(__name__)
 
@@ -123,7 +123,7 @@ async def start_opcua(config: LineConfig) -> RunningOpcua:
     trust = await asyncio.to_thread(ClientTrust, folder / "pki")
     link = DaemonLink(config.control, token)
     users = LineUsers(link, opcua.allow_anonymous)
-    server = Server(user_manager=users)  # type: ignore[arg-type]
+    server = LineServer(users, trust, opcua.allow_none_policy)
     await server.init()
     host = "localhost" if opcua.host in ("0.0.0.0", "::", "") else opcua.host
     url = f"opc.tcp://{host}:{opcua.port}{ENDPOINT_PATH}"
@@ -163,6 +163,7 @@ async def start_opcua(config: LineConfig) -> RunningOpcua:
         asyncio.create_task(link.follow(follower.event), name="opcua: daemon events"),
         asyncio.create_task(follower.tick(), name="opcua: state times and status"),
         asyncio.create_task(follower.keepalive(), name="opcua: user sessions"),
+        asyncio.create_task(trust.refresh(), name="opcua: trusted certificates"),
     ]
     log.info("OPC UA server listening", url=url, daemon=link.where)
     return running

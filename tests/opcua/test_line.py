@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 from asyncua import ua
+from asyncua.client.client import Client
 from asyncua.common.node import Node
 from asyncua.ua.uaerrors import BadUserAccessDenied, UaError
 
 from linectl.opcua.nodeset import LINECTL_URI, PACKML_URI
 from standards.packml import PackMLState as S
 from tests.e2e.rig import BATCH
-from tests.opcua.opcua_line import OpcuaLine, opcua_line
+from tests.opcua.opcua_line import CLIENT_URI, OpcuaLine, opcua_line
 from tests.opcua.watch import Watch
 
 pytestmark = pytest.mark.e2e
@@ -99,7 +100,7 @@ async def test_a_role_without_the_permission_and_unknown_callers_are_refused(
     async with opcua_line(tmp_path, packs=PACKS, pool=PACKS + 50) as line:
         qa = await asyncio.to_thread(line.people.add, "qa.vera", "qa", "Vera QA")
         # an untrusted client certificate is refused, and kept for an admin to trust
-        assert (await refused(line, "qa.vera", qa)).startswith("BadCertificateUntrusted")
+        assert "connection" in (await refused(line, "qa.vera", qa)).lower()  # closed at once
         kept = list((line.pki / "rejected").iterdir())
         assert len(kept) == 1 and "test-client" in kept[0].name, kept
         assert "test-client" in line.log.read_text()
@@ -121,4 +122,50 @@ async def test_a_role_without_the_permission_and_unknown_callers_are_refused(
             # reading is for every role
             state = client.get_node(own(ns, "BaseStateMachine.MachineState.CurrentState"))
             assert (await state.read_value()).Text == "Stopped"
+        assert line.rig.rt.status()["state"]["name"] == "STOPPED"
+
+
+async def none_channel(line: OpcuaLine, password: str, server_cert: bytes) -> Client:
+    """A session over a None channel, the client's endpoint check skipped (``find_endpoint``
+    patched by the caller)."""
+    client = Client(line.url, timeout=10)
+    client.application_uri = CLIENT_URI
+    await client.connect_socket()
+    await client.send_hello()
+    await client.open_secure_channel()
+    await client.create_session()
+    client.security_policy.peer_certificate = server_cert  # to encrypt the password with
+    await client.activate_session(username="op.olga", password=password)
+    return client
+
+
+async def test_a_channel_without_security_gets_nothing_even_when_the_client_insists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No None endpoint is offered; a client that opens a None channel anyway (skipping its
+    own endpoint check) and logs in may neither read, subscribe nor call."""
+    async with opcua_line(tmp_path, packs=PACKS, pool=PACKS + 50) as line:
+        password = await asyncio.to_thread(line.people.add, "op.olga", "operator", "Olga Op")
+        await asyncio.to_thread(line.trust_client)
+        async with line.client("op.olga", password) as secured:
+            endpoints = await secured.get_endpoints()
+            ns = await secured.get_namespace_index(LINECTL_URI)
+        assert {e.SecurityMode for e in endpoints} == {
+            ua.MessageSecurityMode.Sign, ua.MessageSecurityMode.SignAndEncrypt
+        }  # fmt: skip
+        secure = endpoints[0]
+        monkeypatch.setattr(Client, "find_endpoint", staticmethod(lambda *_: secure))
+        client = await none_channel(line, password, secure.ServerCertificate)
+        try:
+            node = client.get_node(own(ns, "BaseStateMachine.MachineState.CurrentState"))
+            with pytest.raises(BadUserAccessDenied):
+                await node.read_value()
+            with pytest.raises(BadUserAccessDenied):
+                await client.create_subscription(50, Watch())
+            execute = client.get_node(own(ns, "BaseStateMachine.MachineState.ExecuteState"))
+            hold = own(ns, "BaseStateMachine.MachineState.ExecuteState.Hold")
+            with pytest.raises(BadUserAccessDenied):
+                await execute.call_method(hold)
+        finally:
+            client.disconnect_socket()
         assert line.rig.rt.status()["state"]["name"] == "STOPPED"
