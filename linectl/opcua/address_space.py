@@ -237,7 +237,7 @@ async def build_line_object(server: Server, line_id: str, line_name: str) -> Lin
         nodes.status.setdefault((await child.read_browse_name()).Name, child)
     for name in ADMIN_OPTIONAL:
         nodes.admin[name] = await add_declared(admin, admin_type, name)
-    for name in ("SetMachSpeed", "SetUnitMode", "SetProduct"):
+    for name in ("SetMachSpeed", "SetUnitMode", "SetProduct", "SetParameter"):
         nodes.methods[f"line.{name}"] = await _child(line, f"{ns}:{name}")
     serialization = await line.add_object(
         own_id(f"{line_id}.Serialization", own), ua.QualifiedName("Serialization", own)

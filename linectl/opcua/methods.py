@@ -120,9 +120,17 @@ class Methods:
             return user
         return _status(StatusCodes.BadNotImplemented)
 
+    async def set_parameter(self, parent: ua.NodeId, *args: Any) -> Any:
+        """linectl takes no machine parameters over OPC UA (they are in its configuration)."""
+        user = _caller(Permission.LINE_RUN, "SetParameter")
+        if isinstance(user, ua.StatusCode):
+            return user
+        return _status(StatusCodes.BadNotSupported)
+
     def link_all(self, server: Server, nodes: LineNodes) -> None:
         for method, command in COMMANDS.items():
             server.link_method(nodes.methods[method], self.command(method, command))
         server.link_method(nodes.methods["line.SetMachSpeed"], self.set_mach_speed)
         server.link_method(nodes.methods["line.SetUnitMode"], self.set_unit_mode)
         server.link_method(nodes.methods["line.SetProduct"], self.set_product)
+        server.link_method(nodes.methods["line.SetParameter"], self.set_parameter)

@@ -90,6 +90,10 @@ class Mirror:
         await self.write(admin["MachDesignSpeed"], float(self.design_speed), ua.VariantType.Float)
         await self.write(status["MachSpeed"], float(self.design_speed), ua.VariantType.Float)
         await self.write(status["EquipmentBlocked"], False, ua.VariantType.Boolean)
+        speeds = ua.Range(Low=0.0, High=float(self.design_speed))
+        for name in ("MachSpeed", "CurMachSpeed"):
+            eu_range = await status[name].get_child(["0:EURange"])
+            await self.write(eu_range, speeds, _STRUCT)
         none = ua.PackMLAlarmDataType()  # type: ignore[attr-defined]  # no stop yet
         await self.write(admin["StopReason"], none, _STRUCT)
         await self.set_state(None)
