@@ -67,13 +67,12 @@ class Mirror:
         self.state: PackMLState | None = None
         self.counters: dict[str, int] = {}
         self.alarms: dict[str, dict[str, Any]] = {}
-        self.batch: str | None = None
         self._accumulated = 0  # processed in batches before the current one
         self._processed = 0
         self._state_since = time.monotonic()
         self._cumulative = [0.0] * STATE_COUNT
         self._started = time.monotonic()
-        self.requested: int | None = None
+        self.requested = 0  # Status.StateRequested
 
     async def write(self, node: Node, value: Any, kind: ua.VariantType | None = None) -> None:
         variant = ua.Variant(value, kind) if kind is not None else ua.Variant(value)
@@ -162,8 +161,10 @@ class Mirror:
         status = self.nodes.status
         acting = state in STATE_COMPLETE
         await self.write(status["StateChangeInProcess"], acting, ua.VariantType.Boolean)
-        if self.requested is None or not acting:
-            self.requested = int(state) if state is not None else 0
+        if state is None:
+            self.requested = 0
+        else:  # where the line heads: the end of an acting state, else where it is
+            self.requested = int(STATE_COMPLETE.get(state, state))
         await self.write(status["StateRequested"], self.requested, ua.VariantType.Int32)
 
     async def request(self, state: PackMLState) -> None:
