@@ -168,8 +168,8 @@ class Mirror:
         await self.write(status["StateRequested"], self.requested, ua.VariantType.Int32)
 
     async def request(self, state: PackMLState) -> None:
-        """A command was accepted: the state it asks for (Status.StateRequested)."""
-        self.requested = int(state)
+        """A command was accepted: the state it leads to (Status.StateRequested)."""
+        self.requested = int(STATE_COMPLETE.get(state, state))
         await self.write(self.nodes.status["StateRequested"], self.requested, ua.VariantType.Int32)
 
     async def _level(self, level: StateLevel, name: str | None) -> None:
