@@ -18,7 +18,7 @@ import hashlib
 import os
 import socket
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ class LineUser(User):
     """An OPC UA session's user: a linectl user, their role and their control API session."""
 
     linectl_role: str = ""
-    token: str = ""
+    token: str = field(default="", repr=False)  # asyncua logs its users: never the secret
 
     __hash__ = object.__hash__  # kept in a WeakSet while its session lives
 

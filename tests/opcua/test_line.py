@@ -79,6 +79,8 @@ async def test_the_state_number_follows_a_batch_and_commands_are_the_users(tmp_p
             e.reason for e in entries if e.actor == "op.olga" and e.command == "line.command"
         ]
         assert by_olga == ["OPC UA Start", "OPC UA Hold", "OPC UA Unhold"], by_olga
+        logged = line.log.read_text()
+        assert "op.olga" in logged and "lcs_" not in logged and password not in logged
 
 
 SIGN_AND_ENCRYPT = ua.MessageSecurityMode.SignAndEncrypt
