@@ -14,6 +14,11 @@ simulator's renderer (seeded per pack: byte-identical to what the daemon was sen
 bare zxing-cpp call on them, with the daemon's reader settings. Figures only, never pass/fail.
 
     python bench/line_speed.py [--start 1500] [--step 1500] [--max 12000] [--seconds 15]
+                               [--opcua-clients N]
+
+With ``--opcua-clients N`` each step also runs ``linectl opcua`` and N OPC UA clients
+(SignAndEncrypt) subscribed to the state, counts and speed (``opcua_clients.py``), to compare
+the verdict latency with a run without them (``--opcua-clients 0``, the default).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import zxingcpp
+from opcua_clients import Subscribers, start_opcua
 
 from drivers.camera.decode import decode_image
 from harness.demo import BATCH, DemoOptions, provision, simulator_config
@@ -73,6 +79,8 @@ class Step:
     print_log: Path | None = None
     idle_cpu_share: float | None = None  # daemon CPU / wall time with the line standing
     rejected: list[tuple[int, str]] | None = None  # (seq, reason) of every rejected pack
+    opcua_notifications: int = 0  # data changes the OPC UA clients received
+    opcua_errors: list[str] | None = None
 
     def marginal_ms_per_pack(self, idle_share: float) -> float:
         """Daemon CPU per pack beyond what it burns standing still (polling, heartbeats)."""
@@ -102,7 +110,12 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
 
 
 def run_step(
-    speed: float, seconds: float, source: dict[str, Any], workdir: Path, idle_s: float = 0.0
+    speed: float,
+    seconds: float,
+    source: dict[str, Any],
+    workdir: Path,
+    idle_s: float = 0.0,
+    opcua_clients: int = 0,
 ) -> Step:
     """One batch of ``seconds`` of line time at ``speed`` packs/min; what it cost."""
     packs = max(100, round(speed * seconds / 60))
@@ -120,10 +133,20 @@ def run_step(
         # must not stop the step
         config["thresholds"]["consecutive_rejects_hold"] = 1000
         files.config.write_text(toml_text(config), encoding="utf-8")
-        provision(files, options, io.StringIO())
+        used = provision(files, options, io.StringIO())
+        if opcua_clients:
+            opcua, url, password = start_opcua(files, used[0])
+            stack.callback(opcua.stop)
         daemon = start_daemon(files)
         stack.callback(daemon.stop)
         client = control_client(files.config)
+        if opcua_clients:
+            line_id = tomllib.loads(files.config.read_text(encoding="utf-8"))["line"]["id"]
+            pki = files.root / "opcua" / "pki"
+            subscribers = Subscribers(url, password, pki, opcua_clients, line_id)
+            stack.callback(report_subscribers, step, subscribers)
+            stack.callback(subscribers.stop)
+            subscribers.ready.wait(90)
         if idle_s > 0:  # a measuring period with the line standing, not a wait for a state
             idle0, w0 = cpu_seconds(daemon.pid), time.monotonic()
             time.sleep(idle_s)
@@ -194,6 +217,11 @@ def bare_decode(print_log: Path, frames: int) -> tuple[list[float], list[float],
     return cpu_ms, wall_ms, step_ms, reads
 
 
+def report_subscribers(step: Step, subscribers: Subscribers) -> None:
+    step.opcua_notifications = subscribers.notifications
+    step.opcua_errors = list(subscribers.errors)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--start", type=float, default=1500.0, help="first speed, packs/min")
@@ -202,6 +230,9 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=15.0, help="line time per step")
     p.add_argument("--frames", type=int, default=400, help="frames for the bare decode")
     p.add_argument("--workdir", type=Path, default=WORKDIR, help="wiped first")
+    p.add_argument(
+        "--opcua-clients", type=int, default=0, help="OPC UA clients subscribed during each step"
+    )
     args = p.parse_args()
     source = tomllib.loads((REPO / "config" / "demo-line.toml").read_text(encoding="utf-8"))
     shutil.rmtree(args.workdir, ignore_errors=True)
@@ -218,7 +249,7 @@ def main() -> int:
     speed = args.start
     while speed <= args.max:
         idle_s = 3.0 if not steps else 0.0
-        step = run_step(speed, args.seconds, source, args.workdir, idle_s)
+        step = run_step(speed, args.seconds, source, args.workdir, idle_s, args.opcua_clients)
         steps.append(step)
         lat = step.latency or {}
         busy = 100 * step.daemon_cpu_s / max(step.seconds, 1e-9)
@@ -229,6 +260,11 @@ def main() -> int:
             f" {busy:>9.0f}% {step.sim_ms_per_pack:>13.2f}",
             flush=True,
         )
+        if args.opcua_clients:
+            print(
+                f"    {args.opcua_clients} OPC UA clients received {step.opcua_notifications} "
+                f"data changes; errors: {step.opcua_errors or 'none'}"
+            )
         if step.stalled and not step.missed:
             print(f"    rejected after a simulator stall: {step.reasons}")
         if step.missed:

@@ -326,6 +326,23 @@ def cmd_hmi(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_opcua(args: argparse.Namespace) -> int:
+    from linectl.logs import configure_logging
+    from linectl.opcua.nodeset import NodesetError
+    from linectl.opcua.security import SecurityError
+    from linectl.opcua.server import OpcuaError, main  # imported lazily: asyncua's server
+
+    config = args.opcua_config or args.config or os.environ.get("LINECTL_CONFIG")
+    if not config:
+        raise UsageError("linectl opcua needs --config LINE.toml (or $LINECTL_CONFIG)")
+    configure_logging(args.log_level)
+    try:
+        return main(Path(config))
+    except (OpcuaError, NodesetError, SecurityError, OSError) as exc:
+        print(f"linectl opcua: {exc}", file=sys.stderr)
+        return 1
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from linectl.decode_cmd import run_decode  # imported lazily: pulls in OpenCV and zxing-cpp
 
@@ -453,6 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_identity_commands(sub, add_ledger, batch, audit)  # login, user, release, audit show
     p = add("hmi", cmd_hmi, "serve the operator HMI over HTTPS (a client of the control API)")
     p.add_argument("--config", dest="hmi_config", metavar="FILE", help="line configuration")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+
+    p = add("opcua", cmd_opcua, "serve the line to SCADA/MES over OPC UA (PackML, OPC 30050)")
+    p.add_argument("--config", dest="opcua_config", metavar="FILE", help="line configuration")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
 
     add_control_commands(sub, add)  # status, start, stop, hold, ...: the running daemon's API

@@ -19,6 +19,7 @@ from linectl.config.line import (
     LineSection,
     Thresholds,
 )
+from linectl.config.opcua import OpcuaSection
 from linectl.config.sscc_range import SsccRange, SsccRangeError, SsccRangeExhausted
 from linectl.config.upstream import (
     EpcisSection,
@@ -44,6 +45,7 @@ __all__ = [
     "LedgerSection",
     "LineConfig",
     "LineSection",
+    "OpcuaSection",
     "OrphanPolicy",
     "PackingSettings",
     "ProvisioningSection",

@@ -22,6 +22,7 @@ from linectl.config.line import (
     LineSection,
     Thresholds,
 )
+from linectl.config.opcua import OpcuaSection
 from linectl.config.section import Section
 from linectl.config.upstream import UpstreamSection
 
@@ -45,6 +46,7 @@ class LineConfig(Section):
     devices: dict[str, DeviceSection] = Field(default_factory=dict)
     control: ControlSection = ControlSection()
     hmi: HmiSection = HmiSection()
+    opcua: OpcuaSection = OpcuaSection()
     identity: IdentitySection = IdentitySection()
     upstream: UpstreamSection | None = None  # no upstream: offline provisioning from files
     aggregation: AggregationSection | None = None  # no aggregation: units only
@@ -96,7 +98,14 @@ def parse_config(data: dict[str, Any], source: Path | str = "<config>") -> LineC
         for name in ("cert_file", "key_file", "state_dir", "token_file")
         if (path := getattr(hmi, name)) is not None and not path.is_absolute()
     }
-    return config.model_copy(update={"hmi": hmi.model_copy(update=local)})
+    config = config.model_copy(update={"hmi": hmi.model_copy(update=local)})
+    opcua = config.opcua
+    local = {
+        name: base / path
+        for name in ("nodeset", "state_dir", "cert_file", "key_file", "token_file")
+        if (path := getattr(opcua, name)) is not None and not path.is_absolute()
+    }
+    return config.model_copy(update={"opcua": opcua.model_copy(update=local)})
 
 
 MAX_CONFIG_BYTES = 1_000_000
