@@ -30,6 +30,7 @@ from linectl.ledger.connection import Clock, LedgerConnection, check_actor, utc_
 from linectl.ledger.container_commands import Containers
 from linectl.ledger.errors import ValidationError
 from linectl.ledger.identity_rows import IdentityStore
+from linectl.ledger.markings import Markings, WorkOrderCode, insert_code
 from linectl.ledger.migrations import MIGRATIONS, Migration
 from linectl.ledger.models import (
     OutboxEvent,
@@ -82,6 +83,7 @@ class Ledger:
         self.identity = IdentityStore(self._db)
         self.batches = BatchCommands(self._db)  # QA release, material changes
         self.shipments = Shipments(self._db)  # dispatch: ship and receive cases and pallets
+        self.markings = Markings(self._db)  # a batch's code profile, a GTIN's serial space
 
     @property
     def schema_version(self) -> int:
@@ -126,8 +128,10 @@ class Ledger:
         actor: str,
         materials: Mapping[str, str] | None = None,
         reason: str = "",
+        code: WorkOrderCode | None = None,
     ) -> WorkOrder:
-        """Record a new batch; validates the GTIN check digit, lot (AI 10) and expiry (YYMMDD)."""
+        """Record a new batch; validates the GTIN check digit, lot (AI 10) and expiry (YYMMDD);
+        ``code`` (from :func:`checked_code`): its market code profile and national numbers."""
         check_actor(actor)
         fields = workorders.checked_fields(
             batch=batch,
@@ -148,7 +152,8 @@ class Ledger:
                 closed_at=None,
             )
             workorders.insert(conn, order)
-            after = workorders.summary(order)
+            insert_code(conn, order.batch, code or WorkOrderCode())
+            after = workorders.summary(order) | (code or WorkOrderCode()).summary()
             self._audit(conn, at, actor, "work_order.create", reason, None, after)
         return order
 

@@ -1,0 +1,79 @@
+"""Codes marked by a market code profile: exactly the profile's AIs and values, or wrong-content."""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers.camera.decode import DecodeOptions, DecodeResult, decode_image
+from linectl.config import BUILTIN_PROFILES, CodeForm
+from linectl.line.reasons import RejectReason
+from linectl.line.verify import CodeContent, Expected, Verifier
+from simulators.camera_scene import FrameRenderer
+from standards.gs1.ai import GS
+from standards.gs1.errors import Gs1Error
+
+GTIN = "09506000134352"
+PZN = "12345678"
+RENDERER = FrameRenderer(seed=11)
+
+
+def content(profile: str, **fields: str) -> CodeContent:
+    return CodeContent(
+        CodeForm.ELEMENT_STRING_DATAMATRIX,
+        gtin=GTIN,
+        lot="L42",
+        expiry="281130",
+        profile=BUILTIN_PROFILES[profile],
+        code_fields=fields,
+    )
+
+
+DE = content("de-pzn", **{"710": PZN})
+
+
+def decoded(data: str) -> DecodeResult:
+    image, _ = RENDERER.render(1, data, None)
+    return decode_image(image, DecodeOptions(), 1)
+
+
+def check(data: str, code: CodeContent = DE) -> tuple[bool, RejectReason | None, str]:
+    verifier = Verifier(code, "C", issued_to=lambda _: None, verified=lambda _: False)
+    result = verifier.check(decoded(data), Expected(1, "SN0001", code.data("SN0001")))
+    return result.good, result.reason, result.detail
+
+
+def test_the_german_code_carries_the_pzn_and_its_printed_lines_are_german() -> None:
+    assert DE.data("SN0001") == f"01{GTIN}1728113010L42{GS}21SN0001{GS}710{PZN}"
+    assert DE.hri("SN0001") == (f"PZN: {PZN}", "SN: SN0001", "Ch.-B.: L42 Verw. bis: 281130")
+    assert check(DE.data("SN0001"))[:2] == (True, None)
+
+
+def test_a_code_without_the_national_number_is_wrong_content_naming_it() -> None:
+    good, reason, detail = check(f"01{GTIN}1728113010L42{GS}21SN0001")
+    assert (good, reason) == (False, RejectReason.WRONG_CONTENT)
+    assert detail == "national number (PZN) (710) missing"
+
+
+def test_another_national_number_or_an_extra_ai_is_wrong_content() -> None:
+    assert check(f"01{GTIN}1728113010L42{GS}21SN0001{GS}71087654321")[2] == (
+        "national number (PZN) (710) differs"
+    )
+    extra = f"01{GTIN}1728113010L42{GS}21SN0001{GS}710{PZN}{GS}71134009300000"
+    assert check(extra)[:2] == (False, RejectReason.WRONG_CONTENT)
+    assert check(extra)[2] == "AI (711) not in the profile"
+
+
+def test_the_us_digital_link_profile_marks_a_uri_and_checks_it() -> None:
+    us = content("us-dscsa-dl")
+    uri = us.data("SN0001")
+    assert uri == f"https://id.gs1.org/01/{GTIN}/10/L42/21/SN0001?17=281130"
+    assert us.symbology == "datamatrix" and not us.element_string
+    assert check(uri, us)[:2] == (True, None)
+    assert check(uri.replace("?17=281130", ""), us)[2] == "expiry (17) missing"
+
+
+def test_a_batch_without_its_national_number_cannot_be_marked() -> None:
+    with pytest.raises(Gs1Error, match=r"AI \(710\) .*no value given"):
+        content("de-pzn")
+    with pytest.raises(Gs1Error, match=r"AI \(711\) is given but not part of the code"):
+        content("de-pzn", **{"710": PZN, "711": "3400930000001"})
