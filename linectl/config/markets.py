@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from linectl.config.section import Section
-from standards.gs1.ai import NHRN_AIS
+from standards.gs1.ai import NHRN_AIS, spec_for
 from standards.gs1.code_layout import SERIAL_AI, CodeLayout, CodeTemplate, check_layout
 from standards.gs1.errors import Gs1Error
 
@@ -69,6 +69,16 @@ class CodeProfile(Section):
     def code_fields(self) -> tuple[str, ...]:
         """AIs whose values the work order must bring as code fields (e.g. 710 for a PZN)."""
         return tuple(ai for ai in self.ais if ai not in ORDER_AIS and ai != SERIAL_AI)
+
+    def missing_fields(self, fields: Mapping[str, str]) -> list[str]:
+        """What is wrong with a work order's code fields for this profile (empty: nothing)."""
+        problems = [
+            f"needs AI ({ai}) {spec_for(ai).name}, e.g. --nhrn {ai}=VALUE"
+            for ai in self.code_fields
+            if ai not in fields
+        ]
+        problems += [f"does not mark AI ({ai})" for ai in fields if ai not in self.code_fields]
+        return problems
 
     @property
     def national_numbers(self) -> tuple[str, ...]:

@@ -91,6 +91,7 @@ CLI_PERMISSIONS: dict[str, Permission] = {
     "batch material": P.LINE_RUN,
     "batch list": P.VIEW,
     "serials import": P.BATCH_CREATE,
+    "serials generate": P.BATCH_CREATE,
     "report": P.VIEW,
     "trace": P.VIEW,
     "contents": P.VIEW,
