@@ -83,7 +83,9 @@ def test_generate_never_repeats_a_serial_of_the_gtin_across_batches(ledger_file:
     first = linectl(ledger_file, "serials", "generate", "--batch", "B-US1", "--count", "400",
                     "--length", "3", "--json")  # fmt: skip
     assert json.loads(first.stdout)["eu_bound_applies"] is False
-    linectl(ledger_file, "serials", "generate", "--batch", "B-US2", "--count", "90", "--length", "3")
+    linectl(
+        ledger_file, "serials", "generate", "--batch", "B-US2", "--count", "90", "--length", "3"
+    )
     one, two = serials_of(ledger_file, "B-US1"), serials_of(ledger_file, "B-US2")
     assert (len(set(one)), len(set(two))) == (400, 90)
     assert not set(one) & set(two)
