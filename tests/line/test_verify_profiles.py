@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 
 from drivers.camera.decode import DecodeOptions, DecodeResult, decode_image
-from linectl.config import BUILTIN_PROFILES, CodeForm
+from linectl.config import BUILTIN_PROFILES, CodeForm, Thresholds
+from linectl.ledger import WorkOrder, WorkOrderCode, WorkOrderStatus
+from linectl.line.batch import batch_checks
+from linectl.line.control import CommandRefused
 from linectl.line.reasons import RejectReason
 from linectl.line.verify import CodeContent, Expected, Verifier
 from simulators.camera_scene import FrameRenderer
 from standards.gs1.ai import GS
 from standards.gs1.errors import Gs1Error
+from tests.aggregation.conftest import LINE
 
 GTIN = "09506000134352"
 PZN = "12345678"
@@ -77,3 +81,27 @@ def test_a_batch_without_its_national_number_cannot_be_marked() -> None:
         content("de-pzn")
     with pytest.raises(Gs1Error, match=r"AI \(711\) is given but not part of the code"):
         content("de-pzn", **{"710": PZN, "711": "3400930000001"})
+
+
+def order(batch: str = "B-DE") -> WorkOrder:
+    return WorkOrder(batch, GTIN, "L42", "281130", 10, "DE", {}, WorkOrderStatus.STARTED,
+                     "2026-12-04T10:00:00Z", None, None)  # fmt: skip
+
+
+def checks(code: WorkOrderCode) -> CodeContent:
+    content, _ = batch_checks(LINE, Thresholds(), order(), issued_to=lambda _: None,
+                              verified=lambda _: False, code=code)  # fmt: skip
+    return content
+
+
+def test_the_line_marks_a_batch_by_the_profile_it_names() -> None:
+    content = checks(WorkOrderCode("de-pzn", {"710": PZN}))
+    assert content.ais == ("01", "17", "10", "21", "710")
+    assert checks(WorkOrderCode()).ais == ("01", "17", "10", "21")
+
+
+def test_a_batch_whose_profile_is_unknown_or_unfilled_is_refused_at_start() -> None:
+    with pytest.raises(CommandRefused, match="batch B-DE: code profile 'it-aic' is not defined"):
+        checks(WorkOrderCode("it-aic", {"716": "1"}))
+    with pytest.raises(CommandRefused, match=r"'de-pzn' cannot be marked: AI \(710\)"):
+        checks(WorkOrderCode("de-pzn", {}))
