@@ -5,8 +5,9 @@ or drawn by linectl, under the batch's market code profile's rules.
 the space of ``--length`` characters of ``--alphabet``, drops those the ledger holds for the GTIN
 in any batch and draws again, and reports the probability of guessing a valid serial (serials of
 the GTIN over the space). For a profile that requires randomised serials (the EU ones) it refuses
-settings above 1 in 10,000 (Delegated Regulation (EU) 2016/161, Art. 4). ``import`` refuses, for
-such a profile, a file that fails the randomisation test of :mod:`standards.gs1.serial_space`.
+settings not lower than 1 in 10,000 (Delegated Regulation (EU) 2016/161, Art. 4). ``import``
+refuses, for such a profile, a file that fails the randomisation test of
+:mod:`standards.gs1.serial_space`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from linectl.ledger import Ledger, LedgerError, ValidationError
 from linectl.ledger.serial_file import read_serial_file
 from standards.gs1.serial_space import (
     ALPHABETS,
-    EU_MAX_GUESS_PROBABILITY,
     guess_probability,
+    meets_eu_bound,
     one_in,
     sequence_finding,
     space_size,
@@ -147,12 +148,12 @@ def cmd_generate(args: argparse.Namespace, ledger: Ledger) -> int:
         )
     probability = guess_probability(held + args.count, args.alphabet, args.length)
     bound = profile is not None and profile.randomised_serials
-    if bound and probability > EU_MAX_GUESS_PROBABILITY:
+    if bound and not meets_eu_bound(probability):
         raise ValidationError(
             f"refused: {held + args.count:,} serials of GTIN {order.gtin} in a space of "
             f"{space:,} ({args.length} {args.alphabet} characters) are guessed with probability "
-            f"{one_in(probability)}, above the 1 in 10,000 {RULE} allows for the code profile "
-            f"{profile.market if profile else ''}; use at least --length "
+            f"{one_in(probability)}, not lower than the 1 in 10,000 {RULE} requires for "
+            f"{profile.market if profile else ''} batches; use at least --length "
             f"{_length_for(held + args.count, args.alphabet)}",
             field="length",
             value=args.length,
@@ -179,7 +180,7 @@ def cmd_generate(args: argparse.Namespace, ledger: Ledger) -> int:
         "guess_probability": float(probability),
         "guess_one_in": int(1 / probability),
         "eu_bound_applies": bound,
-        "eu_bound_met": probability <= EU_MAX_GUESS_PROBABILITY,
+        "eu_bound_met": meets_eu_bound(probability),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -190,7 +191,7 @@ def cmd_generate(args: argparse.Namespace, ledger: Ledger) -> int:
         f"generated {n:,} serials for batch {args.batch} (GTIN {order.gtin}): {args.length} "
         f"{args.alphabet} characters, a space of {space:,}, drawn with the OS CSPRNG\n"
         f"the GTIN now has {held + n:,} serials: probability of guessing a valid serial "
-        f"{one_in(probability)} (EU bound at most 1 in 10,000: {met}; {applies})"
+        f"{one_in(probability)} (EU bound lower than 1 in 10,000: {met}; {applies})"
     )
     return 0
 
@@ -198,6 +199,6 @@ def cmd_generate(args: argparse.Namespace, ledger: Ledger) -> int:
 def _length_for(count: int, alphabet: str) -> int:
     """The shortest length at which ``count`` serials meet the EU bound."""
     length = 1
-    while guess_probability(count, alphabet, length) > EU_MAX_GUESS_PROBABILITY:
+    while not meets_eu_bound(guess_probability(count, alphabet, length)):
         length += 1
     return length

@@ -42,6 +42,11 @@ def guess_probability(issued: int, alphabet: str, length: int) -> Fraction:
     return Fraction(issued, space_size(alphabet, length))
 
 
+def meets_eu_bound(probability: Fraction) -> bool:
+    """Article 4(b): the guessing probability must be lower than one in ten thousand."""
+    return probability < EU_MAX_GUESS_PROBABILITY
+
+
 def one_in(probability: Fraction) -> str:
     """``1 in 12,345,678`` (rounded down), the way the report shows a probability."""
     if probability <= 0:

@@ -10,6 +10,7 @@ import pytest
 from standards.gs1.serial_space import (
     EU_MAX_GUESS_PROBABILITY,
     guess_probability,
+    meets_eu_bound,
     one_in,
     sequence_finding,
     space_size,
@@ -20,8 +21,9 @@ def test_the_guessing_probability_is_issued_serials_over_the_space() -> None:
     assert space_size("numeric", 12) == 10**12
     assert space_size("cset82", 3) == 82**3
     assert guess_probability(10**8, "numeric", 12) == Fraction(1, 10_000)
-    assert guess_probability(10**8, "numeric", 12) <= EU_MAX_GUESS_PROBABILITY
-    assert guess_probability(10**8 + 1, "numeric", 12) > EU_MAX_GUESS_PROBABILITY
+    assert guess_probability(10**8, "numeric", 12) == EU_MAX_GUESS_PROBABILITY
+    assert not meets_eu_bound(guess_probability(10**8, "numeric", 12))  # "lower than" 1 in 10,000
+    assert meets_eu_bound(guess_probability(10**8 - 1, "numeric", 12))
     assert one_in(Fraction(1, 12_345_678)) == "1 in 12,345,678"
 
 
