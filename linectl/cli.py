@@ -133,7 +133,12 @@ def _work_order_row(wo: WorkOrder) -> str:
 
 def _batch_code(args: argparse.Namespace) -> WorkOrderCode:
     """--profile and --nhrn, checked (against the configured profile when there is a config)."""
-    fields = dict(item.partition("=")[::2] for item in args.code_field)
+    fields: dict[str, str] = {}
+    for item in args.code_field:
+        ai, sep, value = item.partition("=")
+        if not sep or not ai or not value:
+            raise UsageError(f"--nhrn {item!r}: expected AI=VALUE, e.g. 710=12345678")
+        fields[ai] = value
     code = checked_code(args.profile, fields)
     line = _line_or_none(args)
     profiles = line.code_profiles() if line is not None else BUILTIN_PROFILES

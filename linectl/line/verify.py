@@ -5,8 +5,7 @@ The checks run in a fixed order and the first failure names the reject reason: n
 (``not-gs1``), its serial belongs to another pack or is already in the ledger (``duplicate``),
 its AIs are not exactly those of the batch's market code profile with the values sent for this
 seq (one missing, such as the national number, one different or one extra: ``wrong-content``),
-its grade
-is below the line minimum (``low-grade``). Only a pack passing all of them is GOOD.
+its grade is below the line minimum (``low-grade``). Only a pack passing all of them is GOOD.
 
 The hot path is one string comparison: when the decoded text equals the data sent for the seq,
 nothing is parsed. Anything else is parsed with :func:`standards.gs1.scan.parse_scan` to tell the

@@ -42,6 +42,10 @@ def test_a_german_batch_records_its_profile_and_pzn_and_refuses_without_the_pzn(
                       "--expiry", "281130", "--quantity", "10", "--market", "DE", "--profile",
                       "xx-none", check=False)  # fmt: skip
     assert unknown.returncode == 2 and "--profile xx-none: not defined" in unknown.stderr
+    bare = linectl(ledger_file, "batch", "create", "B-Y", "--gtin", GTIN, "--lot", "L1",
+                   "--expiry", "281130", "--quantity", "10", "--market", "DE", "--profile",
+                   "de-pzn", "--nhrn", PZN, check=False)  # fmt: skip
+    assert bare.returncode == 2 and "expected AI=VALUE, e.g. 710=12345678" in bare.stderr
 
 
 def test_generate_reports_the_guessing_probability_and_meets_the_eu_bound(
