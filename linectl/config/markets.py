@@ -56,6 +56,8 @@ class CodeProfile(Section):
             for ai in _PLACEHOLDER.findall(line):
                 if ai not in self.ais:
                     raise ValueError(f"hri line {number} {line!r}: {{{ai}}} is not in ais")
+            if _PLACEHOLDER.findall(line).count(SERIAL_AI) > 1:
+                raise ValueError(f"hri line {number} {line!r}: {{21}} more than once")
             rest = _PLACEHOLDER.sub("", line)
             if "{" in rest or "}" in rest:
                 raise ValueError(f"hri line {number} {line!r}: a brace outside {{AI}}")
@@ -95,7 +97,7 @@ def hri_parts(lines: list[str], values: Mapping[str, str]) -> tuple[tuple[str, s
             lambda m: "\0" if m.group(1) == SERIAL_AI else values[m.group(1)], line
         )
         head, mark, tail = filled.partition("\0")
-        parts.append((head, tail.replace("\0", "") if mark else None))
+        parts.append((head, tail if mark else None))
     return tuple(parts)
 
 

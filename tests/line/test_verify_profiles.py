@@ -105,3 +105,12 @@ def test_a_batch_whose_profile_is_unknown_or_unfilled_is_refused_at_start() -> N
         checks(WorkOrderCode("it-aic", {"716": "1"}))
     with pytest.raises(CommandRefused, match=r"'de-pzn' cannot be marked: AI \(710\)"):
         checks(WorkOrderCode("de-pzn", {}))
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_PROFILES))
+def test_every_shipped_profile_marks_a_code_the_line_reads_back_as_good(name: str) -> None:
+    fields = {"710": PZN, "711": "3400930000001"}
+    wanted = {ai: v for ai, v in fields.items() if ai in BUILTIN_PROFILES[name].ais}
+    code = content(name, **wanted)
+    assert check(code.data("SN0001"), code)[:2] == (True, None)
+    assert len(code.hri("SN0001")) == 3 and any("SN0001" in x for x in code.hri("SN0001"))

@@ -58,6 +58,7 @@ def test_a_line_adds_its_own_profile_beside_the_shipped_ones(tmp_path: Path) -> 
          "symbology 'qr' needs form 'digital-link'"),
         (("market = \"IT\"", "market = \"Italy\""), "line.profiles.it-aic.market"),
         (("[line.profiles.it-aic]", "[line.profiles.IT_AIC]"), "profile name 'IT_AIC'"),
+        (("\"SN: {21}\"", "\"SN: {21} {21}\""), "{21} more than once"),
     ],
 )  # fmt: skip
 def test_a_bad_profile_is_refused_naming_the_field(
