@@ -13,7 +13,7 @@ from typing import Any
 
 from linectl.aggregation_cmd import add_aggregation_commands, chain_lines, shipment_lines
 from linectl.batch_cmd import add_batch_record_commands
-from linectl.config import ConfigError, LineSection, load_config
+from linectl.config import BUILTIN_PROFILES, ConfigError, LineSection, load_config
 from linectl.control_cmd import add_control_commands
 from linectl.identity import IdentityError, Principal, Role, Signatures
 from linectl.identity_cmd import (
@@ -32,15 +32,17 @@ from linectl.ledger import (
     SerialTrace,
     UnknownSerial,
     WorkOrder,
+    WorkOrderCode,
+    checked_code,
     verdict_text,
 )
 from linectl.ledger.hierarchy import ChainLink, chain
 from linectl.ledger.opening import create_ledger, damage_named
 from linectl.ledger.opening import open_ledger as open_existing
-from linectl.ledger.serial_file import read_serial_file
 from linectl.lifecycle import return_unused
 from linectl.products_cmd import add_products_commands
 from linectl.resolver.command import add_resolver_commands
+from linectl.serials_cmd import add_serials_commands
 from linectl.upstream.chain_head import export_chain_head
 from standards.gs1.checkdigit import has_valid_check_digit
 from standards.gs1.errors import Gs1Error
@@ -130,7 +132,30 @@ def _work_order_row(wo: WorkOrder) -> str:
     )
 
 
+def _batch_code(args: argparse.Namespace) -> WorkOrderCode:
+    """--profile and --nhrn, checked (against the configured profile when there is a config)."""
+    fields: dict[str, str] = {}
+    for item in args.code_field:
+        ai, sep, value = item.partition("=")
+        if not sep or not ai or not value:
+            raise UsageError(f"--nhrn {item!r}: expected AI=VALUE, e.g. 710=12345678")
+        fields[ai] = value
+    code = checked_code(args.profile, fields)
+    line = _line_or_none(args)
+    profiles = line.code_profiles() if line is not None else BUILTIN_PROFILES
+    if code.code_profile:
+        if code.code_profile not in profiles:
+            known = ", ".join(sorted(profiles))
+            where = "" if line is not None else " (give --config for the line's own profiles)"
+            raise UsageError(f"--profile {code.code_profile}: not defined{where}; known: {known}")
+        problems = profiles[code.code_profile].missing_fields(code.code_fields)
+        if problems:
+            raise UsageError(f"--profile {code.code_profile}: {'; '.join(problems)}")
+    return code
+
+
 def cmd_batch_create(args: argparse.Namespace) -> int:
+    code = _batch_code(args)
     with open_ledger(args) as ledger:
         wo = ledger.create_work_order(
             batch=args.batch,
@@ -142,8 +167,11 @@ def cmd_batch_create(args: argparse.Namespace) -> int:
             materials=_parse_materials(args.material),
             actor=args.user,
             reason=args.reason,
+            code=code,
         )
-        print(f"created {_work_order_row(wo)}")
+        shown = " ".join(f"({ai}) {v}" for ai, v in code.code_fields.items())
+        extra = f", code profile {code.code_profile} {shown}".rstrip() if code.code_profile else ""
+        print(f"created {_work_order_row(wo)}{extra}")
     return 0
 
 
@@ -194,19 +222,6 @@ def cmd_batch_list(args: argparse.Namespace) -> int:
         else:
             for wo in orders:
                 print(_work_order_row(wo))
-    return 0
-
-
-def cmd_serials_import(args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    serials = read_serial_file(path)  # bounded: a huge line or /dev/zero is a clear error
-    with open_ledger(args) as ledger:
-        gtin = args.gtin or ledger.get_work_order(args.batch).gtin
-        try:
-            n = ledger.import_serials(args.batch, gtin, serials, args.user, reason=args.reason)
-        except LedgerError as exc:
-            raise LedgerError(f"{path}: {exc}") from exc
-        print(f"imported {n} serials into batch {args.batch} from {path}")
     return 0
 
 
@@ -404,6 +419,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantity", required=True, type=int)
     p.add_argument("--market", required=True, help="target market, ISO country code, e.g. DE")
     p.add_argument("--material", action="append", default=[], metavar="NAME=LOT")
+    p.add_argument("--profile", default="", help="market code profile, e.g. de-pzn")
+    p.add_argument(
+        "--nhrn",
+        "--code-field",
+        dest="code_field",
+        action="append",
+        default=[],
+        metavar="AI=VALUE",
+        help="a code field of the profile, e.g. 710=12345678",
+    )
     p.add_argument("--reason", default="")
     for name, handler, text in (
         ("start", cmd_batch_start, "start a work order (serials may then be printed)"),
@@ -422,14 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("list", cmd_batch_list, "list work orders", batch)
     p.add_argument("--json", action="store_true")
 
-    serials = sub.add_parser("serials", help="the serial pool").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
-    )
-    p = add("import", cmd_serials_import, "import serials from a file, one per line", serials)
-    p.add_argument("file")
-    p.add_argument("--batch", required=True)
-    p.add_argument("--gtin", help="default: the batch's GTIN")
-    p.add_argument("--reason", default="imported from file (offline provisioning)")
+    add_serials_commands(sub, add, open_ledger)  # serials import, serials generate
 
     add_batch_record_commands(add, batch, open_ledger, _parse_materials)  # report, material
     add_products_commands(sub, add, open_ledger)  # products import, list

@@ -178,12 +178,16 @@ class CameraSimulator:
             return
         loop = asyncio.get_running_loop()
         printed = None if pack.defect is Defect.NO_PRINT else pack.printed
-        future = loop.run_in_executor(self._pool, self._render, pack.seq, printed, pack.defect)
+        future = loop.run_in_executor(
+            self._pool, self._render, pack.seq, printed, pack.defect, pack.text
+        )
         self._pending.put_nowait((pack, time.time_ns(), future))  # exposure time: arrival
 
-    def _render(self, seq: int, printed: str | None, defect: Defect | None) -> _Rendered:
+    def _render(
+        self, seq: int, printed: str | None, defect: Defect | None, text: tuple[str, ...]
+    ) -> _Rendered:
         start = time.perf_counter()
-        image, truth = self.renderer.render(seq, printed, defect)
+        image, truth = self.renderer.render(seq, printed, defect, text or None)
         return image, truth, (time.perf_counter() - start) * 1000
 
     async def _send_loop(self) -> None:

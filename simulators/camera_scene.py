@@ -99,9 +99,14 @@ class FrameRenderer:
     # --- one frame ----------------------------------------------------------------------------
 
     def render(
-        self, seq: int, printed: str | None, defect: Defect | None
+        self,
+        seq: int,
+        printed: str | None,
+        defect: Defect | None,
+        text: tuple[str, ...] | None = None,
     ) -> tuple[Image, CameraTruth]:
-        """The frame for pack ``seq`` marked with ``printed`` (None: unmarked), with ``defect``."""
+        """The frame for pack ``seq`` marked with ``printed`` (None: unmarked), with ``defect``;
+        ``text``: the human-readable lines the printer was sent (default: made from the data)."""
         rng = np.random.default_rng([self.seed, seq])
         frame = self._cartons[int(rng.integers(len(self._cartons)))].copy()
         detail = ""
@@ -114,7 +119,7 @@ class FrameRenderer:
                 visible = False
                 detail = "unencodable"
             if code is not None:
-                detail = self._print(frame, code, printed, defect, rng)
+                detail = self._print(frame, code, printed, defect, rng, text)
         self._camera(frame, defect if visible else None, rng)
         return frame, CameraTruth(seq, printed, defect, visible, detail)
 
@@ -125,6 +130,7 @@ class FrameRenderer:
         data: str,
         defect: Defect | None,
         rng: np.random.Generator,
+        text: tuple[str, ...] | None = None,
     ) -> str:
         """Mark the code and its HRI on the carton (in place), damaged per ``defect``."""
         m = self.module_px
@@ -132,7 +138,7 @@ class FrameRenderer:
         detail = ""
         if defect is Defect.MISSING_MODULES:
             detail = _drop_modules(coverage, m, rng)
-        patch = _with_hri(coverage, hri_lines(data), m)
+        patch = _with_hri(coverage, list(text) if text else hri_lines(data), m)
         if defect is Defect.SMUDGE:
             detail = _smudge(patch, code.shape, m, rng)
         spread = cv2.GaussianBlur(patch, (0, 0), 0.35 * m / 5 + 0.25)  # ink spreads at the edges

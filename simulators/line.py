@@ -48,6 +48,7 @@ class Pack:
     defect: Defect | None = None
     printed: str | None = None  # the data actually marked on the pack, None if unmarked
     intended: str | None = None  # what the host asked to print for this pack
+    text: tuple[str, ...] = ()  # the human-readable lines printed beside the code, as sent
     verdict: int = 0
     rejected: bool | None = None
     reject_confirmed: bool | None = None

@@ -96,6 +96,22 @@ def join_ais(pairs: list[tuple[str, str]]) -> str:
     return "".join(parts)
 
 
+def drop_ais(data: str, ais: frozenset[str]) -> str:
+    """``data`` without the fields of ``ais`` (element string, or a Digital Link's path
+    segments and query attributes): what a printer template lacking those fields marks."""
+    if not is_digital_link(data):
+        return join_ais([(ai, value) for ai, value in split_ais(data) if ai not in ais])
+    base, _, query = data.partition("?")
+    parts = base.split("/")
+    kept: list[str] = parts[:3]  # scheme, "", host
+    rest = parts[3:]
+    for index in range(0, len(rest) - 1, 2):
+        if rest[index] not in ais:
+            kept += rest[index : index + 2]
+    pairs = [p for p in query.split("&") if p and p.partition("=")[0] not in ais]
+    return "/".join(kept) + ("?" + "&".join(pairs) if pairs else "")
+
+
 def bracketed_ais(data: str) -> str:
     """Rewrite an element string (GS separators, no leading FNC1) as ``[AI]value...`` for zint."""
     return "".join(f"[{ai}]{value}" for ai, value in split_ais(data))

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from simulators.line import Defect, FaultPlan, LineLayout, Pack, Station, VirtualLine
-from simulators.marking import is_digital_link, join_ais, split_ais
+from simulators.marking import drop_ais, is_digital_link, join_ais, split_ais
 from standards.gs1.checkdigit import check_digit
 
 
@@ -108,6 +108,17 @@ class PrintEngine:
         )
         self._printed = asyncio.Event()
         self._queued = asyncio.Event()
+        self.dropped_ais: frozenset[str] = frozenset()
+        self.drop_on: frozenset[int] | None = None
+
+    def drop_fields(self, ais: frozenset[str], seqs: frozenset[int] | None = None) -> None:
+        """Fault: the printer's template lacks these AIs (e.g. the national number 710), on the
+        packs ``seqs`` (None: every pack) until called again with no AIs."""
+        self.dropped_ais = frozenset(ais)
+        self.drop_on = seqs
+
+    def _drops(self, seq: int) -> bool:
+        return self.drop_on is None or seq in self.drop_on
 
     def attach(self, line: VirtualLine) -> None:
         line.on(Station.PRINTER, self.on_pack)
@@ -155,8 +166,11 @@ class PrintEngine:
         elif pack.defect is Defect.DUPLICATE:
             earlier = self.marked()
             data = earlier[-1] if earlier else data
+        if data is not None and self.dropped_ais and self._drops(pack.seq):
+            data = drop_ais(data, self.dropped_ais)
         pack.intended = job.data
         pack.printed = data
+        pack.text = job.hri if data is not None else ()
         self.count += 1
         defect = pack.defect.value if pack.defect is not None else None
         record = PrintRecord(

@@ -19,6 +19,7 @@ from linectl.config.line import (
     LineSection,
     Thresholds,
 )
+from linectl.config.markets import BUILTIN_PROFILES, CodeProfile
 from linectl.config.opcua import OpcuaSection
 from linectl.config.sscc_range import SsccRange, SsccRangeError, SsccRangeExhausted
 from linectl.config.upstream import (
@@ -30,9 +31,11 @@ from linectl.config.upstream import (
 )
 
 __all__ = [
+    "BUILTIN_PROFILES",
     "ROLE_NAMES",
     "AggregationSection",
     "CodeForm",
+    "CodeProfile",
     "ConfigError",
     "ControlSection",
     "DeviceSection",

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from linectl.config.aggregation import AggregationSection
 from linectl.config.hmi import HmiSection
@@ -51,6 +51,22 @@ class LineConfig(Section):
     upstream: UpstreamSection | None = None  # no upstream: offline provisioning from files
     aggregation: AggregationSection | None = None  # no aggregation: units only
     simulation: dict[str, Any] = Field(default_factory=dict)  # read by the simulators only
+
+    @model_validator(mode="after")
+    def _profiles_fit_the_printer(self) -> LineConfig:
+        """A profile's text lines must fit a WSI printer's text fields (three unless its
+        ``hri_fields`` option names others); ZPL labels take any number."""
+        for name, device in self.devices.items():
+            if device.protocol != "wsi" or device.options.get("role"):
+                continue
+            fields = device.options.get("hri_fields", ("HRI1", "HRI2", "HRI3"))
+            for profile_name, profile in self.line.code_profiles().items():
+                if len(profile.hri) > len(fields):
+                    raise ValueError(
+                        f"line.profiles.{profile_name}.hri: {len(profile.hri)} lines, but the WSI "
+                        f"printer devices.{name} has {len(fields)} text fields"
+                    )
+        return self
 
 
 def _format_loc(loc: tuple[int | str, ...]) -> str:

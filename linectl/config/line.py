@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from linectl.config.markets import BUILTIN_PROFILES, PROFILE_NAME, CodeProfile
 from linectl.config.section import Section
 from standards.gs1.epc import IdentifierForm
 
@@ -39,6 +40,38 @@ class LineSection(Section):
     )
     timezone_offset: Annotated[str, Field(pattern=r"^[+-](0\d|1[0-4]):[0-5]\d$")] = "+00:00"
     target_packs_per_minute: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    profiles: dict[str, CodeProfile] = Field(default_factory=dict)
+    """Market code profiles added to (or replacing) the shipped ones, by name."""
+
+    @field_validator("profiles")
+    @classmethod
+    def _profile_names(cls, value: dict[str, CodeProfile]) -> dict[str, CodeProfile]:
+        for name in value:
+            if not re.match(PROFILE_NAME, name):
+                raise ValueError(
+                    f"profile name {name!r}: lower-case letters, digits and '-', up to 32"
+                )
+        return value
+
+    def code_profiles(self) -> dict[str, CodeProfile]:
+        """Every profile a work order may name: the shipped ones, then this line's."""
+        return BUILTIN_PROFILES | self.profiles
+
+    def code_profile(self, name: str) -> CodeProfile:
+        """The profile ``name``; KeyError with the known names when there is none."""
+        known = self.code_profiles()
+        if name not in known:
+            raise KeyError(
+                f"code profile {name!r} is not defined (known: {', '.join(sorted(known))})"
+            )
+        return known[name]
+
+    @property
+    def reads_qr(self) -> bool:
+        """Whether the line's codes may be QR (the decoder then looks for QR too)."""
+        return self.code_form is CodeForm.DIGITAL_LINK_QR or any(
+            p.symbology == "qr" for p in self.profiles.values()
+        )
 
     @field_validator("read_point", "biz_location")
     @classmethod

@@ -93,6 +93,7 @@ CLI_PERMISSIONS: dict[str, Permission] = {
     "serials import": P.BATCH_CREATE,
     "products import": P.BATCH_CREATE,
     "products list": P.VIEW,
+    "serials generate": P.BATCH_CREATE,
     "report": P.VIEW,
     "trace": P.VIEW,
     "contents": P.VIEW,

@@ -25,6 +25,7 @@ from linectl.ledger.errors import (
     WorkOrderExists,
     WorkOrderStateError,
 )
+from linectl.ledger.markings import WorkOrderCode, checked_code
 from linectl.ledger.migrations import MIGRATIONS, SCHEMA_VERSION
 from linectl.ledger.models import (
     Container,
@@ -93,9 +94,11 @@ __all__ = [
     "ValidationErrors",
     "Verdict",
     "WorkOrder",
+    "WorkOrderCode",
     "WorkOrderExists",
     "WorkOrderStateError",
     "WorkOrderStatus",
+    "checked_code",
     "is_legal",
     "verdict_of",
     "verdict_text",

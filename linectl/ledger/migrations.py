@@ -421,6 +421,21 @@ def _v5_to_v6(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v7_to_v8(conn: sqlite3.Connection) -> None:
+    """Market code profiles: the profile a work order is marked by and its code fields (the
+    national numbers, AI 710-717), sealed (``linectl.ledger.work_order_codes``)."""
+    conn.execute(
+        """
+        CREATE TABLE work_order_codes (
+            batch        TEXT PRIMARY KEY REFERENCES work_orders (batch),
+            code_profile TEXT NOT NULL,
+            code_fields  TEXT NOT NULL CHECK (json_valid(code_fields)),
+            row_hash     TEXT NOT NULL
+        ) STRICT
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v0_to_v1,
     _v1_to_v2,
@@ -429,6 +444,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v4_to_v5,
     _v5_to_v6,
     v6_to_v7,
+    _v7_to_v8,
 )
 """Forward migrations in order; the schema version this code writes is ``len(MIGRATIONS)``."""
 

@@ -30,14 +30,9 @@ from linectl.ledger.connection import Clock, LedgerConnection, check_actor, utc_
 from linectl.ledger.container_commands import Containers
 from linectl.ledger.errors import ValidationError
 from linectl.ledger.identity_rows import IdentityStore
+from linectl.ledger.markings import Markings, WorkOrderCode, insert_code
 from linectl.ledger.migrations import MIGRATIONS, Migration
-from linectl.ledger.models import (
-    OutboxEvent,
-    SerialTrace,
-    UnitResult,
-    WorkOrder,
-    WorkOrderStatus,
-)
+from linectl.ledger.models import OutboxEvent, SerialTrace, UnitResult, WorkOrder, WorkOrderStatus
 from linectl.ledger.outbox import Outbox, insert_events
 from linectl.ledger.products import Products, check_order, has_products
 from linectl.ledger.reconcile import Reconciliation, reconcile_batch
@@ -84,6 +79,7 @@ class Ledger:
         self.batches = BatchCommands(self._db)  # QA release, material changes
         self.shipments = Shipments(self._db)  # dispatch: ship and receive cases and pallets
         self.products = Products(self._db)  # product master data
+        self.markings = Markings(self._db)  # a batch's code profile, a GTIN's serial space
 
     @property
     def schema_version(self) -> int:
@@ -129,10 +125,12 @@ class Ledger:
         materials: Mapping[str, str] | None = None,
         reason: str = "",
         require_product: bool | None = None,
+        code: WorkOrderCode | None = None,
     ) -> WorkOrder:
         """Record a new batch; validates the GTIN check digit, lot (AI 10) and expiry (YYMMDD);
         with ``require_product`` (None: once the ledger holds any product) the GTIN must be a
-        product for ``target_market`` (UnknownProduct names the field otherwise)."""
+        product for ``target_market`` (UnknownProduct names the field otherwise); ``code``
+        (from :func:`checked_code`): its market code profile and national numbers."""
         check_actor(actor)
         fields = workorders.checked_fields(
             batch=batch,
@@ -155,7 +153,8 @@ class Ledger:
                 closed_at=None,
             )
             workorders.insert(conn, order)
-            after = workorders.summary(order)
+            insert_code(conn, order.batch, code or WorkOrderCode())
+            after = workorders.summary(order) | (code or WorkOrderCode()).summary()
             self._audit(conn, at, actor, "work_order.create", reason, None, after)
         return order
 

@@ -11,7 +11,14 @@ from decimal import Decimal
 
 from drivers.interfaces import DeviceError, Plc, Verdict
 from linectl.config import LineSection, Thresholds
-from linectl.ledger import Ledger, LedgerError, SerialState, WorkOrder, WorkOrderStatus
+from linectl.ledger import (
+    Ledger,
+    LedgerError,
+    SerialState,
+    WorkOrder,
+    WorkOrderCode,
+    WorkOrderStatus,
+)
 from linectl.lifecycle import EventFactory
 from linectl.line.control import CommandRefused
 from linectl.line.feeder import Feeder
@@ -22,6 +29,7 @@ from linectl.line.printahead import PrintAhead
 from linectl.line.reasons import RejectReason
 from linectl.line.state import LineMirror, Tally
 from linectl.line.verify import CodeContent, Verifier
+from standards.gs1.errors import Gs1Error
 
 
 def overrun_limit(quantity: int, percent: float) -> int:
@@ -37,6 +45,7 @@ class OpenedBatch:
     order: WorkOrder
     reject_reasons: dict[str, int]
     states: dict[SerialState, int]
+    code: WorkOrderCode
 
 
 async def open_batch(ledger: Ledger, batch: str, *, user: str) -> OpenedBatch:
@@ -46,7 +55,12 @@ async def open_batch(ledger: Ledger, batch: str, *, user: str) -> OpenedBatch:
         order = ledger.get_work_order(batch)
         if order.status is WorkOrderStatus.CREATED:
             order = ledger.start_work_order(batch, actor=user, reason="line start")
-        return OpenedBatch(order, ledger.reject_counts(batch), ledger.state_counts(batch))
+        return OpenedBatch(
+            order,
+            ledger.reject_counts(batch),
+            ledger.state_counts(batch),
+            ledger.markings.code_of(batch),
+        )
 
     try:
         opened = await asyncio.to_thread(load)
@@ -64,16 +78,29 @@ def batch_checks(
     *,
     issued_to: Callable[[str], int | None],
     verified: Callable[[str], bool],
+    code: WorkOrderCode | None = None,
 ) -> tuple[CodeContent, Verifier]:
-    """What every pack of ``order`` must carry, and the verifier that checks it."""
-    content = CodeContent(
-        line.code_form,
-        gtin=order.gtin,
-        lot=order.lot,
-        expiry=order.expiry,
-        domain=line.digital_link_domain,
-        allow_day_zero=thresholds.allow_expiry_day_zero,
-    )
+    """What every pack of ``order`` must carry (by its market code profile, if it names one),
+    and the verifier that checks it; CommandRefused when the profile cannot be filled in."""
+    code = code or WorkOrderCode()
+    try:
+        profile = line.code_profile(code.code_profile) if code.code_profile else None
+        content = CodeContent(
+            line.code_form,
+            gtin=order.gtin,
+            lot=order.lot,
+            expiry=order.expiry,
+            domain=line.digital_link_domain,
+            allow_day_zero=thresholds.allow_expiry_day_zero,
+            profile=profile,
+            code_fields=code.code_fields,
+        )
+    except KeyError as exc:
+        raise CommandRefused(f"batch {order.batch}: {exc.args[0]}") from None
+    except Gs1Error as exc:
+        raise CommandRefused(
+            f"batch {order.batch}: its code profile {code.code_profile!r} cannot be marked: {exc}"
+        ) from None
     verifier = Verifier(content, thresholds.min_grade, issued_to=issued_to, verified=verified)
     return content, verifier
 
@@ -125,7 +152,7 @@ class BatchSwitch:
         order = opened.order
         m.content, m.verifier = batch_checks(
             self.line, self.thresholds, order, issued_to=self.feeder.issued.get,
-            verified=self.verified,
+            verified=self.verified, code=opened.code,
         )  # fmt: skip
         await self.outcomes.use(EventFactory(self.line, order))
         m.batch = order

@@ -35,7 +35,7 @@ from typing import Any
 
 from drivers.camera.decode import DecodeOptions, Decoder
 from drivers.interfaces import DeviceError
-from linectl.config import CodeForm, LineConfig, UpstreamSection
+from linectl.config import LineConfig, UpstreamSection
 from linectl.ledger import Ledger, WorkOrder, WorkOrderStatus
 from linectl.line.alarms import Alarm, Alarms
 from linectl.line.audit import AuditTrail
@@ -147,7 +147,7 @@ class LineRuntime:
             trouble=self.ledger_trouble,
         )
         self.decoder = Decoder(
-            DecodeOptions(allow_qr=config.line.code_form is CodeForm.DIGITAL_LINK_QR),
+            DecodeOptions(allow_qr=config.line.reads_qr),
             threads=opts.decoder_threads,
         )
         self.recovery: RecoveryReport | None = None

@@ -2,9 +2,10 @@
 
 The checks run in a fixed order and the first failure names the reject reason: nothing decodes
 (``no-print`` when the frame shows no mark at all, else ``no-read``), the symbol is not GS1
-(``not-gs1``), its serial belongs to another pack or is already in the ledger (``duplicate``), its
-GTIN, lot, expiry or serial differ from what was sent for this seq (``wrong-content``), its grade
-is below the line minimum (``low-grade``). Only a pack passing all of them is GOOD.
+(``not-gs1``), its serial belongs to another pack or is already in the ledger (``duplicate``),
+its AIs are not exactly those of the batch's market code profile with the values sent for this
+seq (one missing, such as the national number, one different or one extra: ``wrong-content``),
+its grade is below the line minimum (``low-grade``). Only a pack passing all of them is GOOD.
 
 The hot path is one string comparison: when the decoded text equals the data sent for the seq,
 nothing is parsed. Anything else is parsed with :func:`standards.gs1.scan.parse_scan` to tell the
@@ -13,18 +14,18 @@ reasons apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from drivers.camera.decode import DecodeResult
-from linectl.config import CodeForm
+from linectl.config import CodeForm, CodeProfile
+from linectl.config.markets import hri_parts
 from linectl.line.reasons import RejectReason
-from standards.gs1.ai import validate_value
-from standards.gs1.elements import ProductCode, element_string
-from standards.gs1.epc import dl_encode
+from standards.gs1.ai import spec_for, validate_value
+from standards.gs1.code_layout import CodeLayout
 from standards.gs1.errors import Gs1Error
 from standards.gs1.scan import parse_scan
 
@@ -91,7 +92,12 @@ class Check:
 
 
 class CodeContent:
-    """The data the line marks for a batch, in the configured code form."""
+    """The data the line marks for a batch: its market code profile filled in with the batch.
+
+    Without a profile the line's ``code_form`` decides and the AIs are (01) (17) (10) (21).
+    Everything but the serial is checked and joined once here; per pack :meth:`data` and
+    :meth:`hri` only join the serial in (the per-pack cost does not grow with the profile).
+    """
 
     def __init__(
         self,
@@ -102,33 +108,61 @@ class CodeContent:
         expiry: str,
         domain: str = "https://id.gs1.org",
         allow_day_zero: bool = False,
+        profile: CodeProfile | None = None,
+        code_fields: Mapping[str, str] | None = None,
     ) -> None:
-        self.code_form = code_form
         self.gtin = gtin
         self.lot = lot
         self.expiry = expiry
         self.domain = domain.rstrip("/")
-        self.allow_day_zero = allow_day_zero
-        self.symbology = "qr" if code_form is CodeForm.DIGITAL_LINK_QR else "datamatrix"
-        self.element_string = code_form is CodeForm.ELEMENT_STRING_DATAMATRIX
-        # GTIN, expiry and lot are checked once here; per pack only the serial (AI 21) is.
-        probe = ProductCode(gtin, expiry, lot, "0", allow_day_zero=allow_day_zero)
-        whole = element_string(probe)
-        self._prefix = whole[: whole.rindex("21")]  # the element string up to AI (21)
+        self.profile = profile
+        if profile is None:
+            digital_link = code_form is not CodeForm.ELEMENT_STRING_DATAMATRIX
+            layout = CodeLayout(_LEGACY_AIS, digital_link=digital_link)
+            self.symbology = "qr" if code_form is CodeForm.DIGITAL_LINK_QR else "datamatrix"
+        else:
+            layout = profile.layout
+            self.symbology = profile.symbology
+        self.element_string = not layout.digital_link
+        values = {"01": gtin, "17": expiry, "10": lot}
+        values = {ai: v for ai, v in values.items() if ai in layout.ais} | dict(code_fields or {})
+        self.template = layout.template(values, domain=self.domain, allow_day_zero=allow_day_zero)
+        self._hri = hri_parts(profile.hri, self.template.values) if profile is not None else None
+
+    @property
+    def ais(self) -> tuple[str, ...]:
+        """The AIs every code carries, in marking order."""
+        return self.template.layout.ais
 
     def data(self, serial: str) -> str:
         """The code's data for ``serial`` (GS1Error if the serial is not a valid AI 21 value)."""
         validate_value("21", serial)
-        if self.element_string:
-            return self._prefix + "21" + serial
-        return (
-            f"{self.domain}/01/{self.gtin}/10/{dl_encode(self.lot)}/21/{dl_encode(serial)}"
-            f"?17={self.expiry}"
-        )
+        return self.template.data(serial)
 
     def hri(self, serial: str) -> tuple[str, ...]:
-        """Human-readable lines beside the code (three, so a WSI message's fields suffice)."""
-        return (f"(01){self.gtin}", f"(17){self.expiry} (10){self.lot}", f"(21){serial}")
+        """Human-readable lines beside the code: the profile's, else three (so a WSI message's
+        fields suffice): ``(01)...``, ``(17)... (10)...``, ``(21)...``."""
+        if self._hri is None:
+            return (f"(01){self.gtin}", f"(17){self.expiry} (10){self.lot}", f"(21){serial}")
+        return tuple(head if tail is None else head + serial + tail for head, tail in self._hri)
+
+    def differences(self, found: Mapping[str, str], serial: str) -> list[str]:
+        """What in a scan's AIs differs from the code for ``serial``: each AI missing, different
+        or not part of the profile, named (empty: the content is exactly the profile's)."""
+        expected = self.template.expected(serial)
+        wrong: list[str] = []
+        for ai, want in expected.items():
+            got = found.get(ai)
+            name = f"{spec_for(ai).name} ({ai})"
+            if got is None:
+                wrong.append(f"{name} missing")
+            elif got != want:
+                wrong.append(f"{name} differs")
+        wrong += [f"AI ({ai}) not in the profile" for ai in found if ai not in expected]
+        return wrong
+
+
+_LEGACY_AIS = ("01", "17", "10", "21")
 
 
 class Verifier:
@@ -190,19 +224,10 @@ class Verifier:
             return Check.reject(
                 RejectReason.WRONG_CONTENT, "no print job was sent for this pack", grade=grade
             )
-        wrong = [
-            name
-            for name, got, want in (
-                ("GTIN", scan.gtin, self.content.gtin),
-                ("lot", scan.lot, self.content.lot),
-                ("expiry", scan.expiry, self.content.expiry),
-                ("serial", serial, expected.serial),
-            )
-            if got != want
-        ]
+        wrong = self.content.differences(scan.ai, expected.serial)
         if wrong:
             return Check.reject(
-                RejectReason.WRONG_CONTENT, f"{', '.join(wrong)} differ", grade=grade, serial=serial
+                RejectReason.WRONG_CONTENT, "; ".join(wrong), grade=grade, serial=serial
             )
         return self._judge(expected.serial, grade, expected.seq)
 

@@ -79,9 +79,21 @@ AI_TABLE: dict[str, AiSpec] = {
         AiSpec("10", "lot", "BATCH/LOT", "X", 1, 20, (), False, True),
         AiSpec("17", "expiry", "USE BY or EXPIRY", "N", 6, 6, ("yymmd0",), True, True),
         AiSpec("21", "serial", "SERIAL", "X", 1, 20, (), False, False),
+        AiSpec("710", "national number (PZN)", "NHRN PZN", "X", 1, 20, (), False, True),
+        AiSpec("711", "national number (CIP)", "NHRN CIP", "X", 1, 20, (), False, True),
+        AiSpec("712", "national number (CN)", "NHRN CN", "X", 1, 20, (), False, True),
+        AiSpec("713", "national number (DRN)", "NHRN DRN", "X", 1, 20, (), False, True),
+        AiSpec("714", "national number (AIM)", "NHRN AIM", "X", 1, 20, (), False, True),
+        AiSpec("715", "national number (NDC)", "NHRN NDC", "X", 1, 20, (), False, True),
+        AiSpec("716", "national number (AIC)", "NHRN AIC", "X", 1, 20, (), False, True),
+        AiSpec("717", "national number (SRN)", "NHRN SRN", "X", 1, 20, (), False, True),
     )
 }
-"""The AIs linectl writes and reads, by AI."""
+"""The AIs linectl writes and reads, by AI; 710-717 are the national healthcare reimbursement
+numbers (NHRN) a market code profile may add (PZN, CIP, CN, DRN, AIM, NDC, AIC, SRN)."""
+
+NHRN_AIS: frozenset[str] = frozenset({"710", "711", "712", "713", "714", "715", "716", "717"})
+"""The national healthcare reimbursement number AIs (dictionary titles ``NHRN ...``)."""
 
 DL_PRIMARY_KEYS: frozenset[str] = frozenset(
     {"00", "01", "253", "255", "401", "402", "414", "415", "417"}

@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.relay import LinkCutter
 from linectl.config import LineConfig, parse_config
-from linectl.ledger import Ledger
+from linectl.ledger import Ledger, WorkOrderCode
 from linectl.line.devices import LineDevices, connect_all, open_devices
 from linectl.line.runtime import LineRuntime, RuntimeOptions
 from simulators.camera import CameraSimulator
@@ -160,6 +160,7 @@ def daemon_config(
     *,
     aggregation: dict[str, Any] | None = None,
     case_ports: tuple[int, int] | None = None,
+    line: dict[str, Any] | None = None,
     **thresholds: Any,
 ) -> LineConfig:
     data: dict[str, Any] = {
@@ -168,7 +169,8 @@ def daemon_config(
             "read_point": "urn:epc:id:sgln:0950600.01343.1",
             "biz_location": "urn:epc:id:sgln:0950600.01343.0",
             "company_prefix_length": 7,
-        },
+        }
+        | (line or {}),
         "ledger": {"path": str(tmp / "ledger.db")},
         "thresholds": {"min_grade": "C", "verdict_deadline_ms": 100.0} | thresholds,
         "devices": {
@@ -213,6 +215,8 @@ async def line_rig(
     plc_watchdog_ms: int = 1000,
     aggregation: dict[str, Any] | None = None,
     quantity: int | None = None,
+    code: WorkOrderCode | None = None,
+    line_section: dict[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     """Simulators + daemon, batch created with ``pool`` serials and the daemon started on it.
 
@@ -221,6 +225,8 @@ async def line_rig(
     ``aggregation`` (the ``[aggregation]`` table) adds the case packer, its label printer and
     reader, and the daemon's packing. ``quantity`` is the work order's (default: the larger of
     ``pool`` and ``packs``, so a batch refilled while it runs is not stopped at its first pool).
+    ``code``: the batch's market code profile and code fields; ``line_section``: keys added to
+    the daemon's ``[line]`` table.
     """
     line = VirtualLine(LineLayout(packs_per_minute=packs_per_minute), faults or FaultPlan(seed=1))
     line.packs_limit = packs
@@ -281,12 +287,13 @@ async def line_rig(
             camera_port,
             aggregation=aggregation,
             case_ports=case_ports,
+            line=line_section,
             **(thresholds or {}),
         )
         ledger = Ledger(config.ledger.path)
         stack.callback(ledger.close)
         planned = quantity or max(pool, packs or 0)  # enforced: as much as the line will feed
-        await asyncio.to_thread(_new_batch, ledger, pool, planned)
+        await asyncio.to_thread(_new_batch, ledger, pool, planned, code)
         if prepare is not None:
             await prepare(ledger, plc, printer)
         rig = Rig(tmp, line, plc, printer, camera, ledger, config, None, None, printer_link,
@@ -333,7 +340,7 @@ async def _bounded(close: Callable[[], Awaitable[None]]) -> None:
         await close()
 
 
-def _new_batch(ledger: Ledger, pool: int, quantity: int) -> None:
+def _new_batch(ledger: Ledger, pool: int, quantity: int, code: WorkOrderCode | None) -> None:
     ledger.create_work_order(
         batch=BATCH,
         gtin=GTIN,
@@ -342,6 +349,7 @@ def _new_batch(ledger: Ledger, pool: int, quantity: int) -> None:
         quantity=quantity,
         target_market="DE",
         actor="tester",
+        code=code,
     )
     if pool:
         ledger.import_serials(BATCH, GTIN, serials(pool), "tester")

@@ -93,6 +93,7 @@ IDENTITY_TABLES = (
     "material_changes",  # schema 6: the batch record and dispatch, empty until used
     "shipments",
     "products",  # schema 7: product master data, empty until imported
+    "work_order_codes",  # schema 8: market code profiles, empty until a batch names one
 )
 
 
