@@ -10,6 +10,7 @@ object in the linectl namespace carries batch, pool, upstream, reconciliation, c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from asyncua import ua
 from asyncua.common.instantiate_util import _instantiate_node, instantiate
@@ -18,6 +19,7 @@ from asyncua.common.node_factory import make_node
 from asyncua.common.ua_utils import get_node_supertypes
 from asyncua.server.server import Server
 from asyncua.ua.object_ids import ObjectIds
+from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.uaerrors import UaError
 
 from linectl.opcua.nodeset import LINECTL_URI, PACKML_URI
@@ -47,6 +49,23 @@ LEVELS = {
     ),
 }
 #: The serialization data in the linectl namespace: browse name -> OPC UA built-in type.
+#: CreateWorkOrder's input arguments: (name, type, description), in order.
+WORK_ORDER_ARGUMENTS: tuple[tuple[str, ua.VariantType, str], ...] = (
+    ("GTIN", ua.VariantType.String, "the product's GTIN, 14 digits"),
+    ("Lot", ua.VariantType.String, "the lot (AI 10, GS1 CSET 82, 1-20 characters)"),
+    ("Expiry", ua.VariantType.String, "the expiry date, YYMMDD"),
+    ("Quantity", ua.VariantType.UInt32, "packs to make"),
+    ("Market", ua.VariantType.String, "the target market (empty: the product's only one)"),
+    ("Materials", ua.VariantType.String, "packaging material lots: name=lot;name=lot (or empty)"),
+    ("Batch", ua.VariantType.String, "the batch id (empty: the service makes one)"),
+    ("Start", ua.VariantType.Boolean, "start the batch at once"),
+)
+
+
+async def _unlinked(parent: ua.NodeId, *args: Any) -> ua.StatusCode:
+    return ua.StatusCode(ua.UInt32(StatusCodes.BadNotImplemented))  # until Methods.link_all
+
+
 SERIALIZATION_VARIABLES: dict[str, ua.VariantType] = {
     "Batch": ua.VariantType.String,
     "GTIN": ua.VariantType.String,
@@ -249,4 +268,20 @@ async def build_line_object(server: Server, line_id: str, line_name: str) -> Lin
             ua.QualifiedName(name, own),
             empty,
         )
+    nodes.methods["serialization.CreateWorkOrder"] = await serialization.add_method(
+        own_id(f"{line_id}.Serialization.CreateWorkOrder", own),
+        ua.QualifiedName("CreateWorkOrder", own),
+        _unlinked,
+        [_argument(*arg) for arg in WORK_ORDER_ARGUMENTS],
+        [_argument("Batch", ua.VariantType.String, "the batch id of the work order")],
+    )
     return nodes
+
+
+def _argument(name: str, kind: ua.VariantType, description: str) -> ua.Argument:
+    return ua.Argument(
+        Name=name,
+        DataType=ua.NodeId(ua.Int32(kind.value), ua.Int16(0)),
+        ValueRank=-1,
+        Description=ua.LocalizedText(description),
+    )

@@ -104,7 +104,17 @@ class DaemonLink:
         the password in a thread). Logins are rare; the pack path is in another process.
         """
         body = json.dumps({"user": user, "password": password})
-        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        return self._blocking("POST", "/v1/sessions", self.token, body)
+
+    def whoami_blocking(self, token: str) -> tuple[int, dict[str, Any]]:
+        """``GET /v1/sessions/current`` with ``token``: whose it is (a machine account's API
+        token used as its OPC UA password), synchronously like :meth:`login_blocking`."""
+        return self._blocking("GET", "/v1/sessions/current", token, None)
+
+    def _blocking(
+        self, method: str, path: str, token: str, body: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         connection: http.client.HTTPConnection
         if self.control.unix_socket is not None:
             connection = _UnixConnection(self.control.unix_socket, LOGIN_TIMEOUT_S)
@@ -113,7 +123,7 @@ class DaemonLink:
                 self.control.host, self.control.port, timeout=LOGIN_TIMEOUT_S
             )
         try:
-            connection.request("POST", "/v1/sessions", body, headers)
+            connection.request(method, path, body, headers)
             response = connection.getresponse()
             raw = response.read()
         except OSError as exc:

@@ -17,7 +17,7 @@ from asyncua.server.server import Server
 from asyncua.ua.status_codes import StatusCodes
 
 from linectl.identity import CONTROL_PERMISSIONS, Permission
-from linectl.opcua.address_space import LineNodes
+from linectl.opcua.address_space import WORK_ORDER_ARGUMENTS, LineNodes
 from linectl.opcua.link import DaemonLink, DaemonUnavailable
 from linectl.opcua.mirror import PRODUCTION_MODE, Mirror
 from linectl.opcua.security import CALLER, LineUser
@@ -46,6 +46,42 @@ Callback = Callable[..., Awaitable[Any]]
 
 def _status(code: int) -> ua.StatusCode:
     return ua.StatusCode(ua.UInt32(code))
+
+
+#: the work-order API's field -> CreateWorkOrder's input argument
+_ARGUMENT_OF = {
+    "gtin": "GTIN",
+    "lot": "Lot",
+    "expiry": "Expiry",
+    "quantity": "Quantity",
+    "market": "Market",
+    "target_market": "Market",
+    "materials": "Materials",
+    "batch": "Batch",
+    "id": "Batch",
+    "start": "Start",
+}
+
+
+def _materials(text: str) -> dict[str, str]:
+    """``carton=C-77;leaflet=L-1`` -> {"carton": "C-77", "leaflet": "L-1"}; ValueError."""
+    out: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        name, sep, lot = item.partition("=")
+        if not sep or not name.strip() or not lot.strip():
+            raise ValueError(item)
+        out[name.strip()] = lot.strip()
+    return out
+
+
+def _refused_argument(name: str) -> ua.CallMethodResult:
+    """BadInvalidArgument, marking the input argument ``name`` (all of them if unknown)."""
+    bad, good = _status(StatusCodes.BadInvalidArgument), _status(StatusCodes.Good)
+    names = [arg for arg, _, _ in WORK_ORDER_ARGUMENTS]
+    return ua.CallMethodResult(
+        StatusCode=bad,
+        InputArgumentResults=[bad if n == name or name not in names else good for n in names],
+    )
 
 
 def _caller(permission: Permission, what: str) -> LineUser | ua.StatusCode:
@@ -120,6 +156,50 @@ class Methods:
             return user
         return _status(StatusCodes.BadNotImplemented)
 
+    async def create_work_order(self, parent: ua.NodeId, *args: Any) -> Any:
+        """A work order from MES: ``POST /v1/work-orders`` as the calling user (checked there
+        exactly as ``linectl batch create``); a refused field is BadInvalidArgument on its input
+        argument (InputArgumentResults), the reason in the server's log."""
+        user = _caller(Permission.BATCH_CREATE, "CreateWorkOrder")
+        if isinstance(user, ua.StatusCode):
+            return user
+        values = [getattr(a, "Value", a) for a in args]
+        if len(values) != len(WORK_ORDER_ARGUMENTS):
+            return _status(StatusCodes.BadArgumentsMissing)
+        given = dict(zip((name for name, _, _ in WORK_ORDER_ARGUMENTS), values, strict=True))
+        try:
+            materials = _materials(str(given["Materials"] or ""))
+        except ValueError:
+            return _refused_argument("Materials")
+        body: dict[str, Any] = {
+            "gtin": given["GTIN"] or "",
+            "lot": given["Lot"] or "",
+            "expiry": given["Expiry"] or "",
+            "quantity": int(given["Quantity"] or 0),
+            "materials": materials,
+            "start": bool(given["Start"]),
+            "reason": "OPC UA CreateWorkOrder",
+        }
+        for name, key in (("Market", "market"), ("Batch", "batch")):
+            if given[name]:
+                body[key] = given[name]
+        try:
+            status, doc = await self.link.call("POST", "/v1/work-orders", user.token, body)
+        except DaemonUnavailable as exc:
+            log.warning("OPC UA work order not sent", why=str(exc))
+            return _status(StatusCodes.BadCommunicationError)
+        if status in (200, 201):
+            batch = str(doc.get("batch") or doc.get("id") or "")
+            log.info("OPC UA work order", user=user.name, batch=batch)
+            return [ua.Variant(batch, ua.VariantType.String)]
+        why = doc.get("detail", f"HTTP {status}")
+        log.info("OPC UA work order refused", user=user.name, field=doc.get("field"), why=why)
+        if status in (401, 403):
+            return _status(StatusCodes.BadUserAccessDenied)
+        if status == 409:
+            return _status(StatusCodes.BadInvalidState)
+        return _refused_argument(_ARGUMENT_OF.get(str(doc.get("field", "")), ""))
+
     async def set_parameter(self, parent: ua.NodeId, *args: Any) -> Any:
         """linectl takes no machine parameters over OPC UA (they are in its configuration)."""
         user = _caller(Permission.LINE_RUN, "SetParameter")
@@ -134,3 +214,4 @@ class Methods:
         server.link_method(nodes.methods["line.SetUnitMode"], self.set_unit_mode)
         server.link_method(nodes.methods["line.SetProduct"], self.set_product)
         server.link_method(nodes.methods["line.SetParameter"], self.set_parameter)
+        server.link_method(nodes.methods["serialization.CreateWorkOrder"], self.create_work_order)

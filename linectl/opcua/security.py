@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import datetime
 import hashlib
@@ -279,6 +280,12 @@ class LineUsers:
         except DaemonUnavailable as exc:
             log.warning("OPC UA login impossible: the daemon did not answer", why=str(exc))
             return None
+        token = str(doc.get("token", ""))
+        if status != 201 and password:  # a machine account: its API token is its password
+            with contextlib.suppress(DaemonUnavailable):
+                known, whose = self.link.whoami_blocking(password)
+                if known == 200 and whose.get("user") == username and whose.get("via") == "token":
+                    status, doc, token = 201, whose, password
         if status != 201:
             log.info("OPC UA login refused", user=username, why=doc.get("detail", status))
             return None
@@ -286,7 +293,7 @@ class LineUsers:
             role=UserRole.User,
             name=str(doc["user"]),
             linectl_role=str(doc["role"]),
-            token=str(doc["token"]),
+            token=token,
         )
         self.live.add(user)
         log.info("OPC UA login", user=user.name, role=user.linectl_role)

@@ -1,5 +1,6 @@
 """``POST /v1/sessions`` and ``DELETE /v1/sessions/current``: log a person in or out through the
-control API, for front ends that hold no ledger (the HMI).
+control API, for front ends that hold no ledger (the HMI); ``GET /v1/sessions/current`` says
+whose a token is (the OPC UA server checks a machine account's API token with it).
 
 The caller is already authenticated (the API's middleware: typically the HMI's machine token);
 the person proves who they are with their password, checked by :class:`~linectl.identity.Identity`
@@ -18,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from linectl.identity import AuthenticationFailed, Identity
+from linectl.service.api_auth import PRINCIPAL
 from linectl.service.problems import problem
 
 log = structlog.get_logger(__name__)
@@ -60,6 +62,19 @@ async def _login(request: web.Request) -> web.Response:
     )
 
 
+async def _current(request: web.Request) -> web.Response:
+    """Who the token of the request belongs to (a session or an API token)."""
+    principal = request[PRINCIPAL]
+    return web.json_response(
+        {
+            "user": principal.name,
+            "full_name": principal.full_name,
+            "role": principal.role,
+            "via": principal.via,
+        }
+    )
+
+
 async def _logout(request: web.Request) -> web.Response:
     _, _, token = request.headers.get("Authorization", "").partition(" ")
     await asyncio.to_thread(request.app[_IDENTITY].logout, token.strip())
@@ -70,4 +85,5 @@ def add_session_routes(app: web.Application, identity: Identity) -> None:
     """Serve login and logout for front ends on ``app`` (the control API)."""
     app[_IDENTITY] = identity
     app.router.add_post("/v1/sessions", _login)
+    app.router.add_get("/v1/sessions/current", _current, allow_head=False)
     app.router.add_delete("/v1/sessions/current", _logout)
