@@ -275,6 +275,15 @@ async def build_line_object(server: Server, line_id: str, line_name: str) -> Lin
         [_argument(*arg) for arg in WORK_ORDER_ARGUMENTS],
         [_argument("Batch", ua.VariantType.String, "the batch id of the work order")],
     )
+    batch = [_argument("Batch", ua.VariantType.String, "the batch id of the work order")]
+    for name in ("StartWorkOrder", "CloseWorkOrder"):
+        nodes.methods[f"serialization.{name}"] = await serialization.add_method(
+            own_id(f"{line_id}.Serialization.{name}", own),
+            ua.QualifiedName(name, own),
+            _unlinked,
+            batch,
+            [],
+        )
     return nodes
 
 

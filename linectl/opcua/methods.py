@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from asyncua import ua
@@ -200,6 +201,41 @@ class Methods:
             return _status(StatusCodes.BadInvalidState)
         return _refused_argument(_ARGUMENT_OF.get(str(doc.get("field", "")), ""))
 
+    def work_order_step(self, step: str) -> Callback:
+        """``StartWorkOrder`` / ``CloseWorkOrder``: ``POST /v1/work-orders/{batch}/start|close``
+        as the calling user (a person's close needs a signature: BadUserAccessDenied)."""
+        method = f"{step.capitalize()}WorkOrder"
+        needs = Permission.BATCH_START if step == "start" else Permission.BATCH_CLOSE
+
+        async def call(parent: ua.NodeId, batch: Any) -> Any:
+            user = _caller(needs, method)
+            if isinstance(user, ua.StatusCode):
+                return user
+            name = str(getattr(batch, "Value", batch) or "")
+            if not name:
+                return _status(StatusCodes.BadInvalidArgument)
+            body = {"reason": f"OPC UA {method}"}
+            path = f"/v1/work-orders/{quote(name, safe='')}/{step}"
+            try:
+                status, doc = await self.link.call("POST", path, user.token, body)
+            except DaemonUnavailable as exc:
+                log.warning("OPC UA work order step not sent", method=method, why=str(exc))
+                return _status(StatusCodes.BadCommunicationError)
+            if status == 200:
+                log.info("OPC UA work order", user=user.name, batch=name, step=step)
+                return []
+            why = doc.get("detail", f"HTTP {status}")
+            log.info("OPC UA work order step refused", user=user.name, method=method, why=why)
+            if status in (401, 403):
+                return _status(StatusCodes.BadUserAccessDenied)
+            if status == 404:
+                return _status(StatusCodes.BadNotFound)
+            if status == 409:
+                return _status(StatusCodes.BadInvalidState)
+            return _status(StatusCodes.BadInvalidArgument)
+
+        return call
+
     async def set_parameter(self, parent: ua.NodeId, *args: Any) -> Any:
         """linectl takes no machine parameters over OPC UA (they are in its configuration)."""
         user = _caller(Permission.LINE_RUN, "SetParameter")
@@ -215,3 +251,8 @@ class Methods:
         server.link_method(nodes.methods["line.SetProduct"], self.set_product)
         server.link_method(nodes.methods["line.SetParameter"], self.set_parameter)
         server.link_method(nodes.methods["serialization.CreateWorkOrder"], self.create_work_order)
+        for step in ("start", "close"):
+            server.link_method(
+                nodes.methods[f"serialization.{step.capitalize()}WorkOrder"],
+                self.work_order_step(step),
+            )

@@ -18,10 +18,12 @@ from asyncua.client.client import Client
 
 from linectl.ledger import UnknownWorkOrder
 from linectl.ledger.product_file import products_from_csv
+from linectl.line.control import Command
 from linectl.opcua.address_space import WORK_ORDER_ARGUMENTS
 from linectl.opcua.nodeset import LINECTL_URI
 from standards.gs1.checkdigit import check_digit
-from tests.e2e.rig import EXPIRY, GTIN
+from standards.packml import PackMLState as S
+from tests.e2e.rig import EXPIRY, GTIN, check_ground_truth, serials
 from tests.opcua.opcua_line import opcua_line
 
 pytestmark = pytest.mark.e2e
@@ -99,3 +101,49 @@ async def test_an_mes_creates_a_work_order_over_opc_ua_as_its_machine_account(
         creates = [e for e in entries if e.command == "work_order.create" and e.actor == "mes-opc"]
         assert len(creates) == 1 and "OPC UA" in creates[0].reason
         assert token not in line.log.read_text()  # the API token used as password is never logged
+
+
+async def method(client: Client, name: str, *args: ua.Variant) -> ua.CallMethodResult:
+    ns = await client.get_namespace_index(LINECTL_URI)
+    request = ua.CallMethodRequest(
+        ObjectId=ua.NodeId(ua.String(f"{LINE}.Serialization"), ua.Int16(ns)),
+        MethodId=ua.NodeId(ua.String(f"{LINE}.Serialization.{name}"), ua.Int16(ns)),
+        InputArguments=list(args),
+    )
+    [result] = await client.uaclient.call([request])
+    return result
+
+
+async def test_a_work_order_from_opc_ua_runs_to_completion_on_the_line(tmp_path: Path) -> None:
+    packs = 60
+    async with opcua_line(tmp_path, packs=packs, pool=0, quantity=1) as line:
+        rig = line.rig
+        await rig.rt.command(Command.CLOSE_BATCH, user="tester", reason="not made")  # the rig's
+        await asyncio.to_thread(line.people.add, "mes-opc", "machine", "MES over OPC UA")
+        token = await asyncio.to_thread(line.people.token, "mes-opc")
+        await asyncio.to_thread(line.trust_client)
+        products = f"gtin,name,market,code_profile,label_layout\n{GTIN},Paracetamol,DE,eu,c-80\n"
+        await asyncio.to_thread(
+            rig.ledger.products.import_records,
+            products_from_csv(products), actor="tester", source="products.csv",
+        )  # fmt: skip
+        batch = ua.Variant("B-OPC-2", ua.VariantType.String)
+        async with line.client("mes-opc", token) as client:
+            created = await call(client, order(Batch="B-OPC-2", Quantity=packs, Lot="L-OPC-2"))
+            assert created.StatusCode.is_good(), created.StatusCode
+            await asyncio.to_thread(  # the site provisions its serials
+                rig.ledger.import_serials, "B-OPC-2", GTIN, serials(packs + 20, prefix="W"), "site"
+            )
+            started = await method(client, "StartWorkOrder", batch)
+            assert started.StatusCode.is_good(), started.StatusCode
+            await rig.wait_state(S.COMPLETE)
+            await rig.rt.line_end_done()
+            closed = await method(client, "CloseWorkOrder", batch)
+            assert closed.StatusCode.is_good(), closed.StatusCode
+        counts = check_ground_truth(rig)
+        assert counts["packs"] == packs
+        rec = await asyncio.to_thread(rig.ledger.reconcile, "B-OPC-2")
+        assert rec.balanced and rec.commissioned == counts["good"], rec
+        entries = await asyncio.to_thread(rig.ledger.audit_entries, limit=10_000)
+        steps = [e.command for e in entries if e.actor == "mes-opc"]
+        assert {"work_order.create", "work_order.start", "work_order.close"} <= set(steps), steps
