@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from linectl.hmi.messages import TRANSLATIONS, Msg
 from linectl.hmi.sessions import COOKIE, HmiSession, Sessions
 
 CSP = "; ".join(
@@ -40,6 +41,7 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
+LIVE_HEADER = "X-HMI-Live"
 SESSIONS = web.AppKey("sessions", Sessions)
 SESSION = web.RequestKey("hmi_session", HmiSession)
 EXPIRED = web.RequestKey("hmi_expired", bool)
@@ -56,6 +58,13 @@ def session_of(request: web.Request) -> HmiSession:
     return session
 
 
+def refusal(request: web.Request, error: type[web.HTTPError], message: Msg) -> web.HTTPError:
+    """An HTTP error whose plain-text body is ``message`` in the user's language."""
+    language = session_of(request).language
+    text = message.text(request.app[TRANSLATIONS][language], language)
+    return error(text=f"{text}\n{message.detail}" if message.detail else text)
+
+
 def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
@@ -67,7 +76,8 @@ def _same_origin(request: web.Request) -> bool:
 async def security(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Attach the session (new if none), check CSRF on POST, add the headers to the answer."""
     sessions = request.app[SESSIONS]
-    session, expired = sessions.get(request.cookies.get(COOKIE))
+    live = request.headers.get(LIVE_HEADER) == "1"  # a live screen re-reading itself
+    session, expired = sessions.get(request.cookies.get(COOKIE), active=not live)
     fresh = session is None
     if session is None:
         session = sessions.new()
@@ -75,7 +85,11 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
     request[EXPIRED] = expired
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         if not _same_origin(request):
-            raise CsrfRefused(text="refused: the request did not come from this HMI's pages")
+            raise refusal(
+                request,
+                CsrfRefused,
+                Msg("Refused: the request did not come from this HMI's pages."),
+            )
         given = request.headers.get("X-CSRF-Token")
         if given is None and request.content_type in (
             "application/x-www-form-urlencoded",
@@ -83,7 +97,9 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
         ):
             given = str((await request.post()).get("csrf", ""))
         if not given or not hmac.compare_digest(given.encode(), session.csrf.encode()):
-            raise CsrfRefused(text="refused: the form's security token is missing or wrong")
+            raise refusal(
+                request, CsrfRefused, Msg("Refused: the form's security token is missing or wrong.")
+            )
     try:
         response = await handler(request)
     except web.HTTPException as exc:

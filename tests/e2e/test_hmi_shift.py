@@ -115,7 +115,7 @@ async def test_a_shift_at_the_hmi_from_start_to_a_signed_release(tmp_path: Path)
                 post_form, b, "/command", {"command": "unhold", "csrf": token, "reason": "x" * 1001}
             )
             await run(b.get, hmi.url)
-            assert "too long: at most 1000 characters" in await run(text_of, b, "#message")
+            assert "too long: at most 1,000 characters" in await run(text_of, b, "#message")
             assert hmi.rig.rt.status()["state"]["name"] == "HELD"
 
             await run(type_into, b, "#reason", "printer checked")
@@ -180,7 +180,7 @@ async def test_a_shift_at_the_hmi_from_start_to_a_signed_release(tmp_path: Path)
             await run(type_into, b, "#release-password", str(quinn))
             await run(click, b, "#release")
             released = await run(wait_text, b, "#message", "released")
-            assert f"batch {BATCH} released, signed by Quinn QA (released)" in str(released)
+            assert f"Batch {BATCH} released, signed by Quinn QA (released)" in str(released)
             await run(b.save_screenshot, str(tmp_path / "shift-batch.png"))
 
             # --- QA's own language: German ------------------------------------------------------

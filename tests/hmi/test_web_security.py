@@ -78,7 +78,7 @@ async def test_an_oversized_user_name_is_refused_with_a_message(
     form = {"user": "u" * 65, "password": "x", "csrf": token}
     async with http.post(running.url + "login", data=form) as r:
         assert r.status == 400
-        assert "user name is too long: at most 64 characters" in await r.text()
+        assert "User name is too long: at most 64 characters" in await r.text()
 
 
 def test_an_idle_session_is_logged_out(tmp_path: Path) -> None:

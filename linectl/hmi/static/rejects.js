@@ -1,5 +1,6 @@
 // linectl HMI, rejects screen: Pareto of reject reasons and reject rate over time (plotly.js),
-// redrawn from the live view at most once a second; tap an image to zoom it.
+// redrawn from the live view at most once a second; tap an image to zoom it (the list
+// itself is refreshed by live.js).
 "use strict";
 (function () {
   const hmi = window.linectlHmi;
@@ -10,8 +11,11 @@
   let lastReasons = "";
   let lastRate = "";
 
-  document.querySelectorAll(".reject-image").forEach(function (img) {
-    img.addEventListener("click", function () { img.classList.toggle("zoomed"); });
+  // one listener for every image, also those a live refresh brings
+  document.addEventListener("click", function (e) {
+    if (e.target.classList && e.target.classList.contains("reject-image")) {
+      e.target.classList.toggle("zoomed");
+    }
   });
 
   function drawPareto(reasons) {
