@@ -108,6 +108,10 @@ class LineView:
             )
         return not good
 
+    def mark(self, *screens: str) -> None:
+        """``screens`` changed (their data may have been written a moment after the event)."""
+        self._bump(*screens)
+
     def touch(self) -> None:
         """Something changed that the daemon's stream does not carry (a user's action done
         through the HMI: an acknowledgement, a release, a new work order): screens re-read."""
