@@ -41,6 +41,23 @@ PROBLEMS = (
 """Every problem the HMI explains in the user's language (``problem:KIND``)."""
 
 
+ALARMS = (
+    "camera-stream-errors", "case-diverted", "case-label", "consecutive-rejects", "device-lost",
+    "gate-outcome-lost", "label-unconfirmed", "ledger", "packing", "plc-heartbeat-lost",
+    "pool-low", "pool-refused", "pool-unreachable", "print-queue-dry", "printer-fault",
+    "printer-not-cleared", "recovery", "reject-unconfirmed", "serial-return-refused", "starved",
+    "task-failed", "unverified-pass", "uplink-task-failed",
+)  # fmt: skip
+"""Every alarm the line raises (``device-lost:NAME`` as ``device-lost``), titled in the user's
+language (``alarm:CODE``); the daemon's message, which names the particulars, is shown below.
+``tests/hmi/test_messages.py`` checks this list against the alarms the line's code raises."""
+
+
+def alarm_kind(code: object) -> str:
+    """The catalogue key of an alarm code: ``device-lost:printer`` -> ``device-lost``."""
+    return str(code).split(":", 1)[0]
+
+
 class Msg:
     """A catalogue message: ``id`` (a literal in the code, extracted by the tests) and its
     values, which may be messages themselves; ``detail`` is the daemon's own text, if any."""

@@ -18,7 +18,7 @@ from babel.support import NullTranslations
 from markupsafe import Markup
 
 from linectl.hmi import i18n
-from linectl.hmi.messages import Msg
+from linectl.hmi.messages import ALARMS, Msg, alarm_kind
 from linectl.hmi.security import HEADERS, SESSIONS, Handler, refusal, session_of
 from linectl.hmi.sessions import HmiSession
 from linectl.hmi.view import LineView
@@ -57,6 +57,10 @@ class Renderer:
             env.filters["num"] = lambda v, d=0, lang=language: i18n.number(v, lang, d)
             env.filters["pct"] = lambda v, lang=language: i18n.percent(v, lang)
             env.filters["when"] = lambda v, lang=language: i18n.when(v, lang)
+            env.filters["iso"] = lambda v, lang=language: i18n.when_iso(v, lang)
+            env.filters["alarm"] = lambda code, tr=translation, lang=language: Msg.key(
+                "alarm", alarm_kind(code)
+            ).text(tr, lang)
             self.envs[language] = env
         self.translations = translations
 
@@ -107,6 +111,7 @@ class Renderer:
             "holds": t("holds the line"),
             "none": t("none"),
             "reasons": {r.value: t(f"reason:{r.value}") for r in RejectReason},
+            "alarms": {code: t(f"alarm:{code}") for code in ALARMS},
         }
 
 

@@ -17,14 +17,13 @@ import aiohttp
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
 
 from linectl.line.control import Command
 from simulators.line import Defect
 from standards.packml import PackMLState
 from tests.e2e.hmi_line import hmi_line
 from tests.e2e.rig import GTIN, ScriptedFaults
-from tests.hmi.browser import WAIT_S, chromium, log_in, text_of, wait_text, wait_visible
+from tests.hmi.browser import chromium, log_in, wait_script, wait_text, wait_visible
 from tests.hmi.conftest import csrf
 from tests.hmi.conftest import log_in as log_in_http
 
@@ -43,6 +42,11 @@ def number(text: str) -> int:
     return int("".join(ch for ch in text if ch.isdigit()) or "0")
 
 
+def read(browser: WebDriver, css: str) -> str:
+    """The element's text, read again if a live update replaced it meanwhile."""
+    return wait_text(browser, css, lambda _text: True)
+
+
 def open_marked(browser: WebDriver, url: str) -> None:
     """Open ``url`` and flag its window: the flag survives a live update, not a reload."""
     browser.get(url)
@@ -51,13 +55,6 @@ def open_marked(browser: WebDriver, url: str) -> None:
 
 def still_marked(browser: WebDriver) -> bool:
     return browser.execute_script("return window.linectlTestFlag === 'kept';") is True
-
-
-def until(browser: WebDriver, script: str) -> object:
-    """Wait until ``script`` (JavaScript returning a value) returns something true."""
-    return WebDriverWait(browser, WAIT_S, poll_frequency=0.1).until(
-        lambda d: d.execute_script(script), message=script
-    )
 
 
 def type_filter(browser: WebDriver, text: str) -> None:
@@ -97,7 +94,7 @@ async def test_the_record_screens_are_pushed_live_and_survive_a_daemon_restart(
 
             # --- batch: a work order made at another panel appears ------------------------------
             await run(open_marked, b, hmi.url + "batch")
-            assert "B-LIVE-2" not in await run(text_of, b, "#work-orders")
+            assert "B-LIVE-2" not in await run(read, b, "#work-orders")
             order = {"csrf": csrf(panel_page), "product": f"{GTIN}|DE", "batch": "B-LIVE-2",
                      "lot": "L-LIVE", "expiry": "281130", "quantity": "100",
                      "material_name": "carton", "material_lot": "C-9", "reason": ""}  # fmt: skip
@@ -111,21 +108,21 @@ async def test_the_record_screens_are_pushed_live_and_survive_a_daemon_restart(
             await run(open_marked, b, hmi.url + "rejects")
             before = set(await run(b.execute_script, SHOWN_SEQS))  # type: ignore[arg-type]
             new_seq = await run(
-                until,
+                wait_script,
                 b,
                 "const seqs = [...document.querySelectorAll('#reject-list tr.reject')]"
                 f".map(r => r.dataset.seq).filter(s => !{sorted(before)!r}.includes(s));"
                 "return seqs.length ? seqs[0] : null;",
             )
             row = f"#reject-list tr[data-seq='{new_seq}']"
-            assert "no print" in await run(text_of, b, row)
-            await run(until, b, f"const i = document.querySelector(\"{row} img\");"
+            assert "no print" in await run(read, b, row)
+            await run(wait_script, b, f"const i = document.querySelector(\"{row} img\");"
                                 "return i && i.complete && i.naturalWidth > 100;")  # fmt: skip
             assert await run(still_marked, b)
 
             # --- aggregation: the count of closed cases moves ------------------------------------
             await run(open_marked, b, hmi.url + "aggregation")
-            closed = number(str(await run(text_of, b, "#cases-closed")))
+            closed = number(str(await run(read, b, "#cases-closed")))
             await run(wait_text, b, "#cases-closed", lambda t: number(t) > closed)
             assert await run(still_marked, b)
 
@@ -143,11 +140,12 @@ async def test_the_record_screens_are_pushed_live_and_survive_a_daemon_restart(
             await run(open_marked, b, hmi.url + "alarms")
             pool_low = "#active-alarms tr[data-code='pool-low']"
             await run(wait_visible, b, pool_low)
+            assert "Serial pool low" in await run(read, b, pool_low)  # its title, translated
             ack = {"csrf": csrf(panel_page), "code": "pool-low", "comment": "refill ordered"}
             async with panel.post(hmi.url + "alarms/acknowledge", data=ack) as r:
                 assert "acknowledged by sv.sue" in await r.text()
             await run(wait_text, b, f"{pool_low} .ack", "refill ordered")
-            assert "refill ordered" in await run(text_of, b, "#alarm-acks")
+            assert "refill ordered" in await run(read, b, "#alarm-acks")
             assert await run(still_marked, b)
             await run(b.save_screenshot, str(tmp_path / "live-alarms.png"))
 

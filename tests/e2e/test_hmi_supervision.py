@@ -98,8 +98,8 @@ async def test_supervision_at_the_hmi_batch_alarm_signed_unhold_and_audit(tmp_pa
             await run(click, b, "#create")
             made = await run(wait_text, b, "#message", "created")
             assert f"Work order {NEW} created: GTIN {GTIN}, lot L-HMI-7, 2,400 packs" in str(made)
-            row = b.find_element(By.CSS_SELECTOR, f"#work-orders tr[data-batch='{NEW}']")
-            assert "created" in row.text and "carton: C-2026-11, leaflet: PIL-v3" in row.text
+            row = str(await run(text_of, b, f"#work-orders tr[data-batch='{NEW}']"))
+            assert "created" in row and "carton: C-2026-11, leaflet: PIL-v3" in row
             await run(type_into, b, "#create-batch", "B-HMI-BAD")
             await run(type_into, b, "#create-lot", "L1")
             await run(type_into, b, "#create-expiry", "281331")  # month 13

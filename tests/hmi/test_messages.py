@@ -19,9 +19,10 @@ from babel.messages.pofile import read_po
 from linectl.hmi import i18n
 from linectl.hmi.actions import LINE_COMMANDS, UNHOLD_REJECT
 from linectl.hmi.aggregation import ACTIONS as REWORK_ACTIONS
-from linectl.hmi.messages import KEYED, PROBLEMS, Msg, daemon_problem
+from linectl.hmi.messages import ALARMS, KEYED, PROBLEMS, Msg, alarm_kind, daemon_problem
 from linectl.hmi.pages import STATE_NAMES, TEMPLATES
 from linectl.identity import SIGNED_ACTIONS, Role
+from tests.docs.alarm_codes import raised_alarms
 from tests.hmi.test_catalogues import keyed_messages
 
 HMI = Path(i18n.__file__).parent
@@ -36,6 +37,7 @@ KEYED_DOMAINS: dict[str, set[str]] = {
     "problem": set(PROBLEMS),
     "role": {role.value for role in Role},
     "rework": set(REWORK_ACTIONS),
+    "alarm": set(ALARMS),
 }
 
 
@@ -190,3 +192,11 @@ def test_a_message_translates_its_values_and_formats_numbers_for_the_locale() ->
     german = too_long.text(translations["de"], "de")
     assert "Grund" in german and "1.000" in german
     assert Msg.key("state", "NO-SUCH").text(translations["de"], "de") == "NO-SUCH"
+
+
+def test_every_alarm_the_line_raises_has_a_title_in_each_language() -> None:
+    raised = {alarm_kind(r.code) for r in raised_alarms()}
+    assert set(ALARMS) == raised
+    for language in i18n.LANGUAGES:
+        have = catalogue(language)
+        assert not [code for code in ALARMS if not have.get(f"alarm:{code}")], language

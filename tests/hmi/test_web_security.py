@@ -8,7 +8,8 @@ from pathlib import Path
 
 import aiohttp
 
-from linectl.hmi.security import CSP
+from linectl.hmi.pages import STATIC
+from linectl.hmi.security import CSP, LIVE_HEADER
 from linectl.hmi.server import RunningHmi
 from linectl.hmi.sessions import COOKIE, Sessions
 from tests.hmi.conftest import csrf, login_form
@@ -126,3 +127,18 @@ async def test_the_alarms_screen_lists_the_daemons_active_alarms(
     async with http.get(running.url + "alarms") as r:
         page = await r.text()
     assert "printer-fault" in page and "ribbon &lt;out&gt;" in page and "holds the line" in page
+
+
+def test_a_live_screen_reading_itself_again_does_not_keep_its_session_alive(
+    tmp_path: Path,
+) -> None:
+    sessions = Sessions(idle_s=60.0, default_language="en", languages_file=tmp_path / "l.json")
+    session = sessions.log_in(sessions.new(), "op.olga", "Olga", "operator", "token")
+    session.last_seen -= 50.0
+    idle_since = session.last_seen
+    assert sessions.get(session.id, active=False) == (session, False)
+    assert session.last_seen == idle_since  # a live re-read is not the person's activity
+    session.last_seen -= 20.0  # 70 s without the person
+    assert sessions.get(session.id, active=False) == (None, True)
+    live_js = (STATIC / "live.js").read_text(encoding="utf-8")
+    assert f'"{LIVE_HEADER}": "1"' in live_js  # the header the live script sends
