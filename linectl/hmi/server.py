@@ -21,14 +21,13 @@ from linectl.config import LineConfig, load_config
 from linectl.hmi import actions, aggregation, batches, i18n, pages, records, screens
 from linectl.hmi.daemon_link import DaemonLink
 from linectl.hmi.messages import TRANSLATIONS
-from linectl.hmi.security import SESSIONS, security
+from linectl.hmi.security import MAX_BODY, SESSIONS, security
 from linectl.hmi.sessions import LoginLimit, Sessions
 from linectl.hmi.tls import server_context
 from linectl.hmi.view import LineView
 
 log = structlog.get_logger(__name__)
 
-_MAX_BODY = 16 * 1024
 DEFAULT_TOKEN_NAME = "hmi.token"
 
 
@@ -62,7 +61,7 @@ def build_app(config: LineConfig, link: DaemonLink, token: str) -> web.Applicati
     hmi = config.hmi
     app = web.Application(
         middlewares=[security, actions.login_required, pages.seen_version],
-        client_max_size=_MAX_BODY,
+        client_max_size=MAX_BODY,
     )
     app[pages.VIEW] = link.view
     app[screens.LINK] = link

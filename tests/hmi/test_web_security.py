@@ -12,7 +12,7 @@ from linectl.hmi.pages import STATIC
 from linectl.hmi.security import CSP, LIVE_HEADER
 from linectl.hmi.server import RunningHmi
 from linectl.hmi.sessions import COOKIE, Sessions
-from tests.hmi.conftest import csrf, login_form
+from tests.hmi.conftest import csrf, log_in, login_form
 from tests.people import People
 from tests.service.standin_line import StandInLine
 
@@ -142,3 +142,18 @@ def test_a_live_screen_reading_itself_again_does_not_keep_its_session_alive(
     assert sessions.get(session.id, active=False) == (None, True)
     live_js = (STATIC / "live.js").read_text(encoding="utf-8")
     assert f'"{LIVE_HEADER}": "1"' in live_js  # the header the live script sends
+
+
+async def test_an_oversized_form_and_an_unknown_page_are_refused_in_the_users_language(
+    hmi: tuple[RunningHmi, People], http: aiohttp.ClientSession
+) -> None:
+    running, people = hmi
+    token = csrf(await log_in(http, running.url, "op.olga", people.passwords["op.olga"]))
+    async with http.post(running.url + "language", data={"language": "de", "csrf": token}) as r:
+        assert "Übersicht" in await r.text()
+    form = {"command": "hold", "reason": "x" * 20_000, "csrf": token}
+    async with http.post(running.url + "command", data=form) as r:
+        assert r.status == 413
+        assert await r.text() == "Das Formular ist zu groß: höchstens 16.384 Bytes."
+    async with http.get(running.url + "no-such-page") as r:
+        assert r.status == 404 and await r.text() == "Diese Seite gibt es nicht."
