@@ -107,6 +107,15 @@ async def test_confirmations_and_refusals_are_shown_in_german_and_french(tmp_pat
             detail = await run(text_of, b, "#message-detail")
             assert str(detail).startswith("Die Linie meldet: the line is EXECUTE, not HELD"), detail
 
+            # the rejects screen's charts speak German too (their date axis, from Intl)
+            await run(b.get, hmi.url + "rejects")
+            await run(wait_visible, b, "#rate-chart .main-svg")
+            locale = await run(
+                b.execute_script, "return document.getElementById('rate-chart')._context.locale;"
+            )
+            assert locale == "de"
+            assert "Ausschussquote im Zeitverlauf" in await run(text_of, b, "main")
+
             # a release the operator's role may not make: refused in German
             token = await run(csrf_of, b)
             status, body = await run(
