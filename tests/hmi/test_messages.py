@@ -96,12 +96,12 @@ def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
     ]
 
 
-def handler_messages() -> tuple[set[str], list[str]]:
+def handler_messages(folder: Path = HMI) -> tuple[set[str], list[str]]:
     """(message ids the HMI's code names, problems found: ids that are not literals, texts
     given to an HTTP error or a page without a catalogue message)."""
     ids: set[str] = set()
     problems: list[str] = []
-    for path in sorted(HMI.glob("*.py")):
+    for path in sorted(folder.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         where = path.name
         for call in _calls(tree, "Msg"):
@@ -143,6 +143,23 @@ def test_handlers_show_only_catalogue_messages() -> None:
     ids, problems = handler_messages()
     assert problems == []
     assert len(ids) > 40
+
+
+def test_the_handler_check_finds_a_sentence_built_in_code(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(
+        "from aiohttp import web\n"
+        "def handler(request, render, user, name):\n"
+        "    render.page(request, 'x.html', message=f'{user} may not')\n"
+        "    Msg(f'state:{name}')\n"
+        "    raise web.HTTPForbidden(text='no')\n",
+        encoding="utf-8",
+    )
+    _, problems = handler_messages(tmp_path)
+    assert problems == [
+        "bad.py:4: Msg() of a computed id",
+        "bad.py:3: message= a bare text",
+        "bad.py:5: an HTTP error with its own text",
+    ]
 
 
 def catalogue(language: str) -> dict[str, str]:
