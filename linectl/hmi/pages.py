@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from linectl.hmi import i18n
 from linectl.hmi.messages import ALARMS, Msg, alarm_kind
-from linectl.hmi.security import HEADERS, SESSIONS, Handler, refusal, session_of
+from linectl.hmi.security import HEADERS, LIVE_HEADER, SESSIONS, Handler, refusal, session_of
 from linectl.hmi.sessions import HmiSession
 from linectl.hmi.view import LineView
 from linectl.identity import SIGNED_ACTIONS, Permission
@@ -81,9 +81,10 @@ class Renderer:
         session) is translated here: a page never shows a text that is not a catalogue's."""
         session = session_of(request)
         env = self.envs[session.language]
-        if session.flash is not None and message is None:
-            message, error = session.flash
-        session.flash = None
+        if request.headers.get(LIVE_HEADER) != "1":  # a live re-read leaves it to the page
+            if session.flash is not None and message is None:
+                message, error = session.flash
+            session.flash = None
         if message is not None and not isinstance(message, Msg):
             raise TypeError(f"a page message must be a catalogue Msg, not {message!r}")
         text = env.get_template(template).render(

@@ -133,3 +133,20 @@ async def test_an_unhold_the_daemon_wants_signed_shows_the_signature_dialog(
         page = await r.text()
     assert "signed by Sam Supervisor (reviewed)" in page
     assert [c.command.value for c in line.calls] == ["unhold"]
+
+
+async def test_a_live_re_read_leaves_the_message_of_an_action_to_the_page_it_led_to(
+    hmi: tuple[RunningHmi, People], http: aiohttp.ClientSession
+) -> None:
+    running, people = hmi
+    await log_in(http, running.url, "op.olga", people.passwords["op.olga"])
+    async with http.get(running.url + "alarms") as r:
+        token = csrf(await r.text())
+    form = {"csrf": token, "code": "pool-low", "comment": ""}
+    async with http.post(running.url + "alarms/acknowledge", data=form, allow_redirects=False) as r:
+        assert r.status == 303
+    live = {"X-HMI-Live": "1"}  # the page being left re-reads itself meanwhile
+    async with http.get(running.url + "alarms", headers=live) as r:
+        assert 'id="message"' not in await r.text()
+    async with http.get(running.url + "alarms") as r:
+        assert "Comment is required." in await r.text()
