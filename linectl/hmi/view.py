@@ -2,7 +2,9 @@
 
 One :class:`LineView` per HMI process, fed by the one event stream the HMI reads from the
 daemon; every browser gets the same coalesced summary (:meth:`LineView.summary`), at most a
-few times a second, never one message per pack.
+few times a second, never one message per pack. The summary also says, per record screen
+(batch, aggregation, alarms, audit, rejects), at which version what it shows last changed, so
+that a browser on that screen fetches it again then, and only then.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ ALARM_HISTORY = 200
 RATE_BUCKET_S = 10.0
 RATE_BUCKETS = 60  # ten minutes of reject rate
 SCREENS = ("batch", "aggregation", "alarms", "audit", "rejects")
-"""The screens that re-read the daemon when what they show changed (see :meth:`screens`)."""
+"""The screens that re-read the daemon when what they show changed (:attr:`LineView.screens`)."""
 ALL = SCREENS
 # which screens an event of the daemon's stream changes
 _SCREENS_OF: dict[str, tuple[str, ...]] = {
