@@ -3,7 +3,9 @@ line event to the screen.
 
 Two runs of the same batch (simulated line and daemon as subprocesses, no injected defects):
 first without any HMI, then with ``linectl hmi`` and three headless Chromium clients logged in
-on the overview. It prints the daemon's verdict latency (camera trigger to verdict written to
+on the overview (``--screens`` puts them on other screens too: ``overview,rejects,aggregation``
+gives one browser each, the record screens refreshing live from the HMI as the line runs). It
+prints the daemon's verdict latency (camera trigger to verdict written to
 the PLC, p50/p99/max) of both runs, and, for the second, the event-to-screen latency: for every
 new value of the "Good" counter in each browser (a MutationObserver stamps it with the browser's
 clock), the time since the daemon's event stream first carried that count (read by this bench
@@ -11,6 +13,7 @@ on its own subscription, same machine clock). The browsers run on the same machi
 standing in for panels and PCs elsewhere on the LAN. Figures only, never pass/fail.
 
     python bench/hmi_load.py [--speed 6000] [--seconds 20] [--browsers 3]
+                             [--screens overview,rejects,aggregation] [--defect-rate 0.01]
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ const el = document.querySelector('[data-field=good]');
 new MutationObserver(() => window.__seen.push([Date.now() / 1000, el.textContent]))
   .observe(el, {childList: true, characterData: true, subtree: true});
 """
+COUNT_REFRESHES = """
+window.__refreshes = 0;
+document.addEventListener('linectl:refreshed', () => { window.__refreshes += 1; });
+"""
+SCREENS = ("overview", "batch", "rejects", "aggregation", "alarms", "audit")
 
 
 def browser(profile: Path) -> webdriver.Chrome:
@@ -120,12 +128,22 @@ class StreamClock:
         self._stop.set()
 
 
-def run(speed: float, seconds: float, workdir: Path, browsers: int) -> dict[str, Any]:
-    """One batch; with ``browsers`` > 0 the HMI and that many Chromium clients watch it."""
+def run(
+    speed: float,
+    seconds: float,
+    workdir: Path,
+    browsers: int,
+    screens: tuple[str, ...] = ("overview",),
+    defect_rate: float = 0.0,
+) -> dict[str, Any]:
+    """One batch; with ``browsers`` > 0 the HMI and that many Chromium clients watch it, the
+    n-th on ``screens[n % len(screens)]``."""
     packs = max(100, round(speed * seconds / 60))
     files = DemoFiles(workdir)
     files.root.mkdir(parents=True)
-    options = DemoOptions(packs=packs, packs_per_minute=speed, defect_rate=0.0, workdir=files.root)
+    options = DemoOptions(
+        packs=packs, packs_per_minute=speed, defect_rate=defect_rate, workdir=files.root
+    )
     source = tomllib.loads((REPO / "config" / "demo-line.toml").read_text(encoding="utf-8"))
     sim_data = simulator_config(source, options, files)
     files.sim_config.write_text(toml_text(sim_data), encoding="utf-8")
@@ -137,7 +155,8 @@ def run(speed: float, seconds: float, workdir: Path, browsers: int) -> dict[str,
         config["thresholds"]["consecutive_rejects_hold"] = 1000
         files.config.write_text(toml_text(config), encoding="utf-8")
         used = provision(files, options, io.StringIO())
-        drivers: list[webdriver.Chrome] = []
+        drivers: list[webdriver.Chrome] = []  # on the overview: their counter is timed
+        watching: list[webdriver.Chrome] = []  # on a record screen: its refreshes are counted
         clock = None
         if browsers:
             hmi = start_demo_hmi(files, used[0], io.StringIO())
@@ -159,8 +178,14 @@ def run(speed: float, seconds: float, workdir: Path, browsers: int) -> dict[str,
                 WebDriverWait(d, 30).until(
                     lambda d: d.find_elements(By.CSS_SELECTOR, "[data-field=good]")
                 )
-                d.execute_script(OBSERVE)
-                drivers.append(d)
+                screen = screens[n % len(screens)]
+                if screen == "overview":
+                    d.execute_script(OBSERVE)
+                    drivers.append(d)
+                else:
+                    d.get(hmi.url + screen)
+                    d.execute_script(COUNT_REFRESHES)
+                    watching.append(d)
         client = control_client(files.config)
         client.command(Command.START, reason="HMI bench", batch=BATCH)
         deadline = time.monotonic() + 3 * seconds + 60
@@ -193,6 +218,7 @@ def run(speed: float, seconds: float, workdir: Path, browsers: int) -> dict[str,
         result["delays"] = sorted(delays)
         (workdir / "event-to-screen.json").write_text(json.dumps(sorted(samples)), "utf-8")
         result["updates"] = updates
+        result["refreshes"] = [int(d.execute_script("return window.__refreshes")) for d in watching]
     return result
 
 
@@ -205,14 +231,27 @@ def main() -> int:
     p.add_argument("--speed", type=float, default=6000.0, help="packs/min")
     p.add_argument("--seconds", type=float, default=20.0, help="line time per run")
     p.add_argument("--browsers", type=int, default=3)
+    p.add_argument("--screens", default="overview", help="comma-separated, cycled over browsers")
+    p.add_argument("--defect-rate", type=float, default=0.0, help="rejects with a frame")
     p.add_argument("--workdir", type=Path, default=WORKDIR, help="wiped first")
     args = p.parse_args()
+    screens = tuple(s.strip() for s in args.screens.split(",") if s.strip())
+    if not screens or set(screens) - set(SCREENS):
+        p.error(f"--screens: choose from {', '.join(SCREENS)}")
     shutil.rmtree(args.workdir, ignore_errors=True)
     print(f"HMI bench: {args.speed:.0f} packs/min, {args.seconds:.0f} s of line time per run")
+    print(f"  browsers on: {', '.join(screens[n % len(screens)] for n in range(args.browsers))}")
     runs = {
-        "no HMI": run(args.speed, args.seconds, args.workdir / "bare", 0),
+        "no HMI": run(
+            args.speed, args.seconds, args.workdir / "bare", 0, defect_rate=args.defect_rate
+        ),
         f"HMI + {args.browsers} browsers": run(
-            args.speed, args.seconds, args.workdir / "hmi", args.browsers
+            args.speed,
+            args.seconds,
+            args.workdir / "hmi",
+            args.browsers,
+            screens,
+            args.defect_rate,
         ),
     }
     for name, r in runs.items():
@@ -229,8 +268,11 @@ def main() -> int:
             f"{r['updates'] / max(args.seconds, 1) / max(args.browsers, 1):.1f} updates/s each):"
             f" p50 {statistics.median(d):.0f} ms, p99 {pct(d, 0.99):.0f} ms, max {d[-1]:.0f} ms"
         )
-    else:
+    elif "overview" in screens:
         print("event to screen: no counter update observed")
+    if r["refreshes"]:
+        each = ", ".join(f"{n / max(args.seconds, 1):.1f}/s" for n in r["refreshes"])
+        print(f"record screens: live refreshes per browser {each}")
     return 0
 
 

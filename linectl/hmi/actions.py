@@ -16,9 +16,18 @@ import structlog
 from aiohttp import web
 
 from linectl.hmi.daemon_link import DaemonUnavailable
+from linectl.hmi.messages import Msg, daemon_problem
 from linectl.hmi.pages import render
-from linectl.hmi.screens import LINK, OBSERVER
-from linectl.hmi.security import EXPIRED, SESSION, SESSIONS, Handler, session_of, set_cookie
+from linectl.hmi.screens import LINK, OBSERVER, unavailable
+from linectl.hmi.security import (
+    EXPIRED,
+    SESSION,
+    SESSIONS,
+    Handler,
+    refusal,
+    session_of,
+    set_cookie,
+)
 from linectl.hmi.sessions import LoginLimit
 from linectl.identity import SIGNED_ACTIONS, Permission
 
@@ -41,26 +50,54 @@ async def login_required(request: web.Request, handler: Handler) -> web.StreamRe
     if request.path.startswith(PUBLIC) or session_of(request).logged_in:
         return await handler(request)
     if request.path == "/events":
-        raise web.HTTPUnauthorized(text="log in first")
+        raise refusal(request, web.HTTPUnauthorized, Msg("Log in first."))
     where = "/login?idle=1" if request[EXPIRED] else "/login"
     raise web.HTTPSeeOther(where)
 
 
 class Refused(Exception):
-    """An action the HMI refuses before asking the daemon; the message is shown."""
+    """An action the HMI refuses before asking the daemon; ``message`` is shown."""
+
+    def __init__(self, message: Msg) -> None:
+        super().__init__(message.id)
+        self.message = message
 
 
-def field(form: Any, name: str, limit: int, what: str, *, required: bool = True) -> str:
-    """A form field, refused with a message when missing or longer than ``limit``."""
+def field(form: Any, name: str, limit: int, what: Msg, *, required: bool = True) -> str:
+    """A form field, refused with a message when missing or longer than ``limit``; ``what`` is
+    the field's label on the form."""
     value = str(form.get(name, "")).strip() if name != "password" else str(form.get(name, ""))
     if len(value) > limit:
-        raise Refused(f"{what} is too long: at most {limit} characters (got {len(value)})")
+        raise Refused(
+            Msg(
+                "%(what)s is too long: at most %(limit)s characters (got %(got)s).",
+                what=what,
+                limit=limit,
+                got=len(value),
+            )
+        )
     if required and not value:
-        raise Refused(f"{what} is required")
+        raise Refused(Msg("%(what)s is required.", what=what))
     return value
 
 
-def back_with(request: web.Request, path: str, message: str, *, error: bool) -> web.HTTPSeeOther:
+def not_allowed(request: web.Request, what: str) -> web.HTTPError:
+    """403 for a request the user's role may not make (``what``: a ``command:`` key)."""
+    session = session_of(request)
+    log.warning("HMI refused", user=session.user, role=session.role, what=what)
+    return refusal(
+        request,
+        web.HTTPForbidden,
+        Msg(
+            "%(user)s (%(role)s) may not do this: %(what)s.",
+            user=session.user or "-",
+            role=Msg.key("role", session.role),
+            what=Msg.key("command", what),
+        ),
+    )
+
+
+def back_with(request: web.Request, path: str, message: Msg, *, error: bool) -> web.HTTPSeeOther:
     """Back to ``path`` with a one-time message (kept in the session, not the URL)."""
     session = session_of(request)
     session.flash = (message, error)
@@ -72,26 +109,25 @@ def back_with(request: web.Request, path: str, message: str, *, error: bool) -> 
 
 async def login_page(request: web.Request) -> web.Response:
     session = session_of(request)
-    t = render(request).gettext
+    del session
     message = None
     if request.query.get("idle"):
-        message = t(session.language, "You were logged out after a time without activity.")
+        message = Msg("You were logged out after a time without activity.")
     return render(request).page(request, "login.html", message=message)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     session = session_of(request)
-    t = render(request).gettext
     try:
-        user = field(form, "user", MAX_NAME, "user name")
-        password = field(form, "password", MAX_PASSWORD, "password")
+        user = field(form, "user", MAX_NAME, Msg("User name"))
+        password = field(form, "password", MAX_PASSWORD, Msg("Password"))
     except Refused as exc:
-        return render(request).page(request, "login.html", 400, message=str(exc), error=True)
+        return render(request).page(request, "login.html", 400, message=exc.message, error=True)
     client = request.remote or "?"
     if not request.app[LIMIT].allow(f"ip:{client}", f"user:{user}"):
         log.warning("login rate limit", user=user, client=client)
-        text = t(session.language, "Too many login attempts: wait a minute and try again.")
+        text = Msg("Too many login attempts: wait a minute and try again.")
         return render(request).page(request, "login.html", 429, message=text, error=True)
     link = request.app[LINK]
     try:
@@ -99,10 +135,12 @@ async def login(request: web.Request) -> web.StreamResponse:
             "POST", "/v1/sessions", request.app[OBSERVER], {"user": user, "password": password}
         )
     except DaemonUnavailable as exc:
-        return render(request).page(request, "login.html", 503, message=str(exc), error=True)
+        return render(request).page(
+            request, "login.html", 503, message=unavailable(exc), error=True
+        )
     if status != 201:
-        detail = str(doc.get("detail") or f"HTTP {status}")
-        return render(request).page(request, "login.html", 401, message=detail, error=True)
+        refused = daemon_problem(status, doc)
+        return render(request).page(request, "login.html", 401, message=refused, error=True)
     fresh = request.app[SESSIONS].log_in(
         session, doc["user"], str(doc.get("full_name", "")), str(doc["role"]), doc["token"]
     )
@@ -128,20 +166,21 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def ask_daemon(
     request: web.Request, method: str, path: str, body: dict[str, Any]
-) -> tuple[bool, str, dict[str, Any]]:
-    """(ok, message, answer) of a user's request to the daemon, with their own session."""
+) -> tuple[Msg | None, dict[str, Any]]:
+    """(refusal or None, answer) of a user's request to the daemon, with their own session."""
     session = session_of(request)
     assert session.token is not None
     try:
         status, doc, _ = await request.app[LINK].call(method, path, session.token, body)
     except DaemonUnavailable as exc:
-        return False, str(exc), {}
+        return unavailable(exc), {}
     if status == 401:
         request.app[SESSIONS].log_out(session)
         raise web.HTTPSeeOther("/login?idle=1")
     if status >= 400:
-        return False, str(doc.get("detail") or f"HTTP {status}"), doc
-    return True, "", doc
+        return daemon_problem(status, doc), doc
+    request.app[LINK].view.touch()  # what the user did may show on other screens
+    return None, doc
 
 
 async def command(request: web.Request) -> web.StreamResponse:
@@ -155,47 +194,67 @@ async def command(request: web.Request) -> web.StreamResponse:
     back = "/batch" if form.get("from") == "batch" else "/"
     name = str(form.get("command", ""))
     if name not in LINE_COMMANDS:
-        raise back_with(request, back, f"unknown command {name[:20]!r}", error=True)
+        raise back_with(request, back, Msg("Unknown command %(command)s.", command=name[:20]),
+                        error=True)  # fmt: skip
     if not session.may(name):
-        log.warning("HMI refused a command", user=session.user, role=session.role, command=name)
-        raise web.HTTPForbidden(text=f"{session.user} ({session.role}) may not {name}")
+        raise not_allowed(request, name)
     signing = name == "unhold" and "password" in form
     try:
-        reason = field(form, "reason", MAX_REASON, "the reason", required=name == "hold" or signing)
-        batch = field(form, "batch", MAX_BATCH, "the batch", required=False) or None
+        reason = field(
+            form, "reason", MAX_REASON, Msg("Reason"), required=name == "hold" or signing
+        )
+        batch = field(form, "batch", MAX_BATCH, Msg("Batch"), required=False) or None
         signature = None
         if signing:
             if not session.may(Permission.UNHOLD_REJECT):
-                what = "unhold after an unconfirmed reject"
-                raise web.HTTPForbidden(text=f"{session.user} ({session.role}) may not {what}")
-            password = field(form, "password", MAX_PASSWORD, "your password")
+                raise not_allowed(request, UNHOLD_REJECT)
+            password = field(form, "password", MAX_PASSWORD, Msg("Password (signature)"))
             signature = {"password": password, "meaning": _meaning(form, UNHOLD_REJECT)}
     except Refused as exc:
         if signing:
             return _unhold_dialog(request, reason=str(form.get("reason", ""))[:MAX_REASON],
-                                  message=str(exc))  # fmt: skip
-        raise back_with(request, back, str(exc), error=True) from None
+                                  message=exc.message)  # fmt: skip
+        raise back_with(request, back, exc.message, error=True) from None
     body: dict[str, Any] = {"command": name, "reason": reason}
     if batch is not None and name == "start":
         body["batch"] = batch
     if signature is not None:
         body["signature"] = signature
-    ok, message, doc = await ask_daemon(request, "POST", "/v1/commands", body)
+    refused, doc = await ask_daemon(request, "POST", "/v1/commands", body)
     kind = str(doc.get("type", "")).rsplit(":", 1)[-1]
-    if not ok and name == "unhold" and kind == SIGNATURE_REQUIRED and not signing:
+    if refused and name == "unhold" and kind == SIGNATURE_REQUIRED and not signing:
         return _unhold_dialog(request, reason=reason, message=None)  # the daemon asks to sign
-    refused = not ok and name == "unhold" and doc.get("status") == 403
-    if refused and (signing or kind == "permission-denied"):
-        return _unhold_dialog(request, reason=reason, message=message)  # say why, ask again
-    if ok:
-        state = ((doc.get("status") or {}).get("state") or {}).get("name")
-        message = f"{name}: {state}" + (f" ({reason})" if reason else "")
-        if sig := doc.get("signature"):
-            message += f", signed by {sig.get('by')} ({sig.get('meaning')})"
-    raise back_with(request, back, message, error=not ok)
+    refused_unhold = refused is not None and name == "unhold" and doc.get("status") == 403
+    if refused_unhold and (signing or kind == "permission-denied"):
+        return _unhold_dialog(request, reason=reason, message=refused)  # say why, ask again
+    raise back_with(request, back, refused or _done(name, reason, doc), error=bool(refused))
 
 
-def _unhold_dialog(request: web.Request, *, reason: str, message: str | None) -> web.Response:
+def _done(name: str, reason: str, doc: dict[str, Any]) -> Msg:
+    """What a command the daemon accepted did: the state it left the line in, its signature."""
+    state = ((doc.get("status") or {}).get("state") or {}).get("name")
+    shown = Msg.key("state", state) if state else Msg("unknown")
+    if sig := doc.get("signature"):
+        return Msg(
+            "%(command)s: the line is %(state)s, signed by %(by)s (%(meaning)s). Reason: "
+            "%(reason)s",
+            command=Msg.key("command", name),
+            state=shown,
+            by=str(sig.get("by")),
+            meaning=Msg.key("meaning", sig.get("meaning")),
+            reason=reason,
+        )
+    if reason:
+        return Msg(
+            "%(command)s: the line is %(state)s. Reason: %(reason)s",
+            command=Msg.key("command", name),
+            state=shown,
+            reason=reason,
+        )
+    return Msg("%(command)s: the line is %(state)s.", command=Msg.key("command", name), state=shown)
+
+
+def _unhold_dialog(request: web.Request, *, reason: str, message: Msg | None) -> web.Response:
     """The signature dialog for an unhold after an unconfirmed reject (password, meaning)."""
     session = session_of(request)
     alarm = next(
@@ -219,24 +278,27 @@ async def close_batch(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     session = session_of(request)
     if not session.may(Permission.BATCH_CLOSE):
-        raise web.HTTPForbidden(text=f"{session.user} ({session.role}) may not close a batch")
+        raise not_allowed(request, "close-batch")
     try:
-        reason = field(form, "reason", MAX_REASON, "the reason", required=False)
-        password = field(form, "password", MAX_PASSWORD, "your password")
+        reason = field(form, "reason", MAX_REASON, Msg("Reason"), required=False)
+        password = field(form, "password", MAX_PASSWORD, Msg("Password (signature)"))
         meaning = _meaning(form, "batch.close")
     except Refused as exc:
-        raise back_with(request, "/batch", str(exc), error=True) from None
+        raise back_with(request, "/batch", exc.message, error=True) from None
     batch = request.app[LINK].view.status.get("batch") or {}
     body = {
         "command": "close-batch",
         "reason": reason,
         "signature": {"password": password, "meaning": meaning},
     }
-    ok, message, doc = await ask_daemon(request, "POST", "/v1/commands", body)
-    if ok:
-        sig = doc.get("signature") or {}
-        message = f"batch {batch.get('batch', '')} closed, signed by {sig.get('by')} ({meaning})"
-    raise back_with(request, "/batch", message, error=not ok)
+    refused, doc = await ask_daemon(request, "POST", "/v1/commands", body)
+    done = Msg(
+        "Batch %(batch)s closed, signed by %(by)s (%(meaning)s).",
+        batch=str(batch.get("batch", "")),
+        by=str((doc.get("signature") or {}).get("by")),
+        meaning=Msg.key("meaning", meaning),
+    )
+    raise back_with(request, "/batch", refused or done, error=bool(refused))
 
 
 async def release_batch(request: web.Request) -> web.StreamResponse:
@@ -244,28 +306,31 @@ async def release_batch(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     session = session_of(request)
     if not session.may(Permission.BATCH_RELEASE):
-        raise web.HTTPForbidden(text=f"{session.user} ({session.role}) may not release a batch")
+        raise not_allowed(request, "release")
     try:
-        batch = field(form, "batch", MAX_BATCH, "the batch")
-        reason = field(form, "reason", MAX_REASON, "the reason", required=False)
-        password = field(form, "password", MAX_PASSWORD, "your password")
+        batch = field(form, "batch", MAX_BATCH, Msg("Batch"))
+        reason = field(form, "reason", MAX_REASON, Msg("Reason"), required=False)
+        password = field(form, "password", MAX_PASSWORD, Msg("Password (signature)"))
         meaning = _meaning(form, "batch.release")
     except Refused as exc:
-        raise back_with(request, "/batch", str(exc), error=True) from None
+        raise back_with(request, "/batch", exc.message, error=True) from None
     body = {"reason": reason, "signature": {"password": password, "meaning": meaning}}
-    ok, message, doc = await ask_daemon(
+    refused, doc = await ask_daemon(
         request, "POST", f"/v1/batches/{quote(batch, safe='')}/release", body
     )
-    if ok:
-        sig = doc.get("signature") or {}
-        message = f"batch {batch} released, signed by {sig.get('printed_name')} ({meaning})"
-    raise back_with(request, "/batch", message, error=not ok)
+    done = Msg(
+        "Batch %(batch)s released, signed by %(by)s (%(meaning)s).",
+        batch=batch,
+        by=str((doc.get("signature") or {}).get("printed_name")),
+        meaning=Msg.key("meaning", meaning),
+    )
+    raise back_with(request, "/batch", refused or done, error=bool(refused))
 
 
 def _meaning(form: Any, action: str) -> str:
     meaning = str(form.get("meaning", ""))
     if meaning not in SIGNED_ACTIONS[action]:
-        raise Refused(f"choose the meaning of your signature: {', '.join(SIGNED_ACTIONS[action])}")
+        raise Refused(Msg("Choose the meaning of your signature."))
     return meaning
 
 

@@ -10,7 +10,16 @@ from typing import Any
 
 from aiohttp import web
 
-from linectl.hmi.actions import MAX_PASSWORD, MAX_REASON, Refused, ask_daemon, back_with, field
+from linectl.hmi.actions import (
+    MAX_PASSWORD,
+    MAX_REASON,
+    Refused,
+    ask_daemon,
+    back_with,
+    field,
+    not_allowed,
+)
+from linectl.hmi.messages import Msg
 from linectl.hmi.pages import render
 from linectl.hmi.screens import fetch
 from linectl.hmi.security import session_of
@@ -35,41 +44,64 @@ async def rework(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     session = session_of(request)
     if not session.may(Permission.REWORK):
-        raise web.HTTPForbidden(text=f"{session.user} ({session.role}) may not rework")
+        raise not_allowed(request, "rework")
     try:
         action = str(form.get("action", ""))
         if action not in ACTIONS:
-            raise Refused(f"choose the rework: {', '.join(ACTIONS)}")
+            raise Refused(Msg("Choose the rework to do."))
         body: dict[str, Any] = {
             "action": action,
-            "sscc": field(form, "sscc", MAX_CODE, "the SSCC"),
+            "sscc": field(form, "sscc", MAX_CODE, Msg("SSCC")),
             "serial": field(
-                form, "serial", MAX_CODE, "the serial", required=action in ("remove", "replace")
+                form, "serial", MAX_CODE, Msg("Serial"), required=action in ("remove", "replace")
             ),
             "new_serial": field(
-                form, "new_serial", MAX_CODE, "the new serial", required=action == "replace"
+                form,
+                "new_serial",
+                MAX_CODE,
+                Msg("New serial (replace)"),
+                required=action == "replace",
             ),
-            "reason": field(form, "reason", MAX_REASON, "the reason"),
+            "reason": field(form, "reason", MAX_REASON, Msg("Reason")),
         }
         meaning = str(form.get("meaning", ""))
         if meaning not in SIGNED_ACTIONS["rework"]:
-            raise Refused(
-                f"choose the meaning of your signature: {', '.join(SIGNED_ACTIONS['rework'])}"
-            )
-        password = field(form, "password", MAX_PASSWORD, "your password")
+            raise Refused(Msg("Choose the meaning of your signature."))
+        password = field(form, "password", MAX_PASSWORD, Msg("Password (signature)"))
     except Refused as exc:
-        raise back_with(request, "/aggregation", str(exc), error=True) from None
+        raise back_with(request, "/aggregation", exc.message, error=True) from None
     body = {k: v for k, v in body.items() if v}
     body["signature"] = {"password": password, "meaning": meaning}
-    ok, message, doc = await ask_daemon(request, "POST", "/v1/rework", body)
-    if ok:
-        sig = doc.get("signature") or {}
-        relabel = ", ".join(doc.get("relabel") or [])
-        message = (
-            f"{action} {body['sscc']} done, signed by {sig.get('by')} ({sig.get('meaning')}): "
-            f"{len(doc.get('events') or [])} events" + (f"; relabel {relabel}" if relabel else "")
+    refused, doc = await ask_daemon(request, "POST", "/v1/rework", body)
+    raise back_with(
+        request,
+        "/aggregation",
+        refused or _reworked(action, body["sscc"], doc),
+        error=bool(refused),
+    )
+
+
+def _reworked(action: str, sscc: str, doc: dict[str, Any]) -> Msg:
+    """The message for a rework step the daemon did (and the containers to relabel)."""
+    sig = doc.get("signature") or {}
+    values: dict[str, str | int | Msg] = {
+        "action": Msg.key("rework", action),
+        "sscc": sscc,
+        "by": str(sig.get("by")),
+        "meaning": Msg.key("meaning", sig.get("meaning")),
+        "events": len(doc.get("events") or []),
+    }
+    relabel = ", ".join(str(x) for x in doc.get("relabel") or [])
+    if relabel:
+        return Msg(
+            "%(action)s %(sscc)s: done, signed by %(by)s (%(meaning)s), %(events)s events; "
+            "relabel %(relabel)s.",
+            relabel=relabel,
+            **values,
         )
-    raise back_with(request, "/aggregation", message, error=not ok)
+    return Msg(
+        "%(action)s %(sscc)s: done, signed by %(by)s (%(meaning)s), %(events)s events.", **values
+    )
 
 
 def add_aggregation_routes(app: web.Application) -> None:

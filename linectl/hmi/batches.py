@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from linectl.hmi.actions import Refused, ask_daemon, back_with, field
+from linectl.hmi.actions import Refused, ask_daemon, back_with, field, not_allowed
+from linectl.hmi.messages import Msg
 from linectl.hmi.pages import VIEW, render, script_json
 from linectl.hmi.screens import fetch
 from linectl.hmi.security import session_of
@@ -21,7 +22,9 @@ MATERIAL_ROWS = 4
 MAX_MATERIAL = 64
 
 
-async def _list(request: web.Request, path: str, key: str) -> tuple[list[dict[str, Any]], str]:
+async def _list(
+    request: web.Request, path: str, key: str
+) -> tuple[list[dict[str, Any]], Msg | None]:
     doc, problem = await fetch(request, path)
     return [x for x in doc.get(key) or [] if isinstance(x, dict)], problem
 
@@ -58,8 +61,8 @@ def _product(form: Any) -> tuple[str, str]:
         gtin, _, market = picked.partition("|")
         return gtin, market
     return (
-        field(form, "gtin", 14, "the GTIN"),
-        field(form, "market", 64, "the target market"),
+        field(form, "gtin", 14, Msg("GTIN")),
+        field(form, "market", 64, Msg("Market")),
     )
 
 
@@ -67,16 +70,21 @@ def _materials(form: Any) -> dict[str, str]:
     names = form.getall("material_name", [])
     lots = form.getall("material_lot", [])
     if len(names) > 20 or len(lots) != len(names):
-        raise Refused("the materials are not name and lot pairs")
+        raise Refused(Msg("The materials are not pairs of a name and a lot."))
     out: dict[str, str] = {}
     for raw_name, raw_lot in zip(names, lots, strict=True):
         name, lot = str(raw_name).strip(), str(raw_lot).strip()
         if len(name) > MAX_MATERIAL or len(lot) > MAX_MATERIAL:
-            raise Refused(f"a material name or lot is too long: at most {MAX_MATERIAL} characters")
+            raise Refused(
+                Msg(
+                    "A material name or lot is too long: at most %(limit)s characters.",
+                    limit=MAX_MATERIAL,
+                )
+            )
         if name and not lot:
-            raise Refused(f"material {name}: give its lot")
+            raise Refused(Msg("Material %(name)s: give its lot.", name=name))
         if lot and not name:
-            raise Refused(f"lot {lot}: name its material")
+            raise Refused(Msg("Lot %(lot)s: name its material.", lot=lot))
         if name:
             out[name] = lot
     return out
@@ -87,33 +95,50 @@ async def create(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     session = session_of(request)
     if not session.may(Permission.BATCH_CREATE):
-        raise web.HTTPForbidden(text=f"{session.user} ({session.role}) may not create a batch")
+        raise not_allowed(request, "create")
     try:
         gtin, market = _product(form)
         body: dict[str, Any] = {
-            "batch": field(form, "batch", 64, "the batch"),
+            "batch": field(form, "batch", 64, Msg("Batch")),
             "gtin": gtin,
             "market": market,
-            "lot": field(form, "lot", 20, "the lot"),
-            "expiry": field(form, "expiry", 6, "the expiry (YYMMDD)"),
+            "lot": field(form, "lot", 20, Msg("Lot")),
+            "expiry": field(form, "expiry", 6, Msg("Expiry (YYMMDD)")),
             "materials": _materials(form),
-            "reason": field(form, "reason", 1000, "the reason", required=False),
+            "reason": field(form, "reason", 1000, Msg("Reason"), required=False),
         }
-        quantity = field(form, "quantity", 9, "the quantity")
+        quantity = field(form, "quantity", 9, Msg("Quantity"))
         if not quantity.isdigit():
-            raise Refused(f"the quantity is a whole number of packs, not {quantity!r}")
+            raise Refused(
+                Msg("The quantity is a whole number of packs, not %(given)s.", given=quantity)
+            )
         body["quantity"] = int(quantity)
     except Refused as exc:
-        raise back_with(request, "/batch", str(exc), error=True) from None
-    ok, message, doc = await ask_daemon(request, "POST", "/v1/batches", body)
-    if ok:
-        materials = ", ".join(f"{k} {v}" for k, v in (doc.get("materials") or {}).items())
-        message = (
-            f"work order {doc.get('batch')} created: GTIN {doc.get('gtin')}, lot "
-            f"{doc.get('lot')}, {doc.get('quantity')} packs"
-            + (f"; {materials}" if materials else "")
+        raise back_with(request, "/batch", exc.message, error=True) from None
+    refused, doc = await ask_daemon(request, "POST", "/v1/batches", body)
+    raise back_with(request, "/batch", refused or _created(doc), error=bool(refused))
+
+
+def _created(doc: dict[str, Any]) -> Msg:
+    """The message for a work order the daemon created."""
+    values: dict[str, str | int] = {
+        "batch": str(doc.get("batch")),
+        "gtin": str(doc.get("gtin")),
+        "lot": str(doc.get("lot")),
+        "quantity": int(doc.get("quantity") or 0),
+    }
+    materials = ", ".join(f"{k} {v}" for k, v in (doc.get("materials") or {}).items())
+    if materials:
+        return Msg(
+            "Work order %(batch)s created: GTIN %(gtin)s, lot %(lot)s, %(quantity)s packs; "
+            "materials %(materials)s.",
+            materials=materials,
+            **values,
         )
-    raise back_with(request, "/batch", message, error=not ok)
+    return Msg(
+        "Work order %(batch)s created: GTIN %(gtin)s, lot %(lot)s, %(quantity)s packs.",
+        **values,
+    )
 
 
 def add_batch_routes(app: web.Application) -> None:

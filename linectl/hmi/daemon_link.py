@@ -25,6 +25,9 @@ log = structlog.get_logger(__name__)
 
 BACKOFF_FIRST_S = 0.2
 BACKOFF_MAX_S = 5.0
+AUDIT_SETTLE_S = 1.0
+"""The daemon writes the audit row of a state change or an alarm a moment after the event (in
+a worker thread): the audit screen reads the trail again this long after such an event."""
 _CALL_TIMEOUT_S = 120.0  # close-batch reconciles
 
 
@@ -54,6 +57,7 @@ class DaemonLink:
             self._base = self.where = f"http://{host}:{control.port}"
             self._socket = None
         self._session: aiohttp.ClientSession | None = None
+        self._audit_later: asyncio.TimerHandle | None = None
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -64,6 +68,8 @@ class DaemonLink:
         return self._session
 
     async def close(self) -> None:
+        if self._audit_later is not None:
+            self._audit_later.cancel()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -127,10 +133,23 @@ class DaemonLink:
 
     def _dispatch(self, name: str, data: str) -> None:
         self.view.apply(name, json.loads(data))
+        if name in ("state-changed", "alarm-raised", "alarm-cleared"):
+            self._audit_settles()
         if name == "snapshot" and self.state is not LinkState.LIVE:
             self.state = LinkState.LIVE
             self.view.set_connected(True)
             log.info("following the daemon's events", where=self.where)
+
+    def _audit_settles(self) -> None:
+        """Mark the audit screen again once the daemon has written the event's audit row."""
+        if self._audit_later is None:
+
+            def settled() -> None:
+                self._audit_later = None
+                self.view.mark("audit")
+
+            loop = asyncio.get_running_loop()
+            self._audit_later = loop.call_later(AUDIT_SETTLE_S, settled)
 
     # --- requests --------------------------------------------------------------------------------
 

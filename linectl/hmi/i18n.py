@@ -65,3 +65,17 @@ def when(epoch_s: float | None, language: str) -> str:
     if not epoch_s:
         return "–"
     return format_datetime(datetime.fromtimestamp(epoch_s), format="medium", locale=language)
+
+
+def when_iso(text: object, language: str) -> str:
+    """An ISO 8601 time of the daemon (``2026-12-04T10:15:00Z``) in the locale, local time; a
+    text that is not one is shown as it is."""
+    if not isinstance(text, str) or not text:
+        return "–"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is not None:
+        moment = moment.astimezone().replace(tzinfo=None)
+    return format_datetime(moment, format="medium", locale=language)

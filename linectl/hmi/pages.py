@@ -18,7 +18,8 @@ from babel.support import NullTranslations
 from markupsafe import Markup
 
 from linectl.hmi import i18n
-from linectl.hmi.security import HEADERS, SESSIONS, session_of
+from linectl.hmi.messages import ALARMS, Msg, alarm_kind
+from linectl.hmi.security import HEADERS, LIVE_HEADER, SESSIONS, Handler, refusal, session_of
 from linectl.hmi.sessions import HmiSession
 from linectl.hmi.view import LineView
 from linectl.identity import SIGNED_ACTIONS, Permission
@@ -30,6 +31,7 @@ STATIC = Path(__file__).parent / "static"
 VIEW = web.AppKey("view", LineView)
 PUSH_INTERVAL = web.AppKey("push_interval", float)
 TARGET_SPEED = web.AppKey("target_speed", int)  # packs/min from [line]; 0: not configured
+SEEN = web.RequestKey("view_version", int)  # the view's version when the request came in
 KEEPALIVE_S = 15.0
 
 STATE_NAMES = (
@@ -55,20 +57,36 @@ class Renderer:
             env.filters["num"] = lambda v, d=0, lang=language: i18n.number(v, lang, d)
             env.filters["pct"] = lambda v, lang=language: i18n.percent(v, lang)
             env.filters["when"] = lambda v, lang=language: i18n.when(v, lang)
+            env.filters["iso"] = lambda v, lang=language: i18n.when_iso(v, lang)
+            env.filters["alarm"] = lambda code, tr=translation, lang=language: Msg.key(
+                "alarm", alarm_kind(code)
+            ).text(tr, lang)
             self.envs[language] = env
         self.translations = translations
 
-    def gettext(self, language: str, message: str) -> str:
-        return self.translations[language].gettext(message)
+    def text(self, language: str, message: Msg) -> str:
+        return message.text(self.translations[language], language)
 
     def page(
-        self, request: web.Request, template: str, status: int = 200, **context: Any
+        self,
+        request: web.Request,
+        template: str,
+        status: int = 200,
+        *,
+        message: Msg | None = None,
+        error: bool = False,
+        **context: Any,
     ) -> web.Response:
+        """``template`` in the user's language; ``message`` (or the one a redirect left in the
+        session) is translated here: a page never shows a text that is not a catalogue's."""
         session = session_of(request)
         env = self.envs[session.language]
-        if session.flash is not None and "message" not in context:
-            context["message"], context["error"] = session.flash
-        session.flash = None
+        if request.headers.get(LIVE_HEADER) != "1":  # a live re-read leaves it to the page
+            if session.flash is not None and message is None:
+                message, error = session.flash
+            session.flash = None
+        if message is not None and not isinstance(message, Msg):
+            raise TypeError(f"a page message must be a catalogue Msg, not {message!r}")
         text = env.get_template(template).render(
             session=session,
             path=request.path,
@@ -76,7 +94,11 @@ class Renderer:
             labels_json=script_json(self.labels(session.language)),
             signed=SIGNED_ACTIONS,
             Permission=Permission,
-            **({"message": None, "error": False} | context),
+            version=request.get(SEEN, 0),
+            message=self.text(session.language, message) if message is not None else None,
+            detail=message.detail if message is not None else "",
+            error=error,
+            **context,
         )
         return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
 
@@ -90,10 +112,19 @@ class Renderer:
             "holds": t("holds the line"),
             "none": t("none"),
             "reasons": {r.value: t(f"reason:{r.value}") for r in RejectReason},
+            "alarms": {code: t(f"alarm:{code}") for code in ALARMS},
         }
 
 
 RENDER = web.AppKey("render", Renderer)
+
+
+@web.middleware
+async def seen_version(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Note the view's version before a page reads the daemon: the page says it (``<body
+    data-version>``), and the live script fetches it again once its screen changed later."""
+    request[SEEN] = request.app[VIEW].version
+    return await handler(request)
 
 
 def script_json(value: Any) -> Markup:
@@ -162,7 +193,11 @@ async def set_language(request: web.Request) -> web.Response:
     form = await request.post()
     language = str(form.get("language", ""))
     if language not in i18n.LANGUAGES:
-        raise web.HTTPBadRequest(text=f"unknown language {language[:10]!r}")
+        raise refusal(
+            request,
+            web.HTTPBadRequest,
+            Msg("Unknown language %(language)s.", language=language[:10]),
+        )
     session: HmiSession = session_of(request)
     request.app[SESSIONS].set_language(session, language)
     back = str(form.get("next", "/"))

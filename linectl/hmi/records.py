@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from linectl.hmi.actions import MAX_REASON, Refused, ask_daemon, back_with, field
+from linectl.hmi.actions import MAX_REASON, Refused, ask_daemon, back_with, field, not_allowed
+from linectl.hmi.messages import Msg
 from linectl.hmi.pages import VIEW, render
 from linectl.hmi.screens import fetch
 from linectl.hmi.security import session_of
@@ -48,38 +49,40 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     session = session_of(request)
     if not session.may(Permission.LINE_RUN):
-        raise web.HTTPForbidden(text=f"{session.user} ({session.role}) may not acknowledge alarms")
+        raise not_allowed(request, "acknowledge")
     try:
-        code = field(form, "code", 200, "the alarm")
-        comment = field(form, "comment", MAX_REASON, "the comment")
+        code = field(form, "code", 200, Msg("Alarm"))
+        comment = field(form, "comment", MAX_REASON, Msg("Comment"))
     except Refused as exc:
-        raise back_with(request, "/alarms", str(exc), error=True) from None
+        raise back_with(request, "/alarms", exc.message, error=True) from None
     path = f"/v1/alarms/{quote(code, safe='')}/acknowledge"
-    ok, message, doc = await ask_daemon(request, "POST", path, {"comment": comment})
-    if ok:
-        message = f"alarm {code} acknowledged by {doc.get('user')}: {comment}"
-    raise back_with(request, "/alarms", message, error=not ok)
+    refused, doc = await ask_daemon(request, "POST", path, {"comment": comment})
+    done = Msg(
+        "Alarm %(code)s acknowledged by %(user)s: %(comment)s",
+        code=code,
+        user=str(doc.get("user")),
+        comment=comment,
+    )
+    raise back_with(request, "/alarms", refused or done, error=bool(refused))
 
 
-def _filter(request: web.Request, name: str) -> str:
-    value = request.query.get(name, "").strip()
-    if len(value) > MAX_FILTER:
-        raise Refused(f"the {name} filter is too long: at most {MAX_FILTER} characters")
-    return value
+def _filter(request: web.Request, name: str, label: Msg) -> str:
+    return field(request.query, name, MAX_FILTER, label, required=False)
 
 
 async def audit(request: web.Request) -> web.Response:
     """The audit trail, newest first, filtered by batch and user."""
     session = session_of(request)
     if not session.may(Permission.AUDIT_VIEW):
-        raise web.HTTPForbidden(text=f"{session.user} ({session.role}) may not see the audit trail")
+        raise not_allowed(request, "audit")
     entries: list[dict[str, Any]] = []
     try:
-        batch, user = _filter(request, "batch"), _filter(request, "user")
+        batch, user = _filter(request, "batch", Msg("Batch")), _filter(request, "user", Msg("User"))
     except Refused as exc:
         return render(request).page(
-            request, "audit.html", 400, entries=[], batch="", user="", message=str(exc), error=True
-        )
+            request, "audit.html", 400, entries=[], batch="", user="", message=exc.message,
+            error=True,
+        )  # fmt: skip
     query = "&".join(f"{k}={quote(v, safe='')}" for k, v in (("batch", batch), ("user", user)) if v)
     doc, problem = await fetch(request, f"/v1/audit?limit={AUDIT_ROWS}&{query}")
     entries = [e | {"detail": _detail(e)} for e in doc.get("entries") or [] if isinstance(e, dict)]

@@ -11,8 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from linectl.hmi.daemon_link import DaemonLink, DaemonUnavailable
+from linectl.hmi.messages import Msg, daemon_problem
 from linectl.hmi.pages import VIEW, render
-from linectl.hmi.security import session_of
+from linectl.hmi.security import refusal, session_of
 
 LINK = web.AppKey("link", DaemonLink)
 OBSERVER = web.AppKey("observer_token", str)
@@ -24,32 +25,26 @@ def credential(request: web.Request) -> str:
     return session.token or request.app[OBSERVER]
 
 
-async def fetch(request: web.Request, path: str) -> tuple[dict[str, Any], str]:
+def unavailable(exc: DaemonUnavailable) -> Msg:
+    """The message for a daemon that did not answer (where the HMI looked, as the detail)."""
+    return Msg.key("problem", "daemon-unavailable", detail=str(exc))
+
+
+async def fetch(request: web.Request, path: str) -> tuple[dict[str, Any], Msg | None]:
     """A document from the daemon, asked as the user; ({}, why) when it could not answer."""
     try:
         status, doc, _ = await request.app[LINK].call("GET", path, credential(request))
     except DaemonUnavailable as exc:
-        return {}, str(exc)
+        return {}, unavailable(exc)
     if status == 200:
-        return doc, ""
-    return {}, str(doc.get("detail") or f"HTTP {status}")
+        return doc, None
+    return {}, daemon_problem(status, doc)
 
 
 async def rejects(request: web.Request) -> web.Response:
     """The last rejected packs (time, seq, reason, image), the Pareto of reasons, the rate."""
-    link = request.app[LINK]
-    kept: list[dict[str, Any]] = []
-    message = None
-    try:
-        status, doc, _ = await link.call("GET", "/v1/rejects", credential(request))
-        if status == 200:
-            kept = [r for r in doc.get("rejects", []) if isinstance(r, dict)]
-        else:
-            message = str(doc.get("detail") or f"HTTP {status}")
-    except DaemonUnavailable:
-        message = render(request).gettext(
-            session_of(request).language, "The line's daemon does not answer."
-        )
+    doc, message = await fetch(request, "/v1/rejects")
+    kept = [r for r in doc.get("rejects") or [] if isinstance(r, dict)]
     view = request.app[VIEW].summary()
     return render(request).page(
         request, "rejects.html", rejects=kept, view=view, message=message, error=bool(message)
@@ -60,15 +55,16 @@ async def reject_image(request: web.Request) -> web.Response:
     """The camera frame of a rejected pack, from the daemon's ring."""
     raw = request.match_info["seq"]
     if not raw.isdigit() or len(raw) > 12:
-        raise web.HTTPNotFound(text="no such pack")
+        raise refusal(request, web.HTTPNotFound, Msg("No such pack."))
     try:
         status, _, body = await request.app[LINK].call(
             "GET", f"/v1/rejects/{int(raw)}.png", credential(request)
         )
     except DaemonUnavailable as exc:
-        raise web.HTTPServiceUnavailable(text=str(exc)) from None
+        raise refusal(request, web.HTTPServiceUnavailable, unavailable(exc)) from None
     if status != 200:
-        raise web.HTTPNotFound(text=f"no image of pack {raw} is kept any more")
+        no_image = Msg("No image of pack %(seq)s is kept any more.", seq=raw)
+        raise refusal(request, web.HTTPNotFound, no_image)
     return web.Response(
         body=body, content_type="image/png", headers={"Cache-Control": "private, max-age=3600"}
     )

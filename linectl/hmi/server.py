@@ -20,14 +20,14 @@ from aiohttp import web
 from linectl.config import LineConfig, load_config
 from linectl.hmi import actions, aggregation, batches, i18n, pages, records, screens
 from linectl.hmi.daemon_link import DaemonLink
-from linectl.hmi.security import SESSIONS, security
+from linectl.hmi.messages import TRANSLATIONS
+from linectl.hmi.security import MAX_BODY, SESSIONS, security
 from linectl.hmi.sessions import LoginLimit, Sessions
 from linectl.hmi.tls import server_context
 from linectl.hmi.view import LineView
 
 log = structlog.get_logger(__name__)
 
-_MAX_BODY = 16 * 1024
 DEFAULT_TOKEN_NAME = "hmi.token"
 
 
@@ -59,11 +59,16 @@ def state_dir(config: LineConfig) -> Path:
 
 def build_app(config: LineConfig, link: DaemonLink, token: str) -> web.Application:
     hmi = config.hmi
-    app = web.Application(middlewares=[security, actions.login_required], client_max_size=_MAX_BODY)
+    app = web.Application(
+        middlewares=[security, actions.login_required, pages.seen_version],
+        client_max_size=MAX_BODY,
+    )
     app[pages.VIEW] = link.view
     app[screens.LINK] = link
     app[screens.OBSERVER] = token
-    app[pages.RENDER] = pages.Renderer(i18n.load_translations())
+    translations = i18n.load_translations()
+    app[TRANSLATIONS] = translations
+    app[pages.RENDER] = pages.Renderer(translations)
     app[pages.PUSH_INTERVAL] = 1.0 / hmi.push_per_s
     app[pages.TARGET_SPEED] = config.line.target_packs_per_minute or 0
     app[SESSIONS] = Sessions(

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linectl.hmi.messages import Msg
 from linectl.identity import CONTROL_PERMISSIONS, Permission, allowed
 
 COOKIE = "__Host-linectl-hmi"
@@ -34,7 +35,7 @@ class HmiSession:
     role: str | None = None
     token: str | None = None
     last_seen: float = field(default_factory=time.monotonic)
-    flash: tuple[str, bool] | None = None  # a message for the next page (text, is an error)
+    flash: tuple[Msg, bool] | None = None  # a message for the next page (it, is an error)
 
     @property
     def logged_in(self) -> bool:
@@ -77,8 +78,11 @@ class Sessions:
         self._by_id[session.id] = session
         return session
 
-    def get(self, session_id: str | None) -> tuple[HmiSession | None, bool]:
-        """The session of a cookie value, and whether it just expired (idle logout)."""
+    def get(self, session_id: str | None, *, active: bool = True) -> tuple[HmiSession | None, bool]:
+        """The session of a cookie value, and whether it just expired (idle logout).
+
+        ``active``: a person's request, which restarts the idle time; a live screen fetching
+        itself again is not one (a screen left open must still log out)."""
         session = self._by_id.get(session_id or "")
         if session is None:
             return None, False
@@ -86,7 +90,8 @@ class Sessions:
         if session.logged_in and now - session.last_seen > self.idle_s:
             del self._by_id[session.id]
             return None, True
-        session.last_seen = now
+        if active:
+            session.last_seen = now
         return session, False
 
     def log_in(

@@ -2,7 +2,9 @@
 
 One :class:`LineView` per HMI process, fed by the one event stream the HMI reads from the
 daemon; every browser gets the same coalesced summary (:meth:`LineView.summary`), at most a
-few times a second, never one message per pack.
+few times a second, never one message per pack. The summary also says, per record screen
+(batch, aggregation, alarms, audit, rejects), at which version what it shows last changed, so
+that a browser on that screen fetches it again then, and only then.
 """
 
 from __future__ import annotations
@@ -17,6 +19,18 @@ REJECTS_KEPT = 20
 ALARM_HISTORY = 200
 RATE_BUCKET_S = 10.0
 RATE_BUCKETS = 60  # ten minutes of reject rate
+SCREENS = ("batch", "aggregation", "alarms", "audit", "rejects")
+"""The screens that re-read the daemon when what they show changed (:attr:`LineView.screens`)."""
+ALL = SCREENS
+# which screens an event of the daemon's stream changes
+_SCREENS_OF: dict[str, tuple[str, ...]] = {
+    "snapshot": ALL,
+    "state-changed": ("batch", "aggregation", "audit", "alarms"),
+    "alarm-raised": ("alarms", "audit"),
+    "alarm-cleared": ("alarms", "audit"),
+    "committed": ("aggregation",),  # a good pack is packed into the case
+    "rejected": ("rejects",),  # a verdict-written of a reject
+}
 
 
 class LineView:
@@ -29,6 +43,7 @@ class LineView:
         self.alarm_history: deque[dict[str, Any]] = deque(maxlen=ALARM_HISTORY)  # newest first
         self.rate: deque[list[float]] = deque(maxlen=RATE_BUCKETS)  # [start, good, reject]
         self.version = 0
+        self.screens = dict.fromkeys(SCREENS, 0)  # screen -> the version of its last change
         self.last_batch: str | None = None  # the newest batch seen (to release once closed)
         self.last_event_at = 0.0  # when the newest applied event arrived (epoch seconds)
         self._changed = asyncio.Event()
@@ -39,7 +54,7 @@ class LineView:
     def set_connected(self, connected: bool) -> None:
         if connected != self.connected:
             self.connected = connected
-            self._bump()
+            self._bump(*ALL)  # back: every screen reads the daemon again
 
     def apply(self, name: str, data: Any) -> None:
         """Apply one message of ``GET /v1/events`` (its event name and JSON data)."""
@@ -65,18 +80,22 @@ class LineView:
             device["state"] = "lost" if name == "device-lost" else "connected"
             device["error"] = data.get("error")
         elif name == "verdict-written":
-            self._verdict(data)
+            if not self._verdict(data):
+                self._bump()
+                return
+            name = "rejected"
         elif name == "counters":
             self.status.setdefault("counters", {}).update(data.get("values", {}))
         elif name == "pool-level":
             self.status.setdefault("pool", {})["available"] = data.get("available")
         elif name == "upstream-level":
             self.status.setdefault("upstream", {})["backlog"] = data.get("backlog")
-        else:
+        elif name != "committed":  # committed: only the screens below change
             return
-        self._bump()
+        self._bump(*_SCREENS_OF.get(name, ()))
 
-    def _verdict(self, data: dict[str, Any]) -> None:
+    def _verdict(self, data: dict[str, Any]) -> bool:
+        """Count a verdict in the rate; keep a reject. True for a reject."""
         good = data.get("verdict") == "GOOD"
         now = time.time()
         if not self.rate or now - self.rate[-1][0] >= RATE_BUCKET_S:
@@ -89,9 +108,21 @@ class LineView:
             self.recent_rejects.appendleft(
                 {"seq": data.get("seq"), "reason": data.get("reason"), "at": now}
             )
+        return not good
 
-    def _bump(self) -> None:
+    def mark(self, *screens: str) -> None:
+        """``screens`` changed (their data may have been written a moment after the event)."""
+        self._bump(*screens)
+
+    def touch(self) -> None:
+        """Something changed that the daemon's stream does not carry (a user's action done
+        through the HMI: an acknowledgement, a release, a new work order): screens re-read."""
+        self._bump(*ALL)
+
+    def _bump(self, *screens: str) -> None:
         self.version += 1
+        for screen in screens:
+            self.screens[screen] = self.version
         self._changed.set()
 
     async def changed_since(self, version: int) -> int:
@@ -142,6 +173,7 @@ class LineView:
                 for b in self.rate
             ],
             "event_at": self.last_event_at,
+            "screens": dict(self.screens),
         }
 
     def summary_json(self) -> bytes:

@@ -101,7 +101,7 @@ async def test_the_aggregation_screen_shows_cases_labels_and_a_signed_removal(
             await run(type_into, b, "#rework-password", str(sam))
             await run(click, b, "#rework")
             done = await run(wait_text, b, "#message", "done")
-            assert f"remove {first} done, signed by Sam Supervisor (performed)" in str(done)
+            assert f"{first}: done, signed by Sam Supervisor (performed)" in str(done)
             assert serial not in rig.ledger.containers.contents(first).serials
             await run(b.save_screenshot, str(tmp_path / "aggregation.png"))
             page = await run(text_of, b, "main")

@@ -28,6 +28,7 @@ from tests.hmi.browser import (
     log_out,
     post_form,
     text_of,
+    wait_script,
     wait_text,
     wait_visible,
 )
@@ -81,17 +82,14 @@ async def test_a_shift_at_the_hmi_from_start_to_a_signed_release(tmp_path: Path)
             # --- a rejected pack: its image and reason ----------------------------------------
             await run(b.get, hmi.url + "rejects")
             await run(wait_visible, b, "#reject-list .reject-image")
-            row = b.find_element(By.CSS_SELECTOR, "#reject-list tr.reject")
-            assert row.find_element(By.CSS_SELECTOR, ".reason").text in (
-                "no print",
-                "wrong content",
-            )
-            loaded = await run(
-                b.execute_script,
+            reason = await run(text_of, b, "#reject-list tr.reject .reason")
+            assert reason in ("no print", "wrong content")
+            await run(
+                wait_script,
+                b,
                 "const i = document.querySelector('.reject-image');"
-                "return i.complete && i.naturalWidth > 100;",
-            )
-            assert loaded is True
+                "return i && i.complete && i.naturalWidth > 100;",
+            )  # a live update may just have brought a new image
             await run(b.save_screenshot, str(tmp_path / "shift-rejects.png"))
 
             # --- hold with a reason that is a script: shown as text, never run ----------------
@@ -115,7 +113,7 @@ async def test_a_shift_at_the_hmi_from_start_to_a_signed_release(tmp_path: Path)
                 post_form, b, "/command", {"command": "unhold", "csrf": token, "reason": "x" * 1001}
             )
             await run(b.get, hmi.url)
-            assert "too long: at most 1000 characters" in await run(text_of, b, "#message")
+            assert "too long: at most 1,000 characters" in await run(text_of, b, "#message")
             assert hmi.rig.rt.status()["state"]["name"] == "HELD"
 
             await run(type_into, b, "#reason", "printer checked")
@@ -180,7 +178,7 @@ async def test_a_shift_at_the_hmi_from_start_to_a_signed_release(tmp_path: Path)
             await run(type_into, b, "#release-password", str(quinn))
             await run(click, b, "#release")
             released = await run(wait_text, b, "#message", "released")
-            assert f"batch {BATCH} released, signed by Quinn QA (released)" in str(released)
+            assert f"Batch {BATCH} released, signed by Quinn QA (released)" in str(released)
             await run(b.save_screenshot, str(tmp_path / "shift-batch.png"))
 
             # --- QA's own language: German ------------------------------------------------------

@@ -97,9 +97,9 @@ async def test_supervision_at_the_hmi_batch_alarm_signed_unhold_and_audit(tmp_pa
             await run(type_into, b, "#create-reason", XSS)
             await run(click, b, "#create")
             made = await run(wait_text, b, "#message", "created")
-            assert f"work order {NEW} created: GTIN {GTIN}, lot L-HMI-7, 2400 packs" in str(made)
-            row = b.find_element(By.CSS_SELECTOR, f"#work-orders tr[data-batch='{NEW}']")
-            assert "created" in row.text and "carton: C-2026-11, leaflet: PIL-v3" in row.text
+            assert f"Work order {NEW} created: GTIN {GTIN}, lot L-HMI-7, 2,400 packs" in str(made)
+            row = str(await run(text_of, b, f"#work-orders tr[data-batch='{NEW}']"))
+            assert "created" in row and "carton: C-2026-11, leaflet: PIL-v3" in row
             await run(type_into, b, "#create-batch", "B-HMI-BAD")
             await run(type_into, b, "#create-lot", "L1")
             await run(type_into, b, "#create-expiry", "281331")  # month 13
@@ -135,7 +135,7 @@ async def test_supervision_at_the_hmi_batch_alarm_signed_unhold_and_audit(tmp_pa
             assert status == 403
             assert b.find_elements(By.ID, "nav-audit") == []
             await run(b.get, hmi.url + "audit")
-            assert "may not see the audit trail" in await run(text_of, b, "body")
+            assert "may not do this: See the audit trail" in await run(text_of, b, "body")
 
             # --- an unconfirmed reject holds the line; the operator acknowledges the alarm -----
             await hmi.rig.rt.command(Command.START, user="op.olga", reason="shift start")
@@ -174,7 +174,7 @@ async def test_supervision_at_the_hmi_batch_alarm_signed_unhold_and_audit(tmp_pa
             )
             await run(b.save_screenshot, str(tmp_path / "supervision-unhold-sign.png"))
             await run(click, b, "#sign-unhold")  # no password
-            await run(wait_text, b, "#message", "your password is required")
+            await run(wait_text, b, "#message", "Password (signature) is required")
             await run(type_into, b, "#sign-password", "not his password")
             await run(click, b, "#sign-unhold")
             await run(wait_visible, b, "#message")

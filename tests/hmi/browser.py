@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -55,6 +56,12 @@ def chromium(profile: Path, width: int = 1280, height: int = 800) -> WebDriver:
 
 
 def text_of(driver: WebDriver, css: str) -> str:
+    """The element's text; found again if a live update replaced it between find and read."""
+    for _ in range(20):
+        try:
+            return str(driver.find_element(By.CSS_SELECTOR, css).text)
+        except StaleElementReferenceException:
+            continue
     return str(driver.find_element(By.CSS_SELECTOR, css).text)
 
 
@@ -79,6 +86,13 @@ def wait_text(driver: WebDriver, css: str, predicate: object, timeout: float = W
         raise AssertionError(
             f"{css}: waited {timeout:g} s for {predicate!r}, shows {shown!r}"
         ) from exc
+
+
+def wait_script(driver: WebDriver, script: str, timeout: float = WAIT_S) -> object:
+    """Wait until ``script`` (JavaScript returning a value) returns something true; that."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+        lambda d: d.execute_script(script), message=script
+    )
 
 
 def wait_visible(driver: WebDriver, css: str, timeout: float = WAIT_S) -> None:

@@ -61,3 +61,12 @@ def test_numbers_follow_the_users_locale() -> None:
     assert i18n.number(12345, "de") == "12.345"
     assert i18n.number(12345, "fr") == "12\u202f345"
     assert i18n.percent(0.005, "de") == "0,50 %"  # the locale's space before %
+
+
+def test_the_daemons_times_are_shown_in_the_users_locale() -> None:
+    german = i18n.when_iso("2026-12-04T10:15:00", "de")
+    assert german.startswith("04.12.2026") and "10:15:00" in german
+    assert i18n.when_iso("2026-12-04T10:15:00", "en").startswith("Dec 4, 2026")
+    assert "2026" in i18n.when_iso("2026-12-04T10:15:00Z", "fr")  # UTC, shown in local time
+    assert i18n.when_iso("not a time", "de") == "not a time"
+    assert i18n.when_iso(None, "de") == "–"

@@ -32,7 +32,7 @@ async def test_only_a_role_with_batch_create_gets_the_form_and_may_post_it(
         page = await r.text()
     assert 'id="create-form"' not in page
     async with http.post(running.url + "batch/create", data=order(csrf(page))) as r:
-        assert r.status == 403 and "may not create a batch" in await r.text()
+        assert r.status == 403 and "may not do this: Create a work order" in await r.text()
 
 
 async def test_a_supervisor_creates_a_work_order_and_its_fields_are_checked(
@@ -45,13 +45,14 @@ async def test_a_supervisor_creates_a_work_order_and_its_fields_are_checked(
         token = csrf(await r.text())
     async with http.post(running.url + "batch/create", data=order(token, reason=XSS)) as r:
         page = await r.text()
-    assert "work order B-1 created: GTIN 09506000134352, lot L1, 100 packs; carton C-1" in page
+    made = "Work order B-1 created: GTIN 09506000134352, lot L1, 100 packs; materials carton C-1"
+    assert made in page
     assert 'data-batch="B-1"' in page and "carton: C-1" in page
     async with http.post(running.url + "batch/create", data=order(token, lot="L" * 21)) as r:
-        assert "the lot is too long: at most 20 characters (got 21)" in await r.text()
+        assert "Lot is too long: at most 20 characters (got 21)" in await r.text()
     form = order(token, batch="B-2", material_lot="")
     async with http.post(running.url + "batch/create", data=form) as r:
-        assert "material carton: give its lot" in await r.text()
+        assert "Material carton: give its lot" in await r.text()
     async with http.post(running.url + "batch/create", data=order(token, batch="B-1")) as r:
         assert "exists already" in await r.text()
     async with http.get(running.url + "audit?batch=B-1") as r:
@@ -66,13 +67,13 @@ async def test_the_audit_screen_is_refused_to_an_operator_and_long_filters_are_r
     page = await log_in(http, running.url, "op.olga", people.passwords["op.olga"])
     assert 'href="/audit"' not in page
     async with http.get(running.url + "audit") as r:
-        assert r.status == 403 and "may not see the audit trail" in await r.text()
+        assert r.status == 403 and "may not do this: See the audit trail" in await r.text()
     await http.post(running.url + "logout", data={"csrf": csrf(page)})
     password = people.add("qa.quinn", "qa", "Quinn QA")
     page = await log_in(http, running.url, "qa.quinn", password)
     assert 'href="/audit"' in page
     async with http.get(running.url + "audit?user=" + "u" * 65) as r:
-        assert r.status == 400 and "user filter is too long" in await r.text()
+        assert r.status == 400 and "User is too long" in await r.text()
 
 
 async def test_an_alarm_is_acknowledged_with_a_comment_shown_as_text(
@@ -88,11 +89,11 @@ async def test_an_alarm_is_acknowledged_with_a_comment_shown_as_text(
         token = csrf(await r.text())
     form = {"csrf": token, "code": "pool-low", "comment": "x" * 1001}
     async with http.post(running.url + "alarms/acknowledge", data=form) as r:
-        assert "the comment is too long: at most 1000 characters" in await r.text()
+        assert "Comment is too long: at most 1,000 characters" in await r.text()
     form["comment"] = XSS
     async with http.post(running.url + "alarms/acknowledge", data=form) as r:
         page = await r.text()
-    assert "alarm pool-low acknowledged by op.olga" in page
+    assert "Alarm pool-low acknowledged by op.olga" in page
     assert ESCAPED in page and XSS not in page
     assert 'class="ack-form' not in page  # acknowledged: no form any more
 
@@ -132,3 +133,20 @@ async def test_an_unhold_the_daemon_wants_signed_shows_the_signature_dialog(
         page = await r.text()
     assert "signed by Sam Supervisor (reviewed)" in page
     assert [c.command.value for c in line.calls] == ["unhold"]
+
+
+async def test_a_live_re_read_leaves_the_message_of_an_action_to_the_page_it_led_to(
+    hmi: tuple[RunningHmi, People], http: aiohttp.ClientSession
+) -> None:
+    running, people = hmi
+    await log_in(http, running.url, "op.olga", people.passwords["op.olga"])
+    async with http.get(running.url + "alarms") as r:
+        token = csrf(await r.text())
+    form = {"csrf": token, "code": "pool-low", "comment": ""}
+    async with http.post(running.url + "alarms/acknowledge", data=form, allow_redirects=False) as r:
+        assert r.status == 303
+    live = {"X-HMI-Live": "1"}  # the page being left re-reads itself meanwhile
+    async with http.get(running.url + "alarms", headers=live) as r:
+        assert 'id="message"' not in await r.text()
+    async with http.get(running.url + "alarms") as r:
+        assert "Comment is required." in await r.text()

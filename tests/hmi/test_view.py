@@ -58,3 +58,37 @@ def test_the_view_says_disconnected_until_the_daemon_answers() -> None:
     assert view.summary()["connected"] is False
     view.set_connected(True)
     assert view.summary()["connected"] is True
+
+
+def _changed(view: LineView, name: str, data: dict[str, object]) -> set[str]:
+    before = dict(view.screens)
+    view.apply(name, data)
+    return {screen for screen, version in view.screens.items() if version != before[screen]}
+
+
+def test_each_event_marks_the_screens_whose_content_it_changes() -> None:
+    view = LineView()
+    view.apply("snapshot", dict(SNAPSHOT))
+    assert _changed(view, "verdict-written", {"seq": 1, "verdict": "GOOD", "reason": None}) == set()
+    assert _changed(view, "verdict-written", {"seq": 2, "verdict": "REJECT", "reason": "late"}) == {
+        "rejects"
+    }
+    assert _changed(view, "committed", {"good": 12, "scrapped": 0}) == {"aggregation"}
+    raised = {"code": "pool-low", "message": "pool low", "holds": False}
+    assert _changed(view, "alarm-raised", raised) == {"alarms", "audit"}
+    assert _changed(view, "counters", {"values": {"verdicts_good": 5}}) == set()
+    assert "batch" in _changed(view, "state-changed", {"old": "EXECUTE", "new": "COMPLETE"})
+    assert view.screens["rejects"] < view.version  # the overview moved on; rejects did not
+    view.touch()  # a user's action at the HMI: every screen reads again
+    assert set(view.screens.values()) == {view.version}
+    assert view.summary()["screens"] == view.screens
+
+
+def test_reconnecting_to_the_daemon_marks_every_screen_to_read_again() -> None:
+    view = LineView()
+    view.set_connected(True)
+    view.apply("snapshot", dict(SNAPSHOT))
+    view.set_connected(False)
+    down = view.version
+    view.set_connected(True)
+    assert all(version > down for version in view.screens.values())

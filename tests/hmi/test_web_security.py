@@ -8,10 +8,11 @@ from pathlib import Path
 
 import aiohttp
 
-from linectl.hmi.security import CSP
+from linectl.hmi.pages import STATIC
+from linectl.hmi.security import CSP, LIVE_HEADER
 from linectl.hmi.server import RunningHmi
 from linectl.hmi.sessions import COOKIE, Sessions
-from tests.hmi.conftest import csrf, login_form
+from tests.hmi.conftest import csrf, log_in, login_form
 from tests.people import People
 from tests.service.standin_line import StandInLine
 
@@ -78,7 +79,7 @@ async def test_an_oversized_user_name_is_refused_with_a_message(
     form = {"user": "u" * 65, "password": "x", "csrf": token}
     async with http.post(running.url + "login", data=form) as r:
         assert r.status == 400
-        assert "user name is too long: at most 64 characters" in await r.text()
+        assert "User name is too long: at most 64 characters" in await r.text()
 
 
 def test_an_idle_session_is_logged_out(tmp_path: Path) -> None:
@@ -126,3 +127,33 @@ async def test_the_alarms_screen_lists_the_daemons_active_alarms(
     async with http.get(running.url + "alarms") as r:
         page = await r.text()
     assert "printer-fault" in page and "ribbon &lt;out&gt;" in page and "holds the line" in page
+
+
+def test_a_live_screen_reading_itself_again_does_not_keep_its_session_alive(
+    tmp_path: Path,
+) -> None:
+    sessions = Sessions(idle_s=60.0, default_language="en", languages_file=tmp_path / "l.json")
+    session = sessions.log_in(sessions.new(), "op.olga", "Olga", "operator", "token")
+    session.last_seen -= 50.0
+    idle_since = session.last_seen
+    assert sessions.get(session.id, active=False) == (session, False)
+    assert session.last_seen == idle_since  # a live re-read is not the person's activity
+    session.last_seen -= 20.0  # 70 s without the person
+    assert sessions.get(session.id, active=False) == (None, True)
+    live_js = (STATIC / "live.js").read_text(encoding="utf-8")
+    assert f'"{LIVE_HEADER}": "1"' in live_js  # the header the live script sends
+
+
+async def test_an_oversized_form_and_an_unknown_page_are_refused_in_the_users_language(
+    hmi: tuple[RunningHmi, People], http: aiohttp.ClientSession
+) -> None:
+    running, people = hmi
+    token = csrf(await log_in(http, running.url, "op.olga", people.passwords["op.olga"]))
+    async with http.post(running.url + "language", data={"language": "de", "csrf": token}) as r:
+        assert "Übersicht" in await r.text()
+    form = {"command": "hold", "reason": "x" * 20_000, "csrf": token}
+    async with http.post(running.url + "command", data=form) as r:
+        assert r.status == 413
+        assert await r.text() == "Das Formular ist zu groß: höchstens 16.384 Bytes."
+    async with http.get(running.url + "no-such-page") as r:
+        assert r.status == 404 and await r.text() == "Diese Seite gibt es nicht."

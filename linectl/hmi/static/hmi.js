@@ -18,13 +18,20 @@
       el.textContent = text;
     });
   }
-  function item(cls, strong, text) {
+  function item(cls, strong, text, detail) {
     const li = document.createElement("li");
     if (cls) li.className = cls;
     const b = document.createElement("b");
     b.textContent = strong;
     li.appendChild(b);
     li.appendChild(document.createTextNode(" " + text));
+    if (detail) {
+      const small = document.createElement("small");
+      small.className = "detail";
+      small.textContent = detail;
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(small);
+    }
     return li;
   }
   function showDisconnected(down) {
@@ -57,7 +64,8 @@
     const alarms = document.getElementById("alarms");
     if (alarms) {
       const rows = v.alarms.map(function (a) {
-        return item(a.holds ? "holds" : "", a.code, a.message);
+        const title = labels.alarms[String(a.code).split(":")[0]] || "";
+        return item(a.holds ? "holds" : "", a.code, title, a.message);
       });
       if (!rows.length) {
         const none = document.createElement("li");

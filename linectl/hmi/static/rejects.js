@@ -1,17 +1,44 @@
 // linectl HMI, rejects screen: Pareto of reject reasons and reject rate over time (plotly.js),
-// redrawn from the live view at most once a second; tap an image to zoom it.
+// redrawn from the live view at most once a second; tap an image to zoom it (the list
+// itself is refreshed by live.js).
 "use strict";
 (function () {
   const hmi = window.linectlHmi;
   const pareto = document.getElementById("pareto");
   const rate = document.getElementById("rate-chart");
-  const config = { displayModeBar: false, responsive: true, staticPlot: false };
+  const config = {
+    displayModeBar: false, responsive: true, staticPlot: false, locale: localeFor(hmi.lang),
+  };
   let lastDraw = 0;
+
+  // plotly.js from PyPI carries no locales: the chart's month and day names come from the
+  // browser's own Intl for the user's language, so the time axis reads like the rest
+  function localeFor(lang) {
+    if (lang === "en") return lang; // plotly's own; registering it again would replace it
+    function names(count, option, style, date) {
+      return Array.from({ length: count }, function (_, i) {
+        return new Intl.DateTimeFormat(lang, { [option]: style }).format(date(i));
+      });
+    }
+    const month = function (i) { return new Date(2026, i, 1); };
+    const day = function (i) { return new Date(2026, 0, 4 + i); }; // 4 Jan 2026: a Sunday
+    Plotly.register({
+      moduleType: "locale", name: lang, dictionary: {},
+      format: {
+        months: names(12, "month", "long", month), shortMonths: names(12, "month", "short", month),
+        days: names(7, "weekday", "long", day), shortDays: names(7, "weekday", "short", day),
+      },
+    });
+    return lang;
+  }
   let lastReasons = "";
   let lastRate = "";
 
-  document.querySelectorAll(".reject-image").forEach(function (img) {
-    img.addEventListener("click", function () { img.classList.toggle("zoomed"); });
+  // one listener for every image, also those a live refresh brings
+  document.addEventListener("click", function (e) {
+    if (e.target.classList && e.target.classList.contains("reject-image")) {
+      e.target.classList.toggle("zoomed");
+    }
   });
 
   function drawPareto(reasons) {
