@@ -46,6 +46,23 @@ class WorkOrderInvalid(ValidationError):
         LedgerError.__init__(self, text)
 
 
+def work_order_json(wo: WorkOrder) -> dict[str, Any]:
+    """A work order as the control API shows it (``/v1/batches``, ``/v1/work-orders``)."""
+    return {
+        "batch": wo.batch,
+        "gtin": wo.gtin,
+        "lot": wo.lot,
+        "expiry": wo.expiry,
+        "quantity": wo.quantity,
+        "market": wo.target_market,
+        "materials": dict(wo.materials),
+        "status": wo.status.value,
+        "created_at": wo.created_at,
+        "started_at": wo.started_at,
+        "closed_at": wo.closed_at,
+    }
+
+
 @dataclass(frozen=True)
 class WorkOrderRequest:
     """A new work order as an MES sends it. ``batch`` defaults to the lot; ``market`` to the
@@ -75,20 +92,9 @@ class WorkOrderView:
     start_refused: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        wo = self.order
         doc: dict[str, Any] = {
-            "id": wo.batch,
-            "batch": wo.batch,
-            "gtin": wo.gtin,
-            "lot": wo.lot,
-            "expiry": wo.expiry,
-            "quantity": wo.quantity,
-            "market": wo.target_market,
-            "materials": dict(wo.materials),
-            "status": wo.status.value,
-            "created_at": wo.created_at,
-            "started_at": wo.started_at,
-            "closed_at": wo.closed_at,
+            "id": self.order.batch,
+            **work_order_json(self.order),
             "product": None if self.product is None else asdict(self.product),
             "line": {"active": self.active, "state": self.line_state, "counters": self.counters},
         }

@@ -15,28 +15,13 @@ from aiohttp import web
 
 from linectl.identity import Identity, Permission
 from linectl.ledger import LedgerError, ValidationError, WorkOrder, WorkOrderExists
+from linectl.line.work_orders import work_order_json
 from linectl.service.api_auth import IDENTITY, require
 from linectl.service.problems import MAX_REASON, BadInput, dumps, json_object, problem
 
 MAX_MATERIALS = 20
 _TEXT_FIELDS = {"batch": 64, "gtin": 14, "lot": 20, "expiry": 6, "market": 64}
 _FIELDS = frozenset({*_TEXT_FIELDS, "quantity", "materials", "reason"})
-
-
-def work_order_json(wo: WorkOrder) -> dict[str, Any]:
-    return {
-        "batch": wo.batch,
-        "gtin": wo.gtin,
-        "lot": wo.lot,
-        "expiry": wo.expiry,
-        "quantity": wo.quantity,
-        "market": wo.target_market,
-        "materials": dict(wo.materials),
-        "status": str(wo.status),
-        "created_at": wo.created_at,
-        "started_at": wo.started_at,
-        "closed_at": wo.closed_at,
-    }
 
 
 def products_of(orders: list[WorkOrder]) -> list[dict[str, Any]]:
@@ -87,10 +72,22 @@ def parse_work_order(body: dict[str, Any]) -> dict[str, Any]:
         if len(value) > limit:
             raise BadInput(name, f"field {name!r} is longer than {limit} characters")
         out[name] = value.strip()
+    out["quantity"] = body_quantity(body)
+    out["materials"] = body_materials(body)
+    out["reason"] = body_reason(body)
+    return out
+
+
+def body_quantity(body: dict[str, Any]) -> int:
+    """A work order's ``quantity``: a whole number (the ledger checks its range)."""
     quantity = body.get("quantity")
     if not isinstance(quantity, int) or isinstance(quantity, bool):
         raise BadInput("quantity", "field 'quantity' is required: a whole number of packs")
-    out["quantity"] = quantity
+    return quantity
+
+
+def body_materials(body: dict[str, Any]) -> dict[str, str]:
+    """A work order's ``materials``: at most MAX_MATERIALS names, each with a lot."""
     materials = body.get("materials", {})
     if not isinstance(materials, dict) or len(materials) > MAX_MATERIALS:
         raise BadInput(
@@ -99,12 +96,15 @@ def parse_work_order(body: dict[str, Any]) -> dict[str, Any]:
     for name, lot in materials.items():
         if not isinstance(lot, str) or not lot.strip() or len(name) > 64 or len(lot) > 64:
             raise BadInput("materials", f"material {name[:64]!r}: its lot must be 1-64 characters")
-    out["materials"] = {str(k).strip(): v.strip() for k, v in materials.items()}
+    return {str(k).strip(): v.strip() for k, v in materials.items()}
+
+
+def body_reason(body: dict[str, Any]) -> str:
+    """The optional ``reason`` of a request, at most MAX_REASON characters."""
     reason = body.get("reason", "")
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
         raise BadInput("reason", f"field 'reason' must be a string of at most {MAX_REASON} chars")
-    out["reason"] = reason
-    return out
+    return reason
 
 
 async def _create(request: web.Request) -> web.Response:

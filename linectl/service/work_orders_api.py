@@ -19,10 +19,10 @@ from linectl.ledger import LedgerError, UnknownWorkOrder, WorkOrderExists
 from linectl.line.control import CommandRefused
 from linectl.line.work_orders import WorkOrderInvalid, WorkOrderRequest, WorkOrderService
 from linectl.service.api_auth import PRINCIPAL, Forbidden
-from linectl.service.problems import MAX_REASON, BadInput, dumps, json_object, problem
+from linectl.service.batches_api import body_materials, body_quantity, body_reason
+from linectl.service.problems import BadInput, dumps, json_object, problem
 
 SERVICE = web.AppKey("work_orders", WorkOrderService)
-MAX_MATERIALS = 20
 _REQUIRED = {"gtin": 14, "lot": 20, "expiry": 6}
 _OPTIONAL = {"id": 64, "batch": 64, "market": 64}
 _FIELDS = frozenset({*_REQUIRED, *_OPTIONAL, "quantity", "materials", "start", "reason"})
@@ -41,13 +41,6 @@ def _text(body: dict[str, Any], name: str, limit: int, required: bool) -> str | 
     return value.strip()
 
 
-def _reason(body: dict[str, Any]) -> str:
-    reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > MAX_REASON:
-        raise BadInput("reason", f"field 'reason' must be a string of at most {MAX_REASON} chars")
-    return reason
-
-
 def parse_request(body: dict[str, Any]) -> WorkOrderRequest:
     """The body of ``POST /v1/work-orders``, checked for shape (the service checks meaning)."""
     for name in body:
@@ -57,17 +50,7 @@ def parse_request(body: dict[str, Any]) -> WorkOrderRequest:
     optional = {n: _text(body, n, limit, False) for n, limit in _OPTIONAL.items()}
     if optional["id"] and optional["batch"] and optional["id"] != optional["batch"]:
         raise BadInput("id", "fields 'id' and 'batch' differ: a work order's id is its batch")
-    quantity = body.get("quantity")
-    if not isinstance(quantity, int) or isinstance(quantity, bool):
-        raise BadInput("quantity", "field 'quantity' is required: a whole number of packs")
-    materials = body.get("materials", {})
-    if not isinstance(materials, dict) or len(materials) > MAX_MATERIALS:
-        raise BadInput(
-            "materials", f"field 'materials' must map at most {MAX_MATERIALS} names to lots"
-        )
-    for name, lot in materials.items():
-        if not isinstance(lot, str) or not lot.strip() or len(name) > 64 or len(lot) > 64:
-            raise BadInput("materials", f"material {name[:64]!r}: its lot must be 1-64 characters")
+    quantity, materials = body_quantity(body), body_materials(body)
     start = body.get("start", False)
     if not isinstance(start, bool):
         raise BadInput("start", "field 'start' must be true or false")
@@ -78,9 +61,9 @@ def parse_request(body: dict[str, Any]) -> WorkOrderRequest:
         quantity=quantity,
         batch=optional["id"] or optional["batch"],
         market=optional["market"],
-        materials={str(k).strip(): v.strip() for k, v in materials.items()},
+        materials=materials,
         start=start,
-        reason=_reason(body),
+        reason=body_reason(body),
     )
 
 
@@ -123,7 +106,7 @@ async def _reason_only(request: web.Request) -> str:
     for name in body:
         if name != "reason":
             raise BadInput(name, f"unknown field {name!r} (allowed: reason)")
-    return _reason(body)
+    return body_reason(body)
 
 
 async def _start(request: web.Request) -> web.Response:
