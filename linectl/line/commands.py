@@ -188,10 +188,19 @@ class Commands:
             )
         queued = await self._prime()
         if not queued:
+            self._ledger_refused()
             self.alarms.raise_("starved", "serial pool empty: cannot start", holds=False)
             raise CommandRefused(f"batch {order.batch}: no serials left in the pool")
         await self._plc(PackMLCommand.START)
         return {"batch": order.batch, "queued_jobs": queued}
+
+    def _ledger_refused(self) -> None:
+        """No job could be queued because the ledger refused the write-ahead: say so."""
+        if self.feeder.unavailable:
+            raise CommandRefused(
+                "the ledger refuses writes (alarm 'ledger': disk full or failing), so no serial "
+                "can be written ahead: free space on the ledger's disk, then try again"
+            )
 
     async def _unhold(self, user: str, reason: str, batch: str | None) -> dict[str, Any]:
         if self.mirror.plc_state is not S.HELD:
@@ -202,6 +211,7 @@ class Commands:
         if self.mirror.batch is not None:
             queued = await self._prime()
             if not queued:
+                self._ledger_refused()
                 raise CommandRefused(
                     f"batch {self.mirror.batch.batch}: no serials left in the pool"
                 )

@@ -161,6 +161,7 @@ def daemon_config(
     aggregation: dict[str, Any] | None = None,
     case_ports: tuple[int, int] | None = None,
     line: dict[str, Any] | None = None,
+    ledger: Path | None = None,
     **thresholds: Any,
 ) -> LineConfig:
     data: dict[str, Any] = {
@@ -171,7 +172,7 @@ def daemon_config(
             "company_prefix_length": 7,
         }
         | (line or {}),
-        "ledger": {"path": str(tmp / "ledger.db")},
+        "ledger": {"path": str(ledger or tmp / "ledger.db")},
         "thresholds": {"min_grade": "C", "verdict_deadline_ms": 100.0} | thresholds,
         "devices": {
             "plc": {"kind": "plc", "protocol": "modbus", "host": "127.0.0.1", "port": plc_port,
@@ -217,6 +218,7 @@ async def line_rig(
     quantity: int | None = None,
     code: WorkOrderCode | None = None,
     line_section: dict[str, Any] | None = None,
+    ledger_path: Path | None = None,
 ) -> AsyncIterator[Rig]:
     """Simulators + daemon, batch created with ``pool`` serials and the daemon started on it.
 
@@ -226,7 +228,7 @@ async def line_rig(
     reader, and the daemon's packing. ``quantity`` is the work order's (default: the larger of
     ``pool`` and ``packs``, so a batch refilled while it runs is not stopped at its first pool).
     ``code``: the batch's market code profile and code fields; ``line_section``: keys added to
-    the daemon's ``[line]`` table.
+    the daemon's ``[line]`` table; ``ledger_path``: the ledger elsewhere than ``tmp``.
     """
     line = VirtualLine(LineLayout(packs_per_minute=packs_per_minute), faults or FaultPlan(seed=1))
     line.packs_limit = packs
@@ -288,6 +290,7 @@ async def line_rig(
             aggregation=aggregation,
             case_ports=case_ports,
             line=line_section,
+            ledger=ledger_path,
             **(thresholds or {}),
         )
         ledger = Ledger(config.ledger.path)

@@ -54,6 +54,7 @@ class FakeSteps:
 class FakeFeeder:
     def __init__(self, seams: Seams, jobs: int) -> None:
         self.seams, self.jobs = seams, jobs
+        self.unavailable = False  # the ledger takes writes
 
     async def resync(self, next_seq: int) -> Any:
         self.seams.tracker.sync(next_seq, 0)
