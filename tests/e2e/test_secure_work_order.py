@@ -185,6 +185,7 @@ async def test_an_http_work_order_runs_to_completion_over_secure_plc_and_provisi
         assert "line-1" in s.central.opcua_security.logins
         assert rig.rt.status()["devices"]["plc"]["state"] == "connected"
 
+        await rig.rt.audit_trail.drain()  # the line's audit rows are written by a task
         entries = await asyncio.to_thread(rig.ledger.audit_entries, limit=100_000)
         by_mes = {(e.command, _command_of(e.before)) for e in entries if e.actor == "mes"}
         assert ("work_order.create", None) in by_mes

@@ -94,6 +94,7 @@ async def test_the_line_stops_at_the_quantity_and_commissions_no_more_than_the_a
         assert rec["commissioned"] == rec["made"]
         counts = check_ground_truth(rig)  # and no false accept on the way
         assert counts["good"] == rec["made"]
+        await rig.rt.audit_trail.drain()  # the line's audit rows are written by a task
         stops = await asyncio.to_thread(_stops, rig.ledger)
         assert [
             actor

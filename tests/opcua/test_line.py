@@ -74,6 +74,7 @@ async def test_the_state_number_follows_a_batch_and_commands_are_the_users(tmp_p
             assert final.Count > held_at.Count
             machine = client.get_node(own(ns, "BaseStateMachine.MachineState.CurrentState"))
             assert (await machine.read_value()).Text == "Running"
+        await line.rig.rt.audit_trail.drain()  # the line's audit rows are written by a task
         entries = await asyncio.to_thread(line.rig.ledger.audit_entries, limit=10_000)
         by_olga = [
             e.reason for e in entries if e.actor == "op.olga" and e.command == "line.command"
