@@ -91,6 +91,23 @@ async def test_a_client_gets_the_snapshot_then_every_event_in_order(
         )
 
 
+async def test_a_client_may_skip_the_per_pack_events_and_an_unknown_name_is_refused(
+    api: ControlApi, line: StandInLine
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        url = f"{api.url}/v1/events?skip=verdict-written,committed"
+        async with http.get(url, headers=AUTH) as r:
+            sse = SseReader(r)
+            assert (await sse.next())[0] == "snapshot"
+            line.events.publish(VerdictWritten(17, Verdict.GOOD, None, 4.5))
+            line.events.publish(StateChanged("Execute", "Holding"))
+            assert await sse.next() == ("state-changed", {"old": "Execute", "new": "Holding"})
+        async with http.get(f"{api.url}/v1/events?skip=verdicts", headers=AUTH) as r:
+            assert r.status == 400
+            problem = await r.json()
+            assert problem["field"] == "skip" and "verdicts" in problem["detail"]
+
+
 async def test_a_client_that_fell_behind_is_told_what_it_missed_and_gets_a_new_snapshot(
     api: ControlApi, line: StandInLine
 ) -> None:
