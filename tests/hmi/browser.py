@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -60,7 +60,9 @@ def text_of(driver: WebDriver, css: str) -> str:
     for _ in range(20):
         try:
             return str(driver.find_element(By.CSS_SELECTOR, css).text)
-        except StaleElementReferenceException:
+        except (StaleElementReferenceException, WebDriverException) as exc:
+            if not replaced(exc):
+                raise
             continue
     return str(driver.find_element(By.CSS_SELECTOR, css).text)
 
@@ -96,8 +98,24 @@ def wait_script(driver: WebDriver, script: str, timeout: float = WAIT_S) -> obje
 
 
 def wait_visible(driver: WebDriver, css: str, timeout: float = WAIT_S) -> None:
-    WebDriverWait(driver, timeout, poll_frequency=0.1).until(
-        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
+    visible = expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
+
+    def ok(d: WebDriver) -> object:
+        try:
+            return visible(d)
+        except WebDriverException as exc:
+            if not replaced(exc):
+                raise
+            return False  # a live update replaced the element while Chrome looked at it
+
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(ok)
+
+
+def replaced(exc: WebDriverException) -> bool:
+    """Whether ``exc`` says the element was swapped out of the page (a live update), so
+    looking again is right: stale, or Chrome's 'does not belong to the document'."""
+    return isinstance(exc, StaleElementReferenceException) or "does not belong to the document" in (
+        exc.msg or ""
     )
 
 
