@@ -1,7 +1,8 @@
-"""``linectl contents``, ``recall``, ``orphans`` and the rework commands on cases, pallets, units.
+"""``linectl trace``, ``contents``, ``recall``, ``orphans`` and the rework commands on cases,
+pallets and units.
 
 Kept out of cli.py so the parser file stays a table; cli.py only calls
-:func:`add_aggregation_commands` (and :func:`chain_lines` for ``trace``). Queries need only the
+:func:`add_aggregation_commands`. Queries need only the
 ledger; rework commands also need the line configuration (read point, company prefix,
 identifier form) to write their EPCIS events, and a ``--reason``: each is one ledger
 transaction with its events and audit rows under ``--user``.
@@ -23,9 +24,9 @@ from linectl.identity import Signatures
 from linectl.identity.matrix import SIGNED_ACTIONS
 from linectl.identity.prompts import signer
 from linectl.identity.setup import line_identity
-from linectl.ledger import Ledger, ValidationError
-from linectl.ledger.hierarchy import ChainLink, ContainerTree, orphans, recall, tree
-from standards.gs1.checkdigit import CheckDigitError, validate_sscc
+from linectl.ledger import Ledger, SerialTrace, UnknownSerial, ValidationError, verdict_text
+from linectl.ledger.hierarchy import ChainLink, ContainerTree, chain, orphans, recall, tree
+from standards.gs1.checkdigit import CheckDigitError, has_valid_check_digit, validate_sscc
 from standards.gs1.errors import Gs1Error
 from standards.gs1.scan import parse_scan
 
@@ -43,6 +44,11 @@ def add_aggregation_commands(sub: Any, add: AddCommand, open_ledger: OpenLedger)
                 return handler(args, ledger)
 
         return run
+
+    p = add("trace", bound(cmd_trace), "full history of one unit, by serial or by scanned code")
+    p.add_argument("code", metavar="SERIAL_OR_CODE")
+    p.add_argument("--gtin", help="needed when the serial exists under several GTINs")
+    p.add_argument("--json", action="store_true")
 
     p = add("contents", bound(cmd_contents), "everything packed in a case or pallet, as a tree")
     p.add_argument("sscc", metavar="SSCC", help="18 digits, or a scan of the label")
@@ -351,3 +357,63 @@ def _sample(rw: Rework, a: argparse.Namespace) -> ReworkResult:
 
 def _destroy(rw: Rework, a: argparse.Namespace) -> ReworkResult:
     return rw.destroy(list(a.serials), gtin=a.gtin, **_who(a))
+
+
+def _trace_text(trace: SerialTrace, links: Sequence[ChainLink]) -> str:
+    lines = [
+        f"GTIN {trace.gtin}  serial {trace.serial}  batch {trace.batch}  state {trace.state.label}"
+    ]
+    lines.append("history:")
+    for h in trace.history:
+        before = h.from_state.label if h.from_state else "(received)"
+        lines.append(f"  {h.at}  {before} -> {h.to_state.label}  by {h.actor}: {h.reason}")
+    if trace.unit:
+        u = trace.unit
+        lines.append(
+            f"unit: seq {u.seq}  verdict {verdict_text(u.verdict)}  grade {u.grade or '-'}  "
+            f"reason {u.reason or '-'}  at {u.verdict_at}"
+        )
+    lines += chain_lines(links)  # case, pallet: counts and aggregation events
+    for e in trace.events:
+        lines.append(f"event {e.kind}: {e.event_id}  [{e.delivery}]")
+    return "\n".join(lines)
+
+
+def cmd_trace(args: argparse.Namespace, ledger: Ledger) -> int:
+    """A unit's history, its case and pallet, events and shipments (or a case's chain)."""
+    serial, gtin, sscc = args.code, args.gtin, None
+    if any(ch in serial for ch in "(/\x1d]"):  # a scanned code or HRI, not a bare serial
+        scan = parse_scan(serial)
+        if scan.serial is None and scan.sscc is None:
+            raise ValidationError(
+                "holds no serial (AI 21) or SSCC (AI 00)", field="code", value=args.code
+            )
+        serial, gtin, sscc = scan.serial or "", scan.gtin or gtin, scan.sscc
+    trace: SerialTrace | None = None
+    try:
+        trace = None if sscc else ledger.trace(serial, gtin=gtin)
+    except UnknownSerial:  # 18 digits with a good check digit: a case or pallet label
+        if not (len(serial) == 18 and has_valid_check_digit(serial)):
+            raise
+        sscc = serial
+    packed_in = trace.unit.container if trace and trace.unit else None
+    links = ledger.containers.read(chain, sscc or packed_in)
+    ssccs = [link.container.sscc for link in links]
+    if args.json:
+        data: dict[str, Any] = asdict(trace) if trace else {"sscc": sscc}
+        if trace is not None and trace.unit is not None:  # the ledger's text, not the PLC code
+            data["unit"]["verdict"] = verdict_text(trace.unit.verdict)
+        shipments = [asdict(s) for s in ledger.shipments.history(ssccs)]
+        print(
+            json.dumps(
+                data | {"chain": [asdict(link) for link in links], "shipments": shipments},
+                indent=2,
+                default=str,
+                ensure_ascii=False,
+            )
+        )
+    elif trace is not None:
+        print("\n".join([_trace_text(trace, links), *shipment_lines(ledger, ssccs)]))
+    else:
+        print("\n".join(chain_lines(links) + shipment_lines(ledger, ssccs)))
+    return 0

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from linectl.aggregation_cmd import add_aggregation_commands, chain_lines, shipment_lines
+from linectl.aggregation_cmd import add_aggregation_commands
 from linectl.batch_cmd import add_batch_record_commands
 from linectl.config import BUILTIN_PROFILES, ConfigError, LineSection, load_config
 from linectl.control_cmd import add_control_commands
@@ -29,14 +29,10 @@ from linectl.identity_cmd import (
 from linectl.ledger import (
     Ledger,
     LedgerError,
-    SerialTrace,
-    UnknownSerial,
     WorkOrder,
     WorkOrderCode,
     checked_code,
-    verdict_text,
 )
-from linectl.ledger.hierarchy import ChainLink, chain
 from linectl.ledger.opening import create_ledger, damage_named
 from linectl.ledger.opening import open_ledger as open_existing
 from linectl.lifecycle import return_unused
@@ -44,9 +40,7 @@ from linectl.products_cmd import add_products_commands
 from linectl.resolver.command import add_resolver_commands
 from linectl.serials_cmd import add_serials_commands
 from linectl.upstream.chain_head import export_chain_head
-from standards.gs1.checkdigit import has_valid_check_digit
 from standards.gs1.errors import Gs1Error
-from standards.gs1.scan import parse_scan
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -225,58 +219,7 @@ def cmd_batch_list(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- reports, trace, audit -----------------------------------------------------------------------
-
-
-def _trace_text(trace: SerialTrace, links: Sequence[ChainLink]) -> str:
-    lines = [
-        f"GTIN {trace.gtin}  serial {trace.serial}  batch {trace.batch}  state {trace.state.label}"
-    ]
-    lines.append("history:")
-    for h in trace.history:
-        before = h.from_state.label if h.from_state else "(received)"
-        lines.append(f"  {h.at}  {before} -> {h.to_state.label}  by {h.actor}: {h.reason}")
-    if trace.unit:
-        u = trace.unit
-        lines.append(
-            f"unit: seq {u.seq}  verdict {verdict_text(u.verdict)}  grade {u.grade or '-'}  "
-            f"reason {u.reason or '-'}  at {u.verdict_at}"
-        )
-    lines += chain_lines(links)  # case, pallet: counts and aggregation events
-    for e in trace.events:
-        lines.append(f"event {e.kind}: {e.event_id}  [{e.delivery}]")
-    return "\n".join(lines)
-
-
-def cmd_trace(args: argparse.Namespace) -> int:
-    serial, gtin, sscc = args.code, args.gtin, None
-    if any(ch in serial for ch in "(/\x1d]"):  # a scanned code or HRI, not a bare serial
-        scan = parse_scan(serial)
-        if scan.serial is None and scan.sscc is None:
-            raise UsageError(f"{args.code!r} holds no serial (AI 21) or SSCC (AI 00)")
-        serial, gtin, sscc = scan.serial or "", scan.gtin or gtin, scan.sscc
-    with open_ledger(args) as ledger:
-        trace: SerialTrace | None = None
-        try:
-            trace = None if sscc else ledger.trace(serial, gtin=gtin)
-        except UnknownSerial:  # 18 digits with a good check digit: a case or pallet label
-            if not (len(serial) == 18 and has_valid_check_digit(serial)):
-                raise
-            sscc = serial
-        packed_in = trace.unit.container if trace and trace.unit else None
-        links = ledger.containers.read(chain, sscc or packed_in)
-        ssccs = [link.container.sscc for link in links]
-        if args.json:
-            data: dict[str, Any] = asdict(trace) if trace else {"sscc": sscc}
-            if trace is not None and trace.unit is not None:  # the ledger's text, not the PLC code
-                data["unit"]["verdict"] = verdict_text(trace.unit.verdict)
-            shipments = [asdict(s) for s in ledger.shipments.history(ssccs)]
-            _print_json(data | {"chain": [asdict(link) for link in links], "shipments": shipments})
-        elif trace is not None:
-            print("\n".join([_trace_text(trace, links), *shipment_lines(ledger, ssccs)]))
-        else:
-            print("\n".join(chain_lines(links) + shipment_lines(ledger, ssccs)))
-    return 0
+# --- audit ----------------------------------------------------------------------------------------
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -451,11 +394,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_batch_record_commands(add, batch, open_ledger, _parse_materials)  # report, material
     add_products_commands(sub, add, open_ledger)  # products import, list
-
-    p = add("trace", cmd_trace, "full history of one unit, by serial or by scanned code")
-    p.add_argument("code", metavar="SERIAL_OR_CODE")
-    p.add_argument("--gtin", help="needed when the serial exists under several GTINs")
-    p.add_argument("--json", action="store_true")
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
