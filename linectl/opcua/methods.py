@@ -110,7 +110,7 @@ class Methods:
                 return user
             body = {"command": command, "reason": f"OPC UA {method.split('.')[-1]}"}
             try:
-                status, doc = await self.link.call("POST", "/v1/commands", user.token, body)
+                status, doc, _ = await self.link.call("POST", "/v1/commands", user.token, body)
             except DaemonUnavailable as exc:
                 log.warning("OPC UA command not sent", method=method, why=str(exc))
                 return _status(StatusCodes.BadCommunicationError)
@@ -185,7 +185,7 @@ class Methods:
             if given[name]:
                 body[key] = given[name]
         try:
-            status, doc = await self.link.call("POST", "/v1/work-orders", user.token, body)
+            status, doc, _ = await self.link.call("POST", "/v1/work-orders", user.token, body)
         except DaemonUnavailable as exc:
             log.warning("OPC UA work order not sent", why=str(exc))
             return _status(StatusCodes.BadCommunicationError)
@@ -217,7 +217,7 @@ class Methods:
             body = {"reason": f"OPC UA {method}"}
             path = f"/v1/work-orders/{quote(name, safe='')}/{step}"
             try:
-                status, doc = await self.link.call("POST", path, user.token, body)
+                status, doc, _ = await self.link.call("POST", path, user.token, body)
             except DaemonUnavailable as exc:
                 log.warning("OPC UA work order step not sent", method=method, why=str(exc))
                 return _status(StatusCodes.BadCommunicationError)

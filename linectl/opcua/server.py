@@ -100,7 +100,7 @@ class _Follower:
             if self.dirty and self.link.live:
                 self.dirty = False
                 with contextlib.suppress(DaemonUnavailable):
-                    status, doc = await self.link.call("GET", "/v1/status", self.link.token)
+                    status, doc, _ = await self.link.call("GET", "/v1/status", self.link.token)
                     if status == 200:
                         await self.mirror.snapshot(doc)
 
@@ -160,7 +160,7 @@ async def start_opcua(config: LineConfig) -> RunningOpcua:
     follower = _Follower(link, mirror, users)
     running = RunningOpcua(server, link, nodes, mirror, url)
     running.tasks = [
-        asyncio.create_task(link.follow(follower.event), name="opcua: daemon events"),
+        asyncio.create_task(link.follow_events(follower.event), name="opcua: daemon events"),
         asyncio.create_task(follower.tick(), name="opcua: state times and status"),
         asyncio.create_task(follower.keepalive(), name="opcua: user sessions"),
         asyncio.create_task(trust.refresh(), name="opcua: trusted certificates"),

@@ -66,7 +66,7 @@ async def test_the_link_logs_in_commands_as_the_user_and_follows_events_on_the_u
             refused, why = await asyncio.to_thread(link.login_blocking, "op.olga", "wrong")
             assert refused == 401 and "password" in why["detail"]
             body = {"command": "hold", "reason": "OPC UA Hold"}
-            answer, _ = await link.call("POST", "/v1/commands", doc["token"], body)
+            answer, _, _ = await link.call("POST", "/v1/commands", doc["token"], body)
             assert answer == 200
             assert [(c.command, c.user, c.reason) for c in line.calls] == [
                 (Command.HOLD, "op.olga", "OPC UA Hold")
@@ -76,7 +76,7 @@ async def test_the_link_logs_in_commands_as_the_user_and_follows_events_on_the_u
             async def sink(name: str, data: dict[str, Any]) -> None:
                 seen.put_nowait((name, data))
 
-            follower = asyncio.create_task(link.follow(sink))
+            follower = asyncio.create_task(link.follow_events(sink))
             try:
                 async with asyncio.timeout(30):
                     name, data = await seen.get()
