@@ -21,6 +21,7 @@ class HmiSection(Section):
     key_file: Path | None = None
     state_dir: Path | None = None  # None: <ledger dir>/hmi
     token_file: Path | None = None
+    nice: Annotated[int, Field(ge=0, le=19)] = 10  # CPU niceness: the pack path first
     language: HmiLanguage = "en"
     idle_logout_min: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
     push_per_s: Annotated[float, Field(ge=1, le=20)] = 8.0

@@ -20,6 +20,7 @@ class OpcuaSection(Section):
     cert_file: Path | None = None
     key_file: Path | None = None
     token_file: Path | None = None
+    nice: Annotated[int, Field(ge=0, le=19)] = 10  # CPU niceness: the pack path first
     application_uri: str = "urn:linectl:opcua"
     allow_anonymous: bool = False
     allow_none_policy: bool = False

@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from linectl.config import LineConfig, load_config
+from linectl.daemon_client import yield_cpu_to_the_line
 from linectl.hmi import actions, aggregation, batches, i18n, pages, records, screens
 from linectl.hmi.daemon_link import DaemonLink
 from linectl.hmi.messages import TRANSLATIONS
@@ -128,6 +129,7 @@ async def start_hmi(config: LineConfig) -> RunningHmi:
 
 async def run_hmi(config_path: Path) -> int:
     config = await asyncio.to_thread(load_config, config_path)
+    yield_cpu_to_the_line(config.hmi.nice)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

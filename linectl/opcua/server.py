@@ -20,6 +20,7 @@ from asyncua import ua
 from asyncua.server.server import Server
 
 from linectl.config import LineConfig, load_config
+from linectl.daemon_client import yield_cpu_to_the_line
 from linectl.opcua.address_space import LineNodes, build_line_object
 from linectl.opcua.link import DaemonLink, DaemonUnavailable
 from linectl.opcua.methods import Methods
@@ -171,6 +172,7 @@ async def start_opcua(config: LineConfig) -> RunningOpcua:
 
 async def run_opcua(config_path: Path) -> int:
     config = await asyncio.to_thread(load_config, config_path)
+    yield_cpu_to_the_line(config.opcua.nice)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -75,6 +75,15 @@ token_file = "{tmp / "hmi.token"}"
 """
 
 
+def thread_niceness(pid: int) -> set[int]:
+    """The CPU niceness of each thread of process ``pid`` (field 19 of /proc/PID/task/TID/stat)."""
+    found = set()
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        found.add(int(fields[16]))
+    return found
+
+
 @contextlib.asynccontextmanager
 async def hmi_line(
     tmp: Path, hmi_extra: str = "", line_extra: str = "", **rig_options: Any
@@ -101,6 +110,7 @@ async def hmi_line(
                     ready = (await proc.stdout.readline()).decode()
                 assert ready.startswith("linectl hmi ready: url=https://"), ready + log.read_text()
                 url = ready.split("url=", 1)[1].split()[0]
+                assert thread_niceness(proc.pid) == {10}  # the pack path wins every core
                 line = HmiLine(rig, api, api_port, proc, url, config, log, people)
                 yield line
             finally:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from linectl.service.api import ControlApi
-from tests.e2e.hmi_line import serve_api
+from tests.e2e.hmi_line import serve_api, thread_niceness
 from tests.e2e.rig import Rig, line_rig
 from tests.people import People
 
@@ -153,6 +153,7 @@ async def opcua_line(tmp: Path, extra: str = "", **rig_options: Any) -> AsyncIte
                     ready + log.read_text()
                 )
                 url = ready.split("url=", 1)[1].split()[0]
+                assert thread_niceness(proc.pid) == {10}  # the pack path wins every core
                 yield OpcuaLine(rig, api, proc, url, people, log, cert, key)
             finally:
                 if proc.returncode is None:
