@@ -55,11 +55,12 @@ PRODUCTION_HASHER = passwords.HASHER
 def _cheap_password_hashes() -> Iterator[None]:
     """argon2id at its smallest cost for hashes made in the test process.
 
-    The suite makes and checks a few thousand passwords; at linectl's parameters each fills 64 MiB
-    three times on four lanes (tests/service and tests/identity: 128 s of CPU, 10 s without). Hashes made here carry their own (small) parameters,
-    so the daemons the tests start verify them cheaply too and re-hash them at linectl's own at the
-    next successful login, as for any older hash. What linectl stores when no test has lowered the
-    cost is checked by tests/identity/test_hash_parameters.py, through the ``linectl`` command.
+    The suite makes and checks a few thousand passwords; at linectl's parameters each fills
+    64 MiB three times on four lanes (tests/service and tests/identity: 128 s of CPU, 10 s
+    without). Hashes made here carry their own small parameters, so the daemons the tests start
+    verify them cheaply too and re-hash them at linectl's own at the next successful login, as
+    for any older hash. What linectl stores when no test lowered the cost is checked by
+    tests/identity/test_hash_parameters.py, through the ``linectl`` command.
     """
     passwords.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     yield

@@ -85,6 +85,32 @@ def thread_niceness(pid: int) -> set[int]:
 
 
 @contextlib.asynccontextmanager
+async def observer_process(
+    command: str, config: Path, log: Path, scheme: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """``linectl COMMAND --config CONFIG`` as a process (stderr to ``log``), once it printed its
+    ready line with a ``scheme`` URL: (the process, the URL). Terminated at the end."""
+    with log.open("wb") as err:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "linectl.cli", command, "--config", str(config),
+            "--log-level", "INFO", cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=err,
+        )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(60):
+            ready = (await proc.stdout.readline()).decode()
+        if not ready.startswith(f"linectl {command} ready: url={scheme}"):
+            raise AssertionError(ready + await asyncio.to_thread(log.read_text))
+        assert thread_niceness(proc.pid) == {10}  # the pack path wins every core
+        yield proc, ready.split("url=", 1)[1].split()[0]
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            async with asyncio.timeout(20):
+                await proc.wait()
+
+
+@contextlib.asynccontextmanager
 async def hmi_line(
     tmp: Path, hmi_extra: str = "", line_extra: str = "", **rig_options: Any
 ) -> AsyncIterator[HmiLine]:
@@ -99,25 +125,9 @@ async def hmi_line(
             config = tmp / "hmi-line.toml"
             config.write_text(hmi_config(rig, api_port, hmi_extra, line_extra))
             log = tmp / "hmi.log"
-            with log.open("wb") as err:
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "linectl.cli", "hmi", "--config", str(config),
-                    "--log-level", "INFO", cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=err,
-                )  # fmt: skip
-            try:
-                assert proc.stdout is not None
-                async with asyncio.timeout(60):
-                    ready = (await proc.stdout.readline()).decode()
-                assert ready.startswith("linectl hmi ready: url=https://"), ready + log.read_text()
-                url = ready.split("url=", 1)[1].split()[0]
-                assert thread_niceness(proc.pid) == {10}  # the pack path wins every core
+            async with observer_process("hmi", config, log, "https://") as (proc, url):
                 line = HmiLine(rig, api, api_port, proc, url, config, log, people)
                 yield line
-            finally:
-                if proc.returncode is None:
-                    proc.terminate()
-                    async with asyncio.timeout(20):
-                        await proc.wait()
             api = line.api
         finally:
             await api.close()

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import shutil
 import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from linectl.service.api import ControlApi
-from tests.e2e.hmi_line import serve_api, thread_niceness
+from tests.e2e.hmi_line import observer_process, serve_api
 from tests.e2e.rig import Rig, line_rig
 from tests.people import People
 
@@ -140,25 +139,7 @@ async def opcua_line(tmp: Path, extra: str = "", **rig_options: Any) -> AsyncIte
             config.write_text(config_text(rig, api_port, free_port(), extra))
             cert, key = await asyncio.to_thread(client_certificate, tmp / "client")
             log = tmp / "opcua.log"
-            with log.open("wb") as err:
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "linectl.cli", "opcua", "--config", str(config),
-                    "--log-level", "INFO", cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=err,
-                )  # fmt: skip
-            try:
-                assert proc.stdout is not None
-                async with asyncio.timeout(60):
-                    ready = (await proc.stdout.readline()).decode()
-                assert ready.startswith("linectl opcua ready: url=opc.tcp://"), (
-                    ready + log.read_text()
-                )
-                url = ready.split("url=", 1)[1].split()[0]
-                assert thread_niceness(proc.pid) == {10}  # the pack path wins every core
+            async with observer_process("opcua", config, log, "opc.tcp://") as (proc, url):
                 yield OpcuaLine(rig, api, proc, url, people, log, cert, key)
-            finally:
-                if proc.returncode is None:
-                    proc.terminate()
-                    async with asyncio.timeout(20):
-                        await proc.wait()
         finally:
             await api.close()
