@@ -19,15 +19,17 @@ from linectl.ledger import Ledger, UnitResult, Verdict
 from linectl.lifecycle import EventFactory, record_verdicts
 from linectl.line.control import Command
 from simulators.case_packer import CaseFault
+from simulators.line import Defect
 from simulators.plc import PlcSimulator
 from simulators.printer_zpl import ZplPrinterSimulator
 from standards.gs1.elements import ProductCode, element_string
 from standards.packml import PackMLState
-from tests.e2e.rig import EXPIRY, GTIN, Rig, line_rig, serial_of
+from tests.e2e.rig import EXPIRY, GTIN, Rig, ScriptedFaults, line_rig, serial_of
 
 pytestmark = pytest.mark.e2e
 
 OLD_BATCH, OLD_LOT = "B-E2E-0", "L2610Z"
+PACK_DEFECTS = {9: Defect.NO_PRINT, 30: Defect.WRONG_CONTENT}  # rejected at the gate
 FAULTS = {2: CaseFault.OTHER_BATCH, 4: CaseFault.MISSING, 6: CaseFault.DUPLICATE}
 REASON = {
     CaseFault.OTHER_BATCH: "other-batch",
@@ -68,7 +70,7 @@ async def test_a_spoilt_case_is_rejected_with_its_reason_and_the_clean_ones_are_
                    "case_frame_timeout_s": 30.0}  # fmt: skip
     async with line_rig(
         tmp_path, packs=60, pool=90, packs_per_minute=1200, aggregation=aggregation,
-        prepare=an_earlier_batch,
+        prepare=an_earlier_batch, faults=ScriptedFaults(seed=3, forced=PACK_DEFECTS),
     ) as rig:  # fmt: skip
         assert rig.packer is not None and rig.case_camera is not None
         assert rig.rt.packing is not None and rig.rt.packing.checks is not None
@@ -84,7 +86,10 @@ async def test_a_spoilt_case_is_rejected_with_its_reason_and_the_clean_ones_are_
         closed = await rig.rt.command(Command.CLOSE_BATCH, user="alice", reason="done")
 
         cases = rig.packer.cases
-        assert len(cases) >= 8 and all(c.closed and c.label is not None for c in cases)
+        assert len(cases) >= 9 and all(c.closed and c.label is not None for c in cases)
+        assert cases[-1].partial  # the batch-end case was checked too
+        packed_seqs = {seq for c in cases for seq in c.seqs}
+        assert packed_seqs.isdisjoint(PACK_DEFECTS)  # the gate took them out
         by_sscc = {c.label.sscc: c for c in cases if c.label is not None}
         spoilt = {c.label.sscc: c for c in cases if c.fault is not None and c.label is not None}
         assert sorted(c.number for c in spoilt.values()) == sorted(FAULTS)
