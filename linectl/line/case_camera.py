@@ -4,7 +4,7 @@ With ``[aggregation] case_check = "camera"`` the line has a case camera (a frame
 ``options.role = "case-camera"``). It takes one frame of each case's top layer as the case
 closes, with the seq of the last pack put into it (the PLC tracks it), and the packer pairs
 the frame with the ledger case whose last unit has that seq. :class:`CaseCamera` reads frames
-in a task of its own (``linectl case camera``) and keeps the newest ``keep`` by seq; the
+in a task of its own (``packing case camera``) and keeps the newest ``keep`` by seq; the
 packing worker awaits the one it needs (:meth:`CaseCamera.frame_for`). The check itself
 (zxing-cpp and SQLite) runs in a thread (:meth:`CaseChecks.check`), never in the pack path.
 
@@ -36,7 +36,7 @@ ROLE = "case_camera"
 class CaseCamera:
     """Frames from the case camera by seq (see the module docstring)."""
 
-    def __init__(self, camera: Camera, health: DeviceWatch, *, keep: int = 64) -> None:
+    def __init__(self, camera: Camera, health: DeviceWatch, *, keep: int = 16) -> None:
         self.camera = camera
         self.health = health
         self.keep = keep
