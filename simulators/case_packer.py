@@ -18,14 +18,24 @@ The printer's label counter counts labels applied, so the host's print confirmat
 label is on its container. The reader sees the label of the container labelled last (the one
 standing at the reader).
 
+Case faults (``faults``: case number -> :class:`CaseFault`, applied as the case closes, the
+slot drawn from the seeded generator): ``missing`` (a pack counted into the case is not in it:
+its slot is empty), ``duplicate`` (a pack carries the code of another pack of the case instead
+of its own), ``other-batch`` (a pack is swapped for one carrying ``foreign``, a code of another
+batch). ``Box.codes`` stays what passed the gate in line order; ``Box.slots`` is what lies in
+the case, as the case camera sees it (:mod:`simulators.case_camera`); ``on_case_closed``
+callbacks hear every case that closes.
+
 With ``log_path`` every physical fact is a JSON line: ``case`` (number, seqs, codes printed on
-its packs, partial), ``label`` (level, number, SSCC, reprint), ``stack`` (case onto pallet),
-``pallet`` (number, cases, partial). The demo compares it with ``linectl contents``.
+its packs, partial, and with a fault the fault and the slots), ``label`` (level, number, SSCC,
+reprint), ``stack`` (case onto pallet), ``pallet`` (number, cases, partial). The demo
+compares it with ``linectl contents``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import random
@@ -62,6 +72,14 @@ _SSCC = re.compile(r"^00(\d{18})")
 _SYMBOLOGY_IDS = {"datamatrix": "]d2", "gs1-128": "]C1"}
 
 
+class CaseFault(enum.StrEnum):
+    """What can be wrong inside a physical case (see the module docstring)."""
+
+    MISSING = "missing"
+    DUPLICATE = "duplicate"
+    OTHER_BATCH = "other-batch"
+
+
 @dataclass(frozen=True, slots=True)
 class PrintedLabel:
     """What a case or pallet label carries, as the printer received it."""
@@ -87,6 +105,8 @@ class Box:
     partial: bool = False
     label: PrintedLabel | None = None
     pallet: int | None = None  # the pallet a case is on
+    slots: list[str | None] = field(default_factory=list)  # a closed case as it lies (top view)
+    fault: CaseFault | None = None
 
 
 def label_from_zpl(label: Label) -> PrintedLabel | None:
@@ -124,6 +144,7 @@ class CasePacker:
         pallet_size: int,
         *,
         log_path: str | Path | None = None,
+        seed: int = 0,
     ) -> None:
         if case_size < 1 or pallet_size < 0:
             raise ValueError(
@@ -141,6 +162,10 @@ class CasePacker:
             open(log_path, "a", encoding="utf-8") if log_path is not None else None  # noqa: SIM115
         )
         self._changed = asyncio.Event()
+        self.seed = seed
+        self.faults: dict[int, CaseFault] = {}
+        self.foreign: str | None = None  # the code an other-batch fault puts into a case
+        self.on_case_closed: list[Callable[[Box], None]] = []
         line.on(Station.PACKER, self.on_pack)
 
     # -- ground truth ----------------------------------------------------------------------------
@@ -195,9 +220,35 @@ class CasePacker:
     def _close(self, box: Box, *, partial: bool) -> None:
         box.closed, box.partial = True, partial
         if box.level == CASE:
-            self._write("case", case=box.number, seqs=box.seqs, codes=box.codes, partial=partial)
+            box.slots = list[str | None](box.codes)
+            fault = self.faults.get(box.number)
+            if fault is not None:
+                self._spoil(box, fault)
+            extra = {"fault": fault.value, "slots": box.slots} if fault is not None else {}
+            self._write(
+                "case", case=box.number, seqs=box.seqs, codes=box.codes, partial=partial, **extra
+            )
+            for heard in self.on_case_closed:
+                heard(box)
         else:
             self._write("pallet", pallet=box.number, cases=box.cases, partial=partial)
+
+    def _spoil(self, box: Box, fault: CaseFault) -> None:
+        """Apply a case fault to the case's slots (one slot, drawn from the seeded generator)."""
+        rng = random.Random(f"case-fault:{self.seed}:{box.number}")
+        slot = rng.randrange(len(box.slots))
+        if fault is CaseFault.MISSING:
+            box.slots[slot] = None
+        elif fault is CaseFault.DUPLICATE:
+            if len(box.slots) < 2:
+                raise ValueError(f"case {box.number}: a duplicate needs two packs in the case")
+            other = (slot + 1 + rng.randrange(len(box.slots) - 1)) % len(box.slots)
+            box.slots[slot] = box.slots[other]
+        else:
+            if self.foreign is None:
+                raise ValueError(f"case {box.number}: an other-batch fault needs packer.foreign")
+            box.slots[slot] = self.foreign
+        box.fault = fault
 
     # -- labels ----------------------------------------------------------------------------------
 

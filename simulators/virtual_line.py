@@ -9,7 +9,10 @@ Devices with ``options.role = "case-label"`` (a printer and a reader) label case
 they come with a case packer at the end of the line (:mod:`simulators.case_packer`) packing
 ``[aggregation] case_size`` packs per case and ``pallet_size`` cases per pallet;
 ``[simulation] case_label_no_read`` is the reader's seeded no-read rate; ``--case-log`` writes
-the packer's ground truth.
+the packer's ground truth. A camera with ``options.role = "case-camera"`` is the case camera
+(:mod:`simulators.case_camera`): a frame of each case as it closes; ``[simulation.case_faults]``
+(case number = ``"missing"``, ``"duplicate"`` or ``"other-batch"``) spoils given cases, an
+other-batch fault putting in ``simulation.case_foreign_code``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from simulators.camera import CameraSimulator
-from simulators.case_packer import CaseLabelPrinter, CasePacker, case_label_reader
+from simulators.case_camera import CaseCameraSimulator
+from simulators.case_packer import CaseFault, CaseLabelPrinter, CasePacker, case_label_reader
 from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
 
@@ -93,6 +97,7 @@ def _defects(sim: dict[str, Any]) -> dict[Defect, float]:
 
 
 CASE_LABEL_ROLE = "case-label"
+CASE_CAMERA_ROLE = "case-camera"
 
 
 def _role(name: str, dev: dict[str, Any]) -> str | None:
@@ -100,21 +105,48 @@ def _role(name: str, dev: dict[str, Any]) -> str | None:
     if not isinstance(options, dict):
         raise SimulatorConfigError(f"devices.{name}.options must be a table")
     role = options.get("role")
-    if role is not None and role != CASE_LABEL_ROLE:
+    if role is not None and role not in (CASE_LABEL_ROLE, CASE_CAMERA_ROLE):
         raise SimulatorConfigError(
-            f"devices.{name}.options.role: unknown role {role!r} (known: {CASE_LABEL_ROLE!r})"
+            f"devices.{name}.options.role: unknown role {role!r} (known: {CASE_LABEL_ROLE!r}, "
+            f"{CASE_CAMERA_ROLE!r})"
         )
     return None if role is None else str(role)
 
 
-def _packer(data: dict[str, Any], line: VirtualLine, case_log: Path | None) -> CasePacker:
+def _case_faults(sim: dict[str, Any], packer: CasePacker) -> None:
+    """``[simulation.case_faults]`` and ``case_foreign_code`` onto the packer."""
+    for key, name in _section(sim, "case_faults").items():
+        if not str(key).isdigit() or int(key) < 1:
+            raise SimulatorConfigError(f"simulation.case_faults.{key}: not a case number")
+        try:
+            packer.faults[int(key)] = CaseFault(name)
+        except ValueError:
+            known = ", ".join(f.value for f in CaseFault)
+            raise SimulatorConfigError(
+                f"simulation.case_faults.{key}: unknown fault {name!r} (known: {known})"
+            ) from None
+    foreign = sim.get("case_foreign_code")
+    if foreign is not None and not isinstance(foreign, str):
+        raise SimulatorConfigError("simulation.case_foreign_code: an element string")
+    packer.foreign = foreign
+    if CaseFault.OTHER_BATCH in packer.faults.values() and foreign is None:
+        raise SimulatorConfigError(
+            "simulation.case_faults: an other-batch fault needs simulation.case_foreign_code"
+        )
+
+
+def _packer(
+    data: dict[str, Any], line: VirtualLine, case_log: Path | None, seed: int = 0
+) -> CasePacker:
     agg = _section(data, "aggregation")
     sizes = {"case_size": agg.get("case_size", 24), "pallet_size": agg.get("pallet_size", 40)}
     for key, value in sizes.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise SimulatorConfigError(f"aggregation.{key}: {value!r} is not a count")
     try:
-        return CasePacker(line, sizes["case_size"], sizes["pallet_size"], log_path=case_log)
+        return CasePacker(
+            line, sizes["case_size"], sizes["pallet_size"], log_path=case_log, seed=seed
+        )
     except ValueError as exc:
         raise SimulatorConfigError(f"[aggregation]: {exc}") from None
 
@@ -164,7 +196,8 @@ def build_line(
     seed = faults.seed
     roles = {name: _role(name, dev) for name, dev in devices.items()}
     if any(roles.values()):
-        built.packer = _packer(data, line, case_log)
+        built.packer = _packer(data, line, case_log, seed)
+        _case_faults(sim, built.packer)
     no_read = sim.get("case_label_no_read", 0.0)
     if not isinstance(no_read, int | float) or not 0 <= no_read <= 1:
         raise SimulatorConfigError(f"simulation.case_label_no_read: {no_read!r} is not in 0..1")
@@ -174,7 +207,16 @@ def build_line(
             continue
         if roles[name] is not None:
             assert built.packer is not None
-            if kind == "printer" and protocol == "zpl":
+            if roles[name] == CASE_CAMERA_ROLE and kind == "camera" and protocol == "framepush":
+                built.devices[name] = CaseCameraSimulator(
+                    built.packer, "127.0.0.1", port(name, dev), seed=seed
+                )
+            elif roles[name] == CASE_CAMERA_ROLE:
+                raise SimulatorConfigError(
+                    f"devices.{name}: a case camera is simulated as kind 'camera', protocol "
+                    "'framepush'"
+                )
+            elif kind == "printer" and protocol == "zpl":
                 built.devices[name] = CaseLabelPrinter(
                     built.packer, "127.0.0.1", port(name, dev), name=f"{name} (case labels)"
                 )

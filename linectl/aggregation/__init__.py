@@ -14,7 +14,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from linectl.aggregation.case_check import CaseCheck, CaseProblem, Finding, check_case_frame
+    from linectl.aggregation.case_check import (
+        CaseCheck,
+        CaseProblem,
+        Finding,
+        check_case_frame,
+        no_frame,
+    )
     from linectl.aggregation.events import ContainerEvents
     from linectl.aggregation.labels import ContainerLabel, LabelCheck
     from linectl.aggregation.packing import (
@@ -33,7 +39,9 @@ if TYPE_CHECKING:
     )
 
 _HOME = {
-    **dict.fromkeys(("CaseCheck", "CaseProblem", "Finding", "check_case_frame"), "case_check"),
+    **dict.fromkeys(
+        ("CaseCheck", "CaseProblem", "Finding", "check_case_frame", "no_frame"), "case_check"
+    ),
     "ContainerEvents": "events",
     **dict.fromkeys(("ContainerLabel", "LabelCheck"), "labels"),
     **dict.fromkeys(
@@ -65,6 +73,7 @@ __all__ = [
     "SsccStock",
     "SsccUnavailable",
     "check_case_frame",
+    "no_frame",
     "sscc_source_for",
 ]
 

@@ -11,8 +11,11 @@ is rejected with every finding, each under a named reason:
 - ``not-commissioned``: unknown to the ledger, or in another state (named);
 - ``other-batch``: a unit of another batch;
 - ``in-other-container``: already packed in another case;
-- ``missing``: fewer codes than expected (a pack absent, or its code not decodable);
-- ``surplus``: more codes than expected.
+- ``missing``: fewer codes than expected (a pack absent, or its code not decodable); and,
+  when the caller names the units the ledger ``packed`` into the case, each of them that the
+  frame does not show;
+- ``surplus``: more codes than expected;
+- ``no-frame``: the case camera sent no frame of the case (:func:`no_frame`).
 
 Blocking (zxing-cpp, SQLite): call it from a thread. zxing-cpp releases the GIL while decoding.
 """
@@ -45,6 +48,7 @@ class CaseProblem(enum.StrEnum):
     IN_OTHER_CONTAINER = "in-other-container"
     MISSING = "missing"
     SURPLUS = "surplus"
+    NO_FRAME = "no-frame"
 
 
 @dataclass(frozen=True)
@@ -88,12 +92,15 @@ def check_case_frame(
     *,
     case: str | None = None,
     gtin: str | None = None,
+    packed: Sequence[str] | None = None,
     options: DecodeOptions = CASE_OPTIONS,
 ) -> CaseCheck:
     """Decode every code in the frame at once and check the case (see the module docstring).
 
     ``case``: the case being checked, whose own units are not "in another container".
     ``gtin``: when given, a code of another GTIN is reported as ``other-batch``.
+    ``packed``: the serials the ledger has in the case (line order); each one the frame does
+    not show is ``missing``, by name.
     """
     if expected_count < 1:
         raise ValueError(f"expected_count must be at least 1, got {expected_count}")
@@ -125,6 +132,11 @@ def check_case_frame(
             where[key] = symbol
             keys.append(key)
     findings += _ledger_findings(ledger, keys, where, batch, case, gtin)
+    seen = {serial for _, serial in keys}
+    for serial in packed or ():
+        if serial not in seen:
+            detail = f"serial {serial}, packed into the case in line order, is not in the frame"
+            findings.append(Finding(CaseProblem.MISSING, detail, serial))
     found = len(result.symbols)
     if found < expected_count:
         findings.append(
@@ -145,6 +157,12 @@ def check_case_frame(
         decode_ms=result.decode_ms,
         check_ms=(time.perf_counter() - start) * 1000,
     )
+
+
+def no_frame(expected_count: int, detail: str) -> CaseCheck:
+    """The verdict on a case whose frame never came: rejected, ``no-frame``."""
+    finding = Finding(CaseProblem.NO_FRAME, detail)
+    return CaseCheck(False, expected_count, 0, (), (finding,), 0.0, 0.0)
 
 
 def _product(symbol: Symbol) -> tuple[tuple[str, str] | None, str]:

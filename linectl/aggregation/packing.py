@@ -23,6 +23,12 @@ closed but not verified is remembered across restarts through the audit trail (e
 verification is an audit row ``label.verify``): ``resume()`` lists it again.
 
 ``close_case`` / ``close_pallet`` close by command (a partial case at batch end included).
+
+Case check (``[aggregation] case_check = "camera"``): before its label is read, a closed case
+is checked against the case camera's frame of it (``check_case``, see
+:mod:`linectl.aggregation.case_check`): every code in the frame against the ledger and
+against the units packed into the case in line order. The check is an audit row
+``case.check``; a rejected case is diverted for rework like a case whose label never read.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from linectl.aggregation.events import ContainerEvents
 from linectl.aggregation.labels import ContainerLabel, LabelCheck
@@ -46,8 +52,12 @@ from linectl.ledger import (
     Ledger,
 )
 from linectl.ledger.aggregation import AggregationTx
-from linectl.ledger.hierarchy import labels_verified, orphans, tree
+from linectl.ledger.hierarchy import labels_verified, last_seq_in, orphans, tree
 from linectl.lifecycle import EventFactory
+
+if TYPE_CHECKING:
+    from drivers.interfaces import Frame
+    from linectl.aggregation.case_check import CaseCheck
 
 Action = Literal["accepted", "reprint", "divert"]
 _SSCC_TRIES = 5
@@ -95,6 +105,7 @@ class PackingStatus:
     pallet_cases: int
     awaiting_label: tuple[str, ...]
     diverted: tuple[str, ...] = field(default=())
+    rejected: dict[str, tuple[str, ...]] = field(default_factory=dict)  # SSCC -> case check
 
 
 class PackingService:
@@ -120,6 +131,7 @@ class PackingService:
         self.pallet: str | None = None
         self.awaiting: dict[str, int] = {}  # closed, label not verified: SSCC -> failed reads
         self.diverted: set[str] = set()
+        self.rejected: dict[str, tuple[str, ...]] = {}  # by the case check: SSCC -> reasons
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -140,6 +152,7 @@ class PackingService:
             verified = self.ledger.containers.read(labels_verified, closed)
             self.awaiting = {sscc: 0 for sscc in closed if not verified[sscc]}
             self.diverted = set()
+            self.rejected = {}
             return self.status()
 
     def status(self) -> PackingStatus:
@@ -156,6 +169,7 @@ class PackingService:
                 pallet_cases,
                 tuple(s for s in self.awaiting if s not in self.diverted),
                 tuple(sorted(self.diverted)),
+                dict(self.rejected),
             )
 
     def label(self, sscc: str) -> ContainerLabel:
@@ -293,6 +307,7 @@ class PackingService:
             if check.ok:
                 self.awaiting.pop(sscc, None)
                 self.diverted.discard(sscc)
+                self.rejected.pop(sscc, None)
                 action: Action = "accepted"
             else:
                 self.awaiting[sscc] = attempts
@@ -300,6 +315,55 @@ class PackingService:
                 if action == "divert":
                     self.diverted.add(sscc)
             return LabelOutcome(sscc, check, action, attempts, closed_pallet)
+
+    def last_seq(self, sscc: str) -> int | None:
+        """The seq of the last pack in a case: what its case-camera frame is paired by."""
+        return self.ledger.containers.read(last_seq_in, sscc)
+
+    def check_case(
+        self,
+        sscc: str,
+        frame: Frame | None,
+        *,
+        frame_seq: int | None = None,
+        missing_why: str = "no frame of the case",
+        actor: str | None = None,
+    ) -> CaseCheck:
+        """Check a closed case against its case-camera frame (None: it never came, a reject).
+
+        Records the audit row ``case.check``; a rejected case is diverted for rework.
+        """
+        from linectl.aggregation.case_check import check_case_frame, no_frame
+
+        actor = actor or self.settings.actor
+        with self._lock:
+            container = self.ledger.containers.get(sscc)
+            if container.state is not ContainerState.CLOSED:
+                raise ContainerError(f"{container.level.value} {sscc} is not closed")
+            packed = self.ledger.containers.contents(sscc).serials
+            if frame is None:
+                check = no_frame(len(packed), missing_why)
+            else:
+                check = check_case_frame(
+                    frame, max(len(packed), 1), self.batch, self.ledger, case=sscc,
+                    gtin=self.events.gtin, packed=packed,
+                )  # fmt: skip
+            findings = [
+                {"problem": f.problem.value, "detail": f.detail, "serial": f.serial}
+                for f in check.findings
+            ]
+            after = {
+                "sscc": sscc, "ok": check.accepted, "reasons": list(check.reasons),
+                "expected": check.expected, "found": check.found, "frame_seq": frame_seq,
+                "findings": findings,
+            }  # fmt: skip
+            why = "case frame matches" if check.accepted else ", ".join(check.reasons)
+            with self.ledger.containers.transaction() as tx:
+                tx.note(actor, "case.check", why, after)
+            if not check.accepted:
+                self.rejected[sscc] = check.reasons
+                self.diverted.add(sscc)
+            return check
 
     # -- internals -------------------------------------------------------------------------------
 

@@ -6,7 +6,12 @@ One TOML file per line (:func:`load_config`), validated section by section: the 
 
 from __future__ import annotations
 
-from linectl.config.aggregation import AggregationSection, OrphanPolicy, PackingSettings
+from linectl.config.aggregation import (
+    AggregationSection,
+    CaseCheckMode,
+    OrphanPolicy,
+    PackingSettings,
+)
 from linectl.config.file import ConfigError, LineConfig, load_config, parse_config
 from linectl.config.hmi import HmiSection
 from linectl.config.identity import ROLE_NAMES, IdentitySection, LdapSection
@@ -34,6 +39,7 @@ __all__ = [
     "BUILTIN_PROFILES",
     "ROLE_NAMES",
     "AggregationSection",
+    "CaseCheckMode",
     "CodeForm",
     "CodeProfile",
     "ConfigError",

@@ -8,6 +8,8 @@
     label_attempts = 2        # label prints per container before it is diverted
     orphan_policy = "hold"    # or "decommission": good units never packed at batch end
     sscc_stock = "ssccs.txt"  # SSCCs from the pool manager (upstream.sscc.source = central)
+    case_check = "camera"     # or "none": check each case against its case-camera frame
+    case_frame_timeout_s = 5  # after its label is on, a case's frame must come within this
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ class PackingSettings:
         return self.pallet_size > 0
 
 
+class CaseCheckMode(enum.StrEnum):
+    """How a closed case is checked before its label is read."""
+
+    NONE = "none"  # line order only
+    CAMERA = "camera"  # the case camera's frame (a device with options.role = "case-camera")
+
+
 class AggregationSection(Section):
     """``[aggregation]`` of the line configuration."""
 
@@ -62,6 +71,8 @@ class AggregationSection(Section):
     label_attempts: Annotated[int, Field(ge=1, le=10)] = 2
     orphan_policy: OrphanPolicy = OrphanPolicy.HOLD
     sscc_stock: Path | None = None
+    case_check: CaseCheckMode = CaseCheckMode.NONE
+    case_frame_timeout_s: Annotated[float, Field(gt=0, le=600)] = 5.0
 
     def settings(self, actor: str = "line") -> PackingSettings:
         return PackingSettings(

@@ -266,6 +266,12 @@ def unpacked_after_last_case(conn: sqlite3.Connection, batch: str) -> list[tuple
     return [(int(seq), str(serial)) for seq, serial in rows]
 
 
+def last_seq_in(conn: sqlite3.Connection, sscc: str) -> int | None:
+    """The highest pack seq among the units packed directly in ``sscc`` (None: no unit)."""
+    (last,) = conn.execute("SELECT max(seq) FROM units WHERE container = ?", (sscc,)).fetchone()
+    return None if last is None else int(last)
+
+
 def recall(conn: sqlite3.Connection, lot: str) -> Recall:
     """Every unit, case and pallet of a lot (all batches that print it) with its state."""
     batches = [

@@ -3,9 +3,10 @@
 A line runs with exactly one PLC, one printer and one camera (``kind = "camera"``); the drivers
 come from :mod:`drivers.registry`. A line with ``[aggregation]`` also has a case-label printer
 and a case-label reader: devices whose ``options`` say ``role = "case-label"`` (the option is
-the runtime's; the driver never sees it). :func:`connect_all` connects every device at once and
-raises one :class:`DevicesUnavailable` naming each device that failed and why, so an engineer
-sees all wiring mistakes in one go.
+the runtime's; the driver never sees it); with ``[aggregation] case_check = "camera"`` also a
+case camera (``kind = "camera"``, ``role = "case-camera"``). :func:`connect_all` connects
+every device at once and raises one :class:`DevicesUnavailable` naming each device that
+failed and why, so an engineer sees all wiring mistakes in one go.
 """
 
 from __future__ import annotations
@@ -41,14 +42,16 @@ class DevicesUnavailable(DeviceError):
 
 ROLE_OPTION = "role"
 CASE_LABEL_ROLE = "case-label"
+CASE_CAMERA_ROLE = "case-camera"
 
 
 def device_role(name: str, section: DeviceSection) -> str | None:
-    """The ``role`` option of a device (``"case-label"``), None when it has none."""
+    """The ``role`` option of a device (``"case-label"``, ``"case-camera"``), None if none."""
     role = section.options.get(ROLE_OPTION)
-    if role is not None and role != CASE_LABEL_ROLE:
+    if role is not None and role not in (CASE_LABEL_ROLE, CASE_CAMERA_ROLE):
         raise DeviceSetupError(
-            f"devices.{name}.options.role: unknown role {role!r} (known: {CASE_LABEL_ROLE!r})"
+            f"devices.{name}.options.role: unknown role {role!r} (known: {CASE_LABEL_ROLE!r}, "
+            f"{CASE_CAMERA_ROLE!r})"
         )
     return None if role is None else str(role)
 
@@ -104,13 +107,14 @@ class LineDevices:
     protocols: dict[str, str] = field(default_factory=dict)
     case_printer: Printer | None = None
     case_reader: CodeReader | None = None
+    case_camera: Camera | None = None
 
     def by_name(self) -> Iterator[tuple[str, str, Any]]:
         """(role, configured name, driver) for each device."""
         yield "plc", self.names["plc"], self.plc
         yield "printer", self.names["printer"], self.printer
         yield "camera", self.names["camera"], self.camera
-        for role in ("case_printer", "case_reader"):
+        for role in ("case_printer", "case_reader", "case_camera"):
             device = getattr(self, role)
             if device is not None:
                 yield role, self.names.get(role, role), device
@@ -125,9 +129,10 @@ class LineDevices:
 _ROLES: dict[str, type[Any]] = {"plc": Plc, "printer": Printer, "camera": Camera}
 
 
-_CASE_ROLES: dict[str, tuple[str, type[Any]]] = {
-    "printer": ("case_printer", Printer),
-    "reader": ("case_reader", CodeReader),
+_CASE_ROLES: dict[tuple[str, str], tuple[str, type[Any]]] = {
+    (CASE_LABEL_ROLE, "printer"): ("case_printer", Printer),
+    (CASE_LABEL_ROLE, "reader"): ("case_reader", CodeReader),
+    (CASE_CAMERA_ROLE, "camera"): ("case_camera", Camera),
 }
 
 
@@ -137,13 +142,14 @@ def open_devices(config: LineConfig) -> LineDevices:
     found: dict[str, list[str]] = {role: [] for role in _ROLES}
     labelling: dict[str, list[str]] = {role: [] for role, _ in _CASE_ROLES.values()}
     for name, section in config.devices.items():
-        if device_role(name, section) is not None:
-            if section.kind not in _CASE_ROLES:
+        role = device_role(name, section)
+        if role is not None:
+            if (role, section.kind) not in _CASE_ROLES:
+                kinds = " or a ".join(k for r, k in _CASE_ROLES if r == role)
                 raise DeviceSetupError(
-                    f"devices.{name}: a case-label device is a printer or a reader, not a "
-                    f"{section.kind}"
+                    f"devices.{name}: a {role} device is a {kinds}, not a {section.kind}"
                 )
-            labelling[_CASE_ROLES[section.kind][0]].append(name)
+            labelling[_CASE_ROLES[role, section.kind][0]].append(name)
         elif section.kind in found:
             found[section.kind].append(name)
         else:
@@ -176,6 +182,7 @@ def open_devices(config: LineConfig) -> LineDevices:
         protocols={role: config.devices[name].protocol for role, name in names.items()},
         case_printer=built.get("case_printer"),
         case_reader=built.get("case_reader"),
+        case_camera=built.get("case_camera"),
     )
 
 
@@ -265,13 +272,22 @@ def _labelling_problems(config: LineConfig, labelling: dict[str, list[str]]) -> 
             listed = ", ".join(f"devices.{n}" for n in named)
             return [f"{listed}: case-label devices, but the line has no [aggregation]"]
         return []
-    return [
+    cameras = labelling["case_camera"]
+    problems = [
         f"[aggregation] needs exactly one case-label {role.removeprefix('case_')} (a device "
         f'with options.role = "{CASE_LABEL_ROLE}"), found '
         + (", ".join(f"devices.{n}" for n in names) or "none")
         for role, names in labelling.items()
-        if len(names) != 1
+        if role != "case_camera" and len(names) != 1
     ]
+    wanted = 1 if config.aggregation.case_check == "camera" else 0
+    if len(cameras) != wanted:
+        listed = ", ".join(f"devices.{n}" for n in cameras) or "none"
+        problems.append(
+            f'[aggregation] case_check = "{config.aggregation.case_check}" needs {wanted} case '
+            f'camera(s) (a camera with options.role = "{CASE_CAMERA_ROLE}"), found {listed}'
+        )
+    return problems
 
 
 async def connect_all(devices: LineDevices, within_s: float = 10.0) -> None:

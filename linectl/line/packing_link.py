@@ -19,6 +19,9 @@ only ever appends to its queue:
   ``verify_label`` decides. A failed read is reprinted, alarm ``case-label``; after
   ``label_attempts`` failed reads the container is diverted for rework, alarm
   ``case-diverted``. None of these holds the line.
+- With ``[aggregation] case_check = "camera"``: once a case's label is on, the case is checked
+  against its case-camera frame (:mod:`linectl.line.case_camera`) before the label is read;
+  a rejected case is not read nor stacked: it is diverted for rework, alarm ``case-diverted``.
 - Close-batch: the partial case and pallet are closed, labelled and verified, then the orphan
   policy is applied; the command waits for the queue ahead of it.
 
@@ -41,7 +44,7 @@ from linectl.aggregation.labels import ContainerLabel
 from linectl.aggregation.packing import ClosedContainer, LabelOutcome, PackingService, PackingStatus
 from linectl.aggregation.rework import Rework
 from linectl.aggregation.sscc_source import SsccSource, SsccUnavailable, sscc_source_for
-from linectl.config import LineConfig, SsccSection
+from linectl.config import CaseCheckMode, LineConfig, SsccSection
 from linectl.ledger import (
     ContainerError,
     ContainerLevel,
@@ -52,6 +55,7 @@ from linectl.ledger import (
 from linectl.ledger.hierarchy import batch_containers
 from linectl.lifecycle import EventFactory
 from linectl.line.alarms import Alarms
+from linectl.line.case_camera import CaseCamera, CaseChecks
 from linectl.line.case_labels import LabelStation, PackingOptions
 from linectl.line.control import CommandRefused
 from linectl.line.devices import DeviceSetupError, LineDevices
@@ -124,6 +128,13 @@ class PackingLink:
         self.station = LabelStation(
             printer, printer, reader, health, alarms, mirror, self.options, self._set_doing
         )
+        self.checks: CaseChecks | None = None
+        if section.case_check is CaseCheckMode.CAMERA:
+            if devices.case_camera is None:
+                raise DeviceSetupError('case_check = "camera" needs a case camera')
+            camera = CaseCamera(devices.case_camera, health)
+            timeout = section.case_frame_timeout_s
+            self.checks = CaseChecks(camera, alarms, timeout, self._set_doing)
         upstream = config.upstream
         stock = section.sscc_stock
         if stock is not None and not stock.is_absolute():
@@ -185,6 +196,9 @@ class PackingLink:
         if not self._started:
             self._started = True
             self.supervisor.spawn(self.run(), "packing")
+            if self.checks is not None:
+                self.supervisor.spawn(self.checks.camera.run(), "packing case camera")
+                self.supervisor.spawn(self.checks.camera.watch(), "packing case camera watch")
 
     def deactivate(self) -> None:
         """No batch any more (it was closed)."""
@@ -246,6 +260,10 @@ class PackingLink:
             "pallet_size": self.settings.pallet_size,
             "awaiting_label": list(view.awaiting_label) if view else [],
             "diverted": list(view.diverted) if view else [],
+            "rejected": {k: list(v) for k, v in view.rejected.items()} if view else {},
+            "case_check": self.section.case_check.value,
+            "cases_checked": self.checks.checked if self.checks else 0,
+            "cases_rejected": self.checks.rejected if self.checks else 0,
             "units_queued": queued,
             "doing": self.doing,
         } | self.counters
@@ -417,9 +435,14 @@ class PackingLink:
         def verify(read: str | None) -> tuple[LabelOutcome, PackingStatus]:
             return service.verify_label(sscc, read), service.status()
 
+        checked = self.checks is None or label.level != ContainerLevel.CASE
         while True:
             self.doing = f"labelling {what}"
             self.counters["labels_printed"] += await self.station.print_label(label)
+            if not checked:
+                checked = True
+                if not await self._case_check(service, sscc):
+                    return
             read = await self.station.read()
             try:
                 outcome, self.view = await asyncio.to_thread(verify, read)
@@ -455,3 +478,19 @@ class PackingLink:
         if outcome.closed_pallet is not None:
             self.counters["pallets_closed"] += 1
             await self._label(outcome.closed_pallet.label)
+
+    async def _case_check(self, service: PackingService, sscc: str) -> bool:
+        """The case against its case-camera frame: True to go on to its label read."""
+        assert self.checks is not None
+        try:
+            check, self.view = await self.checks.check(service, sscc)
+        except ContainerError as exc:  # reopened by rework meanwhile
+            log.warning("packing: case %s not checked: %s", sscc, exc)
+            return False
+        except PACKING_ERRORS as exc:
+            self._failed(f"checking case {sscc} against its frame", exc)
+            return False
+        if not check.accepted:
+            self.counters["diversions"] += 1
+        self.mirror.changed()
+        return check.accepted

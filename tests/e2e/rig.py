@@ -5,7 +5,8 @@ drives while the line is in Execute; the daemon (LineRuntime) talks to them thro
 drivers over 127.0.0.1 with ports chosen by the OS. Printer and PLC can sit behind a
 :class:`LinkCutter`, so a test can take a device off the network and bring it back. With
 ``aggregation`` the line ends in a case packer with its case-label printer and reader
-(:mod:`simulators.case_packer`), and the daemon packs cases and pallets.
+(:mod:`simulators.case_packer`), and the daemon packs cases and pallets; with
+``case_check = "camera"`` in it, a case camera (:mod:`simulators.case_camera`) too.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from linectl.ledger import Ledger, WorkOrderCode
 from linectl.line.devices import LineDevices, connect_all, open_devices
 from linectl.line.runtime import LineRuntime, RuntimeOptions
 from simulators.camera import CameraSimulator
+from simulators.case_camera import CaseCameraSimulator
 from simulators.case_packer import CaseLabelPrinter, CasePacker, case_label_reader
 from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
@@ -88,6 +90,7 @@ class Rig:
     case_printer_link: LinkCutter | None = None  # cut_links with aggregation
     case_reader_link: LinkCutter | None = None
     camera_link: LinkCutter | None = None  # cut_links
+    case_camera: CaseCameraSimulator | None = None  # aggregation with case_check = "camera"
 
     @property
     def rt(self) -> LineRuntime:
@@ -160,6 +163,7 @@ def daemon_config(
     *,
     aggregation: dict[str, Any] | None = None,
     case_ports: tuple[int, int] | None = None,
+    case_camera_port: int | None = None,
     line: dict[str, Any] | None = None,
     ledger: Path | None = None,
     **thresholds: Any,
@@ -192,6 +196,11 @@ def daemon_config(
                             "port": case_ports[1], "timeout_s": 0.5, "options": label},
         }  # fmt: skip
         data["aggregation"] = aggregation
+        if case_camera_port is not None:
+            data["devices"]["case-camera"] = {
+                "kind": "camera", "protocol": "framepush", "host": "127.0.0.1",
+                "port": case_camera_port, "options": {"role": "case-camera"},
+            }  # fmt: skip
         data["upstream"] = {
             "sscc": {"source": "range", "company_prefix": CASE_SSCC_PREFIX, "extension_digit": 1,
                      "first_reference": 1, "last_reference": 999_999}
@@ -248,8 +257,9 @@ async def line_rig(
         stack.push_async_callback(printer.close)
         await camera.start()
         stack.push_async_callback(camera.close)
-        packer = case_printer = case_reader = None
+        packer = case_printer = case_reader = case_camera = None
         case_ports: tuple[int, int] | None = None
+        case_camera_port: int | None = None
         if aggregation is not None:
             packer = CasePacker(
                 line,
@@ -263,6 +273,10 @@ async def line_rig(
             case_ports = (await case_printer.start(), await case_reader.start())
             stack.push_async_callback(case_printer.close)
             stack.push_async_callback(case_reader.close)
+            if aggregation.get("case_check") == "camera":
+                case_camera = CaseCameraSimulator(packer, seed=1)
+                case_camera_port = await case_camera.start()
+                stack.push_async_callback(case_camera.close)
         plc_port, printer_port = plc.modbus_port, printer.port
         printer_link = plc_link = case_printer_link = case_reader_link = camera_link = None
         camera_port = camera.port
@@ -289,6 +303,7 @@ async def line_rig(
             camera_port,
             aggregation=aggregation,
             case_ports=case_ports,
+            case_camera_port=case_camera_port,
             line=line_section,
             ledger=ledger_path,
             **(thresholds or {}),
@@ -302,7 +317,8 @@ async def line_rig(
         rig = Rig(tmp, line, plc, printer, camera, ledger, config, None, None, printer_link,
                   plc_link, packer=packer, case_printer=case_printer,
                   case_reader=case_reader, case_printer_link=case_printer_link,
-                  case_reader_link=case_reader_link, camera_link=camera_link)  # fmt: skip
+                  case_reader_link=case_reader_link, camera_link=camera_link,
+                  case_camera=case_camera)  # fmt: skip
         if daemon:
             devices = open_devices(config)
             stack.push_async_callback(devices.close)
