@@ -100,19 +100,21 @@ class Rig:
     central: CentralSimulator | None = None  # upstream: the EPCIS repository events go to
     log: LogTap | None = None  # what the in-process daemon logged
 
-    async def check_invariants(self) -> InvariantReport:
+    async def check_invariants(self, site: CentralSimulator | None = None) -> InvariantReport:
         """The five invariants of issue 15 (harness.invariants), once the line has synced.
 
-        With ``upstream`` the line's own uplink stops and what the outbox still holds is sent,
-        as ``linectl sync`` does; then the ledger's events are compared with the repository's.
+        With ``upstream`` (or a test's own central simulator ``site``) the line's own uplink
+        stops and what the outbox still holds is sent, as ``linectl sync`` does; then the
+        ledger's events are compared with the repository's.
         """
         central = None
-        if self.central is not None:
+        site = site or self.central
+        if site is not None:
             if self.runtime is not None and self.runtime.uplink is not None:
                 await self.runtime.uplink.close()
-            await sync_outbox(self.ledger, self.central.epcis_url)
-            assert self.central.store is not None
-            central = await asyncio.to_thread(self.central.store.events)
+            await sync_outbox(self.ledger, site.epcis_url)
+            assert site.store is not None
+            central = await asyncio.to_thread(site.store.events)
         logs = [self.tmp / "print-log.jsonl"]
         report = await asyncio.to_thread(assert_invariants, self.ledger, logs, central=central)
         print(report.summary())
