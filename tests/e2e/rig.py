@@ -22,7 +22,7 @@ from typing import Any
 from harness.invariants import (
     InvariantReport,
     OperatorView,
-    assert_invariants,
+    check_invariants,
     operator_view,
     sync_outbox,
 )
@@ -101,6 +101,13 @@ class Rig:
     log: LogTap | None = None  # what the in-process daemon logged
 
     async def check_invariants(self, site: CentralSimulator | None = None) -> InvariantReport:
+        """Assert the five invariants of issue 15 (see :meth:`invariants`)."""
+        report = await self.invariants(site)
+        print(report.summary())
+        assert report.ok, report.summary() + "\n" + "\n".join(report.problems())
+        return report
+
+    async def invariants(self, site: CentralSimulator | None = None) -> InvariantReport:
         """The five invariants of issue 15 (harness.invariants), once the line has synced.
 
         With ``upstream`` (or a test's own central simulator ``site``) the line's own uplink
@@ -116,9 +123,7 @@ class Rig:
             assert site.store is not None
             central = await asyncio.to_thread(site.store.events)
         logs = [self.tmp / "print-log.jsonl"]
-        report = await asyncio.to_thread(assert_invariants, self.ledger, logs, central=central)
-        print(report.summary())
-        return report
+        return await asyncio.to_thread(check_invariants, self.ledger, logs, central=central)
 
     def operator_view(self) -> OperatorView:
         """What the in-process daemon's status and log tell the operator now."""
