@@ -48,6 +48,7 @@ from harness.demo import (  # noqa: E402
     simulator_config,
 )
 from harness.invariants import (  # noqa: E402
+    WAITING,
     InvariantReport,
     OperatorView,
     central_events,
@@ -231,7 +232,7 @@ async def soak_run(args: argparse.Namespace, files: DemoFiles, line: Line, soak:
             producing.clear()
             await asyncio.sleep(1.0)  # the operator sees the fault's state first
             view = await line.view()
-            if view is not None and not view.resumed:
+            if view is not None and view.state in WAITING:
                 if view.ok:
                     soak.told.update(t.split(": ", 1)[0] for t in view.told)
                 else:

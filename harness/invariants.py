@@ -42,6 +42,8 @@ from standards.gs1.scan import parse_scan
 ALARMS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "alarms.md"
 PRODUCING = frozenset({"EXECUTE", "COMPLETING", "COMPLETE"})
 """Line states that count as "produces again": running, or ran to the end of the batch."""
+WAITING = frozenset({"HELD", "SUSPENDED", "STOPPED", "ABORTED", "IDLE"})
+"""Line states that wait for someone or something: status must say what (the others pass)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +378,9 @@ class OperatorView:
 
     @property
     def ok(self) -> bool:
-        return self.resumed or (bool(self.told) and not self.problems)
+        if self.resumed:
+            return True
+        return not self.problems and (bool(self.told) or self.state not in WAITING)
 
 
 def operator_view(status: Mapping[str, Any], log_text: str) -> OperatorView:
@@ -394,7 +398,7 @@ def operator_view(status: Mapping[str, Any], log_text: str) -> OperatorView:
         if f"alarm {code}: " not in log_text:
             problems.append(f"alarm {code} is in status but not in the log")
         told.append(f"{code}: {message} -> {action}")
-    if state not in PRODUCING and not told:
+    if state in WAITING and not told:
         problems.append(f"the line is {state} and status names no alarm")
     return OperatorView(state, tuple(told), tuple(problems))
 

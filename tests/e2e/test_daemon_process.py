@@ -64,10 +64,12 @@ unix_socket = "{tmp / "control.sock"}"
 
 
 async def test_the_daemon_runs_a_batch_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    async with line_rig(tmp_path, packs=80, pool=120, daemon=False) as rig:
+    async with line_rig(tmp_path, packs=80, pool=120, daemon=False, upstream=True) as rig:
+        assert rig.central is not None
         config = tmp_path / "line.toml"
         config.write_text(
             config_text(tmp_path, rig.plc.modbus_port, rig.printer.port, rig.camera.port)
+            + epcis_toml(rig.central.epcis_url)
         )
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "linectl.cli", "run", "--config",
@@ -109,6 +111,7 @@ async def test_the_daemon_runs_a_batch_and_stops_cleanly_on_sigterm(tmp_path: Pa
         assert rec.balanced and rec.commissioned == counts["good"]
         report = await asyncio.to_thread(rig.ledger.verify_audit)
         assert report.ok, str(report)
+        await rig.check_invariants()
 
 
 async def test_after_a_sigkill_recovery_commissions_the_packs_the_gate_passed_meanwhile(

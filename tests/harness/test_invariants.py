@@ -130,3 +130,5 @@ def test_a_stopped_line_must_name_a_documented_alarm_that_the_log_shows() -> Non
     unknown = {"state": "HELD", "alarms": [alarm | {"code": "mystery"}]}
     assert not operator_view(unknown, "alarm mystery: x").ok
     assert operator_view({"state": {"name": "EXECUTE"}, "alarms": []}, "").resumed
+    passing = operator_view({"state": {"name": "UNHOLDING"}, "alarms": []}, "")
+    assert passing.ok and not passing.resumed  # on its way: nothing to judge yet
