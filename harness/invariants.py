@@ -329,20 +329,6 @@ def check_invariants(
     return report
 
 
-def assert_invariants(
-    ledger: Ledger,
-    print_logs: Sequence[Path],
-    *,
-    central: Sequence[StoredEvent] | None = None,
-    key: bytes | None = None,
-) -> InvariantReport:
-    """:func:`check_invariants`, raising AssertionError naming every invariant that failed."""
-    report = check_invariants(ledger, print_logs, central=central, key=key)
-    problems = report.problems()
-    assert not problems, report.summary() + "\n" + "\n".join(problems)
-    return report
-
-
 # --- the operator's half ---------------------------------------------------------------------
 
 
@@ -401,10 +387,3 @@ def operator_view(status: Mapping[str, Any], log_text: str) -> OperatorView:
     if state in WAITING and not told:
         problems.append(f"the line is {state} and status names no alarm")
     return OperatorView(state, tuple(told), tuple(problems))
-
-
-def assert_resumes_or_tells(status: Mapping[str, Any], log_text: str) -> OperatorView:
-    """The line produces again, or status and log name the fault and its documented action."""
-    view = operator_view(status, log_text)
-    assert view.ok, f"after the fault, line {view.state}: {list(view.told)} {list(view.problems)}"
-    return view
