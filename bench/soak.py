@@ -1,14 +1,18 @@
 """Soak: the simulated line runs for N minutes while a random fault hits it every few seconds.
 
 The demo's set-up (``harness.demo``: simulators and daemon as processes, a batch imported through
-the CLI, cases and pallets) with relays between the daemon and its PLC, printer and camera. Every
-``--mean-fault-s`` on average (seeded, exponential gaps) one fault, weighted: the daemon SIGKILLed
-and started again at once (as systemd does), the daemon stopped with SIGTERM and started again,
-or one device link cut for 0.5-3 s. A robot operator keeps the line going as a person would:
+the CLI, cases and pallets) with relays between the daemon and its PLC, printer and camera, and
+the central simulator (``python -m simulators.central``, its EPCIS repository) as the line's
+upstream. Every ``--mean-fault-s`` on average (seeded, exponential gaps) one fault, weighted: the
+daemon SIGKILLed and started again at once (as systemd does), the daemon stopped with SIGTERM and
+started again, one device link cut for 0.5-3 s, or the central simulator SIGKILLed and started
+again (mid-drain, as often as not). A robot operator keeps the line going as a person would:
 Unhold a held line, Start a stopped one. Each fault's recovery time runs from the fault to the
-line producing again. When the time is up the line is stopped and the batch closed, and the
-invariants are checked: no code printed twice (the printer simulator's log), no false accept
-(the ground truth), the batch balanced, ``linectl audit verify`` passes, no unit in two cases.
+line producing again. When the time is up the line is stopped, the batch closed and the outbox
+drained upstream, and the invariants are checked (``harness.invariants``): no serial printed
+twice (the printer simulator's log), every batch balanced, ``audit verify`` passes, no unit in
+two containers, no event lost or duplicated upstream (the central simulator's store against the
+ledger's outbox); and no false accept (the ground truth).
 
     .venv/bin/python bench/soak.py --minutes 30 --mean-fault-s 10
 
@@ -24,12 +28,13 @@ import io
 import json
 import random
 import shutil
-import sqlite3
 import statistics
+import subprocess
 import sys
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,11 +47,20 @@ from harness.demo import (  # noqa: E402
     provision,
     simulator_config,
 )
+from harness.invariants import (  # noqa: E402
+    WAITING,
+    InvariantReport,
+    OperatorView,
+    central_events,
+    check_invariants,
+    operator_view,
+)
 from harness.processes import (  # noqa: E402
     Child,
     DemoFiles,
     control_client,
     daemon_config,
+    free_port,
     start_daemon,
     start_simulators,
     toml_text,
@@ -59,9 +73,12 @@ from linectl.ledger import Ledger  # noqa: E402
 from linectl.ledger.unit_rows import batch_unit_rows  # noqa: E402
 from linectl.line.control import Command  # noqa: E402
 from linectl.service.client import ControlClient, ControlClientError  # noqa: E402
+from simulators.central.config import standards_dir  # noqa: E402
 from simulators.virtual_line import line_layout  # noqa: E402
 
-FAULTS = {"sigkill": 5, "sigterm": 1, "cut-plc": 1, "cut-printer": 1, "cut-camera": 1}
+FAULTS = {
+    "sigkill": 5, "sigterm": 1, "cut-plc": 1, "cut-printer": 1, "cut-camera": 1, "kill-central": 1,
+}  # fmt: skip
 RELAYED = ("plc", "printer", "camera")
 
 
@@ -75,20 +92,61 @@ class Soak:
     unholds: int = 0
     starts: int = 0
     daemon_starts: int = 1
+    told: Counter[str] = field(default_factory=Counter)  # stopped after a fault: what it said
+    silent: list[str] = field(default_factory=list)  # stopped, and status or log said nothing
+
+
+class Central:
+    """The central simulator as a process (EPCIS only), restartable on its port and database."""
+
+    def __init__(self, root: Path) -> None:
+        self.db = root / "central.db"
+        self.log = root / "central.log"
+        self.port = free_port()
+        self.child: Child | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        argv = [sys.executable, "-m", "simulators.central", "--no-opcua", "--db", str(self.db),
+                "--epcis-port", str(self.port), "--admin-port", str(free_port()),
+                "--schema", str(standards_dir() / "epcis" / "EPCIS-JSON-Schema.json")]  # fmt: skip
+        self.child = Child("central simulator", argv, self.log)
+        self.child.wait_line("central simulator:", timeout=60)
+
+    def kill(self) -> None:
+        if self.child is not None:
+            self.child.kill()
+            self.child = None
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop(20.0)
+            self.child = None
 
 
 class Line:
-    """The daemon (restartable) and the relays to its devices."""
+    """The daemon (restartable), the relays to its devices and its central system."""
 
-    def __init__(self, files: DemoFiles, relays: dict[str, LinkCutter]) -> None:
+    def __init__(self, files: DemoFiles, relays: dict[str, LinkCutter], central: Central) -> None:
         self.files = files
         self.relays = relays
+        self.central = central
         self.daemon: Child | None = None
         self.client: ControlClient | None = None
 
     async def start_daemon(self) -> None:
         self.daemon = await asyncio.to_thread(start_daemon, self.files, 120.0)
         self.client = control_client(self.files.config)
+
+    async def view(self) -> OperatorView | None:
+        """What status and this daemon's log tell the operator now (None: no answer)."""
+        status = await self.status()
+        if status is None or self.daemon is None:
+            return None
+        return operator_view(status, "\n".join(self.daemon.log_lines))
 
     async def status(self) -> dict[str, object] | None:
         if self.client is None:
@@ -145,6 +203,10 @@ async def inject(kind: str, line: Line, rnd: random.Random, soak: Soak) -> None:
         line.client = None
         await line.start_daemon()
         soak.daemon_starts += 1
+    elif kind == "kill-central":
+        await asyncio.to_thread(line.central.kill)
+        await asyncio.sleep(rnd.uniform(0.5, 3.0))
+        await asyncio.to_thread(line.central.start)
     else:
         relay = line.relays[kind.removeprefix("cut-")]
         await relay.cut()
@@ -169,6 +231,12 @@ async def soak_run(args: argparse.Namespace, files: DemoFiles, line: Line, soak:
             await inject(kind, line, rnd, soak)
             producing.clear()
             await asyncio.sleep(1.0)  # the operator sees the fault's state first
+            view = await line.view()
+            if view is not None and view.state in WAITING:
+                if view.ok:
+                    soak.told.update(t.split(": ", 1)[0] for t in view.told)
+                else:
+                    soak.silent.append(f"{kind}: {view.state} {list(view.problems)}")
             try:
                 async with asyncio.timeout(max(0.1, next_at - time.monotonic())):
                     await producing.wait()
@@ -188,36 +256,51 @@ async def soak_run(args: argparse.Namespace, files: DemoFiles, line: Line, soak:
         await asyncio.sleep(0.5)
     assert line.client is not None
     await asyncio.to_thread(line.client.command, Command.CLOSE_BATCH, reason="soak over")
+    await synced(line)
 
 
-def invariants(files: DemoFiles, sim_data: dict[str, object]) -> dict[str, object]:
-    prints = read_print_log(files.print_log)
-    codes = Counter(entry.intended for entry in prints.values() if entry.intended)
-    twice = [code for code, n in codes.items() if n > 1]
-    truth = compare(prints, batch_unit_rows(files.ledger, BATCH), line_layout(sim_data))
+def _backlog(status: Mapping[str, object] | None) -> object:
+    upstream = status.get("upstream") if status else None
+    return upstream.get("backlog") if isinstance(upstream, dict) else None
+
+
+async def synced(line: Line, guard_s: float = 300.0) -> None:
+    """Wait until the daemon has sent every queued event upstream (status: backlog 0)."""
+    deadline = time.monotonic() + guard_s
+    while time.monotonic() < deadline:
+        if _backlog(await line.status()) == 0:
+            return
+        await asyncio.sleep(1.0)  # another process: poll its status, as ``linectl sync`` does
+    print(f"soak: the backlog did not drain in {guard_s:.0f} s; the invariants will say so")
+
+
+def final_sync(files: DemoFiles) -> str:
+    """``linectl sync`` once the daemon has stopped: it sends what the outbox still holds
+    (events queued at close or at the stop, after the status last showed a backlog)."""
+    argv = [sys.executable, "-m", "linectl.cli", "--token-file", str(files.token), "sync",
+            "--config", str(files.config), "--timeout", "120"]  # fmt: skip
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=180)
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    return f"exit {done.returncode}: {lines[-1] if lines else ''}"
+
+
+def invariants(files: DemoFiles, sim_data: dict[str, object], central: Central) -> InvariantReport:
     key = load_audit_key(audit_key_path(load_config(files.config).identity, files.ledger))
     with Ledger(files.ledger) as ledger:
-        rec = ledger.reconcile(BATCH)
-        audit = ledger.verify_audit(key=key)
-    conn = sqlite3.connect(f"file:{files.ledger}?mode=ro", uri=True)
-    try:
-        in_two = conn.execute(
-            "SELECT COUNT(*) FROM (SELECT serial_id FROM units WHERE container IS NOT NULL "
-            "GROUP BY serial_id HAVING COUNT(DISTINCT container) > 1)"
-        ).fetchone()[0]
-    finally:
-        conn.close()
+        return check_invariants(
+            ledger, [files.print_log], central=central_events(central.db), key=key
+        )
+
+
+def truth_figures(files: DemoFiles, sim_data: dict[str, object]) -> dict[str, object]:
+    prints = read_print_log(files.print_log)
+    truth = compare(prints, batch_unit_rows(files.ledger, BATCH), line_layout(sim_data))
     return {
         "packs printed": len(prints),
-        "codes printed twice": len(twice),
         "false accepts": len(truth.false_accepts),
         "wrong reasons": len(truth.wrong_reasons),
         "printed, no unit (settled by recovery)": sum(m.verdict is None for m in truth.mismatches),
         "unit and print on different packs": sum(m.verdict is not None for m in truth.mismatches),
-        "balanced": rec.balanced,
-        "audit trail verifies": audit.ok,
-        "units in two containers": in_two,
-        "audit": str(audit).splitlines()[0],
         "truth": truth.summary(),
     }
 
@@ -236,13 +319,20 @@ async def main_async(args: argparse.Namespace) -> int:
     started = time.monotonic()
     sim, ports = await asyncio.to_thread(start_simulators, files)
     relays = {name: LinkCutter(ports[name]) for name in RELAYED if name in ports}
+    central = Central(files.root)
     try:
+        await asyncio.to_thread(central.start)
         relayed = dict(ports)
         for name, relay in relays.items():
             relayed[name] = await relay.start()
-        files.config.write_text(toml_text(daemon_config(sim_data, relayed, files)), "utf-8")
+        data = daemon_config(sim_data, relayed, files)
+        data.setdefault("upstream", {})["epcis"] = {
+            "base_url": central.url, "request_timeout_s": 10, "job_timeout_s": 30,
+            "backoff_initial_s": 0.5, "backoff_max_s": 5,
+        }  # fmt: skip
+        files.config.write_text(toml_text(data), "utf-8")
         await asyncio.to_thread(provision, files, options, io.StringIO())
-        line = Line(files, relays)
+        line = Line(files, relays, central)
         await line.start_daemon()
         print(f"soak: {args.minutes:g} min at {args.speed:.0f} packs/min, a fault every "
               f"{args.mean_fault_s:g} s on average, seed {args.seed}, in {files.root}")  # fmt: skip
@@ -251,11 +341,14 @@ async def main_async(args: argparse.Namespace) -> int:
         finally:
             if line.daemon is not None:
                 await asyncio.to_thread(line.daemon.stop, 60.0)
+        synced_after = await asyncio.to_thread(final_sync, files)
     finally:
         for relay in relays.values():
             await relay.close()
         await asyncio.to_thread(sim.stop)
-    found = await asyncio.to_thread(invariants, files, sim_data)
+        await asyncio.to_thread(central.stop)
+    report = await asyncio.to_thread(invariants, files, sim_data, central)
+    found = report.figures() | await asyncio.to_thread(truth_figures, files, sim_data)
     rec = sorted(soak.recoveries)
     figures = {
         "minutes": round((time.monotonic() - started) / 60.0, 1),
@@ -268,16 +361,18 @@ async def main_async(args: argparse.Namespace) -> int:
         "recovery s p95": round(rec[int(0.95 * (len(rec) - 1))], 1) if rec else None,
         "recovery s max": round(rec[-1], 1) if rec else None,
         "faults not recovered before the next": soak.unrecovered,
+        "linectl sync after the daemon stopped": synced_after,
+        "stopped after a fault, alarms told (status and log)": dict(soak.told),
+        "stopped after a fault, nothing told": len(soak.silent),
+        "nothing told, e.g.": soak.silent[:5],
         **found,
+        "audit": report.audit,
     }
     print(json.dumps(figures, indent=2))
-    ok = (
-        found["codes printed twice"] == 0
-        and found["false accepts"] == 0
-        and found["balanced"]
-        and found["audit trail verifies"]
-        and found["units in two containers"] == 0
-    )
+    print(report.summary())
+    for problem in report.problems():
+        print(f"  {problem}")
+    ok = report.ok and found["false accepts"] == 0
     print("soak: invariants hold" if ok else "soak: AN INVARIANT FAILED")
     return 0 if ok else 1
 

@@ -154,7 +154,12 @@ class Uplink:
             await self.client.close()
 
     async def wait_for_serials(self, timeout_s: float) -> bool:
-        """Wait (bounded) until the active batch's pool is no longer below its low-water mark."""
+        """Wait (bounded) until the active batch's pool is no longer below its low-water mark.
+
+        Without ``[upstream.provisioning]`` no refill can come: it answers at once.
+        """
+        if self.provisioning is None:
+            return not self._needs_serials()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self.mirror.wait_for(lambda: not self._needs_serials())

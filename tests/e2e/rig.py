@@ -20,6 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.invariants import (
+    InvariantReport,
+    OperatorView,
+    check_invariants,
+    operator_view,
+    sync_outbox,
+)
 from harness.relay import LinkCutter
 from linectl.config import LineConfig, parse_config
 from linectl.ledger import Ledger, WorkOrderCode
@@ -28,11 +35,13 @@ from linectl.line.runtime import LineRuntime, RuntimeOptions
 from simulators.camera import CameraSimulator
 from simulators.case_camera import CaseCameraSimulator
 from simulators.case_packer import CaseLabelPrinter, CasePacker, case_label_reader
+from simulators.central import CentralSimulator
 from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
 from simulators.printer_zpl import ZplPrinterSimulator
 from standards.gs1.checkdigit import check_digit
 from standards.packml import PackMLState
+from tests.e2e.rig_upstream import LogTap, start_central, tapped_log, upstream_section
 
 GTIN = "0950600013435" + check_digit("0950600013435")
 LOT = "L2611A"
@@ -91,6 +100,45 @@ class Rig:
     case_reader_link: LinkCutter | None = None
     camera_link: LinkCutter | None = None  # cut_links
     case_camera: CaseCameraSimulator | None = None  # aggregation with case_check = "camera"
+    central: CentralSimulator | None = None  # upstream: the EPCIS repository events go to
+    log: LogTap | None = None  # what the in-process daemon logged
+
+    async def check_invariants(self, site: CentralSimulator | None = None) -> InvariantReport:
+        """Assert the five invariants of issue 15 (see :meth:`invariants`)."""
+        report = await self.invariants(site)
+        print(report.summary())
+        assert report.ok, report.summary() + "\n" + "\n".join(report.problems())
+        return report
+
+    async def invariants(self, site: CentralSimulator | None = None) -> InvariantReport:
+        """The five invariants of issue 15 (harness.invariants), once the line has synced.
+
+        With ``upstream`` (or a test's own central simulator ``site``) the line's own uplink
+        stops and what the outbox still holds is sent, as ``linectl sync`` does; then the
+        ledger's events are compared with the repository's.
+        """
+        central = None
+        site = site or self.central
+        if site is not None:
+            if self.runtime is not None and self.runtime.uplink is not None:
+                await self.runtime.uplink.close()
+            await sync_outbox(self.ledger, site.epcis_url)
+            assert site.store is not None
+            central = await asyncio.to_thread(site.store.events)
+        logs = [self.tmp / "print-log.jsonl"]
+        return await asyncio.to_thread(check_invariants, self.ledger, logs, central=central)
+
+    def operator_view(self) -> OperatorView:
+        """What the in-process daemon's status and log tell the operator now."""
+        status = self.rt.status() | {"alarms": self.rt.alarms()}
+        return operator_view(status, self.log.text() if self.log is not None else "")
+
+    def assert_told(self, code: str) -> OperatorView:
+        """The line is not producing, and status and log name ``code`` with what to do."""
+        view = self.operator_view()
+        assert not view.resumed and view.ok, (view.state, view.told, view.problems)
+        assert any(told.startswith(code + ": ") for told in view.told), (code, view.told)
+        return view
 
     @property
     def rt(self) -> LineRuntime:
@@ -166,6 +214,7 @@ def daemon_config(
     case_camera_port: int | None = None,
     line: dict[str, Any] | None = None,
     ledger: Path | None = None,
+    epcis_url: str | None = None,
     **thresholds: Any,
 ) -> LineConfig:
     data: dict[str, Any] = {
@@ -205,6 +254,8 @@ def daemon_config(
             "sscc": {"source": "range", "company_prefix": CASE_SSCC_PREFIX, "extension_digit": 1,
                      "first_reference": 1, "last_reference": 999_999}
         }  # fmt: skip
+    if epcis_url is not None:
+        data.setdefault("upstream", {})["epcis"] = upstream_section(epcis_url)
     return parse_config(data)
 
 
@@ -228,6 +279,7 @@ async def line_rig(
     code: WorkOrderCode | None = None,
     line_section: dict[str, Any] | None = None,
     ledger_path: Path | None = None,
+    upstream: bool = False,
 ) -> AsyncIterator[Rig]:
     """Simulators + daemon, batch created with ``pool`` serials and the daemon started on it.
 
@@ -238,6 +290,8 @@ async def line_rig(
     ``pool`` and ``packs``, so a batch refilled while it runs is not stopped at its first pool).
     ``code``: the batch's market code profile and code fields; ``line_section``: keys added to
     the daemon's ``[line]`` table; ``ledger_path``: the ledger elsewhere than ``tmp``.
+    ``upstream``: an EPCIS repository (``rig.central``) in ``[upstream.epcis]``, and the
+    in-process daemon sends its events there (``Rig.check_invariants`` compares them).
     """
     line = VirtualLine(LineLayout(packs_per_minute=packs_per_minute), faults or FaultPlan(seed=1))
     line.packs_limit = packs
@@ -251,6 +305,11 @@ async def line_rig(
     printer = ZplPrinterSimulator(line, log_path=tmp / "print-log.jsonl", seed=1)
     camera = CameraSimulator(line)
     async with contextlib.AsyncExitStack() as stack:
+        tap = stack.enter_context(tapped_log())
+        central = None
+        if upstream:
+            central = await start_central(tmp)
+            stack.push_async_callback(central.close)
         await plc.start()
         stack.push_async_callback(plc.close)
         await printer.start()
@@ -306,6 +365,7 @@ async def line_rig(
             case_camera_port=case_camera_port,
             line=line_section,
             ledger=ledger_path,
+            epcis_url=None if central is None else central.epcis_url,
             **(thresholds or {}),
         )
         ledger = Ledger(config.ledger.path)
@@ -318,7 +378,7 @@ async def line_rig(
                   plc_link, packer=packer, case_printer=case_printer,
                   case_reader=case_reader, case_printer_link=case_printer_link,
                   case_reader_link=case_reader_link, camera_link=camera_link,
-                  case_camera=case_camera)  # fmt: skip
+                  case_camera=case_camera, central=central, log=tap)  # fmt: skip
         if daemon:
             devices = open_devices(config)
             stack.push_async_callback(devices.close)
@@ -329,6 +389,9 @@ async def line_rig(
             stack.push_async_callback(_bounded, runtime.shutdown)
             async with asyncio.timeout(GUARD_S):
                 await runtime.start(BATCH)
+            uplink = runtime.start_uplink()  # as the daemon does with [upstream]
+            if uplink is not None:
+                stack.push_async_callback(uplink.close)
             rig.devices, rig.runtime = devices, runtime
         with frozen_heap():
             async with asyncio.timeout(TEST_GUARD_S):  # a hung command fails the test, with a trace

@@ -11,7 +11,9 @@ its packing event (the event names exactly what it holds, after the SSCC's commi
 still open with its units and no event - never half. Then the daemon restarts and the line
 resumes. At the end the batch is closed: nothing left open holds anything, no good unit is in no
 case, every physical case's label names the ledger case holding exactly its packs, and
-``linectl audit verify`` passes.
+``linectl audit verify`` passes, and the invariants of issue 15 hold with the events the daemon
+sent upstream through every kill (``Rig.check_invariants``); a restart that finds the line held
+names the alarm in status and log (``Daemon.check_told``).
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ async def test_sigkill_around_case_closes_never_leaves_a_case_half_closed(tmp_pa
         thresholds=limits,
         plc_watchdog_ms=500,
         aggregation=aggregation,
+        upstream=True,
     ) as rig:
         daemon = Daemon(rig, tmp_path)
         for moment in moments:
@@ -183,6 +186,7 @@ async def test_sigkill_around_case_closes_never_leaves_a_case_half_closed(tmp_pa
         await asyncio.to_thread(daemon.child.stop, 10.0)
 
         print(f"kills: {dict(landed)}; after kills: {dict(found)}; {daemon.starts} starts")
+        print(f"found held after a restart, status and log named: {dict(daemon.told)}")
         assert sum(landed.values()) == len(MOMENTS)
         final = check_never_half(rig.ledger.path, batch_end=True)
         assert final["case closed"] >= 10 and final["pallet closed"] >= 3, final
@@ -199,3 +203,4 @@ async def test_sigkill_around_case_closes_never_leaves_a_case_half_closed(tmp_pa
             cli_main, ["--ledger", str(rig.ledger.path), "audit", "verify"]
         )
         assert code == 0
+        await rig.check_invariants()

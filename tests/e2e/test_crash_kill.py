@@ -9,7 +9,10 @@ each restart the test resumes the line as an operator would (Unhold a held line,
 one). Afterwards: the printer's log proves no code was printed twice and that the ledger issued
 every code printed; every serial received sits in exactly one reconciliation bucket and the
 batch balances; every pack that passed the gate carries a commissioned serial, and nothing else
-is commissioned; ``linectl audit verify`` passes."""
+is commissioned; ``linectl audit verify`` passes. The daemon sends its events upstream through
+every crash (``[upstream.epcis]``, an in-process EPCIS repository): at the end the invariants of
+issue 15 hold (``Rig.check_invariants``), none lost or duplicated upstream; and whenever a restart
+finds the line held, status and log name the alarm with its documented action."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from drivers.interfaces import GateOutcome
+from harness.invariants import operator_view
 from harness.processes import Child, control_client, free_port, toml_text
 from linectl.cli import main as cli_main
 from linectl.ledger.reconcile import BUCKET_OF
@@ -70,6 +74,7 @@ class Daemon:
         self.starts = 0
         self.down_since: int | None = None  # gate event index when the daemon was killed
         self.down: list[range] = []  # gate events that happened with no daemon ready
+        self.told: Counter[str] = Counter()  # alarms status and log named when found held
 
     async def logged(self, text: str) -> None:
         """Wait until this start of the daemon logs a line containing ``text``."""
@@ -100,6 +105,24 @@ class Daemon:
         await asyncio.to_thread(self.child.kill)
         await asyncio.to_thread(self.child.stop)
 
+    async def check_told(self) -> None:
+        """Found held: status names each alarm with its documented action, and this start's
+        log shows it raised (skipped when the daemon cannot answer or is no longer held)."""
+
+        def status() -> dict[str, object] | None:
+            try:
+                return control_client(self.config, self.token).status()
+            except ControlClientError:
+                return None
+
+        found = await asyncio.to_thread(status)
+        if found is None or self.child is None:
+            return
+        view = operator_view(found, "\n".join(self.child.log_lines))
+        if view.state == "HELD":
+            assert view.ok, view
+            self.told.update(told.split(": ", 1)[0] for told in view.told)
+
     async def command(self, command: Command, **kw: str) -> bool:
         """Send ``command``; False if refused or the daemon went away meanwhile."""
 
@@ -121,6 +144,7 @@ async def until(rig: Rig, predicate: Callable[[], bool], guard: float = GUARD_S)
 
 async def resume(rig: Rig, daemon: Daemon) -> None:
     """As an operator: bring the line back to Execute (Unhold a held one, Start a stopped one)."""
+    checked = False
     async with asyncio.timeout(GUARD_S):
         while rig.plc.state is not S.EXECUTE:
             state = rig.plc.state
@@ -128,6 +152,9 @@ async def resume(rig: Rig, daemon: Daemon) -> None:
                 return
             sent = False
             if state is S.HELD:
+                if not checked:  # before the first Unhold acknowledges the alarms
+                    await daemon.check_told()
+                    checked = True
                 sent = await daemon.command(Command.UNHOLD, reason="after a crash")
             elif state in (S.STOPPED, S.IDLE):
                 sent = await daemon.command(Command.START, reason="crash test", batch=BATCH)
@@ -164,6 +191,7 @@ async def test_sigkill_at_20_moments_never_prints_a_serial_twice_and_the_batch_b
         packs_per_minute=SPEED,
         thresholds=limits,
         plc_watchdog_ms=500,
+        upstream=True,
     ) as rig:
         daemon = Daemon(rig, tmp_path)
         for phase in phases:
@@ -218,8 +246,10 @@ async def test_sigkill_at_20_moments_never_prints_a_serial_twice_and_the_batch_b
         print(f"final SIGTERM: exit code {code}")
 
         print(f"kills: {dict(hits)}; {dict(seen)}; daemon started {daemon.starts} times")
+        print(f"found held after a restart, status and log named: {dict(daemon.told)}")
         assert sum(hits.values()) == KILLS and len(hits) == 5, hits
         await check_after_crashes(rig, tmp_path, daemon.down)
+        await rig.check_invariants()
 
 
 async def check_after_crashes(rig: Rig, tmp: Path, down: list[range]) -> None:

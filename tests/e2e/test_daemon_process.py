@@ -19,6 +19,7 @@ from linectl.line.runtime import LineRuntime
 from linectl.service.client import ControlClient, Endpoint
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, check_ground_truth, line_rig, serial_of
+from tests.e2e.rig_upstream import epcis_toml
 from tests.people import People
 
 pytestmark = pytest.mark.e2e
@@ -63,10 +64,12 @@ unix_socket = "{tmp / "control.sock"}"
 
 
 async def test_the_daemon_runs_a_batch_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    async with line_rig(tmp_path, packs=80, pool=120, daemon=False) as rig:
+    async with line_rig(tmp_path, packs=80, pool=120, daemon=False, upstream=True) as rig:
+        assert rig.central is not None
         config = tmp_path / "line.toml"
         config.write_text(
             config_text(tmp_path, rig.plc.modbus_port, rig.printer.port, rig.camera.port)
+            + epcis_toml(rig.central.epcis_url)
         )
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "linectl.cli", "run", "--config",
@@ -108,15 +111,20 @@ async def test_the_daemon_runs_a_batch_and_stops_cleanly_on_sigterm(tmp_path: Pa
         assert rec.balanced and rec.commissioned == counts["good"]
         report = await asyncio.to_thread(rig.ledger.verify_audit)
         assert report.ok, str(report)
+        await rig.check_invariants()
 
 
 async def test_after_a_sigkill_recovery_commissions_the_packs_the_gate_passed_meanwhile(
     tmp_path: Path,
 ) -> None:
-    async with line_rig(tmp_path, packs=200, pool=260, daemon=False, plc_watchdog_ms=400) as rig:
+    async with line_rig(
+        tmp_path, packs=200, pool=260, daemon=False, plc_watchdog_ms=400, upstream=True
+    ) as rig:
+        assert rig.central is not None
         config = tmp_path / "line.toml"
-        config.write_text(
+        config.write_text(  # the daemon sends its events upstream until it is killed
             config_text(tmp_path, rig.plc.modbus_port, rig.printer.port, rig.camera.port)
+            + epcis_toml(rig.central.epcis_url)
         )
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "linectl.cli", "run", "--config",
@@ -154,6 +162,8 @@ async def test_after_a_sigkill_recovery_commissions_the_packs_the_gate_passed_me
                 if event.outcome is GateOutcome.PASSED:
                     assert states[serial] == SerialState.COMMISSIONED, event.seq
             assert SerialState.ENCODED not in set(states.values())
+            view = rig.operator_view()  # held: status and log say why and what to do
+            assert view.ok and not view.resumed, view
             await runtime.command(Command.UNHOLD, user="bob", reason="after the crash")
             await rig.wait_state(PackMLState.COMPLETE)
             await runtime.line_end_done()
@@ -167,3 +177,4 @@ async def test_after_a_sigkill_recovery_commissions_the_packs_the_gate_passed_me
             assert counts["packs"] == 200
         finally:
             await runtime.shutdown()
+        await rig.check_invariants()

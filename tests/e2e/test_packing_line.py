@@ -2,7 +2,9 @@
 
 The case packer at the end of the simulated line keeps the ground truth (which pack went into
 which physical case, which label went onto which case, which case onto which pallet); the ledger
-keeps what the daemon packed, labelled and verified. They must agree case by case.
+keeps what the daemon packed, labelled and verified. They must agree case by case. After a
+fault (a label that does not read, a case-label printer or reader cut) status and log name the
+alarm with its documented action, and at the end the invariants of issue 15 hold, upstream too.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ async def test_a_label_that_does_not_read_is_reprinted_then_the_case_is_diverted
 ) -> None:
     aggregation = {"case_size": 4, "pallet_size": 2, "label_attempts": 2}
     async with line_rig(
-        tmp_path, packs=40, pool=60, packs_per_minute=1200, aggregation=aggregation
+        tmp_path, packs=40, pool=60, packs_per_minute=1200, aggregation=aggregation, upstream=True
     ) as rig:
         assert rig.packer is not None and rig.rt.packing is not None
         packing = rig.rt.packing
@@ -130,6 +132,9 @@ async def test_a_label_that_does_not_read_is_reprinted_then_the_case_is_diverted
         second = rig.packer.cases[1]
         assert second.label is not None and second.pallet is None  # it never reached the pallet
         assert rig.alarm("case-diverted")
+        view = rig.operator_view()  # the line runs on, and says what to do with the case
+        assert view.resumed and any(t.startswith("case-diverted: ") for t in view.told), view
+        assert "rework the container" in next(t for t in view.told if "diverted" in t)
         status = rig.rt.status()["packing"]
         assert status["diverted"] == [second.label.sscc]
         assert status["case_size"] == 4 and status["cases_closed"] >= 2
@@ -144,6 +149,7 @@ async def test_a_label_that_does_not_read_is_reprinted_then_the_case_is_diverted
         audit = [e for e in rig.ledger.audit_entries(limit=10_000) if e.command == "label.verify"]
         fails = [e for e in audit if json.loads(e.after)["ok"] is False]
         assert len(fails) == 3  # one reprint of the first case, two of the diverted one
+        await rig.check_invariants()
 
 
 async def test_status_shows_the_open_case_and_pallet(tmp_path: Path) -> None:
@@ -173,7 +179,7 @@ async def test_a_case_label_printer_cut_while_a_label_waits_reconnects_and_unhol
     aggregation = {"case_size": 6, "pallet_size": 3}
     async with line_rig(
         tmp_path, packs=90, pool=130, packs_per_minute=1200, aggregation=aggregation,
-        cut_links=True,
+        cut_links=True, upstream=True,
     ) as rig:  # fmt: skip
         assert rig.case_printer_link is not None and rig.packer is not None
         await rig.rt.command(Command.START, user="alice", reason="shift 1")
@@ -181,6 +187,7 @@ async def test_a_case_label_printer_cut_while_a_label_waits_reconnects_and_unhol
         await rig.case_printer_link.cut()  # while labels are being printed and confirmed
         await rig.wait(lambda: rig.device("case-printer") == "lost")
         await rig.wait_state(PackMLState.HELD)
+        rig.assert_told("device-lost:case-printer")
         await asyncio.sleep(1.0)
         rig.case_printer_link.restore()
         await rig.wait(lambda: rig.device("case-printer") == "connected")
@@ -193,6 +200,7 @@ async def test_a_case_label_printer_cut_while_a_label_waits_reconnects_and_unhol
             assert case.label is not None
             serials, _ = ledger_tree(rig, case.label.sscc)
             assert serials == {serial_of(code) for code in case.codes}, case.number
+        await rig.check_invariants()
 
 
 async def test_a_case_label_reader_cut_holds_the_line_and_unhold_resumes_it_once_back(
@@ -201,7 +209,7 @@ async def test_a_case_label_reader_cut_holds_the_line_and_unhold_resumes_it_once
     aggregation = {"case_size": 6, "pallet_size": 3}
     async with line_rig(
         tmp_path, packs=90, pool=130, packs_per_minute=1200, aggregation=aggregation,
-        cut_links=True,
+        cut_links=True, upstream=True,
     ) as rig:  # fmt: skip
         assert rig.case_reader_link is not None and rig.packer is not None
         await rig.rt.command(Command.START, user="alice", reason="shift 1")
@@ -209,6 +217,7 @@ async def test_a_case_label_reader_cut_holds_the_line_and_unhold_resumes_it_once
         await rig.case_reader_link.cut()
         await rig.wait(lambda: rig.device("case-reader") == "lost")
         await rig.wait_state(PackMLState.HELD)
+        rig.assert_told("device-lost:case-reader")
         await asyncio.sleep(1.0)
         rig.case_reader_link.restore()
         await rig.wait(lambda: rig.device("case-reader") == "connected")
@@ -217,3 +226,4 @@ async def test_a_case_label_reader_cut_holds_the_line_and_unhold_resumes_it_once
         closed = await rig.rt.command(Command.CLOSE_BATCH, user="alice", reason="done")
         assert closed["result"]["reconciliation"]["balanced"]
         assert closed["result"]["packing"]["orphans"] == 0
+        await rig.check_invariants()

@@ -1,4 +1,7 @@
-"""Crash recovery before the first print, and a clean stop that leaves the ledger consistent."""
+"""Crash recovery before the first print, and a clean stop that leaves the ledger consistent.
+
+Both lines send their events upstream; afterwards the invariants of issue 15 hold.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ async def test_what_a_crash_left_is_resolved_before_anything_is_printed(tmp_path
         await old.close()
         assert plc.gate_decision(2) == (True, Verdict.GOOD)
 
-    async with line_rig(tmp_path, packs=30, pool=60, prepare=crash_leftovers) as rig:
+    async with line_rig(tmp_path, packs=30, pool=60, prepare=crash_leftovers, upstream=True) as rig:
         report = rig.rt.recovery
         assert report is not None
         assert report.printer_cleared and not rig.printer.engine.queue
@@ -69,10 +72,11 @@ async def test_what_a_crash_left_is_resolved_before_anything_is_printed(tmp_path
         assert counts["good"] == 30
         printed = {serial_of(r.data) for r in rig.printer.engine.log}
         assert not printed & set(left), "a serial written ahead before the crash was printed"
+        await rig.check_invariants()
 
 
 async def test_a_clean_stop_settles_the_ledger_and_a_restart_carries_on(tmp_path: Path) -> None:
-    async with line_rig(tmp_path, packs=120, pool=200) as rig:
+    async with line_rig(tmp_path, packs=120, pool=200, upstream=True) as rig:
         await rig.rt.command(Command.START, user="alice")
         await rig.wait(lambda: rig.rt.status()["counters"]["packs_gated"] >= 40)
         await rig.rt.shutdown()
@@ -108,3 +112,4 @@ async def test_a_clean_stop_settles_the_ledger_and_a_restart_carries_on(tmp_path
         finally:
             with contextlib.suppress(Exception):
                 await again.shutdown()
+        await rig.check_invariants()

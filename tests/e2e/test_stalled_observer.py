@@ -87,3 +87,4 @@ async def test_an_observer_that_never_reads_delays_no_verdict_and_learns_it_miss
         assert seqs == sorted(seqs)
         feed.close()
         await api.close()
+        await rig.check_invariants()  # no upstream here: the verdict timing is what is measured

@@ -8,8 +8,11 @@ raises "pool manager unreachable"), close-batch leaves the unused serials as unu
 site is back ``linectl sync`` follows the daemon until the backlog has drained and the unused
 serials went back. Then the line's records and the simulator's agree serial for serial.
 
-A second, in-process test starves a line while the pool manager is down: it suspends, and resumes
-by itself once a refill lands.
+A second, in-process test starves a line while the pool manager is down: it suspends, saying
+why in status and log, and resumes by itself once a refill lands.
+
+Both end with the invariants of issue 15 (``Rig.check_invariants``): every event the ledger holds
+reached the simulator's repository once, nothing else did, nothing was printed twice.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 import pytest
 
 from harness.processes import control_client
-from linectl.config import ProvisioningSection, UpstreamSection
+from linectl.config import EpcisSection, ProvisioningSection, UpstreamSection
 from linectl.ledger import Ledger, SerialState
 from linectl.line.control import Command
 from linectl.service.client import ControlClient
@@ -329,6 +332,7 @@ async def _run(
     assert anchor == (head["row"], head["row_hash"])
     report = await asyncio.to_thread(ledger.verify_audit, anchor=anchor)
     assert report.ok, str(report)
+    await rig.check_invariants(sim)
 
 
 async def test_a_line_starved_while_the_pool_manager_is_down_resumes_when_a_refill_lands(
@@ -351,7 +355,8 @@ async def test_a_line_starved_while_the_pool_manager_is_down_resumes_when_a_refi
                 attempts=1,
                 backoff_initial_s=0.1,
                 backoff_max_s=0.5,
-            )
+            ),
+            epcis=EpcisSection(base_url=sim.epcis_url, backoff_initial_s=0.1, backoff_max_s=1.0),
         )
         uplink = rig.rt.start_uplink(section)
         assert uplink is not None
@@ -359,6 +364,7 @@ async def test_a_line_starved_while_the_pool_manager_is_down_resumes_when_a_refi
             await rig.rt.command(Command.START, user="alice")
             await rig.wait_state(PackMLState.SUSPENDED)  # the 30 serials of the pool are gone
             assert rig.alarm("starved") and rig.alarm("pool-unreachable")
+            rig.assert_told("starved")  # import serials, or wait: it resumes on its own
             assert not rig.rt.alarm_set.holding
             assert rig.rt.status()["upstream"]["provisioning"]["state"] == "unreachable"
 
@@ -373,3 +379,4 @@ async def test_a_line_starved_while_the_pool_manager_is_down_resumes_when_a_refi
         issued = set(sim.pool.issued(COLLECTION))
         ours = set(await asyncio.to_thread(rig.ledger.list_serials, RIG_BATCH))
         assert issued <= ours and len(ours) == 30 + len(issued) and len(issued) >= 100
+        await rig.check_invariants(sim)

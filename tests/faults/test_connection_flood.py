@@ -4,7 +4,9 @@
 descriptors: the control API stopped answering, the printer could not reconnect and the log
 took "socket.accept() out of system resource" 151,130 times in 32 s. Now the oldest connection
 that never authenticated is closed over a cap, a connection gets a limited time for its request,
-and accept errors are logged at most once per ten seconds.
+and accept errors are logged at most once per ten seconds. With the 2,000 connections still
+open the line runs its batch (the devices reconnect, events go upstream), and afterwards the
+invariants of issue 15 hold.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ import pytest
 from aiohttp import web
 
 from linectl.config import ControlSection
+from linectl.line.control import Command
 from linectl.service.client import ControlClient, Endpoint
 from linectl.service.connections import ConnectionGuard
-from tests.e2e.rig import line_rig
+from standards.packml import PackMLState
+from tests.e2e.rig import BATCH, line_rig
+from tests.e2e.rig_upstream import epcis_toml
 from tests.e2e.test_daemon_process import config_text
 from tests.people import People
 
@@ -59,10 +64,12 @@ async def test_the_control_api_answers_its_users_while_2000_connections_stall(
     prlimit = shutil.which("prlimit")
     assert prlimit is not None, "prlimit (util-linux) is needed to give the daemon 1,024 files"
     _own_files(STALLED + 1000)
-    async with line_rig(tmp_path, packs=10, pool=20, daemon=False) as rig:
+    async with line_rig(tmp_path, packs=10, pool=20, daemon=False, upstream=True) as rig:
+        assert rig.central is not None
         config = tmp_path / "line.toml"
         config.write_text(
             config_text(tmp_path, rig.plc.modbus_port, rig.printer.port, rig.camera.port)
+            + epcis_toml(rig.central.epcis_url)
         )
         socket_path = tmp_path / "control.sock"
         with (tmp_path / "daemon.log").open("wb") as log:
@@ -96,6 +103,9 @@ async def test_the_control_api_answers_its_users_while_2000_connections_stall(
             log_text = (tmp_path / "daemon.log").read_text()
             assert "closed unauthenticated connections over the cap" in log_text
             assert log_text.count("cannot accept connections") <= 2
+            # the flood still open, the line produces: the batch runs to its end
+            await asyncio.to_thread(client.command, Command.START, reason="flood", batch=BATCH)
+            await rig.wait(lambda: rig.plc.state is PackMLState.COMPLETE)
             proc.send_signal(signal.SIGTERM)
             async with asyncio.timeout(30):
                 assert await proc.wait() == 0, (tmp_path / "daemon.log").read_text()[-3000:]
@@ -106,6 +116,8 @@ async def test_the_control_api_answers_its_users_while_2000_connections_stall(
                 proc.kill()
                 with contextlib.suppress(ProcessLookupError):
                     await proc.wait()
+        report = await rig.check_invariants()
+        assert report.jobs_sent == 10
 
 
 async def _answer(request: web.Request) -> web.Response:

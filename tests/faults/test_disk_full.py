@@ -7,6 +7,8 @@ and once space is back the held outcomes are written, unhold goes through and th
 balanced with nothing lost. SQLite's ``max_page_count`` makes the daemon's own connection see a
 full disk at a chosen moment (SQLITE_FULL, the error ENOSPC gives); a second test puts the ledger
 on a real 16 MiB tmpfs filled to the last page (skipped, saying why, where it cannot mount).
+Both lines send their events upstream meanwhile; while held, status and log name the ``ledger``
+alarm with its documented action, and afterwards the invariants of issue 15 hold.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def _disk(ledger: Ledger, *, full: bool) -> None:
 async def test_a_full_disk_holds_the_line_and_nothing_is_lost_once_space_is_back(
     tmp_path: Path,
 ) -> None:
-    async with line_rig(tmp_path, packs=160, pool=200, packs_per_minute=1200) as rig:
+    async with line_rig(tmp_path, packs=160, pool=200, packs_per_minute=1200, upstream=True) as rig:
         await rig.rt.command(Command.START, user="alice")
         await rig.wait(lambda: rig.rt.status()["counters"]["packs_gated"] >= 40)
         await asyncio.to_thread(_disk, rig.ledger, full=True)
@@ -51,6 +53,7 @@ async def test_a_full_disk_holds_the_line_and_nothing_is_lost_once_space_is_back
             return next(a for a in rig.rt.alarms() if a["code"] == "ledger")
 
         first = alarm()
+        rig.assert_told("ledger")
         assert "database or disk is full" in first["message"], first
         assert "retried" in first["message"], first  # it says what happens next
         await rig.wait(lambda: alarm()["count"] > 2)  # retried, and refused again
@@ -74,6 +77,7 @@ async def test_a_full_disk_holds_the_line_and_nothing_is_lost_once_space_is_back
         assert rec.balanced, rec
         report = await asyncio.to_thread(rig.ledger.verify_audit)
         assert report.ok, str(report)
+        await rig.check_invariants()
 
 
 @pytest.fixture
@@ -117,7 +121,7 @@ async def test_on_a_really_full_file_system_start_is_refused_naming_the_ledger_t
 ) -> None:
     ledger = small_disk / "ledger.db"
     async with line_rig(
-        tmp_path, packs=120, pool=160, packs_per_minute=1200, ledger_path=ledger
+        tmp_path, packs=120, pool=160, packs_per_minute=1200, ledger_path=ledger, upstream=True
     ) as rig:
         filler = await asyncio.to_thread(_fill, small_disk)  # ENOSPC from the kernel
         with pytest.raises(CommandRefused, match="ledger refuses writes"):
@@ -125,6 +129,7 @@ async def test_on_a_really_full_file_system_start_is_refused_naming_the_ledger_t
         await rig.wait(lambda: rig.alarm("ledger"))
         alarm = next(a for a in rig.rt.alarms() if a["code"] == "ledger")
         assert "SQLITE_FULL" in alarm["message"] or "SQLITE_IOERR" in alarm["message"], alarm
+        rig.assert_told("ledger")
 
         filler.unlink()  # space is back
         await rig.wait(lambda: rig.rt.ledger_trouble.healthy)
@@ -140,3 +145,4 @@ async def test_on_a_really_full_file_system_start_is_refused_naming_the_ledger_t
         assert rec.balanced, rec
         report = await asyncio.to_thread(rig.ledger.verify_audit)
         assert report.ok, str(report)
+        await rig.check_invariants()

@@ -3,7 +3,8 @@
 The attack reproduced: Commissioned serials set back to Allocated with plain SQL were printed a
 second time. Now the take for encoding skips them (checking only the rows it takes), and the
 daemon does not start on a ledger that fails ``audit verify`` unless an admin acknowledged
-exactly its findings.
+exactly its findings. A line run on such a ledger (with an EPCIS upstream) keeps every other
+invariant of issue 15; ``audit verify`` alone fails, naming the edit it was given.
 """
 
 from __future__ import annotations
@@ -161,7 +162,9 @@ async def test_the_line_never_prints_a_serial_edited_back_to_allocated(tmp_path:
         printed_before.extend(await asyncio.to_thread(commission, ledger, BATCH, 5))
         await asyncio.to_thread(set_back_to_allocated, Path(ledger.path), printed_before)
 
-    async with line_rig(tmp_path, packs=30, pool=60, prepare=commission_then_edit) as rig:
+    async with line_rig(
+        tmp_path, packs=30, pool=60, prepare=commission_then_edit, upstream=True
+    ) as rig:
         await rig.rt.command(Command.START, user="alice")
         await rig.wait_state(PackMLState.COMPLETE)
         await rig.rt.line_end_done()
@@ -169,3 +172,6 @@ async def test_the_line_never_prints_a_serial_edited_back_to_allocated(tmp_path:
         assert check_ground_truth(rig)["good"] == 30
         printed = [serial_of(r.data) for r in rig.printer.engine.log]
         assert printed and not set(printed) & set(printed_before)
+        report = await rig.invariants()  # all but the audit: the edit is still in the ledger
+        assert report.problems() == [f"audit verify fails: {report.audit}"], report.problems()
+        assert report.upstream is not None and report.upstream.stored > 0

@@ -26,6 +26,7 @@ from linectl.line.devices import connect_all, open_devices
 from linectl.line.runtime import LineRuntime
 from standards.packml import PackMLState
 from tests.e2e.rig import BATCH, check_ground_truth, line_rig
+from tests.e2e.rig_upstream import epcis_toml
 from tests.e2e.test_daemon_process import config_text
 
 pytestmark = pytest.mark.e2e
@@ -52,11 +53,19 @@ async def test_a_failed_core_task_stops_the_daemon_with_exit_1_and_the_next_star
     tmp_path: Path,
 ) -> None:
     async with line_rig(
-        tmp_path, packs=150, pool=200, daemon=False, plc_watchdog_ms=400, packs_per_minute=600
+        tmp_path,
+        packs=150,
+        pool=200,
+        daemon=False,
+        plc_watchdog_ms=400,
+        packs_per_minute=600,
+        upstream=True,
     ) as rig:
+        assert rig.central is not None
         config = tmp_path / "line.toml"
         config.write_text(
             config_text(tmp_path, rig.plc.modbus_port, rig.printer.port, rig.camera.port)
+            + epcis_toml(rig.central.epcis_url)
         )
         with (tmp_path / "daemon.log").open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
@@ -81,6 +90,7 @@ async def test_a_failed_core_task_stops_the_daemon_with_exit_1_and_the_next_star
         assert code == 1, text[-3000:]
         assert "a core task failed, first cause: linectl commit" in text, text[-3000:]
         assert TRAP in text
+        assert "alarm task-failed: " in text  # raised, logged, then the daemon went down
         assert rig.plc.state is PackMLState.STOPPED  # by the daemon, on its way down
 
         await asyncio.to_thread(_trap, rig.ledger.path, armed=False)  # the trigger is removed
@@ -102,3 +112,4 @@ async def test_a_failed_core_task_stops_the_daemon_with_exit_1_and_the_next_star
             await runtime.shutdown()
         rec = await asyncio.to_thread(rig.ledger.reconcile, BATCH)
         assert rec.balanced, rec
+        await rig.check_invariants()
