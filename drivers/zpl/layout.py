@@ -69,10 +69,7 @@ class LabelLayout:
 def layout_from_data(name: str, data: Mapping[str, Any]) -> LabelLayout:
     """A layout from its TOML table (already validated: see ``linectl.config.labels``)."""
     fields = tuple(
-        LayoutField(
-            name=field_name,
-            **{k: tuple(v) if k == "lines" else v for k, v in table.items()},
-        )
+        LayoutField(name=field_name, **(dict(table) | {"lines": tuple(table.get("lines", ()))}))
         for field_name, table in data["fields"].items()
     )
     return LabelLayout(
