@@ -109,9 +109,9 @@ def test_a_profile_with_more_text_lines_than_the_unit_label_holds_is_refused() -
     six = {"market": "IT", "ais": ["01", "17", "10", "21"], "language": "it",
            "hri": [f"line {n}" for n in range(6)]}  # fmt: skip
     change = {"line": BASE_CONFIG["line"] | {"profiles": {"it-long": six}}}
-    change |= labels(unit={"fields": {"text": {"y": 140}}})
     (found,) = problems(change)
-    assert found.startswith("labels.unit.fields.text.y: 6 line(s) from y = 140 end at 366"), found
+    expected = "labels.unit.fields.text.y: 6 line(s) from y = 40 end at 266, below the label's"
+    assert found.startswith(expected), found
 
 
 def wsi(options: dict[str, Any]) -> dict[str, Any]:
