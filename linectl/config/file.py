@@ -68,6 +68,12 @@ class LineConfig(Section):
         for name, device in self.devices.items():
             if device.protocol == "wsi":
                 check_wsi_options(f"devices.{name}.options", device.options)
+            if device.protocol == "zpl" and "layouts" in device.options:
+                raise FieldError(
+                    f"devices.{name}.options.layouts",
+                    "a ZPL printer's layouts come from [labels] (docs/labels.md); "
+                    "change them there",
+                )
         return self
 
     def label_layouts(self) -> LabelLayouts:

@@ -139,6 +139,15 @@ WSI_MISTAKES: list[tuple[dict[str, Any], str]] = [
 ]
 
 
+def test_a_zpl_printers_layouts_are_not_set_in_its_options() -> None:
+    zpl = {"kind": "printer", "protocol": "zpl", "host": "10.0.0.20", "port": 9100}
+    change = {"devices": {"zebra": zpl | {"options": {"layouts": {}}}}}
+    assert problems(change) == [
+        "devices.zebra.options.layouts: a ZPL printer's layouts come from [labels] "
+        "(docs/labels.md); change them there"
+    ]
+
+
 @pytest.mark.parametrize(("options", "expected"), WSI_MISTAKES)
 def test_a_wsi_option_mistake_is_refused_naming_its_key(
     options: dict[str, Any], expected: str
