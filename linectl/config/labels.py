@@ -120,9 +120,12 @@ def merge_shipped(value: Any) -> Any:
         raise FieldError(
             str(unknown[0]), f"not a label layout linectl uses (known: {', '.join(LAYOUT_NAMES)})"
         )
-    return {
-        name: _merged(shipped_layout_data(name), value.get(name) or {}) for name in LAYOUT_NAMES
-    }
+    merged: dict[str, Any] = {}
+    for name in LAYOUT_NAMES:
+        change = value.get(name, {})
+        shipped = shipped_layout_data(name)
+        merged[name] = _merged(shipped, change) if isinstance(change, Mapping) else change
+    return merged
 
 
 def check_layouts(
@@ -146,7 +149,7 @@ def check_layouts(
 def _check_text(where: str, item: LabelFieldSection, name: str, unit: bool) -> None:
     for number, line in enumerate(item.lines):
         for value in _BRACES.findall(line):
-            known = () if unit else LOGISTIC_VALUES[:-1] if name == "case" else LOGISTIC_VALUES
+            known = [v for v in LOGISTIC_VALUES if name == "pallet" or v != "cases"]
             if unit and line == HRI_LINE:
                 continue
             if unit:

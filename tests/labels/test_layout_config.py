@@ -94,6 +94,9 @@ LAYOUT_MISTAKES: list[tuple[dict[str, Any], str]] = [
         "labels.pallet.fields.content.line_height: 20 dots is less than font_height 34",
     ),
     (labels(pallet={"dpmm": 7}), "labels.pallet.dpmm: Input should be 6, 8, 12 or 24"),
+    (labels(pallet=5), "labels.pallet: Input should be a valid dictionary"),
+    (labels(pallet={"fields": {"sscc": 5}}), "labels.pallet.fields.sscc: Input should be"),
+    (labels(pallet={"colour": "red"}), "labels.pallet.colour: Extra inputs are not permitted"),
 ]
 
 
