@@ -26,6 +26,12 @@ def test_without_labels_the_line_uses_the_shipped_layouts() -> None:
     assert parse_config(BASE_CONFIG).label_layouts() == shipped_layouts()
 
 
+def test_a_dump_of_the_validated_configuration_reads_back_as_the_same_configuration() -> None:
+    config = parse_config(BASE_CONFIG | labels(case={"fields": {"sscc": {"x": 120}}}))
+    again = parse_config(config.model_dump(mode="json", exclude_none=True))
+    assert again.label_layouts() == config.label_layouts()
+
+
 def test_a_change_moves_one_field_and_keeps_the_rest_of_the_shipped_layout() -> None:
     config = parse_config(BASE_CONFIG | labels(case={"fields": {"sscc": {"x": 120}}}))
     case = config.label_layouts().case
