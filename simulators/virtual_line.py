@@ -242,10 +242,22 @@ def build_line(
                 line, "127.0.0.1", port(name, dev), log_path=print_log, seed=seed
             )
         elif kind == "printer" and protocol == "wsi":
+            from drivers.wsi.codec import command_set
             from simulators.printer_wsi import WsiPrinterSimulator
 
+            options = dev.get("options", {})  # the same letters and code field as the daemon
+            try:
+                commands = command_set(options.get("commands", {}))
+            except ValueError as exc:
+                raise SimulatorConfigError(f"devices.{name}.options.{exc}") from None
             built.devices[name] = WsiPrinterSimulator(
-                line, "127.0.0.1", port(name, dev), log_path=print_log, seed=seed
+                line,
+                "127.0.0.1",
+                port(name, dev),
+                log_path=print_log,
+                seed=seed,
+                commands=commands,
+                code_field=str(options.get("code_field", "CODE")),
             )
         elif kind == "camera" and protocol == "framepush":
             built.devices[name] = CameraSimulator(line, "127.0.0.1", port(name, dev))

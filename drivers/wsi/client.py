@@ -18,7 +18,7 @@ order, on the next packs) or has the operator clear the printer at its panel.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from drivers.interfaces import DeviceError, LogisticLabel, PrinterStatus, PrintJob
@@ -34,6 +34,7 @@ from drivers.wsi.codec import (
     WsiCommandSet,
     WsiHostConnection,
     WsiHostEvent,
+    command_set,
     error_status_request,
     fault_names,
     parse_error_status,
@@ -61,7 +62,7 @@ class WsiPrinter(PrinterLink[WsiHostEvent]):
         policy: ReconnectPolicy | None = None,
         connect_timeout: float = 3.0,
         reply_timeout: float = 2.0,
-        commands: WsiCommandSet = DEFAULT_COMMANDS,
+        commands: WsiCommandSet | Mapping[str, str] = DEFAULT_COMMANDS,
         message: str | None = None,
         code_field: str = "CODE",
         hri_fields: Sequence[str] = ("HRI1", "HRI2", "HRI3"),
@@ -75,7 +76,7 @@ class WsiPrinter(PrinterLink[WsiHostEvent]):
             connect_timeout=connect_timeout,
             reply_timeout=reply_timeout,
         )
-        self.commands = commands
+        self.commands = command_set(commands)
         self.message = message
         self.code_field = code_field
         self.hri_fields = tuple(hri_fields)

@@ -9,7 +9,8 @@ Fields inside DATA are separated by LF (0x0A). TCP port 3100 (3102 for a second 
 
 What linectl had to choose (the packet type letters other than ``GA``, ``E`` and ``RA`` could not
 be checked against the full manual): they live in :class:`WsiCommandSet`, so an installation can
-match its firmware without code changes. Data replies echo the request type first:
+match its firmware without code changes (``options.commands`` of the printer's device section,
+read by :func:`command_set`). Data replies echo the request type first:
 ``STX GA <count, decimal> ETX`` and ``STX E <codes, comma-separated two-digit decimal> ETX``
 (no codes: no error); error codes are in :data:`ERROR_NAMES`.
 
@@ -21,6 +22,8 @@ a frame that overruns :data:`MAX_FRAME` raises :class:`WsiProtocolError` and is 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -81,6 +84,37 @@ class WsiCommandSet:
 
 
 DEFAULT_COMMANDS: Final = WsiCommandSet()
+COMMAND_NAMES: Final = tuple(WsiCommandSet.__dataclass_fields__)
+
+
+def command_problem(letters: Mapping[str, object]) -> tuple[str, str] | None:
+    """The first problem with packet type letters given by name (as in a line configuration):
+    (name, what is wrong), or None when they make a usable command set."""
+    seen: dict[str, str] = {}
+    for name, value in letters.items():
+        if name not in COMMAND_NAMES:
+            return name, f"not a WSI command (known: {', '.join(COMMAND_NAMES)})"
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Z][A-Z0-9]?", value):
+            return (
+                name,
+                f"one upper-case letter, optionally a letter or digit after it, not {value!r}",
+            )
+    merged = {name: getattr(DEFAULT_COMMANDS, name) for name in COMMAND_NAMES} | dict(letters)
+    for name, value in merged.items():
+        if value in seen:
+            return name, f"{value!r} is also the {seen[value]} command"
+        seen[str(value)] = name
+    return None
+
+
+def command_set(letters: WsiCommandSet | Mapping[str, str]) -> WsiCommandSet:
+    """A command set from the configuration's letters by name (the rest stay the defaults)."""
+    if isinstance(letters, WsiCommandSet):
+        return letters
+    problem = command_problem(letters)
+    if problem is not None:
+        raise ValueError(f"commands.{problem[0]}: {problem[1]}")
+    return WsiCommandSet(**letters)
 
 
 # --- events ---------------------------------------------------------------------------------------

@@ -28,8 +28,8 @@ from drivers.zpl.codec import (
     SgdValue,
     ZplHostConnection,
 )
-from drivers.zpl.labelformat import LabelLayout, build_label
-from drivers.zpl.logistic import LogisticLayout, logistic_label_zpl
+from drivers.zpl.labelformat import build_label
+from drivers.zpl.layout import LabelLayouts, logistic_label_zpl, shipped_layouts
 from drivers.zpl.status import HostStatus
 
 log = logging.getLogger("linectl.devices.zpl")
@@ -38,8 +38,8 @@ log = logging.getLogger("linectl.devices.zpl")
 class ZplPrinter(PrinterLink[HostStatus | SgdValue]):
     """A Zebra printer reached over TCP; one request at a time, reconnecting per the policy.
 
-    Offers: Printer, LabelPrinter (logistic labels in :class:`LogisticLayout`), ClearablePrinter
-    (``~JA``), Reconnecting.
+    Offers: Printer, LabelPrinter (logistic labels), ClearablePrinter (``~JA``), Reconnecting.
+    Unit, case and pallet labels are laid out by ``layouts`` (default: the shipped ones).
     """
 
     def __init__(
@@ -51,8 +51,7 @@ class ZplPrinter(PrinterLink[HostStatus | SgdValue]):
         policy: ReconnectPolicy | None = None,
         connect_timeout: float = 3.0,
         reply_timeout: float = 2.0,
-        layout: LabelLayout | None = None,
-        logistic_layout: LogisticLayout | None = None,
+        layouts: LabelLayouts | None = None,
     ) -> None:
         self._codec = ZplHostConnection()
         super().__init__(
@@ -63,19 +62,18 @@ class ZplPrinter(PrinterLink[HostStatus | SgdValue]):
             connect_timeout=connect_timeout,
             reply_timeout=reply_timeout,
         )
-        self.layout = layout
-        self.logistic_layout = logistic_layout
+        self.layouts = layouts or shipped_layouts()
         self.cancelled = 0  # formats discarded by clear()
         self.last_host_status: HostStatus | None = None
 
     async def print_label(self, label: LogisticLabel) -> None:
         """Send a case or pallet label as one ZPL format (both codes and the text lines)."""
-        await self._write(logistic_label_zpl(label, self.logistic_layout))
+        await self._write(logistic_label_zpl(label, self.layouts.for_label(label)))
         self.loaded += 1
 
     async def load(self, job: PrintJob) -> None:
         """Send the job's label format; ValueError if the job cannot be expressed in ZPL."""
-        await self._write(build_label(job, self.layout))
+        await self._write(build_label(job, self.layouts))
         self.loaded += 1
 
     async def clear(self) -> None:

@@ -1,4 +1,5 @@
-"""One ZPL II label format, both ways: :func:`build_label` writes a PrintJob as ``^XA...^XZ``,
+"""One ZPL II label format, both ways: :func:`build_label` writes a PrintJob as ``^XA...^XZ``
+(laid out by :mod:`drivers.zpl.layout`),
 :func:`parse_label` reads a format body back into :class:`Label` fields with escapes resolved.
 
 The host side of :mod:`drivers.zpl.codec` sends what ``build_label`` writes; its device side (the
@@ -10,15 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drivers.interfaces import PrintJob
-from drivers.zpl.fielddata import (
-    DM_ESCAPE,
-    decode_code128,
-    decode_datamatrix,
-    decode_field_hex,
-    encode_datamatrix,
-    encode_gs1_128,
-    field_data,
-)
+from drivers.zpl.fielddata import decode_code128, decode_datamatrix, decode_field_hex
+from drivers.zpl.layout import LabelLayouts, shipped_layouts, unit_label_zpl
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,58 +58,13 @@ class Label:
 # --- building ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LabelLayout:
-    """Where the code and the human-readable lines go on the label, in dots."""
-
-    code_x: int = 30
-    code_y: int = 30
-    module_dots: int = 6  # ^BX element height: one module's size in dots
-    bar_height: int = 120  # ^BC bar height
-    bar_module: int = 2  # ^BY narrow bar width
-    qr_magnification: int = 5
-    text_x: int = 250
-    text_y: int = 30
-    font_height: int = 28
-    line_height: int = 34
-
-
-def _is_uri(data: str) -> bool:
-    return data.startswith(("https://", "http://"))
-
-
-def build_label(job: PrintJob, layout: LabelLayout | None = None) -> bytes:
-    """The complete ``^XA...^XZ`` format for one job (one label, ``^PQ1``).
+def build_label(job: PrintJob, layouts: LabelLayouts | None = None) -> bytes:
+    """The complete ``^XA...^XZ`` format for one job (one label, ``^PQ1``), in the unit layout
+    for its code form (``layouts``, else the shipped ones).
 
     Raises ValueError naming the problem when the job cannot be expressed in ZPL.
     """
-    lay = layout or LabelLayout()
-    if not job.data:
-        raise ValueError(f"job {job.seq}: empty code data")
-    parts = ["^XA", "^CI28", f"^FXlinectl seq={job.seq}^FS", f"^FO{lay.code_x},{lay.code_y}"]
-    if job.symbology == "datamatrix":
-        uri = _is_uri(job.data)
-        parts.append(f"^BXN,{lay.module_dots},200,,,,{DM_ESCAPE}")
-        parts.append(field_data(encode_datamatrix(job.data, gs1=not uri)))
-    elif job.symbology == "gs1-128":
-        parts.append(f"^BY{lay.bar_module}^BCN,{lay.bar_height},Y,N,N")
-        parts.append(field_data(encode_gs1_128(job.data)))
-    elif job.symbology == "qr":
-        if not _is_uri(job.data):
-            raise ValueError(
-                f"job {job.seq}: GS1 element strings in QR are not supported over ZPL; "
-                "use a Digital Link URI or datamatrix"
-            )
-        parts.append(f"^BQN,2,{lay.qr_magnification}")
-        parts.append(field_data(f"QA,{job.data}"))
-    else:
-        raise ValueError(f"job {job.seq}: unknown symbology {job.symbology!r}")
-    for n, line in enumerate(job.hri):
-        y = lay.text_y + n * lay.line_height
-        parts.append(f"^FO{lay.text_x},{y}^A0N,{lay.font_height},{lay.font_height}")
-        parts.append(field_data(line))
-    parts += ["^PQ1", "^XZ"]
-    return "\n".join(parts).encode("utf-8") + b"\n"
+    return unit_label_zpl(job, (layouts or shipped_layouts()).for_job(job))
 
 
 # --- parsing -----------------------------------------------------------------------------------

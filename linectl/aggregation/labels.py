@@ -4,7 +4,8 @@ A label carries the SSCC twice, as the GS1 logistic label does: a GS1-128 bar co
 alone (what a warehouse scanner reads), and a GS1 DataMatrix with the SSCC and the content:
 (00) SSCC, (02) GTIN of the units inside, (17) expiry, (37) count of units, (10) lot. The
 human-readable lines repeat all of it. A :class:`ContainerLabel` is a
-``drivers.interfaces.LogisticLabel``; each ``LabelPrinter`` driver lays it out its own way.
+``drivers.interfaces.LogisticLabel``: a ZPL printer lays it out by the line's ``case`` or
+``pallet`` layout (``[labels]``, docs/labels.md), a WSI printer fills its message's fields.
 
 Verification (``check``): a reader's read of the label, either code, must be a GS1 scan whose
 SSCC equals the container's; anything else (no read, not GS1, another SSCC) fails, naming why.

@@ -10,11 +10,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from drivers.zpl.layout import LabelLayouts
 from linectl.config.aggregation import AggregationSection
 from linectl.config.hmi import HmiSection
 from linectl.config.identity import IdentitySection
+from linectl.config.labels import LabelLayoutSection, check_layouts, label_layouts, merge_shipped
 from linectl.config.line import (
     ControlSection,
     DeviceSection,
@@ -23,8 +25,9 @@ from linectl.config.line import (
     Thresholds,
 )
 from linectl.config.opcua import OpcuaSection
-from linectl.config.section import Section
+from linectl.config.section import FieldError, Section
 from linectl.config.upstream import UpstreamSection
+from linectl.config.wsi import check_wsi_options
 
 
 class ConfigError(Exception):
@@ -50,7 +53,32 @@ class LineConfig(Section):
     identity: IdentitySection = IdentitySection()
     upstream: UpstreamSection | None = None  # no upstream: offline provisioning from files
     aggregation: AggregationSection | None = None  # no aggregation: units only
+    labels: dict[str, LabelLayoutSection] = Field(default_factory=dict, validate_default=True)
+    """The ZPL label layouts: the shipped ones with this line's ``[labels.NAME]`` merged in."""
     simulation: dict[str, Any] = Field(default_factory=dict)  # read by the simulators only
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _shipped_labels(cls, value: object) -> object:
+        return merge_shipped(value)
+
+    @model_validator(mode="after")
+    def _labels_fit(self) -> LineConfig:
+        check_layouts(self.labels, self.line.code_profiles(), self.line.digital_link_domain)
+        for name, device in self.devices.items():
+            if device.protocol == "wsi":
+                check_wsi_options(f"devices.{name}.options", device.options)
+            if device.protocol == "zpl" and "layouts" in device.options:
+                raise FieldError(
+                    f"devices.{name}.options.layouts",
+                    "a ZPL printer's layouts come from [labels] (docs/labels.md); "
+                    "change them there",
+                )
+        return self
+
+    def label_layouts(self) -> LabelLayouts:
+        """The ZPL printers' layouts (unit, unit-digital-link, case, pallet) for this line."""
+        return label_layouts(self.labels)
 
     @model_validator(mode="after")
     def _profiles_fit_the_printer(self) -> LineConfig:
@@ -86,6 +114,11 @@ def parse_config(data: dict[str, Any], source: Path | str = "<config>") -> LineC
             where = _format_loc(tuple(err["loc"]))
             given = err.get("input")
             shown = "" if err["type"] == "missing" else f" (got {given!r})"
+            cause = err.get("ctx", {}).get("error")
+            if isinstance(cause, FieldError):  # the key below the model that raised it
+                where = cause.key if where == "(top level)" else f"{where}.{cause.key}"
+                problems.append(f"{where}: {cause.message}")
+                continue
             problems.append(f"{where}: {err['msg']}{shown}")
         raise ConfigError(source, problems) from None
     base = Path(source).parent if source != "<config>" else Path.cwd()

@@ -17,7 +17,7 @@ import inspect
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +170,7 @@ def open_devices(config: LineConfig) -> LineDevices:
     names = {role: names[0] for role, names in (found | labelling).items() if names}
     built: dict[str, Any] = {}
     for role, name in names.items():
-        device = _open(name, config.devices[name])
+        device = _open(name, config.devices[name], _line_options(config, config.devices[name]))
         if not isinstance(device, wanted[role]):
             raise DeviceSetupError(f"devices.{name}: the driver is not a {role.replace('_', ' ')}")
         built[role] = device
@@ -194,9 +194,16 @@ def build_devices(config: LineConfig, source: Path | str) -> LineDevices:
         raise ConfigError(source, [str(exc)]) from None
 
 
-def _open(name: str, section: DeviceSection) -> Any:
+def _line_options(config: LineConfig, section: DeviceSection) -> dict[str, Any]:
+    """Driver options that come from other sections: a ZPL printer's label layouts."""
+    return {"layouts": config.label_layouts()} if section.protocol == "zpl" else {}
+
+
+def _open(name: str, section: DeviceSection, extra: Mapping[str, Any] | None = None) -> Any:
     """The driver for one device; option mistakes name ``devices.NAME.options.KEY``."""
     params = device_params(name, section)
+    if extra:
+        params = replace(params, options=params.options | dict(extra))
     try:
         device = open_device(params)
     except UnknownDriver as exc:

@@ -6,7 +6,7 @@ import pytest
 
 from drivers.camera.decode import DecodeOptions, decode_image
 from drivers.zpl.codec import parse_label
-from drivers.zpl.logistic import logistic_label_zpl
+from drivers.zpl.layout import logistic_label_zpl
 from linectl.aggregation import ContainerLabel
 from linectl.ledger import ContainerLevel
 from simulators.marking import render_code

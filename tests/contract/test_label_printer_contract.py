@@ -120,7 +120,7 @@ async def test_zpl_label_arrives_as_one_format_whose_two_codes_decode_to_the_ssc
         "37": str(label.units),
         "10": label.lot,
     }
-    assert received.texts == label.hri()
+    assert received.texts == (*label.hri(), f"(00) {label.sscc}")  # the SSCC line under the bars
 
 
 async def test_zpl_labels_queue_in_the_order_they_were_sent(

@@ -11,7 +11,7 @@ import pytest
 from drivers.dmcc.client import DmccReader
 from drivers.zpl.client import ZplPrinter
 from drivers.zpl.codec import NEED_DATA, Label, ZplDeviceConnection
-from drivers.zpl.logistic import logistic_label_zpl
+from drivers.zpl.layout import logistic_label_zpl
 from linectl.aggregation.labels import ContainerLabel
 from linectl.ledger import ContainerLevel
 from simulators.case_packer import (

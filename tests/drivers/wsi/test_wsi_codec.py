@@ -21,6 +21,7 @@ from drivers.wsi.codec import (
     WsiHostConnection,
     WsiProtocolError,
     checksum,
+    command_set,
     error_status_request,
     fault_names,
     parse_error_status,
@@ -92,6 +93,30 @@ def test_command_letters_are_configurable() -> None:
     device = WsiDeviceConnection(custom)
     device.receive_data(b"\x02SJOB1\x03")
     assert drain(device) == [Command("S", b"JOB1")]
+
+
+def test_command_letters_from_a_configuration_keep_the_defaults_they_do_not_name() -> None:
+    commands = command_set({"print_on": "Q1", "print_off": "Q0"})
+    assert commands == WsiCommandSet(print_on="Q1", print_off="Q0")
+    assert commands.print_count == "GA"
+
+
+@pytest.mark.parametrize(
+    ("letters", "problem"),
+    [
+        ({"print_on": "q1"}, "commands.print_on: one upper-case letter"),
+        ({"print_on": "ABC"}, "commands.print_on: one upper-case letter"),
+        ({"print_on": 1}, "commands.print_on: one upper-case letter"),
+        ({"user_field": "M"}, "commands.user_field: 'M' is also the message_select command"),
+        ({"jet": "J"}, "commands.jet: not a WSI command"),
+    ],
+)
+def test_bad_command_letters_are_refused_naming_the_command(
+    letters: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        command_set(letters)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(problem)
 
 
 def test_device_side_parses_packets_through_noise_and_splits() -> None:
