@@ -5,7 +5,9 @@ drives while the line is in Execute; the daemon (LineRuntime) talks to them thro
 drivers over 127.0.0.1 with ports chosen by the OS. Printer and PLC can sit behind a
 :class:`LinkCutter`, so a test can take a device off the network and bring it back. With
 ``aggregation`` the line ends in a case packer with its case-label printer and reader
-(:mod:`simulators.case_packer`), and the daemon packs cases and pallets.
+(:mod:`simulators.case_packer`), and the daemon packs cases and pallets. With ``verifier =
+"dmcc"`` or ``"keyence"`` a smart reader simulator stands at the camera station instead of the
+camera, and the daemon verifies with it.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class Rig:
     line: VirtualLine
     plc: PlcSimulator
     printer: ZplPrinterSimulator
-    camera: CameraSimulator
+    camera: CameraSimulator | None  # None when a reader verifies (``reader``)
     ledger: Ledger
     config: LineConfig
     devices: LineDevices | None
@@ -87,7 +89,8 @@ class Rig:
     case_reader: Any = None  # a case-label reader simulator (DMCC)
     case_printer_link: LinkCutter | None = None  # cut_links with aggregation
     case_reader_link: LinkCutter | None = None
-    camera_link: LinkCutter | None = None  # cut_links
+    camera_link: LinkCutter | None = None  # cut_links (the reader's, when a reader verifies)
+    reader: Any = None  # the verifying reader simulator (verifier "dmcc" or "keyence")
 
     @property
     def rt(self) -> LineRuntime:
@@ -162,6 +165,7 @@ def daemon_config(
     case_ports: tuple[int, int] | None = None,
     line: dict[str, Any] | None = None,
     ledger: Path | None = None,
+    verifier: str = "camera",
     **thresholds: Any,
 ) -> LineConfig:
     data: dict[str, Any] = {
@@ -183,6 +187,9 @@ def daemon_config(
                        "port": camera_port},
         },
     }  # fmt: skip
+    if verifier != "camera":  # the reader verifies, on the camera's port
+        reader = {"kind": "reader", "protocol": verifier, "host": "127.0.0.1"}
+        data["devices"]["camera"] = reader | {"port": camera_port, "timeout_s": 0.5}
     if aggregation is not None and case_ports is not None:
         label = {"role": "case-label"}
         data["devices"] |= {
@@ -219,6 +226,7 @@ async def line_rig(
     code: WorkOrderCode | None = None,
     line_section: dict[str, Any] | None = None,
     ledger_path: Path | None = None,
+    verifier: str = "camera",
 ) -> AsyncIterator[Rig]:
     """Simulators + daemon, batch created with ``pool`` serials and the daemon started on it.
 
@@ -228,7 +236,8 @@ async def line_rig(
     reader, and the daemon's packing. ``quantity`` is the work order's (default: the larger of
     ``pool`` and ``packs``, so a batch refilled while it runs is not stopped at its first pool).
     ``code``: the batch's market code profile and code fields; ``line_section``: keys added to
-    the daemon's ``[line]`` table; ``ledger_path``: the ledger elsewhere than ``tmp``.
+    the daemon's ``[line]`` table; ``ledger_path``: the ledger elsewhere than ``tmp``;
+    ``verifier``: "camera", or a smart reader ("dmcc", "keyence") that verifies instead.
     """
     line = VirtualLine(LineLayout(packs_per_minute=packs_per_minute), faults or FaultPlan(seed=1))
     line.packs_limit = packs
@@ -240,14 +249,17 @@ async def line_rig(
         heartbeat_timeout_ms=plc_watchdog_ms,
     )
     printer = ZplPrinterSimulator(line, log_path=tmp / "print-log.jsonl", seed=1)
-    camera = CameraSimulator(line)
+    camera = CameraSimulator(line) if verifier == "camera" else None
+    reader = None if camera is not None else verifying_reader(verifier, line)
     async with contextlib.AsyncExitStack() as stack:
         await plc.start()
         stack.push_async_callback(plc.close)
         await printer.start()
         stack.push_async_callback(printer.close)
-        await camera.start()
-        stack.push_async_callback(camera.close)
+        source = camera or reader
+        assert source is not None
+        camera_port = await source.start()
+        stack.push_async_callback(source.close)
         packer = case_printer = case_reader = None
         case_ports: tuple[int, int] | None = None
         if aggregation is not None:
@@ -265,7 +277,6 @@ async def line_rig(
             stack.push_async_callback(case_reader.close)
         plc_port, printer_port = plc.modbus_port, printer.port
         printer_link = plc_link = case_printer_link = case_reader_link = camera_link = None
-        camera_port = camera.port
         if cut_links:
             printer_link = LinkCutter(printer.port)
             printer_port = await printer_link.start()
@@ -273,7 +284,7 @@ async def line_rig(
             plc_link = LinkCutter(plc.modbus_port)
             plc_port = await plc_link.start()
             stack.push_async_callback(plc_link.close)
-            camera_link = LinkCutter(camera.port)
+            camera_link = LinkCutter(camera_port)
             camera_port = await camera_link.start()
             stack.push_async_callback(camera_link.close)
             if case_ports is not None:
@@ -291,6 +302,7 @@ async def line_rig(
             case_ports=case_ports,
             line=line_section,
             ledger=ledger_path,
+            verifier=verifier,
             **(thresholds or {}),
         )
         ledger = Ledger(config.ledger.path)
@@ -302,7 +314,8 @@ async def line_rig(
         rig = Rig(tmp, line, plc, printer, camera, ledger, config, None, None, printer_link,
                   plc_link, packer=packer, case_printer=case_printer,
                   case_reader=case_reader, case_printer_link=case_printer_link,
-                  case_reader_link=case_reader_link, camera_link=camera_link)  # fmt: skip
+                  case_reader_link=case_reader_link, camera_link=camera_link,
+                  reader=reader)  # fmt: skip
         if daemon:
             devices = open_devices(config)
             stack.push_async_callback(devices.close)
@@ -317,6 +330,19 @@ async def line_rig(
         with frozen_heap():
             async with asyncio.timeout(TEST_GUARD_S):  # a hung command fails the test, with a trace
                 yield rig
+
+
+def verifying_reader(protocol: str, line: VirtualLine) -> Any:
+    """The smart reader simulator (DMCC or Keyence SR) that reads at the camera station."""
+    if protocol == "dmcc":
+        from simulators.reader_dmcc import DmccReaderSimulator
+
+        return DmccReaderSimulator(line, seed=1)
+    if protocol == "keyence":
+        from simulators.reader_keyence import KeyenceReaderSimulator
+
+        return KeyenceReaderSimulator(line, seed=1)
+    raise ValueError(f"verifier {protocol!r}: camera, dmcc or keyence")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,146 @@
+"""A smart reader (Cognex DMCC, Keyence SR) as the line's verification source, paired by trigger.
+
+The PLC reports the last pack that reached the camera station (``Stations.Camera.LastSeq``, read
+with every PLC poll). For each new seq the stage triggers the reader once and pairs the read with
+that seq under one rule, which makes the pairing certain or rejects the pack:
+
+* the PLC showed seq *s* at the camera before the trigger was sent, and a read of
+  ``Stations.Camera.LastSeq`` taken after the reply came in still shows *s*. The seq only grows,
+  so *s* stood at the camera for the whole read: the read is *s*'s.
+* If the camera seq moved during the read, the read is not paired: *s* is rejected ``no-read``
+  ("not paired") and the newer pack is triggered at once.
+* Packs that passed the camera between two observations (the PLC moved on by more than one) are
+  never read: each is rejected ``no-read`` ("not triggered").
+* A no-read, a read that fails (timeout, lost connection, refused trigger) is ``no-read`` too;
+  a failed read also marks the reader lost (the line holds until it answers again).
+
+A paired read is verified as a camera decode is (:meth:`linectl.line.verify.Verifier.check_read`,
+with the reader's own ISO/IEC 15415 grade against the line minimum) and its verdict goes through
+:meth:`linectl.line.inspection.Inspection.conclude`: ledger duplicate check, print confirmation,
+deadline (``late``), the PLC write. The deadline counts from the start of the PLC poll before the
+one that showed the seq, the earliest moment the pack can have reached the camera.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from drivers.interfaces import CodeReader, DeviceError, Plc, ReadResult, SignalAccess
+from drivers.plc import signals as sig
+from linectl.line.health import DeviceWatch
+from linectl.line.inspection import Inspection
+from linectl.line.packs import PackTable
+from linectl.line.reasons import RejectReason
+from linectl.line.state import LineMirror
+from linectl.line.verify import Check, Expected
+
+log = logging.getLogger("linectl.runtime")
+
+ROLE = "reader"
+"""The verification reader's role in device health (the camera's is ``camera``)."""
+
+
+class ReaderStation:
+    """Stage: trigger the reader for each pack the PLC reports at the camera; pair; verify."""
+
+    def __init__(
+        self,
+        reader: CodeReader,
+        plc: Plc,
+        inspection: Inspection,
+        packs: PackTable,
+        mirror: LineMirror,
+        devices: DeviceWatch,
+    ) -> None:
+        self.reader = reader
+        self.plc = plc
+        self.inspection = inspection
+        self.packs = packs
+        self.mirror = mirror
+        self.devices = devices
+        self.seen: int | None = None  # the last camera seq handled (read, or rejected unread)
+        self.reads = 0
+        self.unpaired = 0  # reads the camera seq moved under
+        self.untriggered = 0  # packs that passed the camera between two observations
+
+    def _camera_seq(self) -> int | None:
+        snapshot = self.mirror.snapshot
+        return None if snapshot is None else snapshot.last_seq_camera
+
+    async def run(self) -> None:
+        """Follow the PLC's camera seq for as long as the line runs."""
+        await self.mirror.wait_for(lambda: self._camera_seq() is not None)
+        self.seen = self._camera_seq()  # what stood there before this run is not ours
+        while True:
+            await self.mirror.wait_for(lambda: (self._camera_seq() or 0) > (self.seen or 0))
+            seq = self._camera_seq() or 0
+            since_ns, _ = self.mirror.snapshot_window
+            while seq:
+                seq, since_ns = await self.station(seq, since_ns)
+
+    async def station(self, seq: int, trigger_ns: int) -> tuple[int, int]:
+        """Handle pack ``seq``, seen at the camera (reached it no earlier than ``trigger_ns``).
+
+        Returns the next seq to handle at once (one that reached the camera during the read,
+        with its earliest arrival) or (0, 0).
+        """
+        seen = self.seen or 0
+        for missed in range(seen + 1, seq):
+            self.untriggered += 1
+            self._reject(missed, trigger_ns, "not read: it passed the camera between two polls")
+        self.seen = seq
+        sent_ns = time.time_ns()
+        try:
+            read = await self.reader.read(seq)
+        except DeviceError as exc:
+            self.devices.lost(ROLE, exc)
+            self._reject(seq, trigger_ns, f"the reader did not read: {exc}")
+            return 0, 0
+        self.devices.back(ROLE)
+        read_ns = time.time_ns()
+        self.reads += 1
+        try:
+            now = await self._camera_seq_now()
+        except DeviceError as exc:
+            self._reject(seq, trigger_ns, f"not paired: the PLC's camera seq unreadable ({exc})")
+            return 0, 0
+        if now != seq:
+            self.unpaired += 1
+            self._reject(seq, trigger_ns, f"not paired: pack {now} reached the camera in the read")
+            return (now, sent_ns) if now > seq else (0, 0)
+        self._verify(seq, read, trigger_ns, (sent_ns, read_ns))
+        return 0, 0
+
+    async def _camera_seq_now(self) -> int:
+        """``Stations.Camera.LastSeq`` read now (one signal where the driver can)."""
+        if isinstance(self.plc, SignalAccess):
+            (value,) = await self.plc.read([sig.CAMERA_SEQ])
+            return value
+        return (await self.plc.read_snapshot()).last_seq_camera
+
+    def _verify(self, seq: int, read: ReadResult, trigger_ns: int, stamps: tuple[int, int]) -> None:
+        record = self.packs.get(seq)
+        verifier = self.mirror.verifier
+        if verifier is None:
+            check = Check.reject(RejectReason.WRONG_CONTENT, "no batch active")
+        else:
+            expected = None if record is None else Expected(record.seq, record.serial, record.data)
+            check = verifier.check_read(read, expected)
+        if record is not None:
+            record.frame_ns = trigger_ns
+        self.inspection.hand_over(
+            seq, self.inspection.conclude(seq, record, check, trigger_ns, stamps)
+        )
+
+    def _reject(self, seq: int, trigger_ns: int, why: str) -> None:
+        """Pack ``seq`` gets no read that can be trusted: REJECT ``no-read``."""
+        log.info("pack %d: %s", seq, why)
+        record = self.packs.get(seq)
+        if record is not None:
+            record.frame_ns = trigger_ns
+        check = Check.reject(RejectReason.NO_READ, why)
+        now_ns = time.time_ns()
+        self.inspection.hand_over(
+            seq, self.inspection.conclude(seq, record, check, trigger_ns, (now_ns, now_ns))
+        )
