@@ -114,7 +114,6 @@ class PlcWatch:
             stirred.clear()  # a wake() from here on cuts the next slow pause short
             events: list[GateEvent] | None = None
             try:
-                read_ns = time.time_ns()
                 snapshot = await plc.read_snapshot()
                 # The gate ring (the biggest read) only when the gate decided something new.
                 if snapshot.last_seq_gate != gate_seen and loop.time() >= next_gate:
@@ -138,8 +137,6 @@ class PlcWatch:
                 if events is not None:
                     self.on_gate_events(events)
                     self._outcomes_lost(snapshot.last_seq_gate)
-                before_ns = self.mirror.snapshot_window[1]
-                self.mirror.snapshot_window = (before_ns or read_ns, read_ns)
                 self.on_snapshot(snapshot)
                 tracker = self.tracker
                 if tracker.synced:

@@ -1,11 +1,12 @@
 """A smart reader (Cognex DMCC, Keyence SR) as the line's verification source, paired by trigger.
 
-The PLC reports the last pack that reached the camera station (``Stations.Camera.LastSeq``, read
-with every PLC poll). For each new seq the stage triggers the reader once and pairs the read with
-that seq under one rule, which makes the pairing certain or rejects the pack:
+While packs may move the stage reads the PLC's ``Stations.Camera.LastSeq`` every ``poll_s``
+(5 ms; one signal, or the whole snapshot from a PLC driver without signal access). For each new
+seq it triggers the reader once and pairs the read with that seq under one rule, which makes the
+pairing certain or rejects the pack:
 
 * the PLC showed seq *s* at the camera before the trigger was sent, and a read of
-  ``Stations.Camera.LastSeq`` taken after the reply came in still shows *s*. The seq only grows,
+  ``Stations.Camera.LastSeq`` begun after the reply came in still shows *s*. The seq only grows,
   so *s* stood at the camera for the whole read: the read is *s*'s.
 * If the camera seq moved during the read, the read is not paired: *s* is rejected ``no-read``
   ("not paired") and the newer pack is triggered at once.
@@ -17,12 +18,13 @@ that seq under one rule, which makes the pairing certain or rejects the pack:
 A paired read is verified as a camera decode is (:meth:`linectl.line.verify.Verifier.check_read`,
 with the reader's own ISO/IEC 15415 grade against the line minimum) and its verdict goes through
 :meth:`linectl.line.inspection.Inspection.conclude`: ledger duplicate check, print confirmation,
-deadline (``late``), the PLC write. The deadline counts from the start of the PLC poll before the
-one that showed the seq, the earliest moment the pack can have reached the camera.
+deadline (``late``), the PLC write. The deadline counts from the start of the last read that
+still showed the previous seq, the earliest moment the pack can have reached the camera.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -31,6 +33,7 @@ from drivers.plc import signals as sig
 from linectl.line.health import DeviceWatch
 from linectl.line.inspection import Inspection
 from linectl.line.packs import PackTable
+from linectl.line.printing import may_move
 from linectl.line.reasons import RejectReason
 from linectl.line.state import LineMirror
 from linectl.line.verify import Check, Expected
@@ -52,6 +55,8 @@ class ReaderStation:
         packs: PackTable,
         mirror: LineMirror,
         devices: DeviceWatch,
+        *,
+        poll_s: float = 0.005,
     ) -> None:
         self.reader = reader
         self.plc = plc
@@ -59,25 +64,30 @@ class ReaderStation:
         self.packs = packs
         self.mirror = mirror
         self.devices = devices
+        self.poll_s = poll_s
+        self._window = (0, 0)  # (start of the read before the last, start of the last), ns
         self.seen: int | None = None  # the last camera seq handled (read, or rejected unread)
         self.reads = 0
         self.unpaired = 0  # reads the camera seq moved under
         self.untriggered = 0  # packs that passed the camera between two observations
 
-    def _camera_seq(self) -> int | None:
-        snapshot = self.mirror.snapshot
-        return None if snapshot is None else snapshot.last_seq_camera
-
     async def run(self) -> None:
         """Follow the PLC's camera seq for as long as the line runs."""
-        await self.mirror.wait_for(lambda: self._camera_seq() is not None)
-        self.seen = self._camera_seq()  # what stood there before this run is not ours
         while True:
-            await self.mirror.wait_for(lambda: (self._camera_seq() or 0) > (self.seen or 0))
-            seq = self._camera_seq() or 0
-            since_ns, _ = self.mirror.snapshot_window
-            while seq:
-                seq, since_ns = await self.station(seq, since_ns)
+            await self.mirror.wait_for(lambda: may_move(self.mirror.plc_state))
+            try:
+                now: int | None = await self._camera_seq_now()
+            except DeviceError:
+                now = None  # the PLC watch reports a lost PLC; nothing is paired meanwhile
+            if now is None:
+                pass
+            elif self.seen is None:
+                self.seen = now  # what stood there before this run is not ours
+            elif now > self.seen:
+                seq, since_ns = now, self._window[0]
+                while seq:
+                    seq, since_ns = await self.station(seq, since_ns)
+            await asyncio.sleep(self.poll_s)
 
     async def station(self, seq: int, trigger_ns: int) -> tuple[int, int]:
         """Handle pack ``seq``, seen at the camera (reached it no earlier than ``trigger_ns``).
@@ -108,16 +118,20 @@ class ReaderStation:
         if now != seq:
             self.unpaired += 1
             self._reject(seq, trigger_ns, f"not paired: pack {now} reached the camera in the read")
-            return (now, sent_ns) if now > seq else (0, 0)
+            return (now, self._window[0]) if now > seq else (0, 0)
         self._verify(seq, read, trigger_ns, (sent_ns, read_ns))
         return 0, 0
 
     async def _camera_seq_now(self) -> int:
-        """``Stations.Camera.LastSeq`` read now (one signal where the driver can)."""
+        """``Stations.Camera.LastSeq`` read now (one signal where the driver can); the window
+        moves on to (start of the read before, start of this one)."""
+        start_ns = time.time_ns()
         if isinstance(self.plc, SignalAccess):
             (value,) = await self.plc.read([sig.CAMERA_SEQ])
-            return value
-        return (await self.plc.read_snapshot()).last_seq_camera
+        else:
+            value = (await self.plc.read_snapshot()).last_seq_camera
+        self._window = (self._window[1] or start_ns, start_ns)
+        return value
 
     def _verify(self, seq: int, read: ReadResult, trigger_ns: int, stamps: tuple[int, int]) -> None:
         record = self.packs.get(seq)

@@ -43,9 +43,6 @@ class LineMirror:
         self.phase = "created"  # created, recovering, running, stopping, stopped
         self.plc_state: PackMLState | None = None
         self.snapshot: PlcSnapshot | None = None
-        # (start of the PLC read before the snapshot's, start of the snapshot's own), ns: what
-        # the snapshot shows newly changed in the PLC within this window
-        self.snapshot_window: tuple[int, int] = (0, 0)
         self.batch: WorkOrder | None = None
         self.content: CodeContent | None = None
         self.verifier: Verifier | None = None
