@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from drivers.camera.decode import Decoder, DecodeResult, frame_array, warm_up_frame
@@ -103,6 +103,9 @@ class Inspection:
         self._free = 0  # workers waiting for a frame and not yet handed one
         self._pending = 0  # frames taken from the camera whose verdict is not done
         self._quiet = asyncio.Event()
+        # where a frame from the camera goes: verified now, or (a camera whose frames carry no
+        # pack seq) to linectl.line.frame_pairing first, which submits it with its pack's seq
+        self.route: Callable[[Frame], None] = self.submit
 
     async def warm_up(self) -> None:
         """Decode and grade a code once and write one harmless verdict, before the first pack.
@@ -134,12 +137,12 @@ class Inspection:
             try:
                 async for frame in self.camera.frames():
                     self.devices.back("camera")
-                    self._submit(frame)
+                    self.route(frame)
                 return  # the camera was closed
             except DeviceError as exc:
                 self.devices.lost("camera", exc)
 
-    def _submit(self, frame: Frame) -> None:
+    def submit(self, frame: Frame) -> None:
         """Hand ``frame`` to a free worker (reserved now), or to a task of its own."""
         self._pending += 1
         if self._free > 0:
