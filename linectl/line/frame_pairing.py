@@ -37,10 +37,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from drivers.interfaces import Camera, DeviceError, Frame, Plc, SeqlessFrames, SignalAccess
-from drivers.plc import signals as sig
+from drivers.interfaces import Camera, DeviceError, Frame, Plc, SeqlessFrames
 from linectl.line.inspection import Inspection
 from linectl.line.packs import PackTable
+from linectl.line.plc_side import read_camera_seq
 from linectl.line.printing import may_move
 from linectl.line.reasons import RejectReason
 from linectl.line.state import LineMirror
@@ -181,7 +181,7 @@ class FramePairing:
             await self.mirror.wait_for(lambda: may_move(self.mirror.plc_state))
             start_ns = time.time_ns()
             try:
-                seq = await self._camera_seq()
+                seq = await read_camera_seq(self.plc)
             except DeviceError:
                 pass  # the PLC watch reports a lost PLC; the triggers wait
             else:
@@ -189,12 +189,6 @@ class FramePairing:
                 self._before_ns = start_ns
             self._hand_on()
             await asyncio.sleep(self.poll_s)
-
-    async def _camera_seq(self) -> int:
-        if isinstance(self.plc, SignalAccess):
-            (value,) = await self.plc.read([sig.CAMERA_SEQ])
-            return value
-        return (await self.plc.read_snapshot()).last_seq_camera
 
     def _hand_on(self) -> None:
         settled = self.pairing.settle(time.time_ns())

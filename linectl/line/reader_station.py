@@ -28,11 +28,11 @@ import asyncio
 import logging
 import time
 
-from drivers.interfaces import CodeReader, DeviceError, Plc, ReadResult, SignalAccess
-from drivers.plc import signals as sig
+from drivers.interfaces import CodeReader, DeviceError, Plc, ReadResult
 from linectl.line.health import DeviceWatch
 from linectl.line.inspection import Inspection
 from linectl.line.packs import PackTable
+from linectl.line.plc_side import read_camera_seq
 from linectl.line.printing import may_move
 from linectl.line.reasons import RejectReason
 from linectl.line.state import LineMirror
@@ -126,10 +126,7 @@ class ReaderStation:
         """``Stations.Camera.LastSeq`` read now (one signal where the driver can); the window
         moves on to (start of the read before, start of this one)."""
         start_ns = time.time_ns()
-        if isinstance(self.plc, SignalAccess):
-            (value,) = await self.plc.read([sig.CAMERA_SEQ])
-        else:
-            value = (await self.plc.read_snapshot()).last_seq_camera
+        value = await read_camera_seq(self.plc)
         self._window = (self._window[1] or start_ns, start_ns)
         return value
 
