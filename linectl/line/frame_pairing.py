@@ -92,11 +92,12 @@ class TriggerPairing:
     def observe(self, seq: int, start_ns: int, end_ns: int, before_ns: int) -> None:
         """A read of the PLC's camera seq (begun ``start_ns``, done ``end_ns``) showed ``seq``;
         ``before_ns``: the start of the read before it."""
-        if self.last_seq is None:
-            self.last_seq = seq  # what stood at the camera before is not ours
+        if self.last_seq is None or seq < self.last_seq:
+            self.last_seq = seq  # what stood at the camera before is not ours (or the PLC
+            # counts again from lower down: restarted or wrapped)
         for new in range(self.last_seq + 1, seq + 1):
             self.triggers.append(Trigger(new, before_ns, end_ns))
-        self.last_seq = max(self.last_seq, seq)
+        self.last_seq = seq
         self.known_ns = max(self.known_ns, start_ns)
 
     def frame(self, frame: Frame) -> None:

@@ -87,6 +87,9 @@ class ReaderStation:
                 seq, since_ns = now, self._window[0]
                 while seq:
                     seq, since_ns = await self.station(seq, since_ns)
+            elif now < self.seen:  # the PLC counts again from lower down (restarted, wrapped)
+                log.warning("the PLC's camera seq went back from %d to %d", self.seen, now)
+                self.seen = now
             await asyncio.sleep(self.poll_s)
 
     async def station(self, seq: int, trigger_ns: int) -> tuple[int, int]:

@@ -133,3 +133,14 @@ def test_a_frame_that_comes_in_after_its_trigger_settled_is_dropped_as_late() ->
 def test_a_window_with_max_below_min_is_refused() -> None:
     with pytest.raises(ValueError, match="max below min"):
         TriggerPairing((20, 10))
+
+
+def test_a_plc_counting_again_from_lower_down_starts_new_triggers() -> None:
+    pairing = TriggerPairing((0, 10), arrival_ms=0)
+    pairing.observe(500, 0, 1 * MS, 0)
+    pairing.observe(1, 5 * MS, 6 * MS, 0)  # the PLC restarted its count
+    pairing.observe(2, 105 * MS, 106 * MS, 100 * MS)
+    pairing.frame(frame(1, 107))
+    pairing.observe(2, 200 * MS, 201 * MS, 105 * MS)
+    settled = pairing.settle(201 * MS)
+    assert [(t.seq, f.seq) for t, f in settled.paired] == [(2, 1)]
