@@ -13,7 +13,8 @@ pairing certain or rejects the pack:
 * Packs that passed the camera between two observations (the PLC moved on by more than one) are
   never read: each is rejected ``no-read`` ("not triggered").
 * A no-read, a read that fails (timeout, lost connection, refused trigger) is ``no-read`` too;
-  a failed read also marks the reader lost (the line holds until it answers again).
+  a failed read also marks the reader lost (the line holds), and the stage connects to it again
+  every ``retry_s`` until it answers, so an operator can unhold.
 
 A paired read is verified as a camera decode is (:meth:`linectl.line.verify.Verifier.check_read`,
 with the reader's own ISO/IEC 15415 grade against the line minimum) and its verdict goes through
@@ -57,6 +58,7 @@ class ReaderStation:
         devices: DeviceWatch,
         *,
         poll_s: float = 0.005,
+        retry_s: float = 0.5,
     ) -> None:
         self.reader = reader
         self.plc = plc
@@ -65,6 +67,7 @@ class ReaderStation:
         self.mirror = mirror
         self.devices = devices
         self.poll_s = poll_s
+        self.retry_s = retry_s
         self._window = (0, 0)  # (start of the read before the last, start of the last), ns
         self.seen: int | None = None  # the last camera seq handled (read, or rejected unread)
         self.reads = 0
@@ -74,6 +77,9 @@ class ReaderStation:
     async def run(self) -> None:
         """Follow the PLC's camera seq for as long as the line runs."""
         while True:
+            if not self.devices.connected(ROLE):
+                await self._reconnect()  # a held line reads nothing: only this brings it back
+                continue
             await self.mirror.wait_for(lambda: may_move(self.mirror.plc_state))
             try:
                 now: int | None = await self._camera_seq_now()
@@ -91,6 +97,16 @@ class ReaderStation:
                 log.warning("the PLC's camera seq went back from %d to %d", self.seen, now)
                 self.seen = now
             await asyncio.sleep(self.poll_s)
+
+    async def _reconnect(self) -> None:
+        """Try the lost reader again (every ``retry_s``); it is back once it answers."""
+        try:
+            await self.reader.connect()
+        except (DeviceError, OSError) as exc:
+            self.devices.lost(ROLE, exc)  # (already lost: only its error is updated)
+            await asyncio.sleep(self.retry_s)
+        else:
+            self.devices.back(ROLE)
 
     async def station(self, seq: int, trigger_ns: int) -> tuple[int, int]:
         """Handle pack ``seq``, seen at the camera (reached it no earlier than ``trigger_ns``).

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import replace
 
 from drivers.interfaces import DeviceUnavailable, LinkState, ReadResult, Verdict
 from linectl.config import CodeForm
+from linectl.line.events import DeviceBack
 from linectl.line.health import DeviceWatch
 from linectl.line.reader_station import ReaderStation
 from linectl.line.reasons import RejectReason
 from linectl.line.verify import CodeContent, Expected, Verifier
+from standards.packml import PackMLState
 from tests.line.fakes import FakePlc, Seams
 from tests.line.test_inspection import inspection, pack
 
@@ -173,3 +177,29 @@ def test_a_read_of_another_batch_is_wrong_content() -> None:
 def test_a_read_without_a_grade_never_passes() -> None:
     check = verifier().check_read(replace(read_of(1), grade=None), expected(1))
     assert check.reason is RejectReason.LOW_GRADE
+
+
+async def test_a_lost_reader_is_connected_again_while_the_line_stands() -> None:
+    reader = FakeReader()
+    attempts: list[int] = []
+
+    async def connect() -> None:
+        attempts.append(1)
+        if len(attempts) < 2:
+            raise DeviceUnavailable("connection refused")
+
+    reader.connect = connect  # type: ignore[method-assign]
+    stage, _, seams = station(reader)
+    stage.retry_s = 0.01
+    seams.mirror.plc_state = PackMLState.HELD  # held: no pack moves, nothing is read
+    seams.health.lost("reader", DeviceUnavailable("no reply within 0.5 s"))
+    sub = seams.events.subscribe()
+    task = asyncio.create_task(stage.run())
+    try:
+        while not isinstance(await sub.get(), DeviceBack):
+            pass
+        assert seams.health.connected("reader") and len(attempts) == 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
