@@ -71,6 +71,7 @@ class ReaderStation:
         self._window = (0, 0)  # (start of the read before the last, start of the last), ns
         self.seen: int | None = None  # the last camera seq handled (read, or rejected unread)
         self.reads = 0
+        self.reading: int | None = None  # the seq whose read is under way
         self.unpaired = 0  # reads the camera seq moved under
         self.untriggered = 0  # packs that passed the camera between two observations
 
@@ -120,12 +121,15 @@ class ReaderStation:
             self._reject(missed, trigger_ns, "not read: it passed the camera between two polls")
         self.seen = seq
         sent_ns = time.time_ns()
+        self.reading = seq
         try:
             read = await self.reader.read(seq)
         except DeviceError as exc:
             self.devices.lost(ROLE, exc)
             self._reject(seq, trigger_ns, f"the reader did not read: {exc}")
             return 0, 0
+        finally:
+            self.reading = None
         self.devices.back(ROLE)
         read_ns = time.time_ns()
         self.reads += 1

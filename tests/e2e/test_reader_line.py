@@ -130,3 +130,35 @@ async def test_a_reader_grade_below_the_line_minimum_rejects(tmp_path: Path) -> 
         assert low, "no blurred code was read at all"
         for seq in low:
             assert units[seq][1:] == ("reject", "low-grade"), (seq, units[seq])
+
+
+async def test_a_reader_that_stops_answering_rejects_its_pack_and_holds_until_unhold(
+    tmp_path: Path,
+) -> None:
+    async with line_rig(
+        tmp_path, verifier="dmcc", packs=80, pool=120, packs_per_minute=600
+    ) as rig:  # fmt: skip
+        await rig.rt.command(Command.START, user="alice")
+        await rig.wait(lambda: rig.rt.tally.counters["verdicts_good"] >= 20)
+        rig.reader.faults.silent = True  # triggers get no answer: each read times out
+        await rig.wait(lambda: rig.alarm("device-lost:camera"))
+        await rig.wait_state(PackMLState.HELD)
+        rig.reader.faults.silent = False
+        station = rig.rt.reader_station
+        assert station is not None
+        # the last trigger sent while it was silent has timed out; the reader answers again
+        await rig.wait(lambda: station.reading is None and rig.device("camera") == "connected")
+        await rig.rt.command(Command.UNHOLD, user="bob", reason="reader checked")
+        assert not rig.alarm("device-lost:camera")
+        await rig.wait_state(PackMLState.COMPLETE)
+        await rig.rt.line_end_done()
+        units = rig.units()
+        timed_out = [s for s, (_, v, why) in units.items() if v != "good"]
+        assert timed_out and all(units[s][2] in ("no-read", "late") for s in timed_out), {
+            s: units[s][2] for s in timed_out
+        }
+        for seq, pack in rig.line.history.items():
+            assert pack.rejected == (units[seq][1] != "good"), seq
+            assert units[seq][1] != "good" or pack.printed == pack.intended
+        closed = await rig.rt.command(Command.CLOSE_BATCH, user="alice", reason="done")
+        assert closed["result"]["reconciliation"]["balanced"]
