@@ -3,7 +3,8 @@
 Every concrete driver (ZPL, WSI, DMCC, Keyence, frame sources, Modbus, OPC UA) implements one of
 the device protocols (``Printer``, ``CodeReader``, ``Camera``, ``Plc``); the daemon never knows
 which one it holds. What only some drivers can do is a capability protocol declared here too
-(``LabelPrinter``, ``ClearablePrinter``, ``Reconnecting``, ``SignalAccess``): the line asks
+(``LabelPrinter``, ``ClearablePrinter``, ``Reconnecting``, ``SignalAccess``,
+``SeqlessFrames``): the line asks
 ``isinstance(device, Capability)``, never for a concrete driver class.
 """
 
@@ -192,6 +193,17 @@ class Camera(Protocol):
     async def connect(self) -> None: ...
     def frames(self) -> AsyncIterator[Frame]: ...
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class SeqlessFrames(Protocol):
+    """A camera whose frames carry no pack seq (``Frame.seq`` counts frames): the line pairs them
+    with packs by the PLC's camera triggers. ``frame_delay_ms`` = (min, max): a frame's
+    ``timestamp_ns`` minus the moment the PLC's camera seq changed, in ms (min may be < 0);
+    ``frame_arrival_ms``: how long after its stamp a frame is handed over at the latest."""
+
+    frame_delay_ms: tuple[float, float]
+    frame_arrival_ms: float
 
 
 # --- PLC -----------------------------------------------------------------------------------------

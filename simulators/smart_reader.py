@@ -9,7 +9,7 @@ pack at the camera    outcome                      grade (ISO/IEC 15415 overall)
 none, or no print     no-read                      -
 no image defect       read                         A (85 %) or B (15 %)
 Defect.BLUR           no-read with p = 0.25        C
-Defect.LOW_CONTRAST   no-read with p = 0.15        C (contrast is graded directly)
+Defect.LOW_CONTRAST   no-read with p = 0.15        D (symbol contrast graded directly)
 Defect.SMUDGE         no-read with p = 0.50        D
 Defect.MISSING_MODULES no-read with p = 0.40       D (error correction spent)
 ====================  ===========================  =========================================
@@ -43,7 +43,7 @@ DATAMATRIX_ID = "]d1"
 # defect -> (probability of a no-read, grade when it reads)
 IMAGE_DEFECTS: dict[Defect, tuple[float, str]] = {
     Defect.BLUR: (0.25, "C"),
-    Defect.LOW_CONTRAST: (0.15, "C"),
+    Defect.LOW_CONTRAST: (0.15, "D"),  # faded: symbol contrast fails a C minimum
     Defect.SMUDGE: (0.50, "D"),
     Defect.MISSING_MODULES: (0.40, "D"),
 }

@@ -2,8 +2,12 @@
 
 Every OpenCV call runs on one dedicated thread, so opening an RTSP stream or waiting for a frame
 never blocks the event loop, and backends that care about thread affinity see a single thread.
-Frames are converted to 8-bit grey. Such a camera knows nothing of packs: ``seq`` counts frames
-from 1, and the daemon pairs frames with packs by trigger order.
+Frames are converted to 8-bit grey and stamped with the time the capture thread got them. Such a
+camera knows nothing of packs: ``seq`` counts frames from 1. It offers ``SeqlessFrames``: the line
+pairs its frames with packs by the PLC's camera triggers and the frame stamps
+(:mod:`linectl.line.frame_pairing`), with ``frame_delay_min_ms``/``frame_delay_max_ms`` the
+window from the PLC seeing a trigger to the stamp of its frame, and ``frame_arrival_ms`` the
+longest a stamped frame takes to reach the line (capture thread to event loop).
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ def to_grey(raw: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
 class OpenCvCamera:
     """A Camera over cv2.VideoCapture; a file or image series ends; a live one retries.
 
-    Offers: Camera only.
+    Offers: Camera, SeqlessFrames.
     """
 
     def __init__(
@@ -61,7 +65,17 @@ class OpenCvCamera:
         height: int | None = None,
         policy: ReconnectPolicy | None = None,
         logger: logging.Logger | None = None,
+        frame_delay_min_ms: float = 0.0,
+        frame_delay_max_ms: float = 60.0,
+        frame_arrival_ms: float = 20.0,
     ) -> None:
+        if frame_delay_max_ms < frame_delay_min_ms:
+            raise ValueError(
+                f"{name}: frame_delay_max_ms {frame_delay_max_ms} is below frame_delay_min_ms "
+                f"{frame_delay_min_ms}"
+            )
+        self.frame_delay_ms = (float(frame_delay_min_ms), float(frame_delay_max_ms))
+        self.frame_arrival_ms = float(frame_arrival_ms)  # stamped on arrival: thread hand-over
         self.source = source
         self.name = name
         self.width = width

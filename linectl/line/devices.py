@@ -1,12 +1,14 @@
 """The line's devices built from the configuration, connected in parallel, tracked while running.
 
-A line runs with exactly one PLC, one printer and one camera (``kind = "camera"``); the drivers
-come from :mod:`drivers.registry`. A line with ``[aggregation]`` also has a case-label printer
-and a case-label reader: devices whose ``options`` say ``role = "case-label"`` (the option is
-the runtime's; the driver never sees it); with ``[aggregation] case_check = "camera"`` also a
-case camera (``kind = "camera"``, ``role = "case-camera"``). :func:`connect_all` connects
-every device at once and raises one :class:`DevicesUnavailable` naming each device that
-failed and why, so an engineer sees all wiring mistakes in one go.
+A line runs with exactly one PLC, one printer and one verification source: a camera
+(``kind = "camera"``) or a smart reader (``kind = "reader"`` without a role, see
+:mod:`linectl.line.reader_station`); the drivers come from :mod:`drivers.registry`. A line with
+``[aggregation]`` also has a case-label printer and a case-label reader: devices whose
+``options`` say ``role = "case-label"`` (the option is the runtime's; the driver never sees it);
+with ``[aggregation] case_check = "camera"`` also a case camera (``kind = "camera"``,
+``role = "case-camera"``). :func:`connect_all` connects every device at once and raises one
+:class:`DevicesUnavailable` naming each device that failed and why, so an engineer sees all
+wiring mistakes in one go.
 """
 
 from __future__ import annotations
@@ -96,11 +98,12 @@ class DeviceHealth:
 @dataclass
 class LineDevices:
     """The devices of a line by role, with the names the configuration gives them: the three a
-    line needs, and the case-label printer and reader of a line that aggregates."""
+    line needs (its verification source is a camera or a reader), and the case-label printer
+    and reader of a line that aggregates."""
 
     plc: Plc
     printer: Printer
-    camera: Camera
+    camera: Camera | None
     names: dict[str, str] = field(
         default_factory=lambda: {"plc": "plc", "printer": "printer", "camera": "camera"}
     )
@@ -108,13 +111,13 @@ class LineDevices:
     case_printer: Printer | None = None
     case_reader: CodeReader | None = None
     case_camera: Camera | None = None
+    reader: CodeReader | None = None  # the verification source when there is no camera
 
     def by_name(self) -> Iterator[tuple[str, str, Any]]:
         """(role, configured name, driver) for each device."""
         yield "plc", self.names["plc"], self.plc
         yield "printer", self.names["printer"], self.printer
-        yield "camera", self.names["camera"], self.camera
-        for role in ("case_printer", "case_reader", "case_camera"):
+        for role in ("camera", "reader", "case_printer", "case_reader", "case_camera"):
             device = getattr(self, role)
             if device is not None:
                 yield role, self.names.get(role, role), device
@@ -126,7 +129,13 @@ class LineDevices:
                 await device.close()
 
 
-_ROLES: dict[str, type[Any]] = {"plc": Plc, "printer": Printer, "camera": Camera}
+_ROLES: dict[str, type[Any]] = {
+    "plc": Plc,
+    "printer": Printer,
+    "camera": Camera,
+    "reader": CodeReader,
+}
+_SOURCES = ("camera", "reader")  # exactly one of them verifies the packs
 
 
 _CASE_ROLES: dict[tuple[str, str], tuple[str, type[Any]]] = {
@@ -137,8 +146,8 @@ _CASE_ROLES: dict[tuple[str, str], tuple[str, type[Any]]] = {
 
 
 def open_devices(config: LineConfig) -> LineDevices:
-    """Build (not connect) the line's PLC, printer and camera from ``config.devices``, and with
-    ``[aggregation]`` its case-label printer and reader."""
+    """Build (not connect) the line's PLC, printer and camera or reader from ``config.devices``,
+    and with ``[aggregation]`` its case-label printer and reader."""
     found: dict[str, list[str]] = {role: [] for role in _ROLES}
     labelling: dict[str, list[str]] = {role: [] for role, _ in _CASE_ROLES.values()}
     for name, section in config.devices.items():
@@ -154,15 +163,22 @@ def open_devices(config: LineConfig) -> LineDevices:
             found[section.kind].append(name)
         else:
             raise DeviceSetupError(
-                f"devices.{name}: kind {section.kind!r} is not supported by the line runtime yet "
-                "(it needs one plc, one printer and one camera)"
+                f"devices.{name}: kind {section.kind!r} is not supported by the line runtime "
+                "(it needs one plc, one printer and one camera or reader)"
             )
     problems = [
         f"needs exactly one device with kind = {role!r}, found "
         + (", ".join(f"devices.{n}" for n in names) or "none")
         for role, names in found.items()
-        if len(names) != 1
+        if len(names) != 1 and role not in _SOURCES
     ]
+    sources = [n for role in _SOURCES for n in found[role]]
+    if len(sources) != 1:
+        problems.append(
+            "needs exactly one verification source (a device with kind = 'camera', or one with "
+            "kind = 'reader' and no role), found "
+            + (", ".join(f"devices.{n}" for n in sources) or "none")
+        )
     problems += _labelling_problems(config, labelling)
     if problems:
         raise DeviceSetupError("; ".join(problems))
@@ -177,7 +193,8 @@ def open_devices(config: LineConfig) -> LineDevices:
     return LineDevices(
         plc=built["plc"],
         printer=built["printer"],
-        camera=built["camera"],
+        camera=built.get("camera"),
+        reader=built.get("reader"),
         names=names,
         protocols={role: config.devices[name].protocol for role, name in names.items()},
         case_printer=built.get("case_printer"),

@@ -34,7 +34,7 @@ class Housekeeping:
 
     def __init__(
         self,
-        camera: Camera,
+        camera: Camera | None,
         ledger: Ledger,
         feeder: Feeder,
         feeding: Feeding,
@@ -87,7 +87,7 @@ class Housekeeping:
                 async with asyncio.timeout(pause):
                     asked = await self._asked.wait()
             self._asked.clear()
-            if self.camera.link_state is LinkState.CONNECTED:
+            if self.camera is not None and self.camera.link_state is LinkState.CONNECTED:
                 self.health.back("camera")
             self.stream_errors(loop.time())
             self.feeder.depth = self.wanted_depth()
@@ -109,6 +109,8 @@ class Housekeeping:
 
     def stream_errors(self, now: float) -> None:
         """Count the camera's stream errors in status; alarm while they come too often."""
+        if self.camera is None:
+            return  # a reader's noise is its driver's to count and log
         total = self.camera.protocol_errors
         self.tally.counters["camera_stream_errors"] = total
         seen = self._stream_errors

@@ -22,6 +22,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from drivers.camera.decode import Decoder, DecodeResult, frame_array, warm_up_frame
 from drivers.interfaces import (
@@ -58,7 +60,7 @@ class Inspection:
 
     def __init__(
         self,
-        camera: Camera,
+        camera: Camera | None,
         plc: Plc,
         decoder: Decoder,
         ledger: Ledger,
@@ -101,6 +103,9 @@ class Inspection:
         self._free = 0  # workers waiting for a frame and not yet handed one
         self._pending = 0  # frames taken from the camera whose verdict is not done
         self._quiet = asyncio.Event()
+        # where a frame from the camera goes: verified now, or (a camera whose frames carry no
+        # pack seq) to linectl.line.frame_pairing first, which submits it with its pack's seq
+        self.route: Callable[[Frame], None] = self.submit
 
     async def warm_up(self) -> None:
         """Decode and grade a code once and write one harmless verdict, before the first pack.
@@ -124,18 +129,20 @@ class Inspection:
 
     async def run(self) -> None:
         """Take frames as they come; reconnect (per the camera's policy) when the link drops."""
+        if self.camera is None:
+            raise DeviceError("no camera: the line verifies with a reader (ReaderStation)")
         for n in range(self.workers):
             self.supervisor.spawn(self._work(), f"frame worker {n}")
         while True:
             try:
                 async for frame in self.camera.frames():
                     self.devices.back("camera")
-                    self._submit(frame)
+                    self.route(frame)
                 return  # the camera was closed
             except DeviceError as exc:
                 self.devices.lost("camera", exc)
 
-    def _submit(self, frame: Frame) -> None:
+    def submit(self, frame: Frame) -> None:
         """Hand ``frame`` to a free worker (reserved now), or to a task of its own."""
         self._pending += 1
         if self._free > 0:
@@ -143,6 +150,21 @@ class Inspection:
             self._frames.put_nowait(frame)
         else:
             self.supervisor.spawn(self._one(frame), f"frame {frame.seq}")
+
+    def hand_over(self, seq: int, verdict: Coroutine[Any, Any, None]) -> None:
+        """Run a verdict made elsewhere (a smart reader's) as a frame's: on a task of its own,
+        counted until it is written, so :meth:`settle` waits for it at shutdown."""
+        self._pending += 1
+        self.supervisor.spawn(self._done(verdict), f"frame {seq}")
+
+    async def _done(self, verdict: Coroutine[Any, Any, None]) -> None:
+        try:
+            await verdict
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self._quiet.set()
+                self._quiet = asyncio.Event()
 
     async def _work(self) -> None:
         while True:
@@ -183,7 +205,6 @@ class Inspection:
         trigger_ns = frame.timestamp_ns
         if not trigger_ns or abs(now_ns - trigger_ns) > _CLOCK_SKEW_NS:
             trigger_ns = now_ns
-        deadline_ns = trigger_ns + int(self.deadline_ms * 1e6)
         record = self.packs.get(frame.seq)
         if record is not None:
             record.frame_ns = trigger_ns
@@ -196,6 +217,21 @@ class Inspection:
         if not result.ok:
             mark = await asyncio.to_thread(mark_present, frame_array(frame))
         check = self._verify(result, record, mark)
+        await self.conclude(frame.seq, record, check, trigger_ns, (now_ns, decoded_ns), frame)
+
+    async def conclude(
+        self,
+        seq: int,
+        record: PackRecord | None,
+        check: Check,
+        trigger_ns: int,
+        stamps: tuple[int, int],
+        frame: Frame | None = None,
+    ) -> None:
+        """Steps 2-5 for pack ``seq`` once its code is read and checked: duplicate in the ledger,
+        print confirmation, the deadline, the verdict written. ``stamps``: when the frame (or the
+        read) came in and when it was decoded, for the log of a late verdict."""
+        deadline_ns = trigger_ns + int(self.deadline_ms * 1e6)
         if check.ask_ledger is not None and await asyncio.to_thread(
             self._ledger_has_printed, check.ask_ledger
         ):
@@ -219,20 +255,20 @@ class Inspection:
         ):
             verdict, reason = Verdict.REJECT, RejectReason.LATE
             self.tally.counters["verdicts_late"] += 1
-            ms = [(t - trigger_ns) / 1e6 for t in (now_ns, decoded_ns, time.time_ns())]
+            ms = [(t - trigger_ns) / 1e6 for t in (*stamps, time.time_ns())]
             log.warning(
                 "pack %d: verdict late, sent as REJECT (ms after trigger: frame in %.1f, "
                 "decoded %.1f, checked %.1f)",
-                frame.seq,
+                seq,
                 *ms,
             )
         if record is not None:
             if record.resolved:
-                ms = [(t - trigger_ns) / 1e6 for t in (now_ns, decoded_ns, time.time_ns())]
+                ms = [(t - trigger_ns) / 1e6 for t in (*stamps, time.time_ns())]
                 log.warning(
                     "pack %d: verdict ready after its gate report (ms after trigger: frame in "
                     "%.1f, decoded %.1f, checked %.1f)",
-                    frame.seq,
+                    seq,
                     *ms,
                 )
                 return
@@ -240,8 +276,9 @@ class Inspection:
             record.detail = check.detail
             if verdict is Verdict.GOOD:
                 self.verified_good.add(record.serial)
-        self.rejects.keep(frame, verdict, reason, check.detail)
-        await self._write(frame.seq, verdict, reason, trigger_ns, record)
+        if frame is not None:
+            self.rejects.keep(frame, verdict, reason, check.detail)
+        await self._write(seq, verdict, reason, trigger_ns, record)
 
     def _verify(self, result: DecodeResult, record: PackRecord | None, mark: bool | None) -> Check:
         verifier = self.mirror.verifier

@@ -304,3 +304,12 @@ class PlcWatch:
         if ending is not None and not ending.done():
             with contextlib.suppress(Exception):
                 await asyncio.shield(ending)
+
+
+async def read_camera_seq(plc: Plc) -> int:
+    """``Stations.Camera.LastSeq`` read now: one signal where the driver can, else the snapshot
+    (the trigger the reader station and the frame pairing follow)."""
+    if isinstance(plc, SignalAccess):
+        (value,) = await plc.read([sig.CAMERA_SEQ])
+        return value
+    return (await plc.read_snapshot()).last_seq_camera

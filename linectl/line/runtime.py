@@ -9,7 +9,11 @@
 - ``printer`` and ``feeder`` (:mod:`linectl.line.printing`): print confirmation, the print-ahead
   queue kept full (:mod:`linectl.line.feeder`), starvation and pool level.
 - ``camera`` (:class:`~linectl.line.inspection.Inspection`): every frame decoded, verified, its
-  verdict written to the PLC keyed by seq (REJECT ``late`` if it would miss the deadline).
+  verdict written to the PLC keyed by seq (REJECT ``late`` if it would miss the deadline); on a
+  line that verifies with a smart reader, ``reader``
+  (:class:`~linectl.line.reader_station.ReaderStation`) triggers it per pack instead; a camera
+  whose frames carry no seq has them paired by trigger first (``pairing``,
+  :mod:`linectl.line.frame_pairing`).
 - ``commit`` (:mod:`linectl.line.commits`), ``audit`` (:mod:`linectl.line.audit`),
   ``housekeeping`` (queue depth, pool level, auto-unsuspend, camera link).
 - ``packing`` (with ``[aggregation]``, :mod:`linectl.line.packing_link`) and the upstream tasks
@@ -52,6 +56,7 @@ from linectl.line.events import (
     Subscription,
 )
 from linectl.line.feeder import Feeder
+from linectl.line.frame_pairing import pair_frames
 from linectl.line.health import DeviceWatch, HoldCauses
 from linectl.line.housekeeping import Housekeeping
 from linectl.line.inspection import Inspection
@@ -62,6 +67,7 @@ from linectl.line.packs import PackTable
 from linectl.line.plc_side import ENDED, HOLDABLE, PlcWatch
 from linectl.line.printahead import PrintAhead
 from linectl.line.printing import PRODUCING, Feeding, PoolHook, PrintWatch
+from linectl.line.reader_station import ReaderStation
 from linectl.line.reasons import RejectReason
 from linectl.line.recovery import RecoveryReport, recover
 from linectl.line.reject_frames import RejectFrames
@@ -173,6 +179,12 @@ class LineRuntime:
             self.tally, self.alarm_set, self.health, self.tracker, self.events, self.supervisor,
             deadline_ms=th.verdict_deadline_ms, reject_limit=th.consecutive_rejects_hold,
         )  # fmt: skip
+        self.frame_pairing = pair_frames(
+            devices.camera, devices.plc, self.inspection, self.packs, self.mirror
+        )
+        self.reader_station = None if devices.reader is None else ReaderStation(
+            devices.reader, devices.plc, self.inspection, self.packs, self.mirror, self.health
+        )  # fmt: skip
         self.print_watch = PrintWatch(
             devices.printer, self.tracker, self.health, self.alarm_set,
             poll_s=opts.printer_poll_s, polled=self.inspection.printer_polled,
@@ -280,7 +292,12 @@ class LineRuntime:
         self.supervisor.spawn(self.plc_watch.run(), "plc")
         self.supervisor.spawn(self.print_watch.run(), "printer")
         self.supervisor.spawn(self.feeding.run(), "feeder")
-        self.supervisor.spawn(self.inspection.run(), "camera")
+        if self.reader_station is not None:
+            self.supervisor.spawn(self.reader_station.run(), "reader")
+        else:
+            self.supervisor.spawn(self.inspection.run(), "camera")
+        if self.frame_pairing is not None:
+            self.supervisor.spawn(self.frame_pairing.run(), "pairing")
         self.supervisor.spawn(self.housekeeping.run(), "housekeeping")
         self.notify()
 

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.camera.decode import DecodeResult
+from drivers.interfaces import ReadResult
 from linectl.config import CodeForm, CodeProfile
 from linectl.config.markets import hri_parts
 from linectl.line.reasons import RejectReason
@@ -163,6 +164,7 @@ class CodeContent:
 
 
 _LEGACY_AIS = ("01", "17", "10", "21")
+_GS1_SYMBOLOGIES = frozenset({"gs1-datamatrix", "gs1-qr"})  # drivers.reader_codec.SYMBOLOGY_IDS
 
 
 class Verifier:
@@ -194,13 +196,33 @@ class Verifier:
         text = symbol.text
         if expected is not None and text == expected.data and self._gs1_symbol(symbol.is_gs1):
             return self._judge(expected.serial, grade, expected.seq)
-        if self.content.element_string and not symbol.is_gs1:
-            ident = symbol.symbology_identifier
+        return self._content(text, symbol.is_gs1, symbol.symbology_identifier, grade, expected)
+
+    def check_read(self, read: ReadResult, expected: Expected | None) -> Check:
+        """The verdict for a smart reader's read, judged as :meth:`check` judges a decode, with
+        the reader's own grade. A reader cannot tell an empty pack from an unreadable code: its
+        no-read is ``no-read``. GS1 is recognised by the AIM identifier the reader prefixes."""
+        text = read.text
+        if text is None:
+            return Check.reject(RejectReason.NO_READ, "the reader reported a no-read")
+        ident = read.detail.get("symbology_id")
+        is_gs1 = read.symbology in _GS1_SYMBOLOGIES
+        if expected is not None and text == expected.data and self._gs1_symbol(is_gs1):
+            return self._judge(expected.serial, read.grade, expected.seq)
+        return self._content(text, is_gs1, ident or "none (turn the reader's on)", read.grade,
+                             expected)  # fmt: skip
+
+    def _content(
+        self, text: str, is_gs1: bool, ident: str, grade: str | None, expected: Expected | None
+    ) -> Check:
+        """Why decoded ``text`` that is not exactly the data sent is rejected (or its judgement
+        when it is the same data in another form)."""
+        if self.content.element_string and not is_gs1:
             return Check.reject(RejectReason.NOT_GS1, f"symbology identifier {ident}", grade=grade)
         try:
             scan = parse_scan(text)
         except Gs1Error as exc:
-            reason = RejectReason.WRONG_CONTENT if symbol.is_gs1 else RejectReason.NOT_GS1
+            reason = RejectReason.WRONG_CONTENT if is_gs1 else RejectReason.NOT_GS1
             return Check.reject(reason, f"unreadable content: {exc}", grade=grade)
         serial = scan.serial
         if serial is not None and (expected is None or serial != expected.serial):

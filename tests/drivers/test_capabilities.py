@@ -19,12 +19,19 @@ from drivers.interfaces import (
     Plc,
     Printer,
     Reconnecting,
+    SeqlessFrames,
     SignalAccess,
 )
 from drivers.registry import DRIVERS, DeviceParams, open_device
 
 DEVICE_PROTOCOLS: tuple[type, ...] = (Printer, CodeReader, Camera, Plc)
-CAPABILITIES: tuple[type, ...] = (LabelPrinter, ClearablePrinter, Reconnecting, SignalAccess)
+CAPABILITIES: tuple[type, ...] = (
+    LabelPrinter,
+    ClearablePrinter,
+    Reconnecting,
+    SignalAccess,
+    SeqlessFrames,
+)
 
 OFFERS: dict[tuple[str, str], tuple[type, set[type]]] = {
     ("printer", "zpl"): (Printer, {LabelPrinter, ClearablePrinter, Reconnecting}),
@@ -32,7 +39,7 @@ OFFERS: dict[tuple[str, str], tuple[type, set[type]]] = {
     ("reader", "dmcc"): (CodeReader, {Reconnecting}),
     ("reader", "keyence"): (CodeReader, {Reconnecting}),
     ("camera", "framepush"): (Camera, set()),
-    ("camera", "opencv"): (Camera, set()),
+    ("camera", "opencv"): (Camera, {SeqlessFrames}),  # frames paired by the PLC trigger
     ("plc", "modbus"): (Plc, {SignalAccess}),
     ("plc", "opcua"): (Plc, {SignalAccess}),
 }

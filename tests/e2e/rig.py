@@ -6,7 +6,9 @@ drivers over 127.0.0.1 with ports chosen by the OS. Printer and PLC can sit behi
 :class:`LinkCutter`, so a test can take a device off the network and bring it back. With
 ``aggregation`` the line ends in a case packer with its case-label printer and reader
 (:mod:`simulators.case_packer`), and the daemon packs cases and pallets; with
-``case_check = "camera"`` in it, a case camera (:mod:`simulators.case_camera`) too.
+``case_check = "camera"`` in it, a case camera (:mod:`simulators.case_camera`) too. With
+``verifier = "dmcc"`` or ``"keyence"`` a smart reader simulator stands at the camera station
+instead of the camera, and the daemon verifies with it.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class Rig:
     line: VirtualLine
     plc: PlcSimulator
     printer: ZplPrinterSimulator
-    camera: CameraSimulator
+    camera: CameraSimulator | None  # None when a reader verifies (``reader``)
     ledger: Ledger
     config: LineConfig
     devices: LineDevices | None
@@ -98,7 +100,8 @@ class Rig:
     case_reader: Any = None  # a case-label reader simulator (DMCC)
     case_printer_link: LinkCutter | None = None  # cut_links with aggregation
     case_reader_link: LinkCutter | None = None
-    camera_link: LinkCutter | None = None  # cut_links
+    camera_link: LinkCutter | None = None  # cut_links (the reader's, when a reader verifies)
+    reader: Any = None  # the verifying reader simulator (verifier "dmcc" or "keyence")
     case_camera: CaseCameraSimulator | None = None  # aggregation with case_check = "camera"
     central: CentralSimulator | None = None  # upstream: the EPCIS repository events go to
     log: LogTap | None = None  # what the in-process daemon logged
@@ -215,6 +218,7 @@ def daemon_config(
     line: dict[str, Any] | None = None,
     ledger: Path | None = None,
     epcis_url: str | None = None,
+    verifier: str = "camera",
     **thresholds: Any,
 ) -> LineConfig:
     data: dict[str, Any] = {
@@ -236,6 +240,9 @@ def daemon_config(
                        "port": camera_port},
         },
     }  # fmt: skip
+    if verifier != "camera":  # the reader verifies, on the camera's port
+        reader = {"kind": "reader", "protocol": verifier, "host": "127.0.0.1"}
+        data["devices"]["camera"] = reader | {"port": camera_port, "timeout_s": 0.5}
     if aggregation is not None and case_ports is not None:
         label = {"role": "case-label"}
         data["devices"] |= {
@@ -280,6 +287,7 @@ async def line_rig(
     line_section: dict[str, Any] | None = None,
     ledger_path: Path | None = None,
     upstream: bool = False,
+    verifier: str = "camera",
 ) -> AsyncIterator[Rig]:
     """Simulators + daemon, batch created with ``pool`` serials and the daemon started on it.
 
@@ -289,7 +297,8 @@ async def line_rig(
     reader, and the daemon's packing. ``quantity`` is the work order's (default: the larger of
     ``pool`` and ``packs``, so a batch refilled while it runs is not stopped at its first pool).
     ``code``: the batch's market code profile and code fields; ``line_section``: keys added to
-    the daemon's ``[line]`` table; ``ledger_path``: the ledger elsewhere than ``tmp``.
+    the daemon's ``[line]`` table; ``ledger_path``: the ledger elsewhere than ``tmp``;
+    ``verifier``: "camera", or a smart reader ("dmcc", "keyence") that verifies instead.
     ``upstream``: an EPCIS repository (``rig.central``) in ``[upstream.epcis]``, and the
     in-process daemon sends its events there (``Rig.check_invariants`` compares them).
     """
@@ -303,7 +312,8 @@ async def line_rig(
         heartbeat_timeout_ms=plc_watchdog_ms,
     )
     printer = ZplPrinterSimulator(line, log_path=tmp / "print-log.jsonl", seed=1)
-    camera = CameraSimulator(line)
+    camera = CameraSimulator(line) if verifier == "camera" else None
+    reader = None if camera is not None else verifying_reader(verifier, line)
     async with contextlib.AsyncExitStack() as stack:
         tap = stack.enter_context(tapped_log())
         central = None
@@ -314,8 +324,10 @@ async def line_rig(
         stack.push_async_callback(plc.close)
         await printer.start()
         stack.push_async_callback(printer.close)
-        await camera.start()
-        stack.push_async_callback(camera.close)
+        source = camera or reader
+        assert source is not None
+        camera_port = await source.start()
+        stack.push_async_callback(source.close)
         packer = case_printer = case_reader = case_camera = None
         case_ports: tuple[int, int] | None = None
         case_camera_port: int | None = None
@@ -338,7 +350,6 @@ async def line_rig(
                 stack.push_async_callback(case_camera.close)
         plc_port, printer_port = plc.modbus_port, printer.port
         printer_link = plc_link = case_printer_link = case_reader_link = camera_link = None
-        camera_port = camera.port
         if cut_links:
             printer_link = LinkCutter(printer.port)
             printer_port = await printer_link.start()
@@ -346,7 +357,7 @@ async def line_rig(
             plc_link = LinkCutter(plc.modbus_port)
             plc_port = await plc_link.start()
             stack.push_async_callback(plc_link.close)
-            camera_link = LinkCutter(camera.port)
+            camera_link = LinkCutter(camera_port)
             camera_port = await camera_link.start()
             stack.push_async_callback(camera_link.close)
             if case_ports is not None:
@@ -366,6 +377,7 @@ async def line_rig(
             line=line_section,
             ledger=ledger_path,
             epcis_url=None if central is None else central.epcis_url,
+            verifier=verifier,
             **(thresholds or {}),
         )
         ledger = Ledger(config.ledger.path)
@@ -378,7 +390,7 @@ async def line_rig(
                   plc_link, packer=packer, case_printer=case_printer,
                   case_reader=case_reader, case_printer_link=case_printer_link,
                   case_reader_link=case_reader_link, camera_link=camera_link,
-                  case_camera=case_camera, central=central, log=tap)  # fmt: skip
+                  case_camera=case_camera, central=central, log=tap, reader=reader)  # fmt: skip
         if daemon:
             devices = open_devices(config)
             stack.push_async_callback(devices.close)
@@ -396,6 +408,19 @@ async def line_rig(
         with frozen_heap():
             async with asyncio.timeout(TEST_GUARD_S):  # a hung command fails the test, with a trace
                 yield rig
+
+
+def verifying_reader(protocol: str, line: VirtualLine) -> Any:
+    """The smart reader simulator (DMCC or Keyence SR) that reads at the camera station."""
+    if protocol == "dmcc":
+        from simulators.reader_dmcc import DmccReaderSimulator
+
+        return DmccReaderSimulator(line, seed=1)
+    if protocol == "keyence":
+        from simulators.reader_keyence import KeyenceReaderSimulator
+
+        return KeyenceReaderSimulator(line, seed=1)
+    raise ValueError(f"verifier {protocol!r}: camera, dmcc or keyence")
 
 
 @contextlib.contextmanager

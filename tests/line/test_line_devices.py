@@ -1,4 +1,4 @@
-"""Devices from the configuration: one PLC, printer and camera, connected in parallel."""
+"""Devices from the configuration: one PLC, printer and camera or reader, connected in parallel."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from drivers.camera.client import PushCamera
+from drivers.dmcc.client import DmccReader
+from drivers.keyence.client import KeyenceReader
 from drivers.plc.modbus import ModbusPlc
 from drivers.zpl.client import ZplPrinter
 from linectl.config import parse_config
@@ -77,12 +79,40 @@ def test_a_line_needs_exactly_one_device_of_each_role() -> None:
             )
         )
     message = str(err.value)
-    assert "devices.p1, devices.p2" in message and "'camera', found none" in message
+    assert "devices.p1, devices.p2" in message
+    assert "one verification source" in message and "found none" in message
 
 
-def test_a_smart_reader_is_refused_by_name() -> None:
-    with pytest.raises(DeviceSetupError, match=r"devices\.dm: kind 'reader'"):
-        open_devices(config({"dm": tcp("reader", "dmcc", 23)}))
+@pytest.mark.parametrize(("protocol", "driver"), [("dmcc", DmccReader), ("keyence", KeyenceReader)])
+def test_a_smart_reader_verifies_in_place_of_a_camera(protocol: str, driver: type) -> None:
+    devices = open_devices(
+        config(
+            {
+                "plc": tcp("plc", "modbus", 502),
+                "zebra": tcp("printer", "zpl", 9100),
+                "dm": tcp("reader", protocol, 23, timeout_s=0.3),
+            }
+        )
+    )
+    assert devices.camera is None and isinstance(devices.reader, driver)
+    assert devices.reader.read_timeout == 0.3
+    assert devices.names == {"plc": "plc", "printer": "zebra", "reader": "dm"}
+    assert [role for role, _, _ in devices.by_name()] == ["plc", "printer", "reader"]
+
+
+def test_a_camera_and_a_reader_together_are_refused_naming_both() -> None:
+    with pytest.raises(DeviceSetupError, match=r"verification source .* found devices\.cam, "
+                       r"devices\.dm"):  # fmt: skip
+        open_devices(
+            config(
+                {
+                    "plc": tcp("plc", "modbus", 502),
+                    "zebra": tcp("printer", "zpl", 9100),
+                    "cam": tcp("camera", "framepush", 7000),
+                    "dm": tcp("reader", "dmcc", 23),
+                }
+            )
+        )
 
 
 def test_device_params_carry_every_field() -> None:

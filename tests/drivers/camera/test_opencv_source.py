@@ -13,7 +13,7 @@ import pytest
 
 from drivers.camera.decode import decode_frame
 from drivers.camera.opencv_source import OpenCvCamera, to_grey
-from drivers.interfaces import Camera, DeviceUnavailable, Frame
+from drivers.interfaces import Camera, DeviceUnavailable, Frame, SeqlessFrames
 from drivers.reconnect import LinkState
 from simulators.camera_scene import FrameRenderer
 
@@ -95,3 +95,14 @@ def test_to_grey_handles_bgr_bgra_grey_and_16_bit() -> None:
     assert to_grey(np.full((2, 3), 0x1234, dtype=np.uint16))[0, 0] == 0x12
     with pytest.raises(ValueError, match="unsupported pixel type float32"):
         to_grey(np.zeros((2, 2), dtype=np.float32))
+
+
+def test_its_frames_carry_no_pack_seq_so_the_line_pairs_them_by_trigger() -> None:
+    cam = OpenCvCamera(0, frame_delay_min_ms=-5, frame_delay_max_ms=40, frame_arrival_ms=30)
+    assert isinstance(cam, SeqlessFrames)
+    assert cam.frame_delay_ms == (-5.0, 40.0) and cam.frame_arrival_ms == 30.0
+
+
+def test_a_frame_delay_window_with_max_below_min_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="cam: frame_delay_max_ms 10 is below frame_delay_min_ms"):
+        OpenCvCamera(0, name="cam", frame_delay_min_ms=20, frame_delay_max_ms=10)
