@@ -24,7 +24,8 @@ from simulators.plc import PlcSimulator
 from simulators.printer_zpl import ZplPrinterSimulator
 from standards.gs1.elements import ProductCode, element_string
 from standards.packml import PackMLState
-from tests.e2e.rig import EXPIRY, GTIN, Rig, ScriptedFaults, line_rig, serial_of
+from tests.e2e.ground_truth import serial_of
+from tests.e2e.rig import EXPIRY, GTIN, Rig, ScriptedFaults, line_rig
 
 pytestmark = pytest.mark.e2e
 

@@ -33,7 +33,8 @@ from linectl.ledger.hierarchy import announced_children, orphans, parent_notatio
 from linectl.line.control import Command
 from standards.gs1.epc import Identifier
 from standards.packml import PackMLState
-from tests.e2e.rig import BATCH, Rig, line_rig, serial_of
+from tests.e2e.ground_truth import serial_of
+from tests.e2e.rig import BATCH, Rig, line_rig
 from tests.e2e.test_crash_kill import Daemon, resume, until
 from tests.people import People
 

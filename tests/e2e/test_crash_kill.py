@@ -37,7 +37,8 @@ from linectl.ledger.states import SerialState
 from linectl.line.control import Command
 from linectl.service.client import ControlClientError
 from standards.packml import PackMLState
-from tests.e2e.rig import BATCH, Rig, line_rig, serial_of
+from tests.e2e.ground_truth import serial_of
+from tests.e2e.rig import BATCH, Rig, line_rig
 from tests.people import People
 
 pytestmark = pytest.mark.e2e

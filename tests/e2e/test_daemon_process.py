@@ -18,7 +18,8 @@ from linectl.line.devices import connect_all, open_devices
 from linectl.line.runtime import LineRuntime
 from linectl.service.client import ControlClient, Endpoint
 from standards.packml import PackMLState
-from tests.e2e.rig import BATCH, check_ground_truth, line_rig, serial_of
+from tests.e2e.ground_truth import check_ground_truth, serial_of
+from tests.e2e.rig import BATCH, line_rig
 from tests.e2e.rig_upstream import epcis_toml
 from tests.people import People
 

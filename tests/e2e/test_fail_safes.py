@@ -22,15 +22,8 @@ from linectl.line.control import Command, CommandRefused
 from linectl.line.devices import LineDevices
 from simulators.line import Defect
 from standards.packml import PackMLState
-from tests.e2e.rig import (
-    BATCH,
-    GTIN,
-    ScriptedFaults,
-    assert_rejects,
-    check_ground_truth,
-    line_rig,
-    serials,
-)
+from tests.e2e.ground_truth import assert_rejects, check_ground_truth
+from tests.e2e.rig import BATCH, GTIN, ScriptedFaults, line_rig, serials
 
 pytestmark = pytest.mark.e2e
 S = PackMLState

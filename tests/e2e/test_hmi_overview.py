@@ -10,8 +10,9 @@ import pytest
 from linectl.line.control import Command
 from simulators.line import Defect
 from standards.packml import PackMLState
+from tests.e2e.ground_truth import assert_rejects
 from tests.e2e.hmi_line import hmi_line
-from tests.e2e.rig import ScriptedFaults, assert_rejects
+from tests.e2e.rig import ScriptedFaults
 from tests.hmi.browser import chromium, csp_violations, log_in, text_of, wait_text
 
 pytestmark = pytest.mark.e2e

@@ -17,7 +17,8 @@ from linectl.ledger import Ledger
 from linectl.line.control import Command
 from simulators.line import Defect
 from standards.packml import PackMLState
-from tests.e2e.rig import BATCH, ScriptedFaults, check_ground_truth, line_rig, serial_of
+from tests.e2e.ground_truth import check_ground_truth, serial_of
+from tests.e2e.rig import BATCH, ScriptedFaults, line_rig
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,8 @@ from linectl.line.control import Command
 from standards.gs1.ai import GS
 from standards.gs1.scan import parse_scan
 from standards.packml import PackMLState
-from tests.e2e.rig import EXPIRY, GTIN, LOT, Rig, check_ground_truth, line_rig
+from tests.e2e.ground_truth import check_ground_truth
+from tests.e2e.rig import EXPIRY, GTIN, LOT, Rig, line_rig
 
 PZN = "12345678"
 PACKS = 60

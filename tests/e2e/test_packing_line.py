@@ -22,7 +22,8 @@ from linectl.line.control import Command
 from simulators.case_packer import CASE, PALLET
 from simulators.line import Defect
 from standards.packml import PackMLState
-from tests.e2e.rig import Rig, ScriptedFaults, line_rig, serial_of
+from tests.e2e.ground_truth import serial_of
+from tests.e2e.rig import Rig, ScriptedFaults, line_rig
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,8 @@ from linectl.line.control import Command
 from linectl.line.verify import grade_meets
 from simulators.line import Defect
 from standards.packml import PackMLState
-from tests.e2e.rig import Rig, ScriptedFaults, line_rig, serial_of
+from tests.e2e.ground_truth import serial_of
+from tests.e2e.rig import Rig, ScriptedFaults, line_rig
 
 pytestmark = pytest.mark.e2e
 

@@ -24,15 +24,8 @@ from linectl.line.verify import CodeContent
 from simulators.plc import PlcSimulator
 from simulators.printer_zpl import ZplPrinterSimulator
 from standards.packml import PackMLState
-from tests.e2e.rig import (
-    BATCH,
-    EXPIRY,
-    GTIN,
-    LOT,
-    check_ground_truth,
-    line_rig,
-    serial_of,
-)
+from tests.e2e.ground_truth import check_ground_truth, serial_of
+from tests.e2e.rig import BATCH, EXPIRY, GTIN, LOT, line_rig
 
 pytestmark = pytest.mark.e2e
 S = PackMLState

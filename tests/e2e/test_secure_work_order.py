@@ -31,7 +31,8 @@ from simulators.line import FaultPlan, LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
 from simulators.printer_zpl import ZplPrinterSimulator
 from standards.packml import PackMLState
-from tests.e2e.rig import EXPIRY, GTIN, GUARD_S, TEST_GUARD_S, Rig, check_ground_truth
+from tests.e2e.ground_truth import check_ground_truth
+from tests.e2e.rig import EXPIRY, GTIN, GUARD_S, TEST_GUARD_S, Rig
 from tests.people import People
 from tests.simulators.central.harness import central_config
 from tests.ua_certs import SecureSite, secure_site

@@ -21,7 +21,8 @@ from linectl.line.events import Missed, StateChanged
 from linectl.service.api import start_control_api
 from simulators.line import FaultPlan
 from standards.packml import PackMLState
-from tests.e2e.rig import check_ground_truth, line_rig
+from tests.e2e.ground_truth import check_ground_truth
+from tests.e2e.rig import line_rig
 from tests.people import People
 from tests.service.test_event_feed import SseReader
 

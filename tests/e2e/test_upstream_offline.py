@@ -36,8 +36,9 @@ from linectl.upstream.chain_head import HEAD_FIELD
 from simulators.central import CentralSimulator, CollectionSpec
 from standards.gs1.epc import sgtin_urn
 from standards.packml import PackMLState
+from tests.e2e.ground_truth import check_ground_truth
 from tests.e2e.rig import BATCH as RIG_BATCH
-from tests.e2e.rig import EXPIRY, GTIN, LOT, check_ground_truth, line_rig
+from tests.e2e.rig import EXPIRY, GTIN, LOT, line_rig
 from tests.people import machine_token
 from tests.simulators.central.harness import central_config
 from tests.upstream.epcis_helpers import check_event_ids, check_received_documents

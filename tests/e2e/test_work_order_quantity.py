@@ -14,7 +14,8 @@ from linectl.ledger import Ledger
 from linectl.ledger.batch_record import MaterialChange
 from linectl.line.control import Command
 from standards.packml import PackMLState
-from tests.e2e.rig import BATCH, check_ground_truth, line_rig
+from tests.e2e.ground_truth import check_ground_truth
+from tests.e2e.rig import BATCH, line_rig
 
 QUANTITY = 40
 ALLOWANCE = 4  # 10 % of 40

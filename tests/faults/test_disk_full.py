@@ -26,7 +26,8 @@ import pytest
 from linectl.ledger import Ledger, SerialState
 from linectl.line.control import Command, CommandRefused
 from standards.packml import PackMLState as S
-from tests.e2e.rig import BATCH, check_ground_truth, line_rig
+from tests.e2e.ground_truth import check_ground_truth
+from tests.e2e.rig import BATCH, line_rig
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,8 @@ from linectl.ledger import Ledger, SerialState, UnitResult, ValidationError, Ver
 from linectl.ledger.seal_guard import IntegrityRefused
 from linectl.line.control import Command
 from standards.packml import PackMLState
-from tests.e2e.rig import BATCH, check_ground_truth, line_rig, serial_of
+from tests.e2e.ground_truth import check_ground_truth, serial_of
+from tests.e2e.rig import BATCH, line_rig
 from tests.faults.processes import REPO, contacted, line_config, linectl, silent_devices
 from tests.ledger.conftest import new_batch
 from tests.people import People

@@ -25,7 +25,8 @@ from linectl.line.control import Command
 from linectl.line.devices import connect_all, open_devices
 from linectl.line.runtime import LineRuntime
 from standards.packml import PackMLState
-from tests.e2e.rig import BATCH, check_ground_truth, line_rig
+from tests.e2e.ground_truth import check_ground_truth
+from tests.e2e.rig import BATCH, line_rig
 from tests.e2e.rig_upstream import epcis_toml
 from tests.e2e.test_daemon_process import config_text
 

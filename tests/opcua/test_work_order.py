@@ -23,7 +23,8 @@ from linectl.opcua.address_space import WORK_ORDER_ARGUMENTS
 from linectl.opcua.nodeset import LINECTL_URI
 from standards.gs1.checkdigit import check_digit
 from standards.packml import PackMLState as S
-from tests.e2e.rig import EXPIRY, GTIN, check_ground_truth, serials
+from tests.e2e.ground_truth import check_ground_truth
+from tests.e2e.rig import EXPIRY, GTIN, serials
 from tests.opcua.opcua_line import opcua_line
 
 pytestmark = pytest.mark.e2e
