@@ -11,6 +11,7 @@ one dict store per observer, not a queued message per pack.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -115,23 +116,39 @@ COALESCED: tuple[type, ...] = (Counters, PoolLevel, UpstreamLevel)
 
 @dataclass(eq=False)
 class Subscription:
-    """One observer's bounded view of the stream; read it with ``await get()`` or ``async for``."""
+    """One observer's bounded view of the stream; read it with ``await get()`` or ``async for``.
+
+    ``skip``: event classes this observer never wants (never queued, never a wake-up).
+    ``level_interval_s``: a level event (:data:`COALESCED`) is handed out at most once per this
+    many seconds per kind, the latest one when it is due; 0 hands each out as soon as asked.
+    """
 
     stream: EventStream
     maxsize: int
     missed: int = 0
+    skip: frozenset[type] = frozenset()
+    level_interval_s: float = 0.0
     _queue: deque[LineEvent] = field(default_factory=deque)
     _latest: dict[type, LineEvent] = field(default_factory=dict)
+    _level_due: dict[type, float] = field(default_factory=dict)
     _waiter: asyncio.Future[None] | None = None
 
     def offer(self, event: LineEvent) -> None:
         """Queue ``event`` or count it as missed; never blocks (the publisher's side)."""
-        if type(event) in COALESCED:
-            self._latest[type(event)] = event
+        kind = type(event)
+        if kind in self.skip:
+            return
+        if kind in COALESCED:
+            self._latest[kind] = event
+            if self.level_interval_s and time.monotonic() < self._level_due.get(kind, 0.0):
+                return  # held until due: get() wakes for it then
         elif len(self._queue) < self.maxsize:
             self._queue.append(event)
         else:
             self.missed += 1
+        self._wake()
+
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -144,9 +161,22 @@ class Subscription:
         if self._queue:
             return self._queue.popleft()
         if self._latest:
-            key = next(iter(self._latest))
-            return self._latest.pop(key)
+            if not self.level_interval_s:
+                key = next(iter(self._latest))
+                return self._latest.pop(key)
+            now = time.monotonic()
+            for kind in self._latest:
+                if now >= self._level_due.get(kind, 0.0):
+                    self._level_due[kind] = now + self.level_interval_s
+                    return self._latest.pop(kind)
         return None
+
+    def _due_in(self) -> float | None:
+        """Seconds until the first held level event is due (None when none is held)."""
+        if not self._latest or not self.level_interval_s:
+            return None
+        now = time.monotonic()
+        return max(0.0, min(self._level_due.get(kind, 0.0) for kind in self._latest) - now)
 
     async def get(self) -> LineEvent | Missed:
         """Wait for the next event (see :meth:`get_nowait`)."""
@@ -154,11 +184,16 @@ class Subscription:
             event = self.get_nowait()
             if event is not None:
                 return event
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            due = self._due_in()
+            timer = None if due is None else loop.call_later(due, self._wake)
             try:
                 await self._waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
 
     def snapshot(self) -> dict[str, Any]:
         """The line's state now (what an observer re-reads after :class:`Missed`)."""

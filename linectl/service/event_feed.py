@@ -8,8 +8,10 @@ document); then one message per event, named after it (``state-changed``, ``alar
 ``counters``, ``pool-level``, ``upstream-level``), its fields as a JSON object; after an overflow
 ``missed`` (``{"count": n}``) and a fresh ``snapshot``. A comment line every ``keepalive_s`` keeps
 proxies from closing an idle stream. ``?skip=verdict-written,committed`` leaves out the events a
-client does not use (the per-pack ones are 100 a second at full speed): they are neither encoded
-nor sent.
+client does not use (the per-pack ones are 100 a second at full speed): they never reach the
+client's subscription. Level events (``counters``, ``pool-level``, ``upstream-level``) go out at
+most :data:`LEVELS_PER_S` times a second each, the latest when due: at full speed the counters
+change with every pack, and no screen or SCADA needs them 100 times a second.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import dataclasses
 import enum
 import json
 import re
+import typing
 from typing import Any
 
 from aiohttp import web
@@ -27,16 +30,19 @@ from linectl.line.control import LineControl
 from linectl.line.events import LineEvent, Missed
 from linectl.service.problems import BadInput
 
-SKIPPABLE = frozenset(
-    {"state-changed", "alarm-raised", "alarm-cleared", "device-lost", "device-back",
-     "verdict-written", "committed", "counters", "pool-level", "upstream-level"}
-)  # fmt: skip
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+EVENT_CLASSES: dict[str, type] = {
+    _CAMEL.sub("-", cls.__name__).lower(): cls for cls in typing.get_args(LineEvent)
+}
+SKIPPABLE = frozenset(EVENT_CLASSES)
 """Event names a client may leave out with ``?skip=`` (never ``snapshot`` or ``missed``)."""
+
+LEVELS_PER_S = 10.0
+"""How often each level event (counters, pool, upstream) may reach one stream client."""
 
 SUBSCRIPTION_SIZE = 1000
 """Events held for one client before it is told that it missed some."""
-
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 def event_name(event: LineEvent | Missed) -> str:
@@ -114,6 +120,8 @@ async def serve_events(
     )
     await response.prepare(request)
     sub = control.subscribe(SUBSCRIPTION_SIZE)
+    sub.skip = frozenset(EVENT_CLASSES[name] for name in skip)
+    sub.level_interval_s = 1.0 / LEVELS_PER_S
     try:
         await response.write(encode("snapshot", sub.snapshot()))
         while True:
@@ -124,8 +132,6 @@ async def serve_events(
                 await response.write(b": keepalive\n\n")
                 continue
             name = event_name(event)
-            if name in skip:
-                continue
             await response.write(encode(name, event_fields(event)))
             if isinstance(event, Missed):
                 await response.write(encode("snapshot", sub.snapshot()))

@@ -96,3 +96,34 @@ async def test_a_closed_subscription_receives_nothing_more() -> None:
 def test_a_subscription_needs_room_for_one_event() -> None:
     with pytest.raises(ValueError):
         EventStream().subscribe(maxsize=0)
+
+
+async def test_skipped_events_are_never_queued_never_counted_missed_and_wake_no_one() -> None:
+    stream = EventStream()
+    sub = stream.subscribe(maxsize=2)
+    sub.skip = frozenset({VerdictWritten})
+    waiting = asyncio.ensure_future(sub.get())
+    await asyncio.sleep(0)  # let it wait
+    for seq in range(1, 11):
+        stream.publish(verdict(seq))
+    await asyncio.sleep(0)
+    assert not waiting.done() and sub.missed == 0
+    stream.publish(PoolLevel(5))
+    assert await waiting == PoolLevel(5)
+
+
+async def test_a_throttled_level_event_waits_for_its_interval_and_is_then_the_latest() -> None:
+    stream = EventStream()
+    sub = stream.subscribe()
+    sub.level_interval_s = 0.05
+    loop = asyncio.get_running_loop()
+    stream.publish(Counters({"verdicts_good": 1}))
+    assert sub.get_nowait() == Counters({"verdicts_good": 1})
+    handed_out = loop.time()
+    for n in range(2, 51):
+        stream.publish(Counters({"verdicts_good": n}))
+    stream.publish(verdict(7))  # a discrete event is never held back
+    assert sub.get_nowait() == verdict(7)
+    assert sub.get_nowait() is None  # the counters are not due yet
+    assert await sub.get() == Counters({"verdicts_good": 50})
+    assert loop.time() - handed_out >= 0.05 * 0.9  # loop clock granularity
