@@ -44,7 +44,6 @@ log = logging.getLogger("simulators.rfid")
 DEFAULT_PORT = 5084
 WEAK_RSSI_DBM = -82
 STATUS_INVALID = 400  # LLRPStatus A_Invalid
-CONNECTION_REFUSED = 4  # ConnectionAttemptEvent: another connection attempted
 
 
 _RESPONSES = {
@@ -173,6 +172,8 @@ class RfidReaderSimulator:
         self._forced: list[TagFault | None] = []
         self._specs = _Specs()
         self._client: asyncio.StreamWriter | None = None
+        self._free = asyncio.Event()
+        self._free.set()
         self._ids = 0
         self.service = TcpService("llrp reader", self._session, host, port)
 
@@ -210,9 +211,11 @@ class RfidReaderSimulator:
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._client is not None:
-            await self._send(writer, self._event(msg.ReaderEvent(CONNECTION_REFUSED)))
+            await self._send(writer, self._event(msg.ReaderEvent(msg.CONNECTION_EXISTS)))
+            await self._send(self._client, self._event(msg.ReaderEvent(msg.CONNECTION_ATTEMPTED)))
             return  # TcpService closes it
         self._client = writer
+        self._free.clear()
         try:
             await self._send(writer, self._event(msg.ReaderEvent(msg.CONNECTION_SUCCESS)))
             stream = LlrpStream()
@@ -223,6 +226,11 @@ class RfidReaderSimulator:
                         return
         finally:
             self._client = None
+            self._free.set()
+
+    async def wait_no_client(self) -> None:
+        """Until the reader has noticed that its client went (a closed TCP connection)."""
+        await self._free.wait()
 
     async def _answer(self, writer: asyncio.StreamWriter, message: Message) -> bool:
         """Answer one message; False when the connection is to close."""

@@ -181,10 +181,10 @@ class LlrpReader(DeviceClient):
 
     def _event(self, message: Message) -> msg.ReaderEvent:
         event = msg.parse_reader_event(message)
-        if event.connection_status not in (None, msg.CONNECTION_SUCCESS):
+        if event.connection_status not in (None, msg.CONNECTION_SUCCESS, msg.CONNECTION_ATTEMPTED):
             raise DeviceUnavailable(
                 f"{self.name}: reader refused the connection (ConnectionAttemptEvent status "
-                f"{event.connection_status}: another client holds it)"
+                f"{event.connection_status}; 2: another client holds it)"
             )
         return event
 

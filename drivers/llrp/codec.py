@@ -259,6 +259,8 @@ class LlrpStream:
         if self._skipping is not None:
             start, self._skipping = self._skipping, None
             raise LlrpProtocolError(start, "an LLRP message header", bytes(buf[:16]))
+        if len(buf) < HEADER_LEN:
+            return NEED_DATA
         word, length, message_id = struct.unpack_from(">HII", buf, 0)
         if len(buf) < length:
             return NEED_DATA

@@ -26,7 +26,9 @@ REPORT_END_OF_ROSPEC = 2  # ROReportTrigger: Upon_N_Tags_Or_End_Of_ROSpec
 STOP_DURATION = 1  # ROSpecStopTrigger / AISpecStopTrigger type: duration
 BANK_TID = 2  # C1G2 memory bank
 STATUS_SUCCESS = 0  # LLRPStatus M_Success
-CONNECTION_SUCCESS = 0  # ConnectionAttemptEvent Status
+CONNECTION_SUCCESS = 0  # ConnectionAttemptEvent Status: Success
+CONNECTION_EXISTS = 2  # Failed_a_Client_initiated_connection_already_exists
+CONNECTION_ATTEMPTED = 4  # Another_connection_attempted (told to the client that stays)
 
 
 FIXED: FixedFields = {
