@@ -36,6 +36,7 @@ from drivers.llrp import messages as msg
 from drivers.llrp.codec import LlrpStream, Message
 from drivers.llrp.codec import MessageType as M
 from drivers.sansio import drain
+from simulators.line import Pack, Station, VirtualLine
 from simulators.tcp_service import TcpService
 from standards.epc.binary import sgtin_epc
 
@@ -132,6 +133,19 @@ def sgtin_field(gtin: str, company_prefix_length: int, first_serial: int = 1) ->
     def tags(trigger: int) -> list[SimTag]:
         epc = sgtin_epc(gtin, str(first_serial + trigger), company_prefix_length).encode()
         return [SimTag(epc, tid_for(epc), -45 - trigger % 7, 1 + trigger % 2)]
+
+    return tags
+
+
+def pack_field(
+    line: VirtualLine, station: Station, tags_of: Callable[[Pack], list[SimTag]]
+) -> TagField:
+    """A field holding the tags of the pack at ``station`` of ``line`` (none: an empty field);
+    ``tags_of`` says what a pack carries (the printer's RFID inlay, once the printer writes it)."""
+
+    def tags(trigger: int) -> list[SimTag]:
+        pack = line.pack_at(station)
+        return [] if pack is None else tags_of(pack)
 
     return tags
 

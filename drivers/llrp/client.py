@@ -16,6 +16,7 @@ than once (several antennas, several reports) is one TagRead with the strongest 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -84,6 +85,16 @@ class LlrpReader(DeviceClient):
         """Inventory once and return every tag seen; none is ``TagReadResult(())``."""
         async with self.link.exchange() as link:
             return await self._bounded(self._read_on(link, seq))
+
+    async def close(self) -> None:
+        """Say CLOSE_CONNECTION (so the reader frees its one client slot now), then close; safe
+        twice, and a reader that does not answer within a second is simply cut off."""
+        if self.link.connected:
+            with contextlib.suppress(DeviceError, OSError, TimeoutError):
+                async with asyncio.timeout(1.0), self.link.exchange() as link:
+                    request = Message(M.CLOSE_CONNECTION, self._next_id())
+                    await self._request(Exchange(self, link, LlrpStream()), request)
+        await super().close()
 
     # --- the exchanges --------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import pytest
 
 from drivers.llrp.client import LlrpReader
 from simulators.__main__ import build_parser
+from simulators.line import LineLayout, Station, VirtualLine
 from simulators.rfid_reader import (
     WEAK_RSSI_DBM,
     SimTag,
@@ -20,6 +21,7 @@ from simulators.rfid_reader import (
     add_arguments,
     apply_fault,
     fault_for,
+    pack_field,
     serve,
     sgtin_field,
     tid_for,
@@ -58,6 +60,16 @@ def test_each_fault_changes_what_the_reader_sees_as_documented() -> None:
 def test_the_standalone_field_holds_consecutive_sgtin96_serials() -> None:
     field = sgtin_field(GTIN, 7, first_serial=100)
     assert [decode(field(n)[0].epc).serial for n in range(3)] == ["100", "101", "102"]
+
+
+async def test_a_pack_field_holds_the_tags_of_the_pack_at_the_station() -> None:
+    line = VirtualLine(LineLayout())
+    field = pack_field(line, Station.CAMERA, lambda pack: [SimTag(bytes([pack.seq] * 12), b"")])
+    assert field(0) == []
+    while line.pack_at(Station.CAMERA) is None:
+        await line.tick()
+    pack = line.pack_at(Station.CAMERA)
+    assert pack is not None and field(1) == [SimTag(bytes([pack.seq] * 12), b"")]
 
 
 def test_the_simulator_command_knows_the_rfid_reader() -> None:

@@ -86,7 +86,7 @@ async def test_a_malformed_report_is_skipped_and_counted() -> None:
     assert result.no_read and driver.protocol_errors == 1
 
 
-async def test_the_handshake_sets_up_the_reader_in_order() -> None:
+async def test_the_handshake_sets_up_the_reader_in_order_and_close_says_goodbye() -> None:
     sent, script = reader_script([end_event()])
     async with scripted_device(script) as port:
         driver = LlrpReader("127.0.0.1", port, antennas=(1, 3), inventory_ms=40, tid_words=4)
@@ -96,7 +96,7 @@ async def test_the_handshake_sets_up_the_reader_in_order() -> None:
             await driver.close()
     assert [m.kind for m in sent] == [
         M.DELETE_ACCESSSPEC, M.DELETE_ROSPEC, M.SET_READER_CONFIG, M.ADD_ROSPEC, M.ENABLE_ROSPEC,
-        M.ADD_ACCESSSPEC, M.ENABLE_ACCESSSPEC, M.START_ROSPEC,
+        M.ADD_ACCESSSPEC, M.ENABLE_ACCESSSPEC, M.START_ROSPEC, M.CLOSE_CONNECTION,
     ]  # fmt: skip
     assert msg.parse_add_rospec(sent[3]) == msg.InventorySpec(1, (1, 3), 40)
     assert msg.parse_add_accessspec(sent[5]).words == 4
