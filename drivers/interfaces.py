@@ -169,6 +169,42 @@ class CodeReader(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class TagRead:
+    """One RFID tag seen in a read: EPC bank (hex), TID (hex, where read), peak RSSI, antenna."""
+
+    epc: str
+    tid: str | None = None
+    rssi_dbm: int | None = None
+    antenna: int | None = None
+    seen_count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TagReadResult:
+    """The tags seen for one trigger; no tag is a no-read, a result and not an error."""
+
+    tags: tuple[TagRead, ...]
+    seq: int | None = None
+
+    @property
+    def no_read(self) -> bool:
+        return not self.tags
+
+
+@runtime_checkable
+class TagReader(Protocol):
+    """A fixed RFID reader station: trigger it, get every tag it saw (LLRP readers)."""
+
+    read_timeout: float
+
+    @property
+    def link_state(self) -> LinkState: ...
+    async def connect(self) -> None: ...
+    async def read_tags(self, seq: int | None = None) -> TagReadResult: ...
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class Frame:
     """One grey-scale image (row-major bytes) taken for pack ``seq`` at ``timestamp_ns``."""
 

@@ -75,6 +75,13 @@ def _keyence(p: DeviceParams) -> Any:
     )
 
 
+def _llrp(p: DeviceParams) -> Any:
+    from drivers.llrp.client import DEFAULT_PORT, LlrpReader
+
+    port = p.port if p.port is not None else DEFAULT_PORT
+    return LlrpReader(p.require("host"), port, name=p.name, read_timeout=p.timeout_s, **p.options)
+
+
 def _framepush(p: DeviceParams) -> Any:
     from drivers.camera.client import PushCamera
 
@@ -109,6 +116,7 @@ DRIVERS: dict[tuple[str, str], Callable[[DeviceParams], Any]] = {
     ("printer", "wsi"): _wsi,
     ("reader", "dmcc"): _dmcc,
     ("reader", "keyence"): _keyence,
+    ("rfid", "llrp"): _llrp,
     ("camera", "framepush"): _framepush,
     ("camera", "opencv"): _opencv,
     ("plc", "modbus"): _modbus,

@@ -4,6 +4,7 @@ python -m simulators printer --protocol zpl --port 9100
 python -m simulators printer --protocol wsi --port 3100
 python -m simulators reader --protocol dmcc --port 2300
 python -m simulators reader --protocol keyence --port 9004
+python -m simulators rfid --port 5084
 python -m simulators camera --port 19200
 python -m simulators plc --modbus-port 5020 --opcua-port 4840
 python -m simulators line --config config/demo-line.toml
@@ -23,6 +24,7 @@ from types import ModuleType
 _MODULES: dict[str, dict[str, str]] = {
     "printer": {"zpl": "simulators.printer_zpl", "wsi": "simulators.printer_wsi"},
     "reader": {"dmcc": "simulators.reader_dmcc", "keyence": "simulators.reader_keyence"},
+    "rfid": {"llrp": "simulators.rfid_reader"},
     "camera": {"framepush": "simulators.camera"},
     "plc": {"modbus+opcua": "simulators.plc"},
     "line": {"all": "simulators.virtual_line"},

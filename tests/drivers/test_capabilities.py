@@ -21,10 +21,11 @@ from drivers.interfaces import (
     Reconnecting,
     SeqlessFrames,
     SignalAccess,
+    TagReader,
 )
 from drivers.registry import DRIVERS, DeviceParams, open_device
 
-DEVICE_PROTOCOLS: tuple[type, ...] = (Printer, CodeReader, Camera, Plc)
+DEVICE_PROTOCOLS: tuple[type, ...] = (Printer, CodeReader, TagReader, Camera, Plc)
 CAPABILITIES: tuple[type, ...] = (
     LabelPrinter,
     ClearablePrinter,
@@ -38,6 +39,7 @@ OFFERS: dict[tuple[str, str], tuple[type, set[type]]] = {
     ("printer", "wsi"): (Printer, {LabelPrinter, Reconnecting}),  # WSI cannot cancel prints
     ("reader", "dmcc"): (CodeReader, {Reconnecting}),
     ("reader", "keyence"): (CodeReader, {Reconnecting}),
+    ("rfid", "llrp"): (TagReader, {Reconnecting}),
     ("camera", "framepush"): (Camera, set()),
     ("camera", "opencv"): (Camera, {SeqlessFrames}),  # frames paired by the PLC trigger
     ("plc", "modbus"): (Plc, {SignalAccess}),

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from drivers.interfaces import Camera, CodeReader, Plc, Printer
+from drivers.interfaces import Camera, CodeReader, Plc, Printer, TagReader
 from drivers.registry import DRIVERS, DeviceParams, UnknownDriver, open_device
 
 EXPECTED = {
@@ -15,6 +15,7 @@ EXPECTED = {
     ("printer", "wsi"): ("WsiPrinter", Printer),
     ("reader", "dmcc"): ("DmccReader", CodeReader),
     ("reader", "keyence"): ("KeyenceReader", CodeReader),
+    ("rfid", "llrp"): ("LlrpReader", TagReader),
     ("camera", "framepush"): ("PushCamera", Camera),
     ("camera", "opencv"): ("OpenCvCamera", Camera),
     ("plc", "modbus"): ("ModbusPlc", Plc),
