@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -32,6 +32,7 @@ from drivers.reconnect import LinkState, ReconnectPolicy
 from drivers.sansio import NEED_DATA, NeedData
 
 E = TypeVar("E")
+T = TypeVar("T")
 E_co = TypeVar("E_co", covariant=True)
 
 log = logging.getLogger("linectl.devices")
@@ -343,6 +344,15 @@ class HostCodec(Protocol[E_co]):
 
     def receive_data(self, data: bytes) -> None: ...
     def next_event(self) -> E_co | NeedData: ...
+
+
+async def bounded(work: Awaitable[T], timeout_s: float) -> T:
+    """``work`` within ``timeout_s``; a timeout is a ConnectionError, so the link is dropped."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await work
+    except TimeoutError:
+        raise ConnectionError(f"no reply within {timeout_s} s") from None
 
 
 class DeviceClient:

@@ -21,17 +21,14 @@ Behaviour a caller can rely on (mostly DeviceLink's):
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable
 from typing import Generic, TypeVar
 
 from drivers.interfaces import ReadResult
-from drivers.links import DeviceClient, Exchange, HostCodec, Link, TcpLink
+from drivers.links import DeviceClient, Exchange, HostCodec, Link, TcpLink, bounded
 from drivers.reconnect import ReconnectPolicy
 
 E = TypeVar("E")
-T = TypeVar("T")
 
 
 class ReaderLink(DeviceClient, ABC, Generic[E]):
@@ -74,24 +71,16 @@ class ReaderLink(DeviceClient, ABC, Generic[E]):
         """Connect and prepare the reader now (otherwise the first read does)."""
         await self.link.connect()
         async with self.link.exchange() as link:
-            await self._bounded(self._prepare(link))
+            await bounded(self._prepare(link), self.read_timeout)
 
     async def read(self, seq: int | None = None) -> ReadResult:
         """Trigger the reader and return its read; a no-read is ``ReadResult(text=None)``."""
         async with self.link.exchange() as link:
-            return await self._bounded(self._read_on(link, seq))
+            return await bounded(self._read_on(link, seq), self.read_timeout)
 
     async def _read_on(self, link: Link, seq: int | None) -> ReadResult:
         await self._prepare(link)
         return await self._transact(Exchange(self, link, self._new_codec()), seq)
-
-    async def _bounded(self, work: Awaitable[T]) -> T:
-        """``work`` within ``read_timeout``; a timeout counts as a lost link, which is dropped."""
-        try:
-            async with asyncio.timeout(self.read_timeout):
-                return await work
-        except TimeoutError:
-            raise ConnectionError(f"no reply within {self.read_timeout} s") from None
 
     async def _prepare(self, link: Link) -> None:
         if link is self._prepared:

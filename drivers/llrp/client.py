@@ -18,11 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
-from typing import TypeVar
 
 from drivers.interfaces import DeviceError, DeviceUnavailable, TagRead, TagReadResult
-from drivers.links import DeviceClient, Exchange, Link, TcpLink
+from drivers.links import DeviceClient, Exchange, Link, TcpLink, bounded
 from drivers.llrp import messages as msg
 from drivers.llrp.codec import RESPONSES, LlrpStream, Message
 from drivers.llrp.codec import MessageType as M
@@ -30,7 +28,6 @@ from drivers.reconnect import ReconnectPolicy
 
 DEFAULT_PORT = 5084
 MAX_MESSAGE_ID = 2**32 - 1
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -79,12 +76,12 @@ class LlrpReader(DeviceClient):
         """Connect and configure the reader now (otherwise the first read does)."""
         await self.link.connect()
         async with self.link.exchange() as link:
-            await self._bounded(self._prepare(link))
+            await bounded(self._prepare(link), self.read_timeout)
 
     async def read_tags(self, seq: int | None = None) -> TagReadResult:
         """Inventory once and return every tag seen; none is ``TagReadResult(())``."""
         async with self.link.exchange() as link:
-            return await self._bounded(self._read_on(link, seq))
+            return await bounded(self._read_on(link, seq), self.read_timeout)
 
     async def close(self) -> None:
         """Say CLOSE_CONNECTION (so the reader frees its one client slot now), then close; safe
@@ -97,14 +94,6 @@ class LlrpReader(DeviceClient):
         await super().close()
 
     # --- the exchanges --------------------------------------------------------------------------
-
-    async def _bounded(self, work: Awaitable[T]) -> T:
-        """``work`` within ``read_timeout``; a timeout counts as a lost link, which is dropped."""
-        try:
-            async with asyncio.timeout(self.read_timeout):
-                return await work
-        except TimeoutError:
-            raise ConnectionError(f"no reply within {self.read_timeout} s") from None
 
     async def _prepare(self, link: Link) -> None:
         if link is self._prepared:
