@@ -32,7 +32,7 @@ from tests.hmi.browser import (
 
 pytestmark = pytest.mark.e2e
 
-PACKS = 600
+PACKS = 400
 ENGLISH = ("the line is", "signed by", "Reason:", "is too long", "refused", "The line says")
 
 

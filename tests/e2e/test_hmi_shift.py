@@ -35,7 +35,7 @@ from tests.hmi.browser import (
 
 pytestmark = pytest.mark.e2e
 
-PACKS = 400
+PACKS = 300
 XSS = "<script>window.hacked = 1</script>"
 
 

@@ -35,7 +35,7 @@ FORCED = {
     106: Defect.LOW_CONTRAST,
     118: Defect.SMUDGE,
 }
-PACKS = 150
+PACKS = 130
 # A reader reports a no-read for an empty pack: it cannot tell it from an unreadable code.
 REASONS = {
     Defect.NO_PRINT: {"no-read"},
@@ -104,7 +104,7 @@ async def test_a_reader_verified_batch_rejects_each_defect_with_its_reason(
 ) -> None:
     faults = ScriptedFaults(seed=5, forced=FORCED)
     async with line_rig(
-        tmp_path, verifier=protocol, packs=PACKS, pool=PACKS + 40, packs_per_minute=600,
+        tmp_path, verifier=protocol, packs=PACKS, pool=PACKS + 40, packs_per_minute=900,
         faults=faults,
     ) as rig:  # fmt: skip
         counts = await run_batch(rig)
