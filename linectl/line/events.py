@@ -132,6 +132,7 @@ class Subscription:
     _latest: dict[type, LineEvent] = field(default_factory=dict)
     _level_due: dict[type, float] = field(default_factory=dict)
     _waiter: asyncio.Future[None] | None = None
+    _timer: asyncio.TimerHandle | None = None
 
     def offer(self, event: LineEvent) -> None:
         """Queue ``event`` or count it as missed; never blocks (the publisher's side)."""
@@ -140,8 +141,13 @@ class Subscription:
             return
         if kind in COALESCED:
             self._latest[kind] = event
-            if self.level_interval_s and time.monotonic() < self._level_due.get(kind, 0.0):
-                return  # held until due: get() wakes for it then
+            now = time.monotonic()
+            due = self._level_due.get(kind, 0.0)
+            if self.level_interval_s and now < due:
+                if self._waiter is not None and self._timer is None:
+                    loop = asyncio.get_running_loop()
+                    self._timer = loop.call_later(due - now, self._wake)
+                return  # held until due: the waiting get() is woken then
         elif len(self._queue) < self.maxsize:
             self._queue.append(event)
         else:
@@ -187,13 +193,14 @@ class Subscription:
             loop = asyncio.get_running_loop()
             self._waiter = loop.create_future()
             due = self._due_in()
-            timer = None if due is None else loop.call_later(due, self._wake)
+            self._timer = None if due is None else loop.call_later(due, self._wake)
             try:
                 await self._waiter
             finally:
                 self._waiter = None
-                if timer is not None:
-                    timer.cancel()
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
 
     def snapshot(self) -> dict[str, Any]:
         """The line's state now (what an observer re-reads after :class:`Missed`)."""
