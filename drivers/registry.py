@@ -141,6 +141,8 @@ def open_device(params: DeviceParams) -> Any:
         ) from exc
     except TypeError as exc:  # an unknown key in the device's options
         raise UnknownDriver(f"device {params.name!r}: bad options: {exc}") from exc
+    except ValueError as exc:  # an option the driver refuses (a range, a window)
+        raise UnknownDriver(f"device {params.name!r}: bad options: {exc}") from exc
 
 
 def module_of(kind: str, protocol: str) -> str:

@@ -68,6 +68,12 @@ class Settled:
     rejected: list[tuple[Trigger, str]]
 
 
+MAX_HELD = 64
+"""Frames kept waiting for their trigger; over that the oldest is dropped (counted as extra): a
+live source keeps sending while the line stands, and its trigger, if it had one, gets no frame
+and its pack is rejected."""
+
+
 class TriggerPairing:
     """Pairs stamped frames with triggers (see the module docstring); no I/O, no clock."""
 
@@ -102,6 +108,9 @@ class TriggerPairing:
 
     def frame(self, frame: Frame) -> None:
         """A frame came in (its ``seq`` is the camera's own count and is ignored)."""
+        if len(self.held) >= MAX_HELD:
+            self.held.popleft()
+            self.extra += 1
         self.held.append(frame)
 
     def settle(self, now_ns: int) -> Settled:

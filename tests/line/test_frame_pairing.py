@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.interfaces import Frame
-from linectl.line.frame_pairing import TriggerPairing
+from linectl.line.frame_pairing import MAX_HELD, TriggerPairing
 
 MS = 1_000_000
 PITCH = 100  # ms between packs at the camera (600 packs/min)
@@ -144,3 +144,11 @@ def test_a_plc_counting_again_from_lower_down_starts_new_triggers() -> None:
     pairing.observe(2, 200 * MS, 201 * MS, 105 * MS)
     settled = pairing.settle(201 * MS)
     assert [(t.seq, f.seq) for t, f in settled.paired] == [(2, 1)]
+
+
+def test_frames_that_pile_up_while_no_trigger_is_known_are_capped_oldest_first() -> None:
+    pairing = TriggerPairing((0.0, 20.0))
+    for n in range(1, MAX_HELD + 11):  # a live source while the line stands
+        pairing.frame(frame(n, 1000.0 + n))
+    assert len(pairing.held) == MAX_HELD and pairing.extra == 10
+    assert pairing.held[0] is not None and pairing.held[0].seq == 11

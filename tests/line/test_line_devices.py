@@ -12,10 +12,11 @@ from drivers.dmcc.client import DmccReader
 from drivers.keyence.client import KeyenceReader
 from drivers.plc.modbus import ModbusPlc
 from drivers.zpl.client import ZplPrinter
-from linectl.config import parse_config
+from linectl.config import ConfigError, parse_config
 from linectl.line.devices import (
     DeviceSetupError,
     DevicesUnavailable,
+    build_devices,
     connect_all,
     device_params,
     open_devices,
@@ -143,3 +144,11 @@ async def test_every_device_that_cannot_connect_is_named_in_one_error() -> None:
         await devices.close()
     finally:
         await camera.close()
+
+
+def test_an_option_value_a_driver_refuses_is_a_config_error_naming_the_device() -> None:
+    cam = {"kind": "camera", "protocol": "opencv", "url": "frames/%04d.png",
+           "options": {"frame_delay_min_ms": 50, "frame_delay_max_ms": 10}}  # fmt: skip
+    devices = {"plc": tcp("plc", "modbus", 502), "zebra": tcp("printer", "zpl", 9100), "cam": cam}
+    with pytest.raises(ConfigError, match=r"'cam': bad options: .*max_ms 10 is below"):
+        build_devices(config(devices), "line.toml")
