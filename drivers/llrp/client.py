@@ -200,28 +200,33 @@ def _validate(message: Message) -> None:
 
 
 def merge(reports: list[msg.TagReport]) -> tuple[TagRead, ...]:
-    """One TagRead per tag (EPC + TID) in first-seen order: strongest RSSI, counts summed."""
-    tags: dict[tuple[bytes, bytes | None], TagRead] = {}
+    """One TagRead per tag in first-seen order: strongest RSSI, counts summed. A tag is its EPC
+    and TID: two TIDs under one EPC are two tags (a copied EPC); a report without the TID is
+    the tag already seen with that EPC, and takes its TID when a later report carries it."""
+    tags: list[TagRead] = []
     for report in reports:
-        key = (report.epc, report.tid)
         seen = report.seen_count or 1
-        old = tags.get(key)
         rssi = report.peak_rssi
-        if old is None:
-            tags[key] = TagRead(
-                report.epc.hex().upper(),
-                report.tid.hex().upper() if report.tid is not None else None,
-                rssi,
-                report.antenna,
-                seen,
-            )
+        epc = report.epc.hex().upper()
+        tid = report.tid.hex().upper() if report.tid is not None else None
+        at = next(
+            (
+                i
+                for i, tag in enumerate(tags)
+                if tag.epc == epc and (tag.tid == tid or tag.tid is None or tid is None)
+            ),
+            None,
+        )
+        if at is None:
+            tags.append(TagRead(epc, tid, rssi, report.antenna, seen))
             continue
+        old = tags[at]
         stronger = rssi is not None and (old.rssi_dbm is None or rssi > old.rssi_dbm)
-        tags[key] = TagRead(
-            old.epc,
-            old.tid,
+        tags[at] = TagRead(
+            epc,
+            old.tid or tid,
             rssi if stronger else old.rssi_dbm,
             report.antenna if stronger else old.antenna,
             old.seen_count + seen,
         )
-    return tuple(tags.values())
+    return tuple(tags)

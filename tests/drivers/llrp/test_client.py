@@ -29,6 +29,15 @@ def test_one_tag_seen_on_two_antennas_is_one_read_with_the_stronger_rssi() -> No
     )
 
 
+def test_a_tag_reported_with_and_without_its_tid_is_one_read() -> None:
+    reports = [
+        msg.TagReport(EPC, 1, -60, 2, 1, 0, None),
+        msg.TagReport(EPC, 2, -50, 1, 1, 0, b"\x01" * 12),
+        msg.TagReport(EPC, 1, -55, 1, 1, 0, None),
+    ]
+    assert merge(reports) == (TagRead(EPC.hex().upper(), "01" * 12, -50, 2, 4),)
+
+
 def reader_script(
     on_start: list[Message | bytes],
 ) -> tuple[list[Message], Script]:
