@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from drivers.interfaces import Camera, CodeReader, DeviceError, Plc, Printer
+from drivers.interfaces import Camera, CodeReader, DeviceError, Plc, Printer, SeqlessFrames
 from drivers.registry import DeviceParams, UnknownDriver, open_device
 from linectl.config import ConfigError, DeviceSection, LineConfig
 from linectl.line.alarms import iso_now
@@ -190,6 +190,11 @@ def open_devices(config: LineConfig) -> LineDevices:
         if not isinstance(device, wanted[role]):
             raise DeviceSetupError(f"devices.{name}: the driver is not a {role.replace('_', ' ')}")
         built[role] = device
+    if isinstance(built.get("case_camera"), SeqlessFrames):
+        raise DeviceSetupError(
+            f"devices.{names['case_camera']}: a case camera's frames must carry the case's last "
+            "pack seq; a camera without a pack seq (OpenCV) cannot be paired with cases"
+        )
     return LineDevices(
         plc=built["plc"],
         printer=built["printer"],

@@ -86,6 +86,12 @@ def test_a_case_camera_that_is_not_a_camera_is_refused_by_name() -> None:
         open_devices(config(extra, "camera"))
 
 
+def test_a_camera_without_a_pack_seq_is_refused_as_the_case_camera() -> None:
+    opencv = {"kind": "camera", "protocol": "opencv", "url": "cases/%04d.png", "options": CAMERA}
+    with pytest.raises(DeviceSetupError, match=r"devices\.tunnel: a case camera's frames must"):
+        open_devices(config({"tunnel": opencv}, "camera"))
+
+
 def test_an_unknown_case_check_mode_is_refused() -> None:
     with pytest.raises(Exception, match="case_check"):
         config({}, "x-ray")
