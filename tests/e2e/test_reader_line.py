@@ -137,13 +137,14 @@ async def test_a_reader_that_stops_answering_rejects_its_pack_and_holds_until_un
     tmp_path: Path,
 ) -> None:
     async with line_rig(
-        tmp_path, verifier="dmcc", packs=80, pool=120, packs_per_minute=600
+        tmp_path, verifier="dmcc", packs=80, pool=120, packs_per_minute=600, upstream=True
     ) as rig:  # fmt: skip
         await rig.rt.command(Command.START, user="alice")
         await rig.wait(lambda: rig.rt.tally.counters["verdicts_good"] >= 20)
         rig.reader.faults.silent = True  # triggers get no answer: each read times out
         await rig.wait(lambda: rig.alarm("device-lost:camera"))
         await rig.wait_state(PackMLState.HELD)
+        rig.assert_told("device-lost:camera")  # status and log say what to do
         rig.reader.faults.silent = False
         station = rig.rt.reader_station
         assert station is not None
@@ -163,3 +164,4 @@ async def test_a_reader_that_stops_answering_rejects_its_pack_and_holds_until_un
             assert units[seq][1] != "good" or pack.printed == pack.intended
         closed = await rig.rt.command(Command.CLOSE_BATCH, user="alice", reason="done")
         assert closed["result"]["reconciliation"]["balanced"]
+        await rig.check_invariants()
