@@ -49,6 +49,8 @@ class Pack:
     printed: str | None = None  # the data actually marked on the pack, None if unmarked
     intended: str | None = None  # what the host asked to print for this pack
     text: tuple[str, ...] = ()  # the human-readable lines printed beside the code, as sent
+    inlay: bytes | None = None  # the EPC bank an RFID printer wrote into the pack's tag, if any
+    inlay_weak: bool = False  # the pack's tag answers weakly (a simulated inlay fault)
     verdict: int = 0
     rejected: bool | None = None
     reject_confirmed: bool | None = None
