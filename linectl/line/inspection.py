@@ -305,10 +305,14 @@ class Inspection:
         self, check: Check, record: PackRecord | None, until_ns: int
     ) -> Check:
         """A good pack whose label has an RFID tag: its EPC read back by the printer (awaited
-        from printer polls until ``until_ns``), else ``rfid-encode`` (fail-safe when unknown)."""
+        from printer polls until ``until_ns``), else ``rfid-encode`` (fail-safe when unknown;
+        ``late`` when the deadline was gone before it could be awaited)."""
         if not check.good or record is None or record.epc is None or record.encoded:
             return check
         if record.encoded is None:
+            if time.time_ns() >= until_ns:  # no time left to ask, as for a print: late
+                self.tally.counters["verdicts_late"] += 1
+                return Check.reject(RejectReason.LATE, "no time left for the RFID read-back")
             await self._await_print(record, until_ns, lambda: record.encoded is not None)
         if record.encoded:
             return check

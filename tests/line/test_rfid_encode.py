@@ -132,6 +132,17 @@ async def test_an_encode_outcome_unknown_at_the_deadline_is_rejected_rfid_encode
     assert await verdict_for(tagged(3, None)) == (3, Verdict.REJECT, code)
 
 
+async def test_an_encode_outcome_with_no_time_left_to_await_it_is_late() -> None:
+    seams, plc = Seams(), FakePlc()
+    seams.mirror.verifier = FakeVerifier(GOOD)  # type: ignore[assignment]
+    stage = inspection(seams, plc, deadline_ms=100.0)
+    seams.packs.add(tagged(6, None))
+    two_seconds_ago = time.time_ns() - 2_000_000_000
+    await stage.on_frame(Frame(6, 1, 1, b"\0", two_seconds_ago))
+    assert plc.verdicts == [(6, Verdict.REJECT, RejectReason.LATE.plc_code)]
+    assert not stage.print_wanted.is_set() and seams.tally.counters["verdicts_late"] == 1
+
+
 async def test_a_bad_code_keeps_its_own_reason_before_the_tags() -> None:
     bad = Check.reject(RejectReason.WRONG_CONTENT, "other batch")
     code = RejectReason.WRONG_CONTENT.plc_code
