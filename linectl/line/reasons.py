@@ -26,6 +26,8 @@ class RejectReason(enum.StrEnum):
     CANCELLED = "cancelled"  # written ahead, but its print job was cancelled before any pack
     LINE_STOPPED = "line-stopped"  # on the conveyor when the line stopped for good (shutdown,
     # batch close): not yet verified, or its GOOD verdict was revoked in the PLC
+    RFID_ENCODE = "rfid-encode"  # the RFID printer did not read back the tag's EPC (a void
+    # label), or its read-back was not in by the verdict deadline
 
     @property
     def plc_code(self) -> int:

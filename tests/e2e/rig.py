@@ -219,6 +219,7 @@ def daemon_config(
     ledger: Path | None = None,
     epcis_url: str | None = None,
     verifier: str = "camera",
+    printer_options: dict[str, Any] | None = None,
     **thresholds: Any,
 ) -> LineConfig:
     data: dict[str, Any] = {
@@ -240,6 +241,8 @@ def daemon_config(
                        "port": camera_port},
         },
     }  # fmt: skip
+    if printer_options:
+        data["devices"]["printer"]["options"] = printer_options
     if verifier != "camera":  # the reader verifies, on the camera's port
         reader = {"kind": "reader", "protocol": verifier, "host": "127.0.0.1"}
         data["devices"]["camera"] = reader | {"port": camera_port, "timeout_s": 0.5}
@@ -288,6 +291,7 @@ async def line_rig(
     ledger_path: Path | None = None,
     upstream: bool = False,
     verifier: str = "camera",
+    printer_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     """Simulators + daemon, batch created with ``pool`` serials and the daemon started on it.
 
@@ -301,6 +305,7 @@ async def line_rig(
     ``verifier``: "camera", or a smart reader ("dmcc", "keyence") that verifies instead.
     ``upstream``: an EPCIS repository (``rig.central``) in ``[upstream.epcis]``, and the
     in-process daemon sends its events there (``Rig.check_invariants`` compares them).
+    ``printer_options``: the unit printer's ``[devices.printer.options]`` (``rfid = true``).
     """
     line = VirtualLine(LineLayout(packs_per_minute=packs_per_minute), faults or FaultPlan(seed=1))
     line.packs_limit = packs
@@ -378,6 +383,7 @@ async def line_rig(
             ledger=ledger_path,
             epcis_url=None if central is None else central.epcis_url,
             verifier=verifier,
+            printer_options=printer_options,
             **(thresholds or {}),
         )
         ledger = Ledger(config.ledger.path)
