@@ -9,15 +9,16 @@ keep-alive HTTP/1.1 client, ``--concurrency`` connections each with one request 
 ``--seconds``, ``--runs`` times: random serials of the loaded ones (every 50th a made-up one).
 Each verification is a real one: lookups, a logged scan, the alert rules. Each run prints the
 rate, p50/p99, the load average, and the CPU seconds the workers, the PostgreSQL server and the
-client used. PostgreSQL runs from Debian's binaries
-(harness.postgres, fsync off as in the tests).
+client used. PostgreSQL runs from Debian's binaries (harness.postgres) with durable commits
+(``fsync`` and ``synchronous_commit`` on, as in production) unless ``--fsync off`` (as in the
+tests).
 
 ``--data DIR`` keeps the databases in DIR and loads them only once: later runs reuse them (the
 scans the runs log stay in them, a few per cent of the loaded ones).
 
     python bench/resolver.py [--serials 10000000] [--scans 1000000] [--backend both]
                              [--workers 2] [--pool 4] [--concurrency 16] [--seconds 20]
-                             [--runs 3] [--data DIR]
+                             [--runs 3] [--data DIR] [--fsync on]
 """
 
 from __future__ import annotations
@@ -284,7 +285,7 @@ def report(
     n = len(latencies)
     load1 = os.getloadavg()[0]
     per = f"{server_cpu / n * 1e6:.0f} us workers" + (
-        f" + {db_cpu / n * 1e6:.0f} us PostgreSQL" if db_cpu else ""
+        f" + {db_cpu / n * 1e6:.0f} us PostgreSQL (fsync {args.fsync})" if db_cpu else ""
     )
     print(f"  {name}: {rate:,.0f} verifications/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms "
           f"({args.workers} workers, pool {args.pool}, {args.concurrency} in flight, {n:,} in "
@@ -303,6 +304,12 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--data", type=Path, help="keep the databases here and reuse them")
+    p.add_argument(
+        "--fsync",
+        choices=("on", "off"),
+        default="on",
+        help="PostgreSQL's fsync and synchronous_commit (on: durable commits)",
+    )
     args = p.parse_args()
     with contextlib.ExitStack() as stack:
         if args.data is None:
@@ -314,7 +321,7 @@ def main() -> None:
             run_backend("SQLite", f"sqlite:///{root / 'resolver.db'}", args, root)
         if args.backend in ("postgresql", "both"):
             pg_root = root / "postgresql" if args.data is not None else None
-            with postgres_server(pg_root) as server:
+            with postgres_server(pg_root, fsync=args.fsync == "on") as server:
                 if not (root / "postgresql.loaded").exists():
                     with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
                         if not conn.execute(
