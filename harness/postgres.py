@@ -18,7 +18,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +58,15 @@ def _as_server_user(argv: list[str]) -> list[str]:
 
 @contextlib.contextmanager
 def postgres_server(
-    directory: Path | None = None, *, fsync: bool = False
+    directory: Path | None = None,
+    *,
+    fsync: bool = False,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[PostgresServer]:
     """Start a server, yield it, stop it and delete its directory (kept if ``directory``).
 
     ``fsync``: commits are flushed to disk (the server's default); off for the tests.
+    ``settings``: more server parameters (``shared_buffers``, ``max_wal_size``, ...).
     """
     bin_dir = _bin_dir()
     root = Path(tempfile.mkdtemp(prefix="linectl-pg-")) if directory is None else directory
@@ -81,7 +85,8 @@ def postgres_server(
                 check=True, capture_output=True, timeout=120,
             )  # fmt: skip
         durable = "-c fsync=on -c synchronous_commit=on" if fsync else "-c fsync=off"
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 {durable}"
+        more = "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 {durable}{more}"
         subprocess.run(
             _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
                              "-l", str(log), "-w", "-t", "60", "start"]),
