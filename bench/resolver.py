@@ -19,9 +19,11 @@ and the serials are read into its buffers (``pg_prewarm``) before the runs, as a
 has been answering for a while holds them.
 
 ``--data DIR`` keeps the databases in DIR and loads them only once: later runs reuse them (the
-scans the runs log stay in them, a few per cent of the loaded ones). ``--workers-from DIR``
-runs the workers from another checkout (say the previous commit, for a before / after
-comparison on the same data and server).
+scans the runs log stay in them, a few per cent of the loaded ones). Each invocation draws new
+serials (``--seed`` repeats a sequence): with a fixed sequence, every invocation on kept data
+would scan the same serials again, until each raised a too-many-scans alert on every scan.
+``--workers-from DIR`` runs the workers from another checkout (say the previous commit, for a
+before / after comparison on the same data and server).
 
     python bench/resolver.py [--serials 10000000] [--scans 1000000] [--backend both]
                              [--workers 2] [--pool 4] [--concurrency 16] [--seconds 20]
@@ -277,14 +279,16 @@ def run_backend(
             worker.stdout.readline()  # "resolver: serving on ..."
         base = f"http://127.0.0.1:{port}"
         with spawn.Pool(1) as pool:
-            pool.apply(client_process, (base, args.serials, args.concurrency, 2.0, 1))  # warm-up
+            seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+            print(f"  client seed {seed}")
+            pool.apply(client_process, (base, args.serials, args.concurrency, 2.0, seed))  # warm-up
             for run in range(args.runs):
                 server_pids = [w.pid for w in workers]
                 db_pids = postgres_pids(pg_data)
                 server0, db0 = cpu_seconds(server_pids), cpu_seconds(db_pids)
                 latencies, client_cpu = pool.apply(
                     client_process,
-                    (base, args.serials, args.concurrency, args.seconds, 11 + run),
+                    (base, args.serials, args.concurrency, args.seconds, seed + 1 + run),
                 )
                 server_cpu = cpu_seconds(server_pids) - server0
                 db_cpu = cpu_seconds(db_pids) - db0
@@ -339,6 +343,7 @@ def main() -> None:
     )
     p.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
                    help=f"a PostgreSQL setting (default: {PG_SETTINGS})")  # fmt: skip
+    p.add_argument("--seed", type=int, help="the client's serials (default: new ones each time)")
     p.add_argument("--workers-from", type=Path, metavar="DIR",
                    help="run the workers from this checkout of linectl")  # fmt: skip
     args = p.parse_args()
