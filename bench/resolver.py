@@ -9,15 +9,26 @@ keep-alive HTTP/1.1 client, ``--concurrency`` connections each with one request 
 ``--seconds``, ``--runs`` times: random serials of the loaded ones (every 50th a made-up one).
 Each verification is a real one: lookups, a logged scan, the alert rules. Each run prints the
 rate, p50/p99, the load average, and the CPU seconds the workers, the PostgreSQL server and the
-client used. PostgreSQL runs from Debian's binaries
-(harness.postgres, fsync off as in the tests).
+client used. PostgreSQL runs from Debian's binaries (harness.postgres) with durable commits
+(``fsync`` and ``synchronous_commit`` on, as in production) unless ``--fsync off`` (as in the
+tests).
+
+The server runs with the settings docs/resolver.md gives for production (``shared_buffers``
+that hold the serials, room for the WAL; ``--pg-setting NAME=VALUE`` adds or overrides one),
+and the serials are read into its buffers (``pg_prewarm``) before the runs, as a server that
+has been answering for a while holds them.
 
 ``--data DIR`` keeps the databases in DIR and loads them only once: later runs reuse them (the
-scans the runs log stay in them, a few per cent of the loaded ones).
+scans the runs log stay in them, a few per cent of the loaded ones). Each invocation draws new
+serials (``--seed`` repeats a sequence): with a fixed sequence, every invocation on kept data
+would scan the same serials again, until each raised a too-many-scans alert on every scan.
+``--workers-from DIR`` runs the workers from another checkout (say the previous commit, for a
+before / after comparison on the same data and server).
 
     python bench/resolver.py [--serials 10000000] [--scans 1000000] [--backend both]
                              [--workers 2] [--pool 4] [--concurrency 16] [--seconds 20]
-                             [--runs 3] [--data DIR]
+                             [--runs 3] [--data DIR] [--fsync on] [--pg-setting NAME=VALUE]
+                             [--workers-from DIR]
 """
 
 from __future__ import annotations
@@ -55,6 +66,9 @@ LOTS = 100
 CHUNK = 200_000
 DAY_MS = 86_400_000
 NOW_MS = int(datetime.now(UTC).timestamp() * 1000)
+#: docs/resolver.md "PostgreSQL settings": the serials (1.5 GB) and their index (0.65 GB) in
+#: shared buffers, room for the WAL between checkpoints.
+PG_SETTINGS = {"shared_buffers": "3GB", "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
 
 
 def serial_of(n: int) -> str:
@@ -228,17 +242,33 @@ def loaded(root: Path, name: str, url: str, args: argparse.Namespace) -> None:
     print(f"  loaded in {seconds:.0f} s")
 
 
+def prewarm(url: str) -> None:
+    """Read the serials, their index and the lots into PostgreSQL's buffers."""
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        for relation in ("serials", "serials_pkey", "lots", "lots_pkey", "products"):
+            conn.execute("SELECT pg_prewarm(%s)", (relation,))
+    print(f"  prewarmed the serials in {time.perf_counter() - started:.0f} s")
+
+
 def run_backend(
     name: str, url: str, args: argparse.Namespace, root: Path, pg_data: Path | None = None
 ) -> None:
     loaded(root, name, url, args)
+    if pg_data is not None:
+        prewarm(url)
     port = free_port()
     config = write_config(root, url, port, args.pool)
     argv = [sys.executable, "-m", "linectl.cli", "resolver", "--config", str(config), "--log-level",
             "WARNING"]  # fmt: skip
+    source, env = REPO, None
+    if args.workers_from is not None:
+        source = args.workers_from.resolve()
+        env = os.environ | {"PYTHONPATH": str(source)}
     workers = [
         subprocess.Popen(
-            argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            argv, cwd=source, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
         for _ in range(args.workers)
     ]
@@ -249,14 +279,16 @@ def run_backend(
             worker.stdout.readline()  # "resolver: serving on ..."
         base = f"http://127.0.0.1:{port}"
         with spawn.Pool(1) as pool:
-            pool.apply(client_process, (base, args.serials, args.concurrency, 2.0, 1))  # warm-up
+            seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+            print(f"  client seed {seed}")
+            pool.apply(client_process, (base, args.serials, args.concurrency, 2.0, seed))  # warm-up
             for run in range(args.runs):
                 server_pids = [w.pid for w in workers]
                 db_pids = postgres_pids(pg_data)
                 server0, db0 = cpu_seconds(server_pids), cpu_seconds(db_pids)
                 latencies, client_cpu = pool.apply(
                     client_process,
-                    (base, args.serials, args.concurrency, args.seconds, 11 + run),
+                    (base, args.serials, args.concurrency, args.seconds, seed + 1 + run),
                 )
                 server_cpu = cpu_seconds(server_pids) - server0
                 db_cpu = cpu_seconds(db_pids) - db0
@@ -284,7 +316,7 @@ def report(
     n = len(latencies)
     load1 = os.getloadavg()[0]
     per = f"{server_cpu / n * 1e6:.0f} us workers" + (
-        f" + {db_cpu / n * 1e6:.0f} us PostgreSQL" if db_cpu else ""
+        f" + {db_cpu / n * 1e6:.0f} us PostgreSQL (fsync {args.fsync})" if db_cpu else ""
     )
     print(f"  {name}: {rate:,.0f} verifications/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms "
           f"({args.workers} workers, pool {args.pool}, {args.concurrency} in flight, {n:,} in "
@@ -303,6 +335,17 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--data", type=Path, help="keep the databases here and reuse them")
+    p.add_argument(
+        "--fsync",
+        choices=("on", "off"),
+        default="on",
+        help="PostgreSQL's fsync and synchronous_commit (on: durable commits)",
+    )
+    p.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                   help=f"a PostgreSQL setting (default: {PG_SETTINGS})")  # fmt: skip
+    p.add_argument("--seed", type=int, help="the client's serials (default: new ones each time)")
+    p.add_argument("--workers-from", type=Path, metavar="DIR",
+                   help="run the workers from this checkout of linectl")  # fmt: skip
     args = p.parse_args()
     with contextlib.ExitStack() as stack:
         if args.data is None:
@@ -314,7 +357,9 @@ def main() -> None:
             run_backend("SQLite", f"sqlite:///{root / 'resolver.db'}", args, root)
         if args.backend in ("postgresql", "both"):
             pg_root = root / "postgresql" if args.data is not None else None
-            with postgres_server(pg_root) as server:
+            settings = PG_SETTINGS | dict(s.split("=", 1) for s in args.pg_setting)
+            print(f"== PostgreSQL settings: fsync {args.fsync}, {settings}")
+            with postgres_server(pg_root, fsync=args.fsync == "on", settings=settings) as server:
                 if not (root / "postgresql.loaded").exists():
                     with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
                         if not conn.execute(

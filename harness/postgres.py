@@ -4,7 +4,9 @@
 ``postgres`` user when the tests run as root, since PostgreSQL refuses to run as root), trust
 authentication on 127.0.0.1 only; the directory is removed afterwards, unless the caller
 names a ``directory`` to keep (a benchmark reusing a loaded database): it is created on first use,
-reused after, and the server in it is stopped but not deleted.
+reused after, and the server in it is stopped but not deleted. The tests run it with
+``fsync = off`` (nothing they write must survive a crash); a benchmark of durable commits passes
+``fsync=True`` (``fsync`` and ``synchronous_commit`` on: the server's defaults, as in production).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +57,17 @@ def _as_server_user(argv: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_server(directory: Path | None = None) -> Iterator[PostgresServer]:
-    """Start a server, yield it, stop it and delete its directory (kept if ``directory``)."""
+def postgres_server(
+    directory: Path | None = None,
+    *,
+    fsync: bool = False,
+    settings: Mapping[str, str] | None = None,
+) -> Iterator[PostgresServer]:
+    """Start a server, yield it, stop it and delete its directory (kept if ``directory``).
+
+    ``fsync``: commits are flushed to disk (the server's default); off for the tests.
+    ``settings``: more server parameters (``shared_buffers``, ``max_wal_size``, ...).
+    """
     bin_dir = _bin_dir()
     root = Path(tempfile.mkdtemp(prefix="linectl-pg-")) if directory is None else directory
     root.mkdir(parents=True, exist_ok=True)
@@ -73,7 +84,9 @@ def postgres_server(directory: Path | None = None) -> Iterator[PostgresServer]:
                                  "--auth=trust", "-E", "UTF8", "--no-sync"]),
                 check=True, capture_output=True, timeout=120,
             )  # fmt: skip
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        durable = "-c fsync=on -c synchronous_commit=on" if fsync else "-c fsync=off"
+        more = "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 {durable}{more}"
         subprocess.run(
             _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
                              "-l", str(log), "-w", "-t", "60", "start"]),

@@ -3,9 +3,11 @@
 :func:`parse_digital_link` checks a URI with
 :func:`standards.gs1.digital_link_scan.split_digital_link` (every value against the AI table, the
 structure against biip) and first the qualifier order of the GS1 Digital Link grammar, so a wrong
-order gets an error naming the order. It returns the parts apart. :func:`build_digital_link`
-writes the URI back in canonical form (qualifiers in grammar order, values percent-encoded as in
-:func:`standards.gs1.epc.dl_encode`).
+order gets an error naming the order. It returns the parts apart. The common plain link (a GTIN
+with lot and serial, no percent-escapes, data attributes of linectl's table) skips biip's second
+reading (:func:`biip_adds_nothing`): the checks linectl makes of it are the ones biip would make.
+:func:`build_digital_link` writes the URI back in canonical form (qualifiers in grammar order,
+values percent-encoded as in :func:`standards.gs1.epc.dl_encode`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
-from standards.gs1.ai import AI_TABLE, validate_value
+from standards.gs1.ai import AI_TABLE, DL_PRIMARY_KEYS, validate_value
+from standards.gs1.ai_registry import is_known_ai
 from standards.gs1.digital_link_scan import split_digital_link
 from standards.gs1.epc import DL_QUALIFIERS, dl_encode
 from standards.gs1.errors import ScanSyntaxError
@@ -79,6 +82,40 @@ def _path_qualifiers(uri: str, key_ai: str) -> list[str]:
     return segments[start + 2 :: 2]
 
 
+_PLAIN_QUALIFIERS = frozenset({"10", "21"})
+
+
+def biip_adds_nothing(uri: str) -> bool:
+    """True when biip's reading of ``uri`` cannot differ from linectl's, nor refuse what it takes.
+
+    That is: an http(s) URI without percent-escapes, ``+`` or fragment (both decode it alike),
+    whose path's first primary key is a GTIN followed by lot and / or serial only, and whose
+    query AIs are in linectl's table, each once and none of the path's. Every AI is then checked
+    by linectl against the AI table (lengths, characters, check digit, dates) and the qualifier
+    order by :func:`parse_digital_link`, which is what biip checks of them.
+    """
+    if not uri.startswith(("http://", "https://")) or any(c in uri for c in "%+#"):
+        return False
+    head, _, query = uri.partition("?")
+    segments = head.split("/")[3:]
+    if segments and segments[-1] == "":
+        segments.pop()  # one trailing slash
+    keys = [k for k, segment in enumerate(segments) if segment in DL_PRIMARY_KEYS]
+    if not keys or segments[keys[0]] != "01":
+        return False
+    path_ais = segments[keys[0] :: 2]
+    if len(segments[keys[0] :]) % 2 or not _PLAIN_QUALIFIERS.issuperset(path_ais[1:]):
+        return False
+    seen = set(path_ais)
+    for item in query.split("&") if query else ():
+        key = item.partition("=")[0]
+        if key.isascii() and key.isdigit() and is_known_ai(key):
+            if key not in AI_TABLE or key in seen:
+                return False
+            seen.add(key)
+    return True
+
+
 def parse_digital_link(uri: str) -> DigitalLinkParts:
     """Check a Digital Link URI and return its parts; a Gs1Error names what is wrong and where."""
     path_ais = None
@@ -89,7 +126,7 @@ def parse_digital_link(uri: str) -> DigitalLinkParts:
             break
     if path_ais is not None:  # the grammar's order first: it gives the clearest message
         _check_order(path_ais[0], [(ai, "") for ai in path_ais[1]], uri)
-    fields = split_digital_link(uri)
+    fields = split_digital_link(uri, cross_check=not biip_adds_nothing(uri))
     key_ai, key = fields[0][0], fields[0][1]
     qualifiers: list[tuple[str, str]] = []
     attributes: list[tuple[str, str]] = []

@@ -24,10 +24,12 @@ _URI_CHARS = frozenset(string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-def split_digital_link(uri: str, base: int = 0) -> list[Field]:
+def split_digital_link(uri: str, base: int = 0, *, cross_check: bool = True) -> list[Field]:
     """(AI, value, None) of a Digital Link URI in path-then-query order, each value checked.
 
-    ``base`` is where the URI starts in the scan, for the offsets in errors.
+    ``base`` is where the URI starts in the scan, for the offsets in errors. ``cross_check``
+    False skips biip's reading: only for a caller that has shown biip can add nothing (see
+    :func:`standards.gs1.digital_link.biip_adds_nothing`).
     """
     for index, char in enumerate(uri):
         if char not in _URI_CHARS:
@@ -54,8 +56,9 @@ def split_digital_link(uri: str, base: int = 0) -> list[Field]:
     for ai, value, _ in fields:
         if ai in AI_TABLE:
             validate_value(ai, value)
-    biip_uri = head + question_mark + query.replace("+", "%2B") + hash_mark + fragment
-    _agree_with_biip(biip_uri, uri, fields)
+    if cross_check:
+        biip_uri = head + question_mark + query.replace("+", "%2B") + hash_mark + fragment
+        _agree_with_biip(biip_uri, uri, fields)
     return fields
 
 

@@ -31,7 +31,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'resolver.db'}"
         return
-    server: PostgresServer = request.getfixturevalue("pg_server")
+    yield from _new_database(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture
+def postgres_url(pg_server: PostgresServer) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server, for what only PostgreSQL does."""
+    yield from _new_database(pg_server)
+
+
+def _new_database(server: PostgresServer) -> Iterator[str]:
     name = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]

@@ -59,3 +59,31 @@ async def test_scans_land_in_monthly_partitions_and_old_months_are_purged(
                 assert await scan_partitions(tx) == ["scans_2026_11", "scans_2026_12"]
     finally:
         await store.close()
+
+
+async def test_a_scan_reads_the_product_data_imported_last(database_url: str) -> None:
+    store = await open_store(database_url, 1)
+
+    async def scan_sees() -> tuple[str, tuple[str, ...]]:
+        outcome = await store.scan(
+            ScanRequest(_ms(2026, 12, 1), GTIN, "S1", None, "DE", "en", "api"),
+            lambda rec, lot: verify(GTIN, "S1", None, rec, lot, datetime(2026, 12, 4).date()),
+            lambda product, result, countries: [],
+            3_600_000,
+            lambda draft: [],
+        )
+        assert outcome is not None
+        return outcome[0].name("en"), outcome[0].target_markets
+
+    try:
+        await store.upsert_products(products_from_json(json.dumps(PRODUCTS)), 0)
+        first = await scan_sees()
+        changed = json.loads(json.dumps(PRODUCTS))
+        changed["products"][0]["names"] = {"en": "Renamed tablets"}
+        changed["products"][0]["target_markets"] = ["FR"]
+        await store.upsert_products(products_from_json(json.dumps(changed)), 1)
+        assert await scan_sees() == ("Renamed tablets", ("FR",))
+        await store.upsert_products(products_from_json(json.dumps(PRODUCTS)), 2)
+        assert await scan_sees() == first
+    finally:
+        await store.close()

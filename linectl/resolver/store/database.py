@@ -2,7 +2,8 @@
 
 The resolver's queries are written once with ``?`` placeholders; :class:`PostgresDatabase`
 turns them into ``%s``. SQLite runs on one dedicated thread (never in the event loop) with WAL,
-so several worker processes can share the file; PostgreSQL uses a connection pool.
+so several worker processes can share the file; PostgreSQL uses a connection pool for
+transactions and :class:`_Lanes` for the one-statement transactions every scan makes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, Protocol, TypeVar
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 Row = tuple[Any, ...]
@@ -215,8 +217,68 @@ class _PostgresTx:
                     await copy.write_row(row)
 
 
+_Lane = tuple[AsyncConnection[Any], AsyncCursor[Any]]
+
+
+class _Lanes:
+    """Up to ``size`` autocommit connections, each with its cursor, for one statement at a time.
+
+    Taken and given back with a list and a queue, not the pool's bookkeeping (which cost a
+    verification as much as the rest of its statement's client side). A connection given back
+    broken, closed or inside a transaction (a cancelled statement) is closed; the next statement
+    that needs one opens a new one.
+    """
+
+    def __init__(self, conninfo: str, size: int) -> None:
+        self._conninfo = conninfo
+        self._size = size
+        self._opened = 0  # open, or being opened
+        self._idle: asyncio.Queue[_Lane | None] = asyncio.Queue()  # None: open a new one
+        self._all: set[AsyncConnection[Any]] = set()
+
+    async def take(self) -> _Lane:
+        if self._idle.empty() and self._opened < self._size:
+            self._opened += 1
+            return await self._connect()
+        lane = await self._idle.get()
+        return lane if lane is not None else await self._connect()
+
+    async def _connect(self) -> _Lane:
+        try:
+            conn = await AsyncConnection.connect(self._conninfo, autocommit=True)
+        except BaseException:
+            self._give_up_one()
+            raise
+        self._all.add(conn)
+        return conn, conn.cursor()
+
+    def _give_up_one(self) -> None:
+        """One connection fewer: a statement waiting for one may open its own."""
+        self._opened -= 1
+        if self._opened < self._size and self._idle.empty():
+            self._opened += 1
+            self._idle.put_nowait(None)
+
+    async def give_back(self, lane: _Lane) -> None:
+        conn = lane[0]
+        if not conn.closed and conn.pgconn.transaction_status == TransactionStatus.IDLE:
+            self._idle.put_nowait(lane)
+            return
+        self._all.discard(conn)
+        self._give_up_one()
+        with contextlib.suppress(Exception):
+            await conn.close()
+
+    async def close(self) -> None:
+        conns, self._all = self._all, set()
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
 class PostgresDatabase:
-    """A PostgreSQL server through a pool of ``size`` connections."""
+    """A PostgreSQL server: a pool of ``size`` connections for transactions, and up to ``size``
+    more for the single statements of the scans."""
 
     dialect: Dialect = "postgresql"
 
@@ -224,6 +286,7 @@ class PostgresDatabase:
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
             conninfo, min_size=size, max_size=size, open=False, kwargs={"autocommit": True}
         )
+        self._lanes = _Lanes(conninfo, size)
         self.conninfo = conninfo
 
     async def open(self) -> None:
@@ -246,12 +309,18 @@ class PostgresDatabase:
 
     async def statement(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
         """One statement as its own transaction (autocommit: one round trip); its first row."""
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(_pg(sql), tuple(args))
-            return await cur.fetchone()
+        lane = await self._lanes.take()
+        try:
+            await lane[1].execute(_pg(sql), tuple(args))
+            return await lane[1].fetchone()
+        finally:
+            await self._lanes.give_back(lane)
 
     async def close(self) -> None:
-        await self._pool.close()
+        try:
+            await self._lanes.close()
+        finally:
+            await self._pool.close()
 
 
 def _safe(conninfo: str) -> str:

@@ -9,6 +9,7 @@ in any two workers, are counted one after the other and the second sees the firs
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from linectl.resolver.model import LotRecord, Product, SerialRecord
 from linectl.resolver.store.database import Row, Tx
@@ -87,7 +88,7 @@ async def read_scan_context(
 
 def context_from(gtin: str, row: Row) -> ScanContext:
     """Product, serial, lot and the serial's last scan time per country from one row."""
-    product = product_from(gtin, json.loads(row[0]))
+    product = _product(gtin, str(row[0]))
     n = len(_COLUMNS)
     columns, seen = row[1:n], row[n]
     record = None
@@ -104,6 +105,13 @@ def context_from(gtin: str, row: Row) -> ScanContext:
         )
     countries = {str(k): int(v) for k, v in json.loads(seen).items()} if seen else {}
     return product, record, lot_record, countries
+
+
+@lru_cache(maxsize=4096)
+def _product(gtin: str, data: str) -> Product:
+    """A product from its stored JSON, read once per worker for each version of its data (every
+    scan reads the same few products; an import writes new JSON, so a new entry)."""
+    return product_from(gtin, json.loads(data))
 
 
 def recent(countries: dict[str, int], since_ms: int) -> list[str]:
