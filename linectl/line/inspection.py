@@ -45,6 +45,7 @@ from linectl.line.reasons import RejectReason
 from linectl.line.reject_frames import RejectFrames
 from linectl.line.state import LineMirror, Tally
 from linectl.line.supervisor import Supervisor
+from linectl.line.tag_checks import TagChecks
 from linectl.line.verify import Check, Expected, mark_present
 
 log = logging.getLogger("linectl.runtime")
@@ -106,6 +107,7 @@ class Inspection:
         # where a frame from the camera goes: verified now, or (a camera whose frames carry no
         # pack seq) to linectl.line.frame_pairing first, which submits it with its pack's seq
         self.route: Callable[[Frame], None] = self.submit
+        self.tags: TagChecks | None = None  # a line with an RFID reader station: its verdicts
 
     async def warm_up(self) -> None:
         """Decode and grade a code once and write one harmless verdict, before the first pack.
@@ -248,6 +250,8 @@ class Inspection:
                     "the printer did not confirm this print",
                     grade=check.grade,
                 )
+        if self.tags is not None:  # the pack's RFID tag must check good too (rfid_station)
+            check = await self.tags.join(seq, record, check, until_ns)
         verdict = Verdict.GOOD if check.good else Verdict.REJECT
         reason = check.reason
         if verdict is Verdict.GOOD and (

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drivers.interfaces import GateOutcome, Verdict
+from linectl.ledger import UnitTag, verdict_of
 from linectl.ledger import Verdict as UnitVerdict
-from linectl.ledger import verdict_of
 from linectl.line.reasons import RejectReason
 
 
@@ -39,6 +39,7 @@ class PackRecord:
     grade: str | None = None
     detail: str = ""
     resolved: bool = False
+    tag: UnitTag | None = None  # the RFID tag the reader station judged (linectl.line.tag_checks)
 
     @property
     def printed(self) -> bool:

@@ -26,6 +26,11 @@ class RejectReason(enum.StrEnum):
     CANCELLED = "cancelled"  # written ahead, but its print job was cancelled before any pack
     LINE_STOPPED = "line-stopped"  # on the conveyor when the line stopped for good (shutdown,
     # batch close): not yet verified, or its GOOD verdict was revoked in the PLC
+    RFID_NO_READ = "rfid-no-read"  # the RFID reader saw no tag (or no tag check came in time)
+    RFID_WEAK = "rfid-weak"  # the unit's tag answered below devices.NAME.options.min_rssi_dbm
+    RFID_MISMATCH = "rfid-mismatch"  # the pack's tag holds another EPC than the unit's
+    RFID_DUPLICATE = "rfid-duplicate"  # two tags with the unit's EPC, or an EPC commissioned
+    # on another unit already
 
     @property
     def plc_code(self) -> int:

@@ -13,7 +13,8 @@
   line that verifies with a smart reader, ``reader``
   (:class:`~linectl.line.reader_station.ReaderStation`) triggers it per pack instead; a camera
   whose frames carry no seq has them paired by trigger first (``pairing``,
-  :mod:`linectl.line.frame_pairing`).
+  :mod:`linectl.line.frame_pairing`); an RFID reader station (``rfid``,
+  :class:`~linectl.line.rfid_station.RfidStation`) checks each pack's tag beside it.
 - ``commit`` (:mod:`linectl.line.commits`), ``audit`` (:mod:`linectl.line.audit`),
   ``housekeeping`` (queue depth, pool level, auto-unsuspend, camera link).
 - ``packing`` (with ``[aggregation]``, :mod:`linectl.line.packing_link`) and the upstream tasks
@@ -71,6 +72,7 @@ from linectl.line.reader_station import ReaderStation
 from linectl.line.reasons import RejectReason
 from linectl.line.recovery import RecoveryReport, recover
 from linectl.line.reject_frames import RejectFrames
+from linectl.line.rfid_station import RfidStation
 from linectl.line.state import LineMirror, Tally
 from linectl.line.status import StatusSources, line_status
 from linectl.line.supervisor import Supervisor
@@ -185,6 +187,10 @@ class LineRuntime:
         self.reader_station = None if devices.reader is None else ReaderStation(
             devices.reader, devices.plc, self.inspection, self.packs, self.mirror, self.health
         )  # fmt: skip
+        self.rfid_station = RfidStation.for_line(
+            config, devices, self.packs, self.mirror, self.health, ledger, self.tally
+        )  # a GOOD pack needs a good tag too:
+        self.inspection.tags = self.rfid_station.checks if self.rfid_station else None
         self.print_watch = PrintWatch(
             devices.printer, self.tracker, self.health, self.alarm_set,
             poll_s=opts.printer_poll_s, polled=self.inspection.printer_polled,
@@ -217,6 +223,7 @@ class LineRuntime:
             config.line, self.mirror, self.tally, self.packs, self.tracker, self.feeder,
             self.inspection, self.alarm_set, self.health, th.pool_low_water, self.failures,
             self.packing, lambda: self.uplink.status() if self.uplink is not None else None,
+            self.rfid_station,
         )  # fmt: skip
         self.housekeeping = Housekeeping(
             devices.camera, ledger, self.feeder, self.feeding, self.mirror, self.tally,
@@ -298,6 +305,8 @@ class LineRuntime:
             self.supervisor.spawn(self.inspection.run(), "camera")
         if self.frame_pairing is not None:
             self.supervisor.spawn(self.frame_pairing.run(), "pairing")
+        if self.rfid_station is not None:
+            self.supervisor.spawn(self.rfid_station.run(), "rfid")
         self.supervisor.spawn(self.housekeeping.run(), "housekeeping")
         self.notify()
 

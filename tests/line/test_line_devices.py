@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import Any
 
@@ -152,3 +153,51 @@ def test_an_option_value_a_driver_refuses_is_a_config_error_naming_the_device() 
     devices = {"plc": tcp("plc", "modbus", 502), "zebra": tcp("printer", "zpl", 9100), "cam": cam}
     with pytest.raises(ConfigError, match=r"'cam': bad options: .*max_ms 10 is below"):
         build_devices(config(devices), "line.toml")
+
+
+def rfid_line(printer: dict[str, Any] | None = None, **rfid: Any) -> dict[str, dict[str, Any]]:
+    return {
+        "plc": tcp("plc", "modbus", 502),
+        "zebra": printer or tcp("printer", "zpl", 9100),
+        "cam": tcp("camera", "framepush", 7000),
+        "gate-antenna": {"kind": "rfid", "protocol": "llrp", "host": "127.0.0.1"} | rfid,
+    }
+
+
+def test_an_rfid_reader_without_an_encoding_printer_is_refused_naming_both() -> None:
+    with pytest.raises(DeviceSetupError) as refused:
+        open_devices(config(rfid_line()))
+    message = str(refused.value)
+    assert (
+        "devices.gate-antenna: an RFID reader station checks the tag the printer encodes" in message
+    )
+    assert "set devices.zebra.options.rfid = true" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"min_rssi_dbm": "-70"}, "devices.gate-antenna.options.min_rssi_dbm: expected a number"),
+        ({"min_rssi_dbm": 3}, "devices.gate-antenna.options.min_rssi_dbm: expected a number"),
+        ({"antennas": [1, 0]}, "devices.gate-antenna.options.antennas: expected a list"),
+        ({"antennas": 2}, "devices.gate-antenna.options.antennas: expected a list"),
+    ],
+)
+def test_bad_rfid_station_options_are_named(options: dict[str, Any], says: str) -> None:
+    with pytest.raises(DeviceSetupError, match=re.escape(says)):
+        open_devices(config(rfid_line(options=options)))
+
+
+def test_two_rfid_readers_are_refused_naming_both() -> None:
+    devices = rfid_line()
+    devices["second"] = {"kind": "rfid", "protocol": "llrp", "host": "127.0.0.1"}
+    with pytest.raises(DeviceSetupError, match="at most one device with kind = 'rfid', found"):
+        open_devices(config(devices))
+
+
+def test_an_rfid_readers_port_defaults_to_llrps_and_its_runtime_option_stays_with_the_line() -> (
+    None
+):
+    section = config(rfid_line(options={"min_rssi_dbm": -65, "inventory_ms": 20})).devices
+    params = device_params("gate-antenna", section["gate-antenna"])
+    assert params.port is None and params.options == {"inventory_ms": 20}  # port: 5084 by driver
