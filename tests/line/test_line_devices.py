@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+from typing import Any
 
 import pytest
 
@@ -185,3 +186,15 @@ def test_an_rfid_readers_port_defaults_to_llrps_and_its_runtime_option_stays_wit
     section = config(rfid_line(options={"min_rssi_dbm": -65, "inventory_ms": 20})).devices
     params = device_params("gate-antenna", section["gate-antenna"])
     assert params.port is None and params.options == {"inventory_ms": 20}  # port: 5084 by driver
+
+
+def test_an_rfid_reader_beside_an_encoding_printer_is_the_lines_rfid_station() -> None:
+    from drivers.llrp.client import LlrpReader
+
+    printer = tcp("printer", "zpl", 9100, options={"rfid": True})
+    options = {"min_rssi_dbm": -62, "antennas": [1, 2], "inventory_ms": 20, "read_tid": False}
+    devices = open_devices(config(rfid_line(printer, options=options)))
+    assert isinstance(devices.rfid, LlrpReader) and devices.min_rssi_dbm == -62
+    assert devices.rfid.port == 5084 and devices.rfid.spec.antennas == (1, 2)
+    assert devices.rfid.tid is None and devices.rfid.spec.duration_ms == 20
+    assert ("rfid", "gate-antenna") in [(role, name) for role, name, _ in devices.by_name()]
