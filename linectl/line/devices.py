@@ -59,6 +59,7 @@ CASE_LABEL_ROLE = "case-label"
 CASE_CAMERA_ROLE = "case-camera"
 MIN_RSSI_OPTION = "min_rssi_dbm"
 DEFAULT_MIN_RSSI_DBM = -70.0
+DEFAULT_INVENTORY_MS = 100  # drivers.llrp.client.LlrpReader's
 RFID_PRINTER_OPTION = "rfid"  # a printer that encodes each pack's tag (ZPL ^RF)
 _RUNTIME_OPTIONS = {"rfid": (MIN_RSSI_OPTION,)}  # options the line reads, not the driver
 
@@ -343,6 +344,21 @@ def _rfid_problems(config: LineConfig, name: str, printer: str) -> list[str]:
         problems.append(
             f"devices.{name}.options.{MIN_RSSI_OPTION}: expected a number of dBm from -128 to 0, "
             f"got {rssi!r}"
+        )
+    inventory = options.get("inventory_ms", DEFAULT_INVENTORY_MS)
+    deadline = config.thresholds.verdict_deadline_ms
+    if isinstance(inventory, int | float) and inventory >= deadline:
+        problems.append(
+            f"devices.{name}.options.inventory_ms: {inventory} ms of inventory leave no time for "
+            f"the tag's verdict within thresholds.verdict_deadline_ms ({deadline:g} ms): every "
+            "pack would be rfid-no-read; make it shorter"
+        )
+    speed = config.line.target_packs_per_minute
+    if speed is not None and isinstance(inventory, int | float) and inventory >= 60_000 / speed:
+        problems.append(
+            f"devices.{name}.options.inventory_ms: {inventory} ms is not shorter than a pack's "
+            f"pitch at line.target_packs_per_minute {speed} ({60_000 / speed:g} ms): the next "
+            "pack would reach the reader during the read, which then pairs with no pack"
         )
     antennas = options.get("antennas", [])
     if not isinstance(antennas, list) or not all(

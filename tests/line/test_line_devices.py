@@ -24,7 +24,7 @@ from linectl.line.devices import (
 )
 from simulators.camera import CameraSimulator
 from simulators.line import LineLayout, VirtualLine
-from tests.line.configs import line_config, tcp
+from tests.line.configs import LINE, line_config, tcp
 
 
 def closed_port() -> int:
@@ -198,3 +198,26 @@ def test_an_rfid_reader_beside_an_encoding_printer_is_the_lines_rfid_station() -
     assert devices.rfid.port == 5084 and devices.rfid.spec.antennas == (1, 2)
     assert devices.rfid.tid is None and devices.rfid.spec.duration_ms == 20
     assert ("rfid", "gate-antenna") in [(role, name) for role, name, _ in devices.by_name()]
+
+
+@pytest.mark.parametrize(
+    ("inventory_ms", "line", "says"),
+    [
+        (None, {}, "inventory_ms: 100 ms of inventory leave no time for the tag's verdict"),
+        (80, {"target_packs_per_minute": 900}, "inventory_ms: 80 ms is not shorter than a pack's"),
+    ],
+)
+def test_an_inventory_too_long_for_the_deadline_or_the_pitch_is_refused(
+    inventory_ms: int | None, line: dict[str, Any], says: str
+) -> None:
+    printer = tcp("printer", "zpl", 9100, options={"rfid": True})
+    options = {} if inventory_ms is None else {"inventory_ms": inventory_ms}
+    deadline = 100.0 if inventory_ms is None else 200.0
+    with pytest.raises(DeviceSetupError, match=re.escape(says)):
+        open_devices(
+            config(
+                rfid_line(printer, options=options),
+                line=LINE | line,
+                thresholds={"verdict_deadline_ms": deadline},
+            )
+        )
