@@ -13,7 +13,10 @@ all are busy, so a slow frame never holds up the next pack and no task is made p
    is sent as REJECT with reason ``late``, never as GOOD.
 5. The verdict is written to the PLC keyed by seq; its latency (trigger to written) is kept.
 
-N consecutive rejects raise a holding alarm (the runtime then holds the line).
+On a line with an RFID reader station a pack whose code checks good also needs its tag's
+verdict (:class:`linectl.line.tag_checks.TagChecks`), awaited until the verdict is due; none by
+then is ``rfid-no-read``. N consecutive rejects raise a holding alarm (the runtime then holds the
+line).
 """
 
 from __future__ import annotations
