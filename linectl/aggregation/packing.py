@@ -331,23 +331,24 @@ class PackingService:
     ) -> CaseCheck:
         """Check a closed case against its case-camera frame (None: it never came, a reject).
 
-        Records the audit row ``case.check``; a rejected case is diverted for rework.
+        Records the audit row ``case.check``; a rejected case is diverted for rework. The frame
+        is decoded outside the packing lock, so packing goes on meanwhile; a case whose contents
+        changed during its check (a rework) is refused with ContainerError, nothing recorded.
         """
         from linectl.aggregation.case_check import check_case_frame, no_frame
 
         actor = actor or self.settings.actor
+        packed = self._closed_contents(sscc)
+        if frame is None:
+            check = no_frame(len(packed), missing_why)
+        else:
+            check = check_case_frame(
+                frame, max(len(packed), 1), self.batch, self.ledger, case=sscc,
+                gtin=self.events.gtin, packed=packed,
+            )  # fmt: skip
         with self._lock:
-            container = self.ledger.containers.get(sscc)
-            if container.state is not ContainerState.CLOSED:
-                raise ContainerError(f"{container.level.value} {sscc} is not closed")
-            packed = self.ledger.containers.contents(sscc).serials
-            if frame is None:
-                check = no_frame(len(packed), missing_why)
-            else:
-                check = check_case_frame(
-                    frame, max(len(packed), 1), self.batch, self.ledger, case=sscc,
-                    gtin=self.events.gtin, packed=packed,
-                )  # fmt: skip
+            if self._closed_contents(sscc) != packed:
+                raise ContainerError(f"case {sscc} changed while it was checked: check it again")
             findings = [
                 {"problem": f.problem.value, "detail": f.detail, "serial": f.serial}
                 for f in check.findings
@@ -366,6 +367,14 @@ class PackingService:
             return check
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _closed_contents(self, sscc: str) -> list[str]:
+        """The serials in closed container ``sscc`` (ContainerError if it is not closed)."""
+        with self._lock:
+            container = self.ledger.containers.get(sscc)
+            if container.state is not ContainerState.CLOSED:
+                raise ContainerError(f"{container.level.value} {sscc} is not closed")
+            return list(self.ledger.containers.contents(sscc).serials)
 
     def _open(self, level: ContainerLevel) -> str:
         """A new container of the batch, its SSCC commissioned, in a transaction of its own."""

@@ -8,7 +8,9 @@ all are busy, so a slow frame never holds up the next pack and no task is made p
    a serial this run does not know is looked up in the ledger (duplicate or wrong content).
 3. A GOOD pack also needs its print confirmed by the printer's counter; the check asks for a
    printer poll (:attr:`Inspection.print_wanted`) and waits for the next polls, but never past
-   the verdict deadline (a pack whose deadline is gone before it could ask is late).
+   the verdict deadline (a pack whose deadline is gone before it could ask is late). A pack
+   whose label carries an RFID tag also needs the RFID printer's read-back of its EPC, awaited
+   the same way: a void label, or no read-back by the deadline, is ``rfid-encode``.
 4. If the verdict would reach the PLC after ``verdict_deadline_ms`` from the frame's trigger, it
    is sent as REJECT with reason ``late``, never as GOOD.
 5. The verdict is written to the PLC keyed by seq; its latency (trigger to written) is kept.
@@ -253,6 +255,7 @@ class Inspection:
                     "the printer did not confirm this print",
                     grade=check.grade,
                 )
+        check = await self._check_encoding(check, record, until_ns)  # RFID printer: tag encoded
         if self.tags is not None:  # the pack's RFID tag must check good too (rfid_station)
             check = await self.tags.join(seq, record, check, until_ns)
         verdict = Verdict.GOOD if check.good else Verdict.REJECT
@@ -305,10 +308,36 @@ class Inspection:
             return False
         return trace.state not in _NOT_PRINTED
 
-    async def _await_print(self, record: PackRecord, until_ns: int) -> None:
-        """Wait for printer polls (at most until ``until_ns``) until ``record`` is confirmed."""
+    async def _check_encoding(
+        self, check: Check, record: PackRecord | None, until_ns: int
+    ) -> Check:
+        """A good pack whose label has an RFID tag: its EPC read back by the printer (awaited
+        from printer polls until ``until_ns``), else ``rfid-encode`` (fail-safe when unknown;
+        ``late`` when the deadline was gone before it could be awaited)."""
+        if not check.good or record is None or record.epc is None or record.encoded:
+            return check
+        if record.encoded is None:
+            if time.time_ns() >= until_ns:  # no time left to ask, as for a print: late
+                self.tally.counters["verdicts_late"] += 1
+                return Check.reject(RejectReason.LATE, "no time left for the RFID read-back")
+            await self._await_print(record, until_ns, lambda: record.encoded is not None)
+        if record.encoded:
+            return check
+        why = (
+            "the RFID printer did not read back the tag's EPC (void label)"
+            if record.encoded is False
+            else "no RFID read-back from the printer by the verdict deadline"
+        )
+        return Check.reject(RejectReason.RFID_ENCODE, why, grade=check.grade)
+
+    async def _await_print(
+        self, record: PackRecord, until_ns: int, done: Callable[[], bool] | None = None
+    ) -> None:
+        """Wait for printer polls (at most until ``until_ns``) until ``record`` is confirmed
+        (or ``done`` says what was awaited came in)."""
+        done = done or (lambda: record.printed)
         with contextlib.suppress(TimeoutError):
-            while not record.printed:
+            while not done():
                 left = (until_ns - time.time_ns()) / 1e9
                 if left <= 0:
                     return

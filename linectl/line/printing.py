@@ -1,11 +1,13 @@
 """The printer side of the running line: print watch and feeding (two stages).
 
 - :class:`PrintWatch` reads the printer's status: its counter confirms prints (see
-  :mod:`linectl.line.printahead`), a fault (head open, ribbon out...) raises a holding alarm and
-  asks for the queue to be resynchronised, as does a pack that reached the printer with no job
-  queued (the PLC's printer seq ahead of the jobs loaded; see linectl.line.plc_side). It polls at
-  once when a verdict waits for a print confirmation (then at most every ``poll_s``), every
-  ``run_poll_s`` while jobs are queued or the line may move, every ``idle_poll_s`` otherwise.
+  :mod:`linectl.line.printahead`), an RFID printer's read-backs say whether each label's tag
+  holds its EPC (``PackRecord.encoded``), a fault (head open, ribbon out...) raises a holding
+  alarm and asks for the queue to be resynchronised, as does a pack that reached the printer
+  with no job queued (the PLC's printer seq ahead of the jobs loaded; see
+  linectl.line.plc_side). It polls at once when a verdict waits for a print confirmation (then
+  at most every ``poll_s``), every ``run_poll_s`` while jobs are queued or the line may move,
+  every ``idle_poll_s`` otherwise.
 - :class:`Feeding` tops the queue up (:mod:`linectl.line.feeder`) after every poll and state
   change, but only while the job/pack prediction holds, a batch is active, the printer answers
   and the line is in a state that will take the jobs. An empty pool raises ``starved`` and
@@ -28,6 +30,7 @@ from linectl.line.alarms import Alarms, iso_now
 from linectl.line.events import EventStream, PoolLevel
 from linectl.line.feeder import Feeder
 from linectl.line.health import DeviceWatch
+from linectl.line.packs import PackTable
 from linectl.line.printahead import PrintAhead
 from linectl.line.reasons import RejectReason
 from linectl.line.state import LineMirror, Tally
@@ -80,8 +83,10 @@ class PrintWatch:
         mirror: LineMirror | None = None,
         run_poll_s: float | None = None,
         idle_poll_s: float | None = None,
+        packs: PackTable | None = None,
     ) -> None:
         self.printer = printer
+        self.packs = packs  # where an RFID printer's read-backs are noted
         self.tracker = tracker
         self.devices = devices
         self.alarms = alarms
@@ -132,6 +137,7 @@ class PrintWatch:
             self.tracker.ask_resync("printer lost")
         else:
             self.devices.back("printer")
+            self.note_encodings()
             self.tracker.observe(status.print_count, iso_now())
             self.ready = status.ready
             if not status.ready:
@@ -141,6 +147,25 @@ class PrintWatch:
                 self.alarms.raise_("printer-fault", f"printer not ready: {faults}", holds=True)
             self._feed.set()
         self._polled()
+
+    def note_encodings(self) -> None:
+        """An RFID printer's read-backs that came in: each pack's tag holds its EPC or not."""
+        printer, packs = self.printer, self.packs
+        if packs is None or not isinstance(printer, RfidPrinter) or not printer.encodes_rfid:
+            return
+        for outcome in printer.encode_outcomes():
+            record = packs.get(outcome.seq)
+            if record is None or record.epc is None:
+                log.debug("RFID read-back for seq %d: no pack with an EPC", outcome.seq)
+                continue
+            record.encoded = outcome.encoded(record.epc)
+            if not record.encoded:
+                log.info(
+                    "pack %d: RFID encode failed (read back %r for %s)",
+                    outcome.seq,
+                    outcome.epc or "nothing",
+                    record.epc,
+                )
 
 
 class Feeding:

@@ -26,6 +26,8 @@ class RejectReason(enum.StrEnum):
     CANCELLED = "cancelled"  # written ahead, but its print job was cancelled before any pack
     LINE_STOPPED = "line-stopped"  # on the conveyor when the line stopped for good (shutdown,
     # batch close): not yet verified, or its GOOD verdict was revoked in the PLC
+    RFID_ENCODE = "rfid-encode"  # the RFID printer did not read back the tag's EPC (a void
+    # label), or its read-back was not in by the verdict deadline
     RFID_NO_READ = "rfid-no-read"  # the RFID reader saw no tag (or no tag check came in time)
     RFID_WEAK = "rfid-weak"  # the unit's tag answered below devices.NAME.options.min_rssi_dbm
     RFID_MISMATCH = "rfid-mismatch"  # the pack's tag holds another EPC than the unit's

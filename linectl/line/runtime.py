@@ -197,6 +197,7 @@ class LineRuntime:
             poll_s=opts.printer_poll_s, polled=self.inspection.printer_polled,
             feed=self.feeding.feed, wanted=self.inspection.print_wanted, mirror=self.mirror,
             run_poll_s=opts.printer_run_poll_s, idle_poll_s=opts.printer_idle_poll_s,
+            packs=self.packs,
         )  # fmt: skip
         self.plc_watch = PlcWatch(
             devices.plc, self.packs, self.mirror, self.tally, self.alarm_set, self.health,

@@ -172,3 +172,56 @@ def test_an_open_case_is_not_checked(line: Line) -> None:
     assert line.packer.case is not None
     with pytest.raises(ContainerError, match="is not closed"):
         line.packer.check_case(line.packer.case, None)
+
+
+def test_packing_goes_on_while_a_case_frame_is_decoded(
+    line: Line, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import linectl.aggregation.case_check as case_check
+
+    units = line.commission(8)
+    first = line.packer.add_units(units[:4])
+    more = line.commission(2)
+    packed_meanwhile: list[object] = []
+    decode = case_check.check_case_frame
+
+    def slow_decode(*args: object, **kwargs: object) -> object:
+        # while this thread decodes, the line packs its next units on another thread
+        other = threading.Thread(
+            target=lambda: packed_meanwhile.append(line.packer.add_units(more))
+        )
+        other.start()
+        other.join(timeout=10)
+        assert not other.is_alive(), "packing waited for the case check's decode"
+        return decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(case_check, "check_case_frame", slow_decode)
+    (case,) = first
+    check = line.packer.check_case(case.sscc, frame(line, units[:4], seq=3, columns=2))
+    assert check.accepted and packed_meanwhile == [[]]  # two more units in the open case
+    assert line.ledger.containers.contents(line.packer.case or "").serials == tuple(more)
+
+
+def test_a_case_reworked_while_it_is_checked_is_not_recorded(
+    line: Line, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import linectl.aggregation.case_check as case_check
+
+    units = line.commission(4)
+    (case,) = line.packer.add_units(units)
+    before = len(line.ledger.audit_entries(limit=1000))
+
+    def reworked(*args: object, **kwargs: object) -> object:
+        boxes = line.ledger.containers  # a rework of the case meanwhile: one pack out
+        boxes.reopen(case.sscc, actor="qa", reason="damaged pack")
+        boxes.unpack(case.sscc, [units[0]], actor="qa", reason="damaged")
+        boxes.close(case.sscc, actor="qa", reason="reworked")
+        return case_check.no_frame(4, "stand-in")
+
+    monkeypatch.setattr(case_check, "check_case_frame", reworked)
+    with pytest.raises(ContainerError, match="changed while it was checked"):
+        line.packer.check_case(case.sscc, frame(line, units, seq=3, columns=2))
+    rows = line.ledger.audit_entries(limit=1000)[before:]
+    assert not [r for r in rows if r.command == "case.check"]

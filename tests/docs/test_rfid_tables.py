@@ -35,3 +35,35 @@ def test_fault_table_names_every_simulator_fault() -> None:
     rows = only_table("fault", "what the reader reports")
     assert [r[0] for r in rows] == [f.value for f in TagFault]
     assert str(WEAK_RSSI_DBM) in dict(rows)["weak-tag"]
+
+
+def test_printer_table_says_which_printer_drivers_encode_tags() -> None:
+    from drivers.interfaces import RfidPrinter
+    from drivers.registry import DRIVERS, DeviceParams, open_device
+
+    rows = only_table("printer", "protocol", "encodes RFID tags")
+    documented = {r[1]: r[2].startswith("yes") for r in rows}
+    printers = sorted(p for k, p in DRIVERS if k == "printer")
+    assert sorted(documented) == printers
+    for protocol in printers:
+        driver = open_device(
+            DeviceParams(name="p", kind="printer", protocol=protocol, host="127.0.0.1", port=1)
+        )
+        assert isinstance(driver, RfidPrinter) == documented[protocol], protocol
+
+
+def test_inlay_fault_table_is_the_simulators() -> None:
+    from simulators.rfid_inlay import RATE_KEYS, InlayFault
+
+    rows = only_table("inlay fault", "`[simulation.rfid]` key")
+    assert [r[0] for r in rows] == [f.value for f in InlayFault]
+    assert {r[1]: r[0] for r in rows} == {key: f.value for key, f in RATE_KEYS.items()}
+
+
+def test_the_encoding_example_is_what_the_driver_sends() -> None:
+    from drivers.zpl.rfid import encode_commands
+    from standards.epc.binary import sgtin_epc
+
+    text = PAGE.read_text(encoding="utf-8")
+    block = text.split("## Encoding on the printer", 1)[1].split("```", 2)[1].strip()
+    assert block.splitlines() == encode_commands(1042, sgtin_epc("09506000134352", "1234", 7).hex)

@@ -160,7 +160,7 @@ def rendered(
     layouts = shipped_layouts()
     labels = [
         Rendered(f"unit {name}", zpl, layouts.for_job(job), expected_codes(job))
-        for name, job, zpl in zip(BUILTIN_PROFILES, jobs, formats, strict=False)
+        for name, job, zpl in zip(BUILTIN_PROFILES, jobs, formats[: len(jobs)], strict=True)
     ]
     labels += [
         Rendered(label.level, zpl, layouts.for_label(label), logistic_codes(label))
