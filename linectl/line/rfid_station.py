@@ -37,6 +37,7 @@ from linectl.ledger import Ledger, LedgerError
 from linectl.line.camera_trigger import CameraTrigger
 from linectl.line.devices import LineDevices
 from linectl.line.health import DeviceWatch
+from linectl.line.inspection import Inspection
 from linectl.line.packs import PackTable
 from linectl.line.reasons import RejectReason
 from linectl.line.state import LineMirror, Tally
@@ -92,20 +93,24 @@ class RfidStation(CameraTrigger[TagReadResult]):
         cls,
         config: LineConfig,
         devices: LineDevices,
+        inspection: Inspection,
         packs: PackTable,
         mirror: LineMirror,
         health: DeviceWatch,
         ledger: Ledger,
         tally: Tally,
     ) -> RfidStation | None:
-        """The station of a line with an RFID reader (``devices.rfid``), else None."""
+        """The station of a line with an RFID reader (``devices.rfid``), its verdicts handed to
+        ``inspection`` (a GOOD pack needs a good tag too); None for a line without one."""
         if devices.rfid is None:
             return None
-        return cls(
+        station = cls(
             devices.rfid, devices.plc, TagChecks(), packs, mirror, health, ledger, tally,
             company_prefix_length=config.line.company_prefix_length,
             min_rssi_dbm=devices.min_rssi_dbm,
         )  # fmt: skip
+        inspection.tags = station.checks
+        return station
 
     async def read(self, seq: int) -> TagReadResult:
         return await self.reader.read_tags(seq)

@@ -10,11 +10,10 @@
   queue kept full (:mod:`linectl.line.feeder`), starvation and pool level.
 - ``camera`` (:class:`~linectl.line.inspection.Inspection`): every frame decoded, verified, its
   verdict written to the PLC keyed by seq (REJECT ``late`` if it would miss the deadline); on a
-  line that verifies with a smart reader, ``reader``
-  (:class:`~linectl.line.reader_station.ReaderStation`) triggers it per pack instead; a camera
-  whose frames carry no seq has them paired by trigger first (``pairing``,
-  :mod:`linectl.line.frame_pairing`); an RFID reader station (``rfid``,
-  :class:`~linectl.line.rfid_station.RfidStation`) checks each pack's tag beside it.
+  line that verifies with a smart reader, ``reader`` (:mod:`linectl.line.reader_station`)
+  triggers it per pack instead; a camera whose frames carry no seq has them paired by trigger
+  first (``pairing``, :mod:`linectl.line.frame_pairing`); ``rfid``
+  (:mod:`linectl.line.rfid_station`): an RFID reader station checks each pack's tag beside it.
 - ``commit`` (:mod:`linectl.line.commits`), ``audit`` (:mod:`linectl.line.audit`),
   ``housekeeping`` (queue depth, pool level, auto-unsuspend, camera link).
 - ``packing`` (with ``[aggregation]``, :mod:`linectl.line.packing_link`) and the upstream tasks
@@ -189,9 +188,9 @@ class LineRuntime:
             devices.reader, devices.plc, self.inspection, self.packs, self.mirror, self.health
         )  # fmt: skip
         self.rfid_station = RfidStation.for_line(
-            config, devices, self.packs, self.mirror, self.health, ledger, self.tally
-        )  # a GOOD pack needs a good tag too:
-        self.inspection.tags = self.rfid_station.checks if self.rfid_station else None
+            config, devices, self.inspection, self.packs, self.mirror, self.health, ledger,
+            self.tally,
+        )  # fmt: skip
         self.print_watch = PrintWatch(
             devices.printer, self.tracker, self.health, self.alarm_set,
             poll_s=opts.printer_poll_s, polled=self.inspection.printer_polled,
