@@ -373,6 +373,9 @@ def _trace_text(trace: SerialTrace, links: Sequence[ChainLink]) -> str:
             f"unit: seq {u.seq}  verdict {verdict_text(u.verdict)}  grade {u.grade or '-'}  "
             f"reason {u.reason or '-'}  at {u.verdict_at}"
         )
+        if u.tag is not None:  # read by the line's RFID reader station
+            uri = f"  ({u.tag.epc_uri})" if u.tag.epc_uri else ""
+            lines.append(f"tag: EPC {u.tag.epc}{uri}  TID {u.tag.tid or '-'}")
     lines += chain_lines(links)  # case, pallet: counts and aggregation events
     for e in trace.events:
         lines.append(f"event {e.kind}: {e.event_id}  [{e.delivery}]")

@@ -15,6 +15,10 @@ the packer's ground truth. A camera with ``options.role = "case-camera"`` is the
 other-batch fault putting in ``simulation.case_foreign_code``. ``[simulation.rfid]`` holds the
 seeded inlay fault rates of an RFID printer (``encode_failure``, ``wrong_write``, ``weak_tag``:
 :mod:`simulators.rfid_inlay`); the ZPL printer simulator encodes whatever EPC a format asks for.
+A ``kind = "rfid"``, ``protocol = "llrp"`` device is an LLRP reader simulator whose antenna field
+is the pack at the camera station (:func:`inlay_tags`: the inlay the printer wrote, a weak one at
+-82 dBm), with the reader's own seeded faults from ``[simulation.rfid]``: ``reader_no_read``,
+``reader_weak``, ``reader_wrong_epc`` and ``reader_duplicate`` (:func:`reader_rates`).
 """
 
 from __future__ import annotations
@@ -32,9 +36,20 @@ from typing import Any, Protocol
 from simulators.camera import CameraSimulator
 from simulators.case_camera import CaseCameraSimulator
 from simulators.case_packer import CaseFault, CaseLabelPrinter, CasePacker, case_label_reader
-from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
+from simulators.line import Defect, FaultPlan, LineLayout, Pack, Station, VirtualLine
 from simulators.plc import PlcSimulator
 from simulators.rfid_inlay import RATE_KEYS, InlayFault
+from simulators.rfid_reader import (
+    DEFAULT_PORT as LLRP_PORT,
+)
+from simulators.rfid_reader import (
+    WEAK_RSSI_DBM,
+    RfidReaderSimulator,
+    SimTag,
+    TagFaultRates,
+    pack_field,
+    tid_for,
+)
 
 READY = "simulated line ready:"
 """How the line's ready line begins; ``name=port`` pairs follow (the PLC's under PLC_PORT)."""
@@ -112,6 +127,45 @@ def inlay_rates(sim: dict[str, Any]) -> dict[InlayFault, float]:
     if sum(rates.values()) > 1:
         raise SimulatorConfigError("simulation.rfid: the inlay fault rates add up to more than 1")
     return rates
+
+
+READER_RATE_KEYS = {
+    "reader_no_read": "no_read",
+    "reader_weak": "weak",
+    "reader_wrong_epc": "wrong_epc",
+    "reader_duplicate": "duplicate",
+}
+"""``[simulation.rfid]`` keys of the RFID reader's own fault rates -> TagFaultRates fields."""
+
+GOOD_RSSI_DBM = -48  # how strongly a good inlay answers at the reader station
+
+
+def reader_rates(sim: dict[str, Any]) -> TagFaultRates:
+    """``[simulation.rfid]``: the reader-side fault rates (the printer's keys are the printer's;
+    a key that is neither is named)."""
+    values: dict[str, float] = {}
+    for key, rate in _section(sim, "rfid").items():
+        if key in RATE_KEYS:
+            continue
+        if key not in READER_RATE_KEYS:
+            known = ", ".join([*RATE_KEYS, *READER_RATE_KEYS])
+            raise SimulatorConfigError(f"simulation.rfid.{key}: unknown key (known: {known})")
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise SimulatorConfigError(f"simulation.rfid.{key}: {rate!r} is not in 0..1")
+        values[READER_RATE_KEYS[key]] = float(rate)
+    try:
+        return TagFaultRates(**values)
+    except ValueError as exc:
+        raise SimulatorConfigError(f"simulation.rfid: {exc}") from None
+
+
+def inlay_tags(pack: Pack) -> list[SimTag]:
+    """The tags a pack carries: the inlay its RFID label was encoded with (none: no tag; a weak
+    inlay answers at WEAK_RSSI_DBM). The TID is the chip's, whatever was written into it."""
+    if pack.inlay is None:
+        return []
+    rssi = WEAK_RSSI_DBM if pack.inlay_weak else GOOD_RSSI_DBM
+    return [SimTag(pack.inlay, tid_for(pack.seq.to_bytes(8, "big")), rssi)]
 
 
 CASE_LABEL_ROLE = "case-label"
@@ -201,6 +255,8 @@ def build_line(
     def port(name: str, dev: dict[str, Any]) -> int:
         if not ports_from_config:
             return 0
+        if "port" not in dev and dev.get("protocol") == "llrp":
+            return LLRP_PORT
         if "port" not in dev:
             raise SimulatorConfigError(f"devices.{name}.port: needed to simulate it on TCP")
         return int(dev["port"])
@@ -284,6 +340,14 @@ def build_line(
             )
         elif kind == "camera" and protocol == "framepush":
             built.devices[name] = CameraSimulator(line, "127.0.0.1", port(name, dev))
+        elif kind == "rfid" and protocol == "llrp":
+            built.devices[name] = RfidReaderSimulator(
+                pack_field(line, Station.CAMERA, inlay_tags),
+                "127.0.0.1",
+                port(name, dev),
+                seed=seed,
+                rates=reader_rates(sim),
+            )
         elif kind == "reader" and protocol == "dmcc":
             from simulators.reader_dmcc import DmccReaderSimulator
 

@@ -121,14 +121,18 @@ _PROTOCOLS_BY_KIND: dict[str, frozenset[str]] = {
     "reader": frozenset({"dmcc", "keyence"}),
     "camera": frozenset({"framepush", "opencv"}),
     "plc": frozenset({"modbus", "opcua"}),
+    "rfid": frozenset({"llrp"}),
 }
+_DEFAULT_PORTS = {"llrp": 5084}  # protocols whose devices have a standard port
 
 
 class DeviceSection(Section):
     """One device: its kind, wire protocol and address (TCP host/port or a serial port)."""
 
-    kind: Literal["printer", "camera", "reader", "plc"]
-    protocol: Literal["zpl", "wsi", "dmcc", "keyence", "framepush", "opencv", "modbus", "opcua"]
+    kind: Literal["printer", "camera", "reader", "plc", "rfid"]
+    protocol: Literal[
+        "zpl", "wsi", "dmcc", "keyence", "framepush", "opencv", "modbus", "opcua", "llrp"
+    ]
     host: str | None = None
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
     serial_port: str | None = None
@@ -148,7 +152,9 @@ class DeviceSection(Section):
         if self.protocol == "opencv":
             if not self.url:
                 raise ValueError("an opencv camera needs url (a device index like '0' or RTSP URL)")
-        elif self.serial_port is None and (self.host is None or self.port is None):
+        elif self.serial_port is None and (
+            self.host is None or (self.port is None and self.protocol not in _DEFAULT_PORTS)
+        ):
             raise ValueError("needs host and port (TCP), or serial_port (RS-232)")
         return self
 

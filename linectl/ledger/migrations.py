@@ -14,6 +14,7 @@ from typing import Any
 from linectl.ledger import seals
 from linectl.ledger.errors import MigrationFailed, SchemaTooNew
 from linectl.ledger.product_schema import v6_to_v7
+from linectl.ledger.tag_schema import v8_to_v9
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -445,6 +446,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v5_to_v6,
     v6_to_v7,
     _v7_to_v8,
+    v8_to_v9,
 )
 """Forward migrations in order; the schema version this code writes is ``len(MIGRATIONS)``."""
 

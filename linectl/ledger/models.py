@@ -60,6 +60,16 @@ def verdict_of(value: object) -> Verdict | None:
 
 
 @dataclass(frozen=True)
+class UnitTag:
+    """The RFID tag read on a unit's pack: its EPC bank (hex, upper case), the EPC's pure
+    identity URI when the bank decodes as an EPC, and its TID (hex) when the reader read it."""
+
+    epc: str
+    epc_uri: str | None = None
+    tid: str | None = None
+
+
+@dataclass(frozen=True)
 class UnitResult:
     """A verdict to record for one Encoded serial: GOOD commissions it, REJECT scraps its label.
 
@@ -74,6 +84,7 @@ class UnitResult:
     reason: str | None = None
     printed_at: str | None = None
     verdict_at: str | None = None
+    tag: UnitTag | None = None  # the pack's RFID tag, on a line with an RFID reader station
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,7 @@ class Unit:
     printed_at: str | None
     verdict_at: str
     container: str | None
+    tag: UnitTag | None = None  # the RFID tag read on the pack (a line with a reader station)
 
 
 class ContainerLevel(StrEnum):

@@ -52,6 +52,7 @@ from linectl.ledger.serials import resolve as resolve_serials
 from linectl.ledger.shipments import Shipments
 from linectl.ledger.sscc_stock import SsccStock
 from linectl.ledger.states import SerialState
+from linectl.ledger.unit_tags import UnitTags
 from linectl.ledger.units import insert_units, load_unit, verdict_moves
 from linectl.ledger.validation import LineNote, check_gtin, check_line_event
 
@@ -80,6 +81,7 @@ class Ledger:
         self.shipments = Shipments(self._db)  # dispatch: ship and receive cases and pallets
         self.products = Products(self._db)  # product master data
         self.markings = Markings(self._db)  # a batch's code profile, a GTIN's serial space
+        self.tags = UnitTags(self._db)  # RFID tags read on units: is an EPC on another unit?
 
     @property
     def schema_version(self) -> int:

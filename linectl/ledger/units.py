@@ -11,12 +11,14 @@ from linectl.ledger.models import Unit, UnitResult, verdict_of, verdict_text
 from linectl.ledger.seals import unit_seal
 from linectl.ledger.serials import SerialRow
 from linectl.ledger.states import SerialState
+from linectl.ledger.unit_tags import check_tags, insert_tags, load_tag
 
 Move = tuple[SerialRow, SerialState, str]
 
 
 def verdict_moves(units: Sequence[UnitResult], rows: Sequence[SerialRow]) -> list[Move]:
     """GOOD -> Commissioned, REJECT -> LabelScrapped (a reject must say why); validates units."""
+    check_tags(units)
     moves: list[Move] = []
     for index, (unit, row) in enumerate(zip(units, rows, strict=True)):
         verdict = verdict_of(unit.verdict)
@@ -65,6 +67,7 @@ def insert_units(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         values,
     )
+    insert_tags(conn, units, rows)
 
 
 def load_unit(conn: sqlite3.Connection, row: SerialRow) -> Unit | None:
@@ -87,6 +90,7 @@ def load_unit(conn: sqlite3.Connection, row: SerialRow) -> Unit | None:
         printed_at=printed_at,
         verdict_at=verdict_at,
         container=container,
+        tag=load_tag(conn, row.id),
     )
 
 

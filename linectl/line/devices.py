@@ -6,7 +6,11 @@ A line runs with exactly one PLC, one printer and one verification source: a cam
 ``[aggregation]`` also has a case-label printer and a case-label reader: devices whose
 ``options`` say ``role = "case-label"`` (the option is the runtime's; the driver never sees it);
 with ``[aggregation] case_check = "camera"`` also a case camera (``kind = "camera"``,
-``role = "case-camera"``). :func:`connect_all` connects every device at once and raises one
+``role = "case-camera"``). A line may also have one RFID reader station (``kind = "rfid"``,
+``protocol = "llrp"``, :mod:`linectl.line.rfid_station`) checking the tag its printer encodes:
+the printer must say ``options.rfid = true``; the station's ``options.min_rssi_dbm`` is the
+runtime's, the other options (``antennas``, ``inventory_ms``, ``read_tid``) the driver's.
+:func:`connect_all` connects every device at once and raises one
 :class:`DevicesUnavailable` naming each device that failed and why, so an engineer sees all
 wiring mistakes in one go.
 """
@@ -23,7 +27,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from drivers.interfaces import Camera, CodeReader, DeviceError, Plc, Printer, SeqlessFrames
+from drivers.interfaces import (
+    Camera,
+    CodeReader,
+    DeviceError,
+    Plc,
+    Printer,
+    SeqlessFrames,
+    TagReader,
+)
 from drivers.registry import DeviceParams, UnknownDriver, open_device
 from linectl.config import ConfigError, DeviceSection, LineConfig
 from linectl.line.alarms import iso_now
@@ -45,6 +57,11 @@ class DevicesUnavailable(DeviceError):
 ROLE_OPTION = "role"
 CASE_LABEL_ROLE = "case-label"
 CASE_CAMERA_ROLE = "case-camera"
+MIN_RSSI_OPTION = "min_rssi_dbm"
+DEFAULT_MIN_RSSI_DBM = -70.0
+DEFAULT_INVENTORY_MS = 100  # drivers.llrp.client.LlrpReader's
+RFID_PRINTER_OPTION = "rfid"  # a printer that encodes each pack's tag (ZPL ^RF)
+_RUNTIME_OPTIONS = {"rfid": (MIN_RSSI_OPTION,)}  # options the line reads, not the driver
 
 
 def device_role(name: str, section: DeviceSection) -> str | None:
@@ -60,7 +77,8 @@ def device_role(name: str, section: DeviceSection) -> str | None:
 
 def device_params(name: str, section: DeviceSection) -> DeviceParams:
     """The registry's view of one ``[devices.NAME]`` section (the runtime's ``role`` left out)."""
-    options = {k: v for k, v in section.options.items() if k != ROLE_OPTION}
+    runtime = (ROLE_OPTION, *_RUNTIME_OPTIONS.get(section.kind, ()))
+    options = {k: v for k, v in section.options.items() if k not in runtime}
     return DeviceParams(
         name=name,
         kind=section.kind,
@@ -112,12 +130,14 @@ class LineDevices:
     case_reader: CodeReader | None = None
     case_camera: Camera | None = None
     reader: CodeReader | None = None  # the verification source when there is no camera
+    rfid: TagReader | None = None  # the RFID reader station checking each pack's tag
+    min_rssi_dbm: float = DEFAULT_MIN_RSSI_DBM  # the station's weak-tag limit
 
     def by_name(self) -> Iterator[tuple[str, str, Any]]:
         """(role, configured name, driver) for each device."""
         yield "plc", self.names["plc"], self.plc
         yield "printer", self.names["printer"], self.printer
-        for role in ("camera", "reader", "case_printer", "case_reader", "case_camera"):
+        for role in ("camera", "reader", "case_printer", "case_reader", "case_camera", "rfid"):
             device = getattr(self, role)
             if device is not None:
                 yield role, self.names.get(role, role), device
@@ -134,8 +154,10 @@ _ROLES: dict[str, type[Any]] = {
     "printer": Printer,
     "camera": Camera,
     "reader": CodeReader,
+    "rfid": TagReader,
 }
 _SOURCES = ("camera", "reader")  # exactly one of them verifies the packs
+_OPTIONAL = ("rfid",)  # at most one
 
 
 _CASE_ROLES: dict[tuple[str, str], tuple[str, type[Any]]] = {
@@ -170,7 +192,13 @@ def open_devices(config: LineConfig) -> LineDevices:
         f"needs exactly one device with kind = {role!r}, found "
         + (", ".join(f"devices.{n}" for n in names) or "none")
         for role, names in found.items()
-        if len(names) != 1 and role not in _SOURCES
+        if len(names) != 1 and role not in _SOURCES + _OPTIONAL
+    ]
+    problems += [
+        f"at most one device with kind = {role!r}, found "
+        + ", ".join(f"devices.{n}" for n in names)
+        for role, names in found.items()
+        if len(names) > 1 and role in _OPTIONAL
     ]
     sources = [n for role in _SOURCES for n in found[role]]
     if len(sources) != 1:
@@ -180,6 +208,8 @@ def open_devices(config: LineConfig) -> LineDevices:
             + (", ".join(f"devices.{n}" for n in sources) or "none")
         )
     problems += _labelling_problems(config, labelling)
+    if found["rfid"] and len(found["printer"]) == 1:
+        problems += _rfid_problems(config, found["rfid"][0], found["printer"][0])
     if problems:
         raise DeviceSetupError("; ".join(problems))
     wanted = dict(_ROLES) | dict(_CASE_ROLES.values())
@@ -205,6 +235,12 @@ def open_devices(config: LineConfig) -> LineDevices:
         case_printer=built.get("case_printer"),
         case_reader=built.get("case_reader"),
         case_camera=built.get("case_camera"),
+        rfid=built.get("rfid"),
+        min_rssi_dbm=(
+            float(config.devices[names["rfid"]].options.get(MIN_RSSI_OPTION, DEFAULT_MIN_RSSI_DBM))
+            if "rfid" in names
+            else DEFAULT_MIN_RSSI_DBM
+        ),
     )
 
 
@@ -291,6 +327,48 @@ def _driver_class(class_name: str) -> type:
         if isinstance(found, type):
             return found
     return object
+
+
+def _rfid_problems(config: LineConfig, name: str, printer: str) -> list[str]:
+    """What is wrong with the RFID reader station ``name`` (nothing: [])."""
+    options = config.devices[name].options
+    problems = []
+    if config.devices[printer].options.get(RFID_PRINTER_OPTION) is not True:
+        problems.append(
+            f"devices.{name}: an RFID reader station checks the tag the printer encodes, but "
+            f"devices.{printer} does not encode tags: set devices.{printer}.options."
+            f"{RFID_PRINTER_OPTION} = true (a ZPL printer with an RFID encoder)"
+        )
+    rssi = options.get(MIN_RSSI_OPTION, DEFAULT_MIN_RSSI_DBM)
+    if isinstance(rssi, bool) or not isinstance(rssi, int | float) or not -128 <= rssi <= 0:
+        problems.append(
+            f"devices.{name}.options.{MIN_RSSI_OPTION}: expected a number of dBm from -128 to 0, "
+            f"got {rssi!r}"
+        )
+    inventory = options.get("inventory_ms", DEFAULT_INVENTORY_MS)
+    deadline = config.thresholds.verdict_deadline_ms
+    if isinstance(inventory, int | float) and inventory >= deadline:
+        problems.append(
+            f"devices.{name}.options.inventory_ms: {inventory} ms of inventory leave no time for "
+            f"the tag's verdict within thresholds.verdict_deadline_ms ({deadline:g} ms): every "
+            "pack would be rfid-no-read; make it shorter"
+        )
+    speed = config.line.target_packs_per_minute
+    if speed is not None and isinstance(inventory, int | float) and inventory >= 60_000 / speed:
+        problems.append(
+            f"devices.{name}.options.inventory_ms: {inventory} ms is not shorter than a pack's "
+            f"pitch at line.target_packs_per_minute {speed} ({60_000 / speed:g} ms): the next "
+            "pack would reach the reader during the read, which then pairs with no pack"
+        )
+    antennas = options.get("antennas", [])
+    if not isinstance(antennas, list) or not all(
+        isinstance(a, int) and not isinstance(a, bool) and 1 <= a <= 65535 for a in antennas
+    ):
+        problems.append(
+            f"devices.{name}.options.antennas: expected a list of antenna ids 1-65535 (empty: "
+            f"all), got {antennas!r}"
+        )
+    return problems
 
 
 def _labelling_problems(config: LineConfig, labelling: dict[str, list[str]]) -> list[str]:

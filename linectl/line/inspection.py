@@ -15,7 +15,10 @@ all are busy, so a slow frame never holds up the next pack and no task is made p
    is sent as REJECT with reason ``late``, never as GOOD.
 5. The verdict is written to the PLC keyed by seq; its latency (trigger to written) is kept.
 
-N consecutive rejects raise a holding alarm (the runtime then holds the line).
+On a line with an RFID reader station a pack whose code checks good also needs its tag's
+verdict (:class:`linectl.line.tag_checks.TagChecks`), awaited until the verdict is due; none by
+then is ``rfid-no-read``. N consecutive rejects raise a holding alarm (the runtime then holds the
+line).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from linectl.line.reasons import RejectReason
 from linectl.line.reject_frames import RejectFrames
 from linectl.line.state import LineMirror, Tally
 from linectl.line.supervisor import Supervisor
+from linectl.line.tag_checks import TagChecks
 from linectl.line.verify import Check, Expected, mark_present
 
 log = logging.getLogger("linectl.runtime")
@@ -108,6 +112,7 @@ class Inspection:
         # where a frame from the camera goes: verified now, or (a camera whose frames carry no
         # pack seq) to linectl.line.frame_pairing first, which submits it with its pack's seq
         self.route: Callable[[Frame], None] = self.submit
+        self.tags: TagChecks | None = None  # a line with an RFID reader station: its verdicts
 
     async def warm_up(self) -> None:
         """Decode and grade a code once and write one harmless verdict, before the first pack.
@@ -251,6 +256,8 @@ class Inspection:
                     grade=check.grade,
                 )
         check = await self._check_encoding(check, record, until_ns)  # RFID printer: tag encoded
+        if self.tags is not None:  # the pack's RFID tag must check good too (rfid_station)
+            check = await self.tags.join(seq, record, check, until_ns)
         verdict = Verdict.GOOD if check.good else Verdict.REJECT
         reason = check.reason
         if verdict is Verdict.GOOD and (

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drivers.interfaces import GateOutcome, Verdict
+from linectl.ledger import UnitTag, verdict_of
 from linectl.ledger import Verdict as UnitVerdict
-from linectl.ledger import verdict_of
 from linectl.line.reasons import RejectReason
 
 
@@ -41,6 +41,7 @@ class PackRecord:
     resolved: bool = False
     epc: str | None = None  # the EPC sent for the label's RFID tag (hex; None: no tag)
     encoded: bool | None = None  # the RFID printer's read-back: True it matched, False it did not
+    tag: UnitTag | None = None  # the RFID tag the reader station judged (linectl.line.tag_checks)
 
     @property
     def printed(self) -> bool:

@@ -256,6 +256,7 @@ class PlcWatch:
                 grade=record.grade,
                 reason=None if result.reason is None else result.reason.value,
                 printed_at=record.printed_at,
+                tag=record.tag,
             )
         )
 

@@ -28,6 +28,11 @@ class RejectReason(enum.StrEnum):
     # batch close): not yet verified, or its GOOD verdict was revoked in the PLC
     RFID_ENCODE = "rfid-encode"  # the RFID printer did not read back the tag's EPC (a void
     # label), or its read-back was not in by the verdict deadline
+    RFID_NO_READ = "rfid-no-read"  # the RFID reader saw no tag (or no tag check came in time)
+    RFID_WEAK = "rfid-weak"  # the unit's tag answered below devices.NAME.options.min_rssi_dbm
+    RFID_MISMATCH = "rfid-mismatch"  # the pack's tag holds another EPC than the unit's
+    RFID_DUPLICATE = "rfid-duplicate"  # two tags with the unit's EPC, or an EPC commissioned
+    # on another unit already
 
     @property
     def plc_code(self) -> int:

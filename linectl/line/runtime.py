@@ -10,10 +10,10 @@
   queue kept full (:mod:`linectl.line.feeder`), starvation and pool level.
 - ``camera`` (:class:`~linectl.line.inspection.Inspection`): every frame decoded, verified, its
   verdict written to the PLC keyed by seq (REJECT ``late`` if it would miss the deadline); on a
-  line that verifies with a smart reader, ``reader``
-  (:class:`~linectl.line.reader_station.ReaderStation`) triggers it per pack instead; a camera
-  whose frames carry no seq has them paired by trigger first (``pairing``,
-  :mod:`linectl.line.frame_pairing`).
+  line that verifies with a smart reader, ``reader`` (:mod:`linectl.line.reader_station`)
+  triggers it per pack instead; a camera whose frames carry no seq has them paired by trigger
+  first (``pairing``, :mod:`linectl.line.frame_pairing`); ``rfid``
+  (:mod:`linectl.line.rfid_station`): an RFID reader station checks each pack's tag beside it.
 - ``commit`` (:mod:`linectl.line.commits`), ``audit`` (:mod:`linectl.line.audit`),
   ``housekeeping`` (queue depth, pool level, auto-unsuspend, camera link).
 - ``packing`` (with ``[aggregation]``, :mod:`linectl.line.packing_link`) and the upstream tasks
@@ -71,6 +71,7 @@ from linectl.line.reader_station import ReaderStation
 from linectl.line.reasons import RejectReason
 from linectl.line.recovery import RecoveryReport, recover
 from linectl.line.reject_frames import RejectFrames
+from linectl.line.rfid_station import RfidStation
 from linectl.line.state import LineMirror, Tally
 from linectl.line.status import StatusSources, line_status
 from linectl.line.supervisor import Supervisor
@@ -186,6 +187,10 @@ class LineRuntime:
         self.reader_station = None if devices.reader is None else ReaderStation(
             devices.reader, devices.plc, self.inspection, self.packs, self.mirror, self.health
         )  # fmt: skip
+        self.rfid_station = RfidStation.for_line(
+            config, devices, self.inspection, self.packs, self.mirror, self.health, ledger,
+            self.tally,
+        )  # fmt: skip
         self.print_watch = PrintWatch(
             devices.printer, self.tracker, self.health, self.alarm_set,
             poll_s=opts.printer_poll_s, polled=self.inspection.printer_polled,
@@ -219,6 +224,7 @@ class LineRuntime:
             config.line, self.mirror, self.tally, self.packs, self.tracker, self.feeder,
             self.inspection, self.alarm_set, self.health, th.pool_low_water, self.failures,
             self.packing, lambda: self.uplink.status() if self.uplink is not None else None,
+            self.rfid_station,
         )  # fmt: skip
         self.housekeeping = Housekeeping(
             devices.camera, ledger, self.feeder, self.feeding, self.mirror, self.tally,
@@ -300,6 +306,8 @@ class LineRuntime:
             self.supervisor.spawn(self.inspection.run(), "camera")
         if self.frame_pairing is not None:
             self.supervisor.spawn(self.frame_pairing.run(), "pairing")
+        if self.rfid_station is not None:
+            self.supervisor.spawn(self.rfid_station.run(), "rfid")
         self.supervisor.spawn(self.housekeeping.run(), "housekeeping")
         self.notify()
 

@@ -9,7 +9,9 @@ by reason code), ``pool``, ``devices`` (name -> connected or lost), ``print_queu
 (events waiting in the outbox; with ``[upstream]`` also the oldest one's age, the EPCIS link and
 serial provisioning: see :meth:`linectl.line.uplink.Uplink.status`), ``packing`` (with
 ``[aggregation]``: open case and pallet with their counts, labels awaiting verification,
-diverted containers, cases and pallets closed), ``failures`` (background tasks that died).
+diverted containers, cases and pallets closed), ``failures`` (background tasks that died),
+``rfid`` (with an RFID reader station: its reads, good tags, rejects by reason, unpaired and
+untriggered packs, verdicts not in time, the weak-tag limit and the last good tag's RSSI).
 
 It reads the line's shared objects (:class:`StatusSources`), never the runtime; the same facts
 go to observers as they change through the event stream (:mod:`linectl.line.events`).
@@ -29,6 +31,7 @@ from linectl.line.inspection import Inspection
 from linectl.line.packing_link import PackingLink
 from linectl.line.packs import PackTable
 from linectl.line.printahead import PrintAhead
+from linectl.line.rfid_station import RfidStation
 from linectl.line.state import LineMirror, Tally
 
 
@@ -49,6 +52,7 @@ class StatusSources:
     failures: list[str]
     packing: PackingLink | None
     upstream: Callable[[], dict[str, Any] | None]  # the uplink's status, None without one
+    rfid: RfidStation | None = None  # the RFID reader station, if the line has one
 
 
 def line_status(src: StatusSources) -> dict[str, Any]:
@@ -107,4 +111,5 @@ def line_status(src: StatusSources) -> dict[str, Any]:
         "upstream": upstream if upstream is not None else {"backlog": tally.outbox_pending},
         "packing": src.packing.status() if src.packing is not None else None,
         "failures": list(src.failures),
+        "rfid": src.rfid.status() if src.rfid is not None else None,
     }

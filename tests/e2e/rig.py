@@ -38,9 +38,11 @@ from simulators.camera import CameraSimulator
 from simulators.case_camera import CaseCameraSimulator
 from simulators.case_packer import CaseLabelPrinter, CasePacker, case_label_reader
 from simulators.central import CentralSimulator
-from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
+from simulators.line import Defect, FaultPlan, LineLayout, Station, VirtualLine
 from simulators.plc import PlcSimulator
 from simulators.printer_zpl import ZplPrinterSimulator
+from simulators.rfid_reader import RfidReaderSimulator, pack_field
+from simulators.virtual_line import inlay_tags
 from standards.gs1.checkdigit import check_digit
 from standards.packml import PackMLState
 from tests.e2e.rig_upstream import LogTap, start_central, tapped_log, upstream_section
@@ -105,6 +107,7 @@ class Rig:
     case_camera: CaseCameraSimulator | None = None  # aggregation with case_check = "camera"
     central: CentralSimulator | None = None  # upstream: the EPCIS repository events go to
     log: LogTap | None = None  # what the in-process daemon logged
+    rfid_reader: RfidReaderSimulator | None = None  # the RFID reader station's LLRP simulator
 
     async def check_invariants(self, site: CentralSimulator | None = None) -> InvariantReport:
         """Assert the five invariants of issue 15 (see :meth:`invariants`)."""
@@ -216,6 +219,7 @@ def daemon_config(
     case_ports: tuple[int, int] | None = None,
     case_camera_port: int | None = None,
     line: dict[str, Any] | None = None,
+    rfid: dict[str, Any] | None = None,
     ledger: Path | None = None,
     epcis_url: str | None = None,
     verifier: str = "camera",
@@ -266,6 +270,8 @@ def daemon_config(
         }  # fmt: skip
     if epcis_url is not None:
         data.setdefault("upstream", {})["epcis"] = upstream_section(epcis_url)
+    if rfid is not None:  # an RFID reader station: the [devices.rfid] table
+        data["devices"]["rfid"] = {"kind": "rfid", "protocol": "llrp", "host": "127.0.0.1"} | rfid
     return parse_config(data)
 
 
@@ -278,6 +284,7 @@ async def line_rig(
     packs: int | None = None,
     pool: int = 500,
     cut_links: bool = False,
+    rfid_reader: dict[str, Any] | None = None,
     thresholds: dict[str, Any] | None = None,
     options: RuntimeOptions | None = None,
     wrap: Callable[[LineDevices], LineDevices] | None = None,
@@ -300,6 +307,8 @@ async def line_rig(
     ``aggregation`` (the ``[aggregation]`` table) adds the case packer, its label printer and
     reader, and the daemon's packing. ``quantity`` is the work order's (default: the larger of
     ``pool`` and ``packs``, so a batch refilled while it runs is not stopped at its first pool).
+    ``rfid_reader``: the ``[devices.rfid]`` keys (options) of an RFID reader station; its LLRP
+    simulator (``rig.rfid_reader``) reads the inlay of the pack at the camera station.
     ``code``: the batch's market code profile and code fields; ``line_section``: keys added to
     the daemon's ``[line]`` table; ``ledger_path``: the ledger elsewhere than ``tmp``;
     ``verifier``: "camera", or a smart reader ("dmcc", "keyence") that verifies instead.
@@ -319,6 +328,9 @@ async def line_rig(
     printer = ZplPrinterSimulator(line, log_path=tmp / "print-log.jsonl", seed=1)
     camera = CameraSimulator(line) if verifier == "camera" else None
     reader = None if camera is not None else verifying_reader(verifier, line)
+    rfid = None
+    if rfid_reader is not None:
+        rfid = RfidReaderSimulator(pack_field(line, Station.CAMERA, inlay_tags), seed=1)
     async with contextlib.AsyncExitStack() as stack:
         tap = stack.enter_context(tapped_log())
         central = None
@@ -333,6 +345,10 @@ async def line_rig(
         assert source is not None
         camera_port = await source.start()
         stack.push_async_callback(source.close)
+        rfid_section = None
+        if rfid is not None and rfid_reader is not None:
+            rfid_section = rfid_reader | {"port": await rfid.start()}
+            stack.push_async_callback(rfid.close)
         packer = case_printer = case_reader = case_camera = None
         case_ports: tuple[int, int] | None = None
         case_camera_port: int | None = None
@@ -380,6 +396,7 @@ async def line_rig(
             case_ports=case_ports,
             case_camera_port=case_camera_port,
             line=line_section,
+            rfid=rfid_section,
             ledger=ledger_path,
             epcis_url=None if central is None else central.epcis_url,
             verifier=verifier,
@@ -397,6 +414,7 @@ async def line_rig(
                   case_reader=case_reader, case_printer_link=case_printer_link,
                   case_reader_link=case_reader_link, camera_link=camera_link,
                   case_camera=case_camera, central=central, log=tap, reader=reader)  # fmt: skip
+        rig.rfid_reader = rfid
         if daemon:
             devices = open_devices(config)
             stack.push_async_callback(devices.close)

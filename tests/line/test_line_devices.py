@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import socket
+from typing import Any
 
 import pytest
 
@@ -22,7 +24,7 @@ from linectl.line.devices import (
 )
 from simulators.camera import CameraSimulator
 from simulators.line import LineLayout, VirtualLine
-from tests.line.configs import line_config, tcp
+from tests.line.configs import LINE, line_config, tcp
 
 
 def closed_port() -> int:
@@ -136,3 +138,86 @@ def test_an_option_value_a_driver_refuses_is_a_config_error_naming_the_device() 
     devices = {"plc": tcp("plc", "modbus", 502), "zebra": tcp("printer", "zpl", 9100), "cam": cam}
     with pytest.raises(ConfigError, match=r"'cam': bad options: .*max_ms 10 is below"):
         build_devices(config(devices), "line.toml")
+
+
+def rfid_line(printer: dict[str, Any] | None = None, **rfid: Any) -> dict[str, dict[str, Any]]:
+    return {
+        "plc": tcp("plc", "modbus", 502),
+        "zebra": printer or tcp("printer", "zpl", 9100),
+        "cam": tcp("camera", "framepush", 7000),
+        "gate-antenna": {"kind": "rfid", "protocol": "llrp", "host": "127.0.0.1"} | rfid,
+    }
+
+
+def test_an_rfid_reader_without_an_encoding_printer_is_refused_naming_both() -> None:
+    with pytest.raises(DeviceSetupError) as refused:
+        open_devices(config(rfid_line()))
+    message = str(refused.value)
+    assert (
+        "devices.gate-antenna: an RFID reader station checks the tag the printer encodes" in message
+    )
+    assert "set devices.zebra.options.rfid = true" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"min_rssi_dbm": "-70"}, "devices.gate-antenna.options.min_rssi_dbm: expected a number"),
+        ({"min_rssi_dbm": 3}, "devices.gate-antenna.options.min_rssi_dbm: expected a number"),
+        ({"antennas": [1, 0]}, "devices.gate-antenna.options.antennas: expected a list"),
+        ({"antennas": 2}, "devices.gate-antenna.options.antennas: expected a list"),
+    ],
+)
+def test_bad_rfid_station_options_are_named(options: dict[str, Any], says: str) -> None:
+    with pytest.raises(DeviceSetupError, match=re.escape(says)):
+        open_devices(config(rfid_line(options=options)))
+
+
+def test_two_rfid_readers_are_refused_naming_both() -> None:
+    devices = rfid_line()
+    devices["second"] = {"kind": "rfid", "protocol": "llrp", "host": "127.0.0.1"}
+    with pytest.raises(DeviceSetupError, match="at most one device with kind = 'rfid', found"):
+        open_devices(config(devices))
+
+
+def test_an_rfid_readers_port_defaults_to_llrps_and_its_runtime_option_stays_with_the_line() -> (
+    None
+):
+    section = config(rfid_line(options={"min_rssi_dbm": -65, "inventory_ms": 20})).devices
+    params = device_params("gate-antenna", section["gate-antenna"])
+    assert params.port is None and params.options == {"inventory_ms": 20}  # port: 5084 by driver
+
+
+def test_an_rfid_reader_beside_an_encoding_printer_is_the_lines_rfid_station() -> None:
+    from drivers.llrp.client import LlrpReader
+
+    printer = tcp("printer", "zpl", 9100, options={"rfid": True})
+    options = {"min_rssi_dbm": -62, "antennas": [1, 2], "inventory_ms": 20, "read_tid": False}
+    devices = open_devices(config(rfid_line(printer, options=options)))
+    assert isinstance(devices.rfid, LlrpReader) and devices.min_rssi_dbm == -62
+    assert devices.rfid.port == 5084 and devices.rfid.spec.antennas == (1, 2)
+    assert devices.rfid.tid is None and devices.rfid.spec.duration_ms == 20
+    assert ("rfid", "gate-antenna") in [(role, name) for role, name, _ in devices.by_name()]
+
+
+@pytest.mark.parametrize(
+    ("inventory_ms", "line", "says"),
+    [
+        (None, {}, "inventory_ms: 100 ms of inventory leave no time for the tag's verdict"),
+        (80, {"target_packs_per_minute": 900}, "inventory_ms: 80 ms is not shorter than a pack's"),
+    ],
+)
+def test_an_inventory_too_long_for_the_deadline_or_the_pitch_is_refused(
+    inventory_ms: int | None, line: dict[str, Any], says: str
+) -> None:
+    printer = tcp("printer", "zpl", 9100, options={"rfid": True})
+    options = {} if inventory_ms is None else {"inventory_ms": inventory_ms}
+    deadline = 100.0 if inventory_ms is None else 200.0
+    with pytest.raises(DeviceSetupError, match=re.escape(says)):
+        open_devices(
+            config(
+                rfid_line(printer, options=options),
+                line=LINE | line,
+                thresholds={"verdict_deadline_ms": deadline},
+            )
+        )
