@@ -44,7 +44,7 @@ class LlrpReader(DeviceClient):
         port: int = DEFAULT_PORT,
         *,
         antennas: tuple[int, ...] = (),
-        inventory_ms: int = 100,
+        inventory_ms: int = 40,
         read_tid: bool = True,
         tid_words: int = 6,
         read_timeout: float = 2.0,

@@ -59,7 +59,7 @@ CASE_LABEL_ROLE = "case-label"
 CASE_CAMERA_ROLE = "case-camera"
 MIN_RSSI_OPTION = "min_rssi_dbm"
 DEFAULT_MIN_RSSI_DBM = -70.0
-DEFAULT_INVENTORY_MS = 100  # drivers.llrp.client.LlrpReader's
+DEFAULT_INVENTORY_MS = 40  # drivers.llrp.client.LlrpReader's
 RFID_PRINTER_OPTION = "rfid"  # a printer that encodes each pack's tag (ZPL ^RF)
 _RUNTIME_OPTIONS = {"rfid": (MIN_RSSI_OPTION,)}  # options the line reads, not the driver
 

@@ -203,16 +203,16 @@ def test_an_rfid_reader_beside_an_encoding_printer_is_the_lines_rfid_station() -
 @pytest.mark.parametrize(
     ("inventory_ms", "line", "says"),
     [
-        (None, {}, "inventory_ms: 100 ms of inventory leave no time for the tag's verdict"),
+        (100, {}, "inventory_ms: 100 ms of inventory leave no time for the tag's verdict"),
         (80, {"target_packs_per_minute": 900}, "inventory_ms: 80 ms is not shorter than a pack's"),
     ],
 )
 def test_an_inventory_too_long_for_the_deadline_or_the_pitch_is_refused(
-    inventory_ms: int | None, line: dict[str, Any], says: str
+    inventory_ms: int, line: dict[str, Any], says: str
 ) -> None:
     printer = tcp("printer", "zpl", 9100, options={"rfid": True})
-    options = {} if inventory_ms is None else {"inventory_ms": inventory_ms}
-    deadline = 100.0 if inventory_ms is None else 200.0
+    options = {"inventory_ms": inventory_ms}
+    deadline = 100.0 if inventory_ms == 100 else 200.0
     with pytest.raises(DeviceSetupError, match=re.escape(says)):
         open_devices(
             config(
@@ -221,3 +221,11 @@ def test_an_inventory_too_long_for_the_deadline_or_the_pitch_is_refused(
                 thresholds={"verdict_deadline_ms": deadline},
             )
         )
+
+
+def test_an_rfid_reader_with_the_default_inventory_fits_the_default_deadline() -> None:
+    from drivers.llrp.client import LlrpReader
+
+    printer = tcp("printer", "zpl", 9100, options={"rfid": True})
+    devices = open_devices(config(rfid_line(printer, options={})))
+    assert isinstance(devices.rfid, LlrpReader) and devices.rfid.spec.duration_ms == 40
