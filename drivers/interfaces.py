@@ -3,7 +3,7 @@
 Every concrete driver (ZPL, WSI, DMCC, Keyence, frame sources, Modbus, OPC UA) implements one of
 the device protocols (``Printer``, ``CodeReader``, ``Camera``, ``Plc``); the daemon never knows
 which one it holds. What only some drivers can do is a capability protocol declared here too
-(``LabelPrinter``, ``ClearablePrinter``, ``Reconnecting``, ``SignalAccess``,
+(``LabelPrinter``, ``ClearablePrinter``, ``RfidPrinter``, ``Reconnecting``, ``SignalAccess``,
 ``SeqlessFrames``): the line asks
 ``isinstance(device, Capability)``, never for a concrete driver class.
 """
@@ -54,12 +54,14 @@ class Reconnecting(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PrintJob:
-    """What to mark on pack ``seq``: the code's data and the human-readable lines beside it."""
+    """What to mark on pack ``seq``: the code's data, the human-readable lines beside it and,
+    for a printer that encodes RFID tags (:class:`RfidPrinter`), the EPC for the label's tag."""
 
     seq: int
     data: str  # GS1 element string (GS as \x1d, no leading FNC1) or a GS1 Digital Link URI
     hri: tuple[str, ...] = ()
     symbology: str = "datamatrix"  # "datamatrix" | "qr" | "gs1-128"
+    epc: str | None = None  # the tag's EPC bank after the PC word, hex (None: no tag to encode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,32 @@ class ClearablePrinter(Protocol):
     """A printer that can cancel every queued job (ZPL ``~JA``; WSI has no such command)."""
 
     async def clear(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EncodeOutcome:
+    """What an RFID printer reported for the tag of pack ``seq``'s label: the EPC bank it read
+    back after the write (hex; None or "" when it read nothing back: a void label)."""
+
+    seq: int
+    epc: str | None
+
+    def encoded(self, epc: str) -> bool:
+        """Whether the tag holds ``epc`` (hex) by the printer's own read-back."""
+        return bool(self.epc) and self.epc is not None and self.epc.upper() == epc.upper()
+
+
+@runtime_checkable
+class RfidPrinter(Protocol):
+    """A label printer with an RFID encoder (ZPL ``^RF``): when ``encodes_rfid`` it writes each
+    job's ``epc`` into its label's tag, reads it back, and reports the read-back per label."""
+
+    @property
+    def encodes_rfid(self) -> bool: ...
+
+    def encode_outcomes(self) -> list[EncodeOutcome]:
+        """The outcomes reported since the last call, in print order (taken, not peeked)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import asyncio
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,9 +194,12 @@ def _replay(bodies: Iterable[Mapping[str, Any]]) -> tuple[dict[Identifier, Ident
     return parent_of, doubles
 
 
-def _ledger_rows(path: Path) -> tuple[list[tuple[int, str, str, str]], dict[tuple[str, str], str]]:
-    """Outbox rows (id, event_id, delivery, body) in queue order, and where each packed unit
-    or case is by the ledger's rows: (gtin or sscc, serial or "") -> its closed container."""
+def _ledger_rows(
+    path: Path,
+) -> tuple[list[tuple[int, str, str, str]], dict[tuple[str, str], str], set[str]]:
+    """Outbox rows (id, event_id, delivery, body) in queue order, where each packed unit or
+    case is by the ledger's rows ((gtin or sscc, serial or "") -> its closed container), and
+    the SSCCs of the closed containers."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         outbox = [
@@ -217,26 +220,36 @@ def _ledger_rows(path: Path) -> tuple[list[tuple[int, str, str, str]], dict[tupl
             "ON p.sscc = c.parent WHERE p.state = 'closed'"
         ):
             placed[(str(sscc), "")] = str(parent)
+        closed = {
+            str(r[0]) for r in conn.execute("SELECT sscc FROM containers WHERE state = 'closed'")
+        }
     finally:
         conn.close()
-    return outbox, placed
+    return outbox, placed, closed
 
 
 def check_containers(
-    bodies: Sequence[Mapping[str, Any]], placed: Mapping[tuple[str, str], str]
+    bodies: Sequence[Mapping[str, Any]],
+    placed: Mapping[tuple[str, str], str],
+    closed: Set[str] = frozenset(),
 ) -> tuple[int, list[str]]:
-    """(parents named by the events, units or cases in two containers)."""
+    """(parents named by the events, units or cases in two containers or placed apart).
+
+    The events and the ledger's rows must agree both ways: a child the events leave in a
+    container the ledger has closed (``closed``) must be in it by the rows, and a child the rows
+    put in a closed container (unit in a case, case on a pallet) needs a packing event."""
     parent_of, doubles = _replay(bodies)
     for child, parent in parent_of.items():
+        name = f"{child.key} {child.qualifier}".rstrip()
         where = placed.get((child.key, child.qualifier))
         if where is not None and where != parent.key:
-            doubles.append(
-                f"{child.key} {child.qualifier}: events say {parent.key}, ledger {where}"
-            )
+            doubles.append(f"{name}: events say {parent.key}, ledger {where}")
+        elif where is None and parent.key in closed:
+            doubles.append(f"{name}: events say {parent.key}, ledger: in no closed container")
     for (key, qualifier), where in placed.items():
         said = parent_of.get(Identifier("sscc" if not qualifier else "sgtin", key, qualifier))
-        if said is None and qualifier:  # the ledger packed it, no event says so
-            doubles.append(f"{key} {qualifier}: ledger {where}, no packing event")
+        if said is None:  # the ledger packed it, no event says so
+            doubles.append(f"{f'{key} {qualifier}'.rstrip()}: ledger {where}, no packing event")
     return len({p for p in parent_of.values()}), doubles
 
 
@@ -321,9 +334,9 @@ def check_invariants(
         key = load_audit_key(audit_key_path(IdentitySection(), Path(ledger.path)))
     audit = ledger.verify_audit(key=key)
     report.audit_ok, report.audit = audit.ok, str(audit).splitlines()[0]
-    outbox, placed = _ledger_rows(Path(ledger.path))
+    outbox, placed, closed = _ledger_rows(Path(ledger.path))
     bodies = [json.loads(body) for *_, body in outbox]
-    report.containers, report.in_two_containers = check_containers(bodies, placed)
+    report.containers, report.in_two_containers = check_containers(bodies, placed, closed)
     if central is not None:
         report.upstream = check_upstream(outbox, central)
     return report

@@ -7,7 +7,9 @@ decides what is really marked: NO_PRINT nothing, WRONG_CONTENT a code from anoth
 GTIN, other lot and serial), DUPLICATE the data marked on an earlier pack. The counter counts every
 job the printer believes it printed; the print log records what was really marked, pack by
 pack, in memory and optionally as JSON lines, so a run can prove no serial was printed twice
-(entries with a DUPLICATE defect are the injected exceptions).
+(entries with a DUPLICATE defect are the injected exceptions). A job with an EPC (an RFID
+printer's) is also encoded into the label's inlay, with the seeded inlay faults of
+:mod:`simulators.rfid_inlay`; ``on_encoded`` hears each label's read-back.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ import random
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from simulators.line import Defect, FaultPlan, LineLayout, Pack, Station, VirtualLine
 from simulators.marking import drop_ais, is_digital_link, join_ais, split_ais
+from simulators.rfid_inlay import Encoding, InlayFaults
 from standards.gs1.checkdigit import check_digit
+
+if TYPE_CHECKING:
+    from drivers.zpl.rfid import RfidFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,8 @@ class QueuedJob:
     symbology: str = "datamatrix"
     hri: tuple[str, ...] = ()
     host_seq: int | None = None  # the seq the host meant it for, when the protocol carries it
+    epc: str | None = None  # hex to encode into the label's inlay (an RFID printer's job)
+    rfid: RfidFormat | None = None  # the label's RFID commands (ZPL), read-back asked or not
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,10 @@ class PrintRecord:
     host_seq: int | None
     defect: str | None
     time: float
+    epc: str | None = None  # the EPC the job asked to encode (hex)
+    inlay: str | None = None  # what the inlay really holds (hex; None: nothing)
+    readback: str | None = None  # what the printer read back and reported ("": void label)
+    inlay_fault: str | None = None
 
 
 def other_batch(data: str, rng: random.Random) -> str:
@@ -110,6 +123,8 @@ class PrintEngine:
         self._queued = asyncio.Event()
         self.dropped_ais: frozenset[str] = frozenset()
         self.drop_on: frozenset[int] | None = None
+        self.inlays = InlayFaults(seed=seed)
+        self.on_encoded: Callable[[QueuedJob, Encoding], None] | None = None
 
     def drop_fields(self, ais: frozenset[str], seqs: frozenset[int] | None = None) -> None:
         """Fault: the printer's template lacks these AIs (e.g. the national number 710), on the
@@ -171,6 +186,11 @@ class PrintEngine:
         pack.intended = job.data
         pack.printed = data
         pack.text = job.hri if data is not None else ()
+        encoding = fault = None
+        if job.epc is not None:
+            labelled = pack.defect is not Defect.NO_PRINT
+            encoding = self.inlays.encode(pack, job.epc, labelled=labelled)
+            fault = None if encoding.fault is None else encoding.fault.value
         self.count += 1
         defect = pack.defect.value if pack.defect is not None else None
         record = PrintRecord(
@@ -182,11 +202,17 @@ class PrintEngine:
             host_seq=job.host_seq,
             defect=defect,
             time=time.time(),
+            epc=job.epc,
+            inlay=None if encoding is None else encoding.inlay,
+            readback=None if encoding is None else encoding.readback,
+            inlay_fault=fault,
         )
         self.log.append(record)
         if self._file is not None:
             self._file.write(json.dumps(asdict(record)) + "\n")
             self._file.flush()
+        if encoding is not None and self.on_encoded is not None:
+            self.on_encoded(job, encoding)
         self._printed.set()
         self._printed = asyncio.Event()
 

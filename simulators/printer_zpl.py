@@ -6,6 +6,11 @@ takes the next one (see simulators.print_engine). Answers ``~HS`` and ``! U1 get
 resume. Faults (head open, paper out, ribbon out, pause) show in ``~HS`` and stop printing; with
 ``silent_when_faulted`` it behaves like newer firmware and does not answer ``~HS`` at all then.
 
+RFID: a format with ``^RFW`` has its EPC encoded into the inlay of the pack's label (seeded
+faults: ``rfid_faults``, see simulators.rfid_inlay); its ``^HV`` read-back (``^RFR`` into the
+field ``^HV`` names, one reply per label) goes to every connected host as the label is printed:
+the header, the read-back (empty for a void label), the terminator.
+
 Alone: ``python -m simulators printer --protocol zpl --port 9100 --speed 600``.
 """
 
@@ -40,6 +45,7 @@ from simulators.print_engine import (
     cancel_on_sigterm,
     standalone_line,
 )
+from simulators.rfid_inlay import Encoding, InlayFault, InlayFaults
 from simulators.tcp_service import TcpService
 
 log = logging.getLogger("simulators.printer_zpl")
@@ -62,10 +68,14 @@ class ZplPrinterSimulator:
         odometer_supported: bool = True,
         silent_when_faulted: bool = False,
         name: str = "zpl-printer-sim",
+        rfid_faults: dict[InlayFault, float] | None = None,
     ) -> None:
         self.line = line
         self.engine = PrintEngine(name, log_path=log_path, seed=seed)
         self.engine.attach(line)
+        self.engine.inlays = InlayFaults(seed=seed, rates=dict(rfid_faults or {}))
+        self.engine.on_encoded = self._report_encoding
+        self._hosts: set[asyncio.StreamWriter] = set()
         self.service = TcpService(name, self._serve_client, host, port)
         self.odometer_supported = odometer_supported
         self.silent_when_faulted = silent_when_faulted
@@ -136,6 +146,8 @@ class ZplPrinterSimulator:
             symbology=_KINDS.get(code.kind, "datamatrix") if code is not None else "datamatrix",
             hri=label.texts,
             host_seq=label.seq,
+            epc=label.rfid.write if label.rfid is not None else None,
+            rfid=label.rfid,
         )
         for _ in range(label.quantity):
             self.engine.enqueue(job)
@@ -158,6 +170,20 @@ class ZplPrinterSimulator:
                 self.engine.set_fault("paused", event.name == "PP")
         return b""
 
+    def _report_encoding(self, job: QueuedJob, encoding: Encoding) -> None:
+        """``^HV`` of the label just printed: its read-back field to every connected host."""
+        rfid = job.rfid
+        verify = rfid.verify if rfid is not None else None
+        if rfid is None or verify is None or not verify.per_label:
+            return
+        if rfid.read_field != verify.field:
+            return  # ^HV names a field the format does not read into
+        data = encoding.readback[: 2 * rfid.read_bytes][: verify.length]
+        line = (verify.header + data + verify.terminator).encode("latin-1")
+        for writer in list(self._hosts):
+            if not writer.is_closing():
+                writer.write(line)
+
     def _protocol_error(self, exc: ProtocolError) -> None:
         self.protocol_errors.append(str(exc))
         log.info("%s: %s", self.service.name, exc)
@@ -166,14 +192,18 @@ class ZplPrinterSimulator:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         codec = ZplDeviceConnection()
-        while data := await reader.read(65536):
-            codec.receive_data(data)
-            replies = bytearray()
-            for event in drain(codec, self._protocol_error):
-                replies += self._reply(codec, event)
-            if replies:  # all replies to one read go out in one write
-                writer.write(bytes(replies))
-                await writer.drain()
+        self._hosts.add(writer)
+        try:
+            while data := await reader.read(65536):
+                codec.receive_data(data)
+                replies = bytearray()
+                for event in drain(codec, self._protocol_error):
+                    replies += self._reply(codec, event)
+                if replies:  # all replies to one read go out in one write
+                    writer.write(bytes(replies))
+                    await writer.drain()
+        finally:
+            self._hosts.discard(writer)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -12,7 +12,9 @@ they come with a case packer at the end of the line (:mod:`simulators.case_packe
 the packer's ground truth. A camera with ``options.role = "case-camera"`` is the case camera
 (:mod:`simulators.case_camera`): a frame of each case as it closes; ``[simulation.case_faults]``
 (case number = ``"missing"``, ``"duplicate"`` or ``"other-batch"``) spoils given cases, an
-other-batch fault putting in ``simulation.case_foreign_code``.
+other-batch fault putting in ``simulation.case_foreign_code``. ``[simulation.rfid]`` holds the
+seeded inlay fault rates of an RFID printer (``encode_failure``, ``wrong_write``, ``weak_tag``:
+:mod:`simulators.rfid_inlay`); the ZPL printer simulator encodes whatever EPC a format asks for.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from simulators.case_camera import CaseCameraSimulator
 from simulators.case_packer import CaseFault, CaseLabelPrinter, CasePacker, case_label_reader
 from simulators.line import Defect, FaultPlan, LineLayout, VirtualLine
 from simulators.plc import PlcSimulator
+from simulators.rfid_inlay import RATE_KEYS, InlayFault
 
 READY = "simulated line ready:"
 """How the line's ready line begins; ``name=port`` pairs follow (the PLC's under PLC_PORT)."""
@@ -93,6 +96,21 @@ def _defects(sim: dict[str, Any]) -> dict[Defect, float]:
         if not isinstance(rate, int | float) or not 0 <= rate <= 1:
             raise SimulatorConfigError(f"simulation.defects.{name}: {rate!r} is not in 0..1")
         rates[defect] = float(rate)
+    return rates
+
+
+def inlay_rates(sim: dict[str, Any]) -> dict[InlayFault, float]:
+    """``[simulation.rfid]``: the printer-side inlay fault rates (a reader's keys are left to
+    the reader simulator)."""
+    rates: dict[InlayFault, float] = {}
+    for key, rate in _section(sim, "rfid").items():
+        if key not in RATE_KEYS:
+            continue
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise SimulatorConfigError(f"simulation.rfid.{key}: {rate!r} is not in 0..1")
+        rates[RATE_KEYS[key]] = float(rate)
+    if sum(rates.values()) > 1:
+        raise SimulatorConfigError("simulation.rfid: the inlay fault rates add up to more than 1")
     return rates
 
 
@@ -239,7 +257,12 @@ def build_line(
             from simulators.printer_zpl import ZplPrinterSimulator
 
             built.devices[name] = ZplPrinterSimulator(
-                line, "127.0.0.1", port(name, dev), log_path=print_log, seed=seed
+                line,
+                "127.0.0.1",
+                port(name, dev),
+                log_path=print_log,
+                seed=seed,
+                rfid_faults=inlay_rates(sim),
             )
         elif kind == "printer" and protocol == "wsi":
             from drivers.wsi.codec import command_set

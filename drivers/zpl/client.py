@@ -5,6 +5,11 @@
 ``~HS`` and ``! U1 getvar "odometer.total_label_count"`` in one write and reads both replies.
 ``clear()`` sends ``~JA`` (cancel all formats waiting in the receive buffer) and confirms it with
 a ``~HS`` that must report an empty buffer.
+
+With ``rfid=True`` (a printer with an RFID encoder, ``[devices.NAME.options] rfid = true``) every
+job's EPC is encoded into its label's tag, written and read back (:mod:`drivers.zpl.rfid`); the
+printer returns each label's read-back unasked, and :meth:`ZplPrinter.encode_outcomes` hands over
+those that came in with any reply since the last call.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 from drivers.interfaces import (
     DeviceError,
     DeviceUnavailable,
+    EncodeOutcome,
     LogisticLabel,
     PrinterStatus,
     PrintJob,
@@ -35,10 +41,26 @@ from drivers.zpl.status import HostStatus
 log = logging.getLogger("linectl.devices.zpl")
 
 
+class _ReadBackLink(TcpLink):
+    """The printer's TCP connection; stale input is searched for RFID read-backs before it goes
+    (they come unasked, mostly between two requests)."""
+
+    def __init__(self, host: str, port: int, codec: ZplHostConnection) -> None:
+        super().__init__(host, port)
+        self._codec = codec
+
+    async def discard_input(self) -> None:
+        rx = self._rx
+        if rx is not None and rx.buffer:
+            self._codec.salvage(bytes(rx.buffer))
+        await super().discard_input()
+
+
 class ZplPrinter(PrinterLink[HostStatus | SgdValue]):
     """A Zebra printer reached over TCP; one request at a time, reconnecting per the policy.
 
-    Offers: Printer, LabelPrinter (logistic labels), ClearablePrinter (``~JA``), Reconnecting.
+    Offers: Printer, LabelPrinter (logistic labels), ClearablePrinter (``~JA``), RfidPrinter
+    (tags encoded only with ``rfid=True``), Reconnecting.
     Unit, case and pallet labels are laid out by ``layouts`` (default: the shipped ones).
     """
 
@@ -52,11 +74,12 @@ class ZplPrinter(PrinterLink[HostStatus | SgdValue]):
         connect_timeout: float = 3.0,
         reply_timeout: float = 2.0,
         layouts: LabelLayouts | None = None,
+        rfid: bool = False,
     ) -> None:
-        self._codec = ZplHostConnection()
+        self._codec = codec = ZplHostConnection()
         super().__init__(
             name,
-            lambda: TcpLink(host, port),
+            lambda: _ReadBackLink(host, port, codec),
             self._codec,
             policy=policy,
             connect_timeout=connect_timeout,
@@ -65,6 +88,18 @@ class ZplPrinter(PrinterLink[HostStatus | SgdValue]):
         self.layouts = layouts or shipped_layouts()
         self.cancelled = 0  # formats discarded by clear()
         self.last_host_status: HostStatus | None = None
+        self._rfid = rfid
+
+    @property
+    def encodes_rfid(self) -> bool:
+        """Whether this printer encodes each job's EPC into its label's tag (option ``rfid``)."""
+        return self._rfid
+
+    def encode_outcomes(self) -> list[EncodeOutcome]:
+        """The read-backs the printer returned since the last call, in print order."""
+        taken = self._codec.readbacks
+        self._codec.readbacks = []
+        return [EncodeOutcome(r.seq, r.epc or None) for r in taken]
 
     async def print_label(self, label: LogisticLabel) -> None:
         """Send a case or pallet label as one ZPL format (both codes and the text lines)."""
@@ -72,7 +107,14 @@ class ZplPrinter(PrinterLink[HostStatus | SgdValue]):
         self.loaded += 1
 
     async def load(self, job: PrintJob) -> None:
-        """Send the job's label format; ValueError if the job cannot be expressed in ZPL."""
+        """Send the job's label format; ValueError if the job cannot be expressed in ZPL, or its
+        EPC does not fit the printer (an EPC without ``rfid``, none with it)."""
+        if (job.epc is not None) != self._rfid:
+            raise ValueError(
+                f"{self.name}: job {job.seq} "
+                + ("has an EPC, but the printer has no RFID option" if job.epc is not None
+                   else "has no EPC for the label's tag (the printer encodes RFID)")
+            )  # fmt: skip
         await self._write(build_label(job, self.layouts))
         self.loaded += 1
 

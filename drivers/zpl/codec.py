@@ -9,6 +9,11 @@ Device side (:class:`ZplDeviceConnection`): the printer's view; ``^XA ... ^XZ`` 
 :class:`Label` objects with escapes resolved, ``~HS`` a :class:`HostStatusRequest`, SGD lines a
 :class:`SgdCommand`; ``send`` encodes the replies.
 
+RFID read-backs (:mod:`drivers.zpl.rfid`): an RFID printer sends ``RFID seq=N epc=HEX`` CR LF after
+each encoded label, unasked. The host codec takes such lines out of the stream wherever they come
+(between replies, or in bytes the link would discard as stale: :meth:`ZplHostConnection.salvage`)
+into ``readbacks``; they are never returned as events, so a request's replies stay in step.
+
 Print confirmation: the SGD variable ``odometer.total_label_count`` (Link-OS printers: labels
 printed over the printer's life, not resettable) read after each ``~HS``; printers that answer
 ``"?"`` fall back to the client's own count (formats sent minus formats still in the buffer).
@@ -26,12 +31,14 @@ from typing import Final
 from drivers.interfaces import PrintJob, ProtocolError
 from drivers.sansio import NEED_DATA, ByteStream, NeedData
 from drivers.zpl.labelformat import Label, build_label, parse_label
+from drivers.zpl.rfid import READBACK_HEADER, ReadBack, parse_readback
 from drivers.zpl.status import FIELD_COUNTS, HostStatus, build_status_reply, parse_status_fields
 
 LABEL_COUNT_VAR: Final = "odometer.total_label_count"
 MAX_FORMAT: Final = 64 * 1024  # bytes between ^XA and ^XZ
 MAX_LINE: Final = 1024  # an SGD command line
 MAX_REPLY: Final = 256  # one ~HS string or one SGD value
+_READBACK_HEAD: Final = READBACK_HEADER.encode("ascii")
 
 
 class ZplProtocolError(ProtocolError):
@@ -93,6 +100,39 @@ class ZplHostConnection(ByteStream):
     def __init__(self) -> None:
         super().__init__()
         self._strings: list[bytes] = []
+        self.readbacks: list[ReadBack] = []  # RFID read-backs seen, oldest first (caller takes)
+        self._carry = b""  # the start of a read-back line cut off by a clear() or salvage()
+
+    def receive_data(self, data: bytes) -> None:
+        if self._carry:
+            data, self._carry = self._carry + data, b""
+        super().receive_data(data)
+
+    def salvage(self, data: bytes) -> None:
+        """Keep the RFID read-backs in ``data``, bytes about to be thrown away as stale input
+        (the rest of them is dropped); a line cut off at the end is finished by what comes next."""
+        data = self._carry + data
+        self._carry = b""
+        start = data.find(_READBACK_HEAD)
+        while start >= 0:
+            end = data.find(b"\n", start)
+            if end < 0:
+                if len(data) - start < MAX_REPLY:
+                    self._carry = data[start:]
+                return
+            self._take_readback(data[start : end + 1])
+            start = data.find(_READBACK_HEAD, end)
+        tail = data[-len(_READBACK_HEAD) + 1 :]
+        for cut in range(len(tail)):  # a header itself split at the end
+            if _READBACK_HEAD.startswith(tail[cut:]):
+                self._carry = tail[cut:]
+                return
+
+    def _take_readback(self, line: bytes) -> None:
+        try:
+            self.readbacks.append(parse_readback(line))
+        except ValueError:
+            self.skipped += len(line)
 
     def send(self, event: PrintJob | HostStatusRequest | SgdCommand) -> bytes:
         if isinstance(event, PrintJob):
@@ -104,9 +144,12 @@ class ZplHostConnection(ByteStream):
         return sgd_getvar(event.name)
 
     def clear(self) -> None:
-        """Forget buffered input and any half-received status (stale bytes before a request)."""
+        """Forget buffered input and any half-received status (stale bytes before a request);
+        RFID read-backs in it are kept (:meth:`salvage`)."""
+        pending = bytes(self._buf)
         super().clear()
         self._strings.clear()
+        self.salvage(pending)
 
     def next_event(self) -> ZplHostEvent | NeedData:
         buf = self._buf
@@ -123,6 +166,18 @@ class ZplHostConnection(ByteStream):
                     self._strings.clear()
                     raise ZplProtocolError(self._offset, "SGD value inside a ~HS reply")
                 return value
+            if first == _READBACK_HEAD[0]:
+                head = bytes(buf[: len(_READBACK_HEAD)])
+                if head == _READBACK_HEAD:
+                    end = buf.find(b"\n", 0, MAX_REPLY)
+                    if end < 0 and len(buf) < MAX_REPLY:
+                        return NEED_DATA
+                    line = bytes(buf[: end + 1]) if end >= 0 else bytes(buf[:MAX_REPLY])
+                    self._drop(len(line))
+                    self._take_readback(line)
+                    continue
+                if _READBACK_HEAD.startswith(head):
+                    return NEED_DATA  # maybe a read-back's first bytes
             self._drop(1)
             if first not in b"\r\n":
                 self.skipped += 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from drivers.interfaces import PrintJob
 from drivers.zpl.fielddata import decode_code128, decode_datamatrix, decode_field_hex
 from drivers.zpl.layout import LabelLayouts, shipped_layouts, unit_label_zpl
+from drivers.zpl.rfid import RfidFormat, RfidParts
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +30,12 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Label:
-    """A parsed label format: its fields, print quantity and ``^FX`` comments."""
+    """A parsed label format: its fields, print quantity, ``^FX`` comments and RFID commands."""
 
     fields: tuple[Field, ...]
     quantity: int = 1
     comments: tuple[str, ...] = ()
+    rfid: RfidFormat | None = None  # the tag encoding (drivers.zpl.rfid), if the format has one
 
     @property
     def code(self) -> Field | None:
@@ -60,7 +62,8 @@ class Label:
 
 def build_label(job: PrintJob, layouts: LabelLayouts | None = None) -> bytes:
     """The complete ``^XA...^XZ`` format for one job (one label, ``^PQ1``), in the unit layout
-    for its code form (``layouts``, else the shipped ones).
+    for its code form (``layouts``, else the shipped ones); with the job's EPC encoded into the
+    label's tag when it has one (``job.epc``, see :mod:`drivers.zpl.rfid`).
 
     Raises ValueError naming the problem when the job cannot be expressed in ZPL.
     """
@@ -103,6 +106,7 @@ def parse_label(body: str, base: int = 0) -> Label:
     escape = "~"  # ^BX default on current firmware; linectl always sends its own
     hex_indicator: str | None = None
     data: str | None = None
+    rfid = RfidParts()
     for offset, name, raw_params in _tokens(body):
         at = base + offset
         params = raw_params.replace("\r", "").replace("\n", "")  # printers ignore CR LF
@@ -126,11 +130,21 @@ def parse_label(body: str, base: int = 0) -> Label:
             comments.append(params.strip())
         elif name == "PQ":
             quantity = max(1, _ints(params, 1)[0])
+        elif name == "RS":
+            rfid.setup(params, at)
+        elif name == "RF":
+            rfid.operation(params, at)
+        elif name == "FN":
+            rfid.field_number(params)
+        elif name == "HV":
+            rfid.host_verify(params, hex_indicator, at)
         elif name == "FS":
-            if data is not None:
+            if not rfid.field_end(data, at) and data is not None:
                 fields.append(_resolve_field(x, y, kind, data, escape, hex_indicator, at))
             kind, data, hex_indicator = "text", None, None
-    return Label(fields=tuple(fields), quantity=quantity, comments=tuple(comments))
+    return Label(
+        fields=tuple(fields), quantity=quantity, comments=tuple(comments), rfid=rfid.result()
+    )
 
 
 def _resolve_field(

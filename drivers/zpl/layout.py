@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from drivers.interfaces import LogisticLabel, PrintJob
 from drivers.zpl.fielddata import DM_ESCAPE, encode_datamatrix, encode_gs1_128, field_data
+from drivers.zpl.rfid import encode_commands
 
 UNIT_LAYOUTS: Final = ("unit", "unit-digital-link")
 LOGISTIC_LAYOUTS: Final = ("case", "pallet")
@@ -166,12 +167,15 @@ def _datamatrix(item: LayoutField, data: str, *, gs1: bool) -> str:
 
 def unit_label_zpl(job: PrintJob, layout: LabelLayout | None = None) -> bytes:
     """The ``^XA...^XZ`` format (``^PQ1``) of one pack's job in ``layout`` (default: the shipped
-    one for the job's code form). Raises ValueError naming what cannot be expressed in ZPL.
+    one for the job's code form), the tag encoding first when the job has an EPC. Raises
+    ValueError naming what cannot be expressed in ZPL.
     """
     if not job.data:
         raise ValueError(f"job {job.seq}: empty code data")
     layout = layout or shipped_layouts().for_job(job)
     parts = _head(layout, f"linectl seq={job.seq}")
+    if job.epc is not None:
+        parts += encode_commands(job.seq, job.epc)
     for item in layout.fields:
         if item.kind == "text":
             lines = tuple(

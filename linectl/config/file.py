@@ -68,6 +68,8 @@ class LineConfig(Section):
         for name, device in self.devices.items():
             if device.protocol == "wsi":
                 check_wsi_options(f"devices.{name}.options", device.options)
+            if "rfid" in device.options:
+                check_rfid_option(name, device.kind, device.protocol, device.options)
             if device.protocol == "zpl" and "layouts" in device.options:
                 raise FieldError(
                     f"devices.{name}.options.layouts",
@@ -95,6 +97,19 @@ class LineConfig(Section):
                         f"printer devices.{name} has {len(fields)} text fields"
                     )
         return self
+
+
+def check_rfid_option(name: str, kind: str, protocol: str, options: dict[str, Any]) -> None:
+    """``options.rfid``: true or false, and only on a unit-label ZPL printer (RFID encoding)."""
+    where = f"devices.{name}.options.rfid"
+    if not isinstance(options["rfid"], bool):
+        raise FieldError(where, f"true or false, not {options['rfid']!r}")
+    if kind != "printer" or protocol != "zpl":
+        raise FieldError(
+            where, f"only a ZPL printer with an RFID encoder encodes tags, not a {kind}/{protocol}"
+        )
+    if options["rfid"] and options.get("role"):
+        raise FieldError(where, "a case-label printer does not encode tags (unit labels only)")
 
 
 def _format_loc(loc: tuple[int | str, ...]) -> str:

@@ -10,6 +10,9 @@ With the line standing still :meth:`Feeder.resync` makes the prediction of which
 which pack true again: it cancels the printer's queue (or, for a printer that cannot cancel,
 re-bases the jobs still queued onto the next packs) and restarts the count from the PLC's
 ``Stations.Printer.LastSeq``. Cancelled jobs are returned so their serials can be scrapped.
+
+For a printer that encodes RFID tags (``rfid_prefix``: the line's company-prefix length) each job
+carries its unit's EPC: SGTIN-96 when the serial fits, else SGTIN-198 (standards.epc.binary).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from linectl.line.packs import PackRecord, PackTable
 from linectl.line.printahead import PrintAhead
 from linectl.line.recovery import clear_printer
 from linectl.line.verify import CodeContent
+from standards.epc.binary import sgtin_epc
 
 log = logging.getLogger("linectl.runtime")
 
@@ -60,6 +64,7 @@ class Feeder:
         quota: Callable[[], int | None] | None = None,
         actor: str = "line",
         trouble: LedgerTrouble | None = None,
+        rfid_prefix: int | None = None,
     ) -> None:
         if depth < 1 or chunk < 1:
             raise ValueError("queue depth and take chunk must be at least 1")
@@ -82,6 +87,7 @@ class Feeder:
         self._refilling: asyncio.Task[None] | None = None
         self._trouble = trouble
         self.unavailable = False  # the last take found the ledger refusing writes
+        self.rfid_prefix = rfid_prefix  # company-prefix length of the EPCs; None: no tags
 
     def activate(self, batch: str | None, content: CodeContent | None) -> None:
         """Feed ``batch`` from now on (None: stop feeding)."""
@@ -119,9 +125,16 @@ class Feeder:
 
     async def _load(self, serial: str, content: CodeContent) -> None:
         seq = self.tracker.next_seq
-        record = PackRecord(seq=seq, serial=serial, data=content.data(serial))
+        epc = None
+        if self.rfid_prefix is not None:  # EpcEncodingError (a ValueError) names what won't fit
+            epc = sgtin_epc(content.gtin, serial, self.rfid_prefix).hex
+        record = PackRecord(seq=seq, serial=serial, data=content.data(serial), epc=epc)
         job = PrintJob(
-            seq=seq, data=record.data, hri=content.hri(serial), symbology=content.symbology
+            seq=seq,
+            data=record.data,
+            hri=content.hri(serial),
+            symbology=content.symbology,
+            epc=epc,
         )
         self.packs.add(record)
         self.issued[serial] = seq

@@ -39,6 +39,8 @@ class PackRecord:
     grade: str | None = None
     detail: str = ""
     resolved: bool = False
+    epc: str | None = None  # the EPC sent for the label's RFID tag (hex; None: no tag)
+    encoded: bool | None = None  # the RFID printer's read-back: True it matched, False it did not
 
     @property
     def printed(self) -> bool:

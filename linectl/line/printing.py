@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from drivers.interfaces import DeviceError, Printer
+from drivers.interfaces import DeviceError, Printer, RfidPrinter
 from linectl.line.alarms import Alarms, iso_now
 from linectl.line.events import EventStream, PoolLevel
 from linectl.line.feeder import Feeder
@@ -41,6 +41,16 @@ PRODUCING = frozenset({S.STARTING, S.EXECUTE, S.UNHOLDING, S.UNSUSPENDING})
 FEEDING = PRODUCING | {S.HOLDING, S.HELD, S.SUSPENDING, S.SUSPENDED}
 STANDING = frozenset({S.IDLE, S.STOPPED, S.ABORTED, S.COMPLETE, S.HELD, S.SUSPENDED})
 """PackML wait states: the conveyor stands, no pack reaches a station (polls may slow down)."""
+
+
+def encodes_rfid(printer: Printer) -> bool:
+    """Whether ``printer`` encodes each job's EPC into its label's RFID tag."""
+    return isinstance(printer, RfidPrinter) and printer.encodes_rfid
+
+
+def rfid_prefix(printer: Printer, company_prefix_length: int) -> int | None:
+    """The company-prefix length the feeder encodes EPCs with; None for a printer without RFID."""
+    return company_prefix_length if encodes_rfid(printer) else None
 
 
 def may_move(state: PackMLState | None) -> bool:

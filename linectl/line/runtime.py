@@ -66,7 +66,7 @@ from linectl.line.packing_link import PackingLink
 from linectl.line.packs import PackTable
 from linectl.line.plc_side import ENDED, HOLDABLE, PlcWatch
 from linectl.line.printahead import PrintAhead
-from linectl.line.printing import PRODUCING, Feeding, PoolHook, PrintWatch
+from linectl.line.printing import PRODUCING, Feeding, PoolHook, PrintWatch, rfid_prefix
 from linectl.line.reader_station import ReaderStation
 from linectl.line.reasons import RejectReason
 from linectl.line.recovery import RecoveryReport, recover
@@ -151,6 +151,7 @@ class LineRuntime:
             quota=self._quota,
             actor=opts.actor,
             trouble=self.ledger_trouble,
+            rfid_prefix=rfid_prefix(devices.printer, config.line.company_prefix_length),
         )
         self.decoder = Decoder(
             DecodeOptions(allow_qr=config.line.reads_qr),

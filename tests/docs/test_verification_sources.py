@@ -11,11 +11,11 @@ from typing import Any
 from drivers.camera.opencv_source import OpenCvCamera
 from drivers.dmcc.client import DmccReader
 from drivers.interfaces import SeqlessFrames
-from linectl.config import parse_config
 from linectl.line.devices import open_devices
 from simulators.line import Defect
 from simulators.smart_reader import IMAGE_DEFECTS
 from tests.docs.markdown import DOCS, plain, tables_with_header
+from tests.line.configs import line_config, tcp
 
 PAGE = DOCS / "devices.md"
 
@@ -42,23 +42,8 @@ def section(start: str, end: str) -> str:
 
 def line_with(devices: dict[str, Any]) -> Any:
     """The line's devices for ``devices`` plus a PLC and a printer."""
-    devices = devices | {
-        "plc": {"kind": "plc", "protocol": "modbus", "host": "127.0.0.1", "port": 502},
-        "printer": {"kind": "printer", "protocol": "zpl", "host": "127.0.0.1", "port": 9100},
-    }
-    config = parse_config(
-        {
-            "line": {
-                "id": "t",
-                "read_point": "urn:epc:id:sgln:0950600.01343.1",
-                "biz_location": "urn:epc:id:sgln:0950600.01343.0",
-                "company_prefix_length": 7,
-            },
-            "ledger": {"path": "/tmp/unused.db"},
-            "devices": devices,
-        }
-    )
-    return open_devices(config)
+    devices = devices | {"plc": tcp("plc", "modbus", 502), "printer": tcp("printer", "zpl", 9100)}
+    return open_devices(line_config(devices))
 
 
 def test_the_documented_verification_reader_section_makes_a_line() -> None:

@@ -19,6 +19,7 @@ from drivers.interfaces import (
     Plc,
     Printer,
     Reconnecting,
+    RfidPrinter,
     SeqlessFrames,
     SignalAccess,
     TagReader,
@@ -29,13 +30,14 @@ DEVICE_PROTOCOLS: tuple[type, ...] = (Printer, CodeReader, TagReader, Camera, Pl
 CAPABILITIES: tuple[type, ...] = (
     LabelPrinter,
     ClearablePrinter,
+    RfidPrinter,
     Reconnecting,
     SignalAccess,
     SeqlessFrames,
 )
 
 OFFERS: dict[tuple[str, str], tuple[type, set[type]]] = {
-    ("printer", "zpl"): (Printer, {LabelPrinter, ClearablePrinter, Reconnecting}),
+    ("printer", "zpl"): (Printer, {LabelPrinter, ClearablePrinter, RfidPrinter, Reconnecting}),
     ("printer", "wsi"): (Printer, {LabelPrinter, Reconnecting}),  # WSI cannot cancel prints
     ("reader", "dmcc"): (CodeReader, {Reconnecting}),
     ("reader", "keyence"): (CodeReader, {Reconnecting}),

@@ -108,6 +108,8 @@ async def test_every_case_and_pallet_holds_exactly_what_the_packer_put_on_it(
                 assert {i.scheme for i in told} == {level}
         finally:
             conn.close()
+        report = await rig.check_invariants()  # events and rows agree for units and cases alike
+        assert report.containers == len(cases) + len(pallets)
         status = rig.rt.status()
         assert status["packing"] is None or status["packing"]["batch"] is None
         report = await asyncio.to_thread(rig.ledger.verify_audit)

@@ -132,3 +132,25 @@ def test_a_stopped_line_must_name_a_documented_alarm_that_the_log_shows() -> Non
     assert operator_view({"state": {"name": "EXECUTE"}, "alarms": []}, "").resumed
     passing = operator_view({"state": {"name": "UNHOLDING"}, "alarms": []}, "")
     assert passing.ok and not passing.resumed  # on its way: nothing to judge yet
+
+
+def test_a_unit_the_events_leave_in_a_closed_case_but_the_ledger_took_out_is_found() -> None:
+    events = [_pack(CASE_A, "E1", "E2")]
+    placed = {(GTIN, "E2"): CASE_A}  # E1's row left the case without an unpacking event
+    _, doubles = check_containers(events, placed, {CASE_A})
+    assert doubles == [f"{GTIN} E1: events say {CASE_A}, ledger: in no closed container"]
+    assert check_containers(events, placed) == (1, doubles[:0])  # CASE_A not closed: still open
+
+
+def test_a_case_on_a_closed_pallet_needs_its_packing_event_too() -> None:
+    pallet = _sscc(9)
+    placed = {(CASE_A, ""): pallet}
+    _, doubles = check_containers([], placed, {pallet})
+    assert doubles == [f"{CASE_A}: ledger {pallet}, no packing event"]
+    event = {
+        "type": "AggregationEvent",
+        "action": "ADD",
+        "parentID": sscc_urn(pallet, 7),
+        "childEPCs": [sscc_urn(CASE_A, 7)],
+    }
+    assert check_containers([event], placed, {pallet}) == (1, [])

@@ -11,7 +11,6 @@ import pytest
 
 from drivers.camera.client import PushCamera
 from drivers.interfaces import DeviceUnavailable, Frame, LinkState
-from linectl.config import parse_config
 from linectl.ledger import UnitResult, Verdict
 from linectl.lifecycle import record_verdicts
 from linectl.line.alarms import Alarms
@@ -22,40 +21,25 @@ from simulators.case_scene import CaseFrameRenderer
 from standards.gs1.elements import ProductCode, element_string
 from tests.aggregation.conftest import Line, make_batch, make_line
 from tests.ledger.conftest import GTIN
+from tests.line.configs import line_config, tcp
 from tests.line.fakes import FakeCamera, Seams
 
 LABEL = {"role": "case-label"}
 CAMERA = {"role": "case-camera"}
 
 
-def tcp(kind: str, protocol: str, port: int, **extra: Any) -> dict[str, Any]:
-    return {"kind": kind, "protocol": protocol, "host": "127.0.0.1", "port": port} | extra
-
-
 def config(extra: dict[str, dict[str, Any]], case_check: str | None) -> Any:
     aggregation: dict[str, Any] = {"case_size": 12}
     if case_check is not None:
         aggregation["case_check"] = case_check
-    return parse_config(
-        {
-            "line": {
-                "id": "t",
-                "read_point": "urn:epc:id:sgln:0950600.01343.1",
-                "biz_location": "urn:epc:id:sgln:0950600.01343.0",
-                "company_prefix_length": 7,
-            },
-            "ledger": {"path": "/tmp/unused.db"},
-            "devices": {
-                "plc": tcp("plc", "modbus", 502),
-                "zebra": tcp("printer", "zpl", 9100),
-                "cam": tcp("camera", "framepush", 7000),
-                "labeller": tcp("printer", "zpl", 9101, options=LABEL),
-                "scanner": tcp("reader", "dmcc", 2300, options=LABEL),
-            }
-            | extra,
-            "aggregation": aggregation,
-        }
-    )
+    devices = {
+        "plc": tcp("plc", "modbus", 502),
+        "zebra": tcp("printer", "zpl", 9100),
+        "cam": tcp("camera", "framepush", 7000),
+        "labeller": tcp("printer", "zpl", 9101, options=LABEL),
+        "scanner": tcp("reader", "dmcc", 2300, options=LABEL),
+    }
+    return line_config(devices | extra, aggregation=aggregation)
 
 
 def test_the_case_camera_is_found_by_its_role_and_connected_with_the_others() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from typing import Any
 
 import pytest
 
@@ -12,7 +11,7 @@ from drivers.dmcc.client import DmccReader
 from drivers.keyence.client import KeyenceReader
 from drivers.plc.modbus import ModbusPlc
 from drivers.zpl.client import ZplPrinter
-from linectl.config import ConfigError, parse_config
+from linectl.config import ConfigError
 from linectl.line.devices import (
     DeviceSetupError,
     DevicesUnavailable,
@@ -23,6 +22,7 @@ from linectl.line.devices import (
 )
 from simulators.camera import CameraSimulator
 from simulators.line import LineLayout, VirtualLine
+from tests.line.configs import line_config, tcp
 
 
 def closed_port() -> int:
@@ -32,23 +32,7 @@ def closed_port() -> int:
     return port
 
 
-def config(devices: dict[str, dict[str, Any]]) -> Any:
-    return parse_config(
-        {
-            "line": {
-                "id": "t",
-                "read_point": "urn:epc:id:sgln:0950600.01343.1",
-                "biz_location": "urn:epc:id:sgln:0950600.01343.0",
-                "company_prefix_length": 7,
-            },
-            "ledger": {"path": "/tmp/unused.db"},
-            "devices": devices,
-        }
-    )
-
-
-def tcp(kind: str, protocol: str, port: int, **extra: Any) -> dict[str, Any]:
-    return {"kind": kind, "protocol": protocol, "host": "127.0.0.1", "port": port} | extra
+config = line_config
 
 
 def test_the_config_names_the_drivers_by_role() -> None:

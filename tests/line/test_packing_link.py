@@ -9,38 +9,24 @@ import pytest
 
 from drivers.dmcc.client import DmccReader
 from drivers.zpl.client import ZplPrinter
-from linectl.config import parse_config
 from linectl.ledger import UnitResult, Verdict
 from linectl.lifecycle import record_verdicts
 from linectl.line.devices import DeviceSetupError, device_params, open_devices
 from tests.aggregation.conftest import Line, make_line
+from tests.line.configs import line_config, tcp
 
 LABEL = {"role": "case-label"}
 
 
-def tcp(kind: str, protocol: str, port: int, **extra: Any) -> dict[str, Any]:
-    return {"kind": kind, "protocol": protocol, "host": "127.0.0.1", "port": port} | extra
-
-
 def config(devices: dict[str, dict[str, Any]], aggregation: bool = True) -> Any:
-    data: dict[str, Any] = {
-        "line": {
-            "id": "t",
-            "read_point": "urn:epc:id:sgln:0950600.01343.1",
-            "biz_location": "urn:epc:id:sgln:0950600.01343.0",
-            "company_prefix_length": 7,
-        },
-        "ledger": {"path": "/tmp/unused.db"},
-        "devices": {
-            "plc": tcp("plc", "modbus", 502),
-            "zebra": tcp("printer", "zpl", 9100),
-            "cam": tcp("camera", "framepush", 7000),
-        }
-        | devices,
+    line = {
+        "plc": tcp("plc", "modbus", 502),
+        "zebra": tcp("printer", "zpl", 9100),
+        "cam": tcp("camera", "framepush", 7000),
     }
-    if aggregation:
-        data["aggregation"] = {"case_size": 12, "pallet_size": 10}
-    return parse_config(data)
+    if not aggregation:
+        return line_config(line | devices)
+    return line_config(line | devices, aggregation={"case_size": 12, "pallet_size": 10})
 
 
 def test_case_label_devices_are_found_by_their_role_option() -> None:
