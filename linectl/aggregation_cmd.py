@@ -406,6 +406,8 @@ def cmd_trace(args: argparse.Namespace, ledger: Ledger) -> int:
         data: dict[str, Any] = asdict(trace) if trace else {"sscc": sscc}
         if trace is not None and trace.unit is not None:  # the ledger's text, not the PLC code
             data["unit"]["verdict"] = verdict_text(trace.unit.verdict)
+        if trace is not None:  # an NFC tag the label supplier encoded for it, if any
+            data["nfc_uid"] = ledger.nfc.uid_of(trace.serial, trace.gtin)
         shipments = [asdict(s) for s in ledger.shipments.history(ssccs)]
         print(
             json.dumps(
@@ -416,7 +418,9 @@ def cmd_trace(args: argparse.Namespace, ledger: Ledger) -> int:
             )
         )
     elif trace is not None:
-        print("\n".join([_trace_text(trace, links), *shipment_lines(ledger, ssccs)]))
+        uid = ledger.nfc.uid_of(trace.serial, trace.gtin)
+        nfc = [f"NFC tag UID {uid} (encoded by the label supplier)"] if uid else []
+        print("\n".join([_trace_text(trace, links), *nfc, *shipment_lines(ledger, ssccs)]))
     else:
         print("\n".join(chain_lines(links) + shipment_lines(ledger, ssccs)))
     return 0

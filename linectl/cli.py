@@ -39,6 +39,7 @@ from linectl.lifecycle import return_unused
 from linectl.products_cmd import add_products_commands
 from linectl.resolver.command import add_resolver_commands
 from linectl.serials_cmd import add_serials_commands
+from linectl.tags_cmd import add_tags_commands
 from linectl.upstream.chain_head import export_chain_head
 from standards.gs1.errors import Gs1Error
 
@@ -394,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_batch_record_commands(add, batch, open_ledger, _parse_materials)  # report, material
     add_products_commands(sub, add, open_ledger)  # products import, list
+    add_tags_commands(sub, add, open_ledger)  # tags ndef, tags import: NFC by the supplier
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="sub", required=True, metavar="ACTION"

@@ -29,7 +29,7 @@ class Permission(StrEnum):
     LINE_RUN = "line.run"  # start, stop, hold, unhold, suspend, unsuspend, reset, clear
     LINE_ABORT = "line.abort"
     UNHOLD_REJECT = "line.unhold-reject"  # unhold after an unconfirmed reject (signed)
-    BATCH_CREATE = "batch.create"  # batch create, serials import, products import, work orders
+    BATCH_CREATE = "batch.create"  # batch create, serials/products/tags import, work orders
     BATCH_START = "batch.start"
     BATCH_CLOSE = "batch.close"  # batch close, close-batch (signed)
     BATCH_RELEASE = "batch.release"  # signed, by someone who neither started nor closed it
@@ -93,6 +93,8 @@ CLI_PERMISSIONS: dict[str, Permission] = {
     "serials import": P.BATCH_CREATE,
     "products import": P.BATCH_CREATE,
     "products list": P.VIEW,
+    "tags ndef": P.VIEW,
+    "tags import": P.BATCH_CREATE,
     "serials generate": P.BATCH_CREATE,
     "report": P.VIEW,
     "trace": P.VIEW,

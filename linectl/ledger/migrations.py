@@ -13,6 +13,7 @@ from typing import Any
 
 from linectl.ledger import seals
 from linectl.ledger.errors import MigrationFailed, SchemaTooNew
+from linectl.ledger.nfc_schema import v9_to_v10
 from linectl.ledger.product_schema import v6_to_v7
 from linectl.ledger.tag_schema import v8_to_v9
 
@@ -447,6 +448,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     v6_to_v7,
     _v7_to_v8,
     v8_to_v9,
+    v9_to_v10,
 )
 """Forward migrations in order; the schema version this code writes is ``len(MIGRATIONS)``."""
 

@@ -3,11 +3,10 @@
 One SQLite file (WAL, synchronous=FULL, foreign keys on, schema version in user_version).
 Every state-changing command is one ``BEGIN IMMEDIATE`` transaction that also writes its audit
 row and any outbox events it caused; a refused command (illegal transition, duplicate, bad
-input) raises and changes nothing. Containers, the outbox and the SSCC stock live under
-``ledger.containers``, ``ledger.outbox`` and ``ledger.sscc_stock``. Thread safety: see
-``linectl.ledger.connection`` (one connection per Ledger, guarded by a lock; any thread may
-call, calls are serialised). The methods block on disk I/O: from asyncio, call them through
-``asyncio.to_thread``.
+input) raises and changes nothing. Containers, the outbox, tags ... live in the attributes
+set in ``__init__``. Thread safety: see ``linectl.ledger.connection`` (one connection per
+Ledger, guarded by a lock; calls are serialised). The methods block on disk I/O: from
+asyncio, call them through ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 
 from linectl.ledger import containers as container_rows
 from linectl.ledger import hierarchy, workorders
@@ -33,6 +31,7 @@ from linectl.ledger.identity_rows import IdentityStore
 from linectl.ledger.markings import Markings, WorkOrderCode, insert_code
 from linectl.ledger.migrations import MIGRATIONS, Migration
 from linectl.ledger.models import OutboxEvent, SerialTrace, UnitResult, WorkOrder, WorkOrderStatus
+from linectl.ledger.nfc_tags import NfcTags
 from linectl.ledger.outbox import Outbox, insert_events
 from linectl.ledger.products import Products, check_order, has_products
 from linectl.ledger.reconcile import Reconciliation, reconcile_batch
@@ -82,6 +81,7 @@ class Ledger:
         self.products = Products(self._db)  # product master data
         self.markings = Markings(self._db)  # a batch's code profile, a GTIN's serial space
         self.tags = UnitTags(self._db)  # RFID tags read on units: is an EPC on another unit?
+        self.nfc = NfcTags(self._db)  # NFC tag UIDs per unit, imported from the supplier
 
     @property
     def schema_version(self) -> int:
@@ -104,12 +104,7 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- work orders -----------------------------------------------------------------------------

@@ -95,6 +95,7 @@ IDENTITY_TABLES = (
     "products",  # schema 7: product master data, empty until imported
     "work_order_codes",  # schema 8: market code profiles, empty until a batch names one
     "unit_tags",  # schema 9: RFID tags of units, empty until a line reads tags
+    "nfc_tags",  # schema 10: NFC tag UIDs imported per unit, empty until an import
 )
 
 
