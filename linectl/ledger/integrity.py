@@ -38,10 +38,12 @@ from linectl.ledger.seals import (
     delivery_seal,
     history_seal,
     links_text,
+    nfc_tag_seal,
     outbox_seal,
     serial_seal,
     sscc_stock_seal,
     unit_seal,
+    unit_tag_seal,
     work_order_seal,
 )
 from linectl.ledger.states import TRANSITIONS, SerialState
@@ -54,6 +56,8 @@ TABLES = (
     "containers",
     "outbox",
     "sscc_stock",
+    "unit_tags",
+    "nfc_tags",
 )
 """Tables checked, in the order their problems are reported."""
 
@@ -141,6 +145,7 @@ def check_rows(
     _units(conn, found, counts, facts, containers)
     _outbox(conn, found, counts, facts, orders)
     _sscc_stock(conn, found, counts)
+    _tags(conn, found, counts)
     if tally is not None:
         for table, problem in against_audit(conn, counts, tally):
             found.add(table, problem)
@@ -459,3 +464,23 @@ def _sscc_stock(conn: sqlite3.Connection, found: Findings, counts: dict[str, int
         if issue := _seal_issue(stored, sscc_stock_seal(row_id, sscc, added_at)):
             found.add("sscc_stock", f"sscc_stock row {row_id} ({sscc}): {issue}")
     counts["sscc_stock"] = count
+
+
+def _tags(conn: sqlite3.Connection, found: Findings, counts: dict[str, int]) -> None:
+    """Seals of the RFID tags read on units and the NFC tag UIDs imported for them."""
+    count = 0
+    for serial_id, epc, uri, tid, stored in conn.execute(
+        "SELECT serial_id, epc, epc_uri, tid, row_hash FROM unit_tags ORDER BY serial_id"
+    ):
+        count += 1
+        if issue := _seal_issue(stored, unit_tag_seal(serial_id, epc, uri, tid)):
+            found.add("unit_tags", f"unit_tags row of {_serial_name(conn, serial_id)}: {issue}")
+    counts["unit_tags"] = count
+    count = 0
+    for serial_id, uid, audit_id, stored in conn.execute(
+        "SELECT serial_id, uid, audit_id, row_hash FROM nfc_tags ORDER BY serial_id"
+    ):
+        count += 1
+        if issue := _seal_issue(stored, nfc_tag_seal(serial_id, uid, audit_id)):
+            found.add("nfc_tags", f"nfc_tags row of {_serial_name(conn, serial_id)}: {issue}")
+    counts["nfc_tags"] = count

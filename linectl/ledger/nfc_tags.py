@@ -11,7 +11,6 @@ every read, so a UID edited behind linectl's back shows.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 import sqlite3
@@ -22,6 +21,7 @@ from pathlib import Path
 from linectl.ledger.audit import append_audit, summarise
 from linectl.ledger.connection import LedgerConnection, check_actor
 from linectl.ledger.errors import LedgerError, ValidationError, ValidationErrors
+from linectl.ledger.seals import nfc_tag_seal
 from linectl.ledger.states import SerialState
 
 UID_BYTES = (4, 7, 10)
@@ -73,11 +73,6 @@ def normal_uid(uid: str) -> str:
     return uid.replace(":", "").replace(" ", "").replace("-", "").upper()
 
 
-def _seal(serial_id: int, uid: str, audit_id: int) -> str:
-    body = f"nfc_tags/1|{serial_id}|{len(uid)}:{uid}|{audit_id}"
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 class NfcTags:
     """The NFC tag UIDs recorded with units."""
 
@@ -111,7 +106,7 @@ class NfcTags:
             )
             conn.executemany(
                 "INSERT INTO nfc_tags (serial_id, uid, audit_id, row_hash) VALUES (?, ?, ?, ?)",
-                [(sid, uid, entry.id, _seal(sid, uid, entry.id)) for _, sid, uid in values],
+                [(sid, uid, entry.id, nfc_tag_seal(sid, uid, entry.id)) for _, sid, uid in values],
             )
         return UidImport(len(values), entry.id)
 
@@ -179,7 +174,7 @@ class NfcTags:
             ).fetchone()
         if row is None:
             return None
-        if _seal(int(row[0]), str(row[1]), int(row[2])) != row[3]:
+        if nfc_tag_seal(int(row[0]), str(row[1]), int(row[2])) != row[3]:
             raise LedgerError(
                 f"nfc_tags row {row[0]} does not match its seal (edited behind linectl's back?)"
             )

@@ -133,6 +133,17 @@ def sscc_stock_seal(row_id: int, sscc: str, added_at: str) -> str:
     return _sha(text.encode()).hexdigest()
 
 
+def unit_tag_seal(serial_id: int, epc: str, epc_uri: str | None, tid: str | None) -> str:
+    """Seal of a unit_tags row (schema v9): the RFID tag read on a unit."""
+    text = f"unit_tags/1|{serial_id}|{_text(epc)}|{_text(epc_uri)}|{_text(tid)}"
+    return _sha(text.encode()).hexdigest()
+
+
+def nfc_tag_seal(serial_id: int, uid: str, audit_id: int) -> str:
+    """Seal of an nfc_tags row (schema v10): the NFC tag UID imported for a unit."""
+    return _sha(f"nfc_tags/1|{serial_id}|{len(uid)}:{uid}|{audit_id}".encode()).hexdigest()
+
+
 def links_text(serial_ids: list[int]) -> str:
     """The serials an outbox event mentions, as sealed: ids ascending, comma separated."""
     return ",".join(map(str, sorted(serial_ids)))

@@ -10,7 +10,6 @@ edited behind linectl's back shows.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from collections.abc import Sequence
 from linectl.ledger.connection import LedgerConnection
 from linectl.ledger.errors import LedgerError, ValidationError
 from linectl.ledger.models import UnitResult, UnitTag
+from linectl.ledger.seals import unit_tag_seal
 from linectl.ledger.serials import SerialRow
 from standards.epc.binary import EpcEncodingError, Scheme, decode
 
@@ -25,13 +25,8 @@ _HEX = re.compile(r"^(?:[0-9A-F]{4})+$")  # whole 16-bit words, as a reader repo
 
 
 def tag_seal(serial_id: int, tag: UnitTag) -> str:
-    """Seal of a unit_tags row (the encoding of linectl.ledger.seals)."""
-
-    def text(value: str | None) -> str:
-        return "~" if value is None else f"{len(value)}:{value}"
-
-    body = f"unit_tags/1|{serial_id}|{text(tag.epc)}|{text(tag.epc_uri)}|{text(tag.tid)}"
-    return hashlib.sha256(body.encode()).hexdigest()
+    """Seal of a unit_tags row (:func:`linectl.ledger.seals.unit_tag_seal`)."""
+    return unit_tag_seal(serial_id, tag.epc, tag.epc_uri, tag.tid)
 
 
 def check_tags(units: Sequence[UnitResult]) -> None:

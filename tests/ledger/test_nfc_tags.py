@@ -125,6 +125,8 @@ def test_an_edited_uid_row_is_refused_when_read(ledger: Ledger, ledger_path: Pat
         conn.close()
     with pytest.raises(LedgerError, match=r"nfc_tags row \d+ does not match its seal"):
         ledger.nfc.uid_of(a, GTIN)
+    report = ledger.verify_audit()  # and audit verify names it
+    assert not report.ok and f"nfc_tags row of serial {a}: row hash mismatch" in str(report)
 
 
 def test_the_supplier_round_trip_through_the_cli(

@@ -68,6 +68,8 @@ def test_an_edited_tag_row_is_refused_when_read(ledger: Ledger, ledger_path: Pat
         conn.close()
     with pytest.raises(LedgerError, match=r"unit_tags row \d+ does not match its seal"):
         ledger.trace(a)
+    report = ledger.verify_audit()  # and audit verify names it
+    assert not report.ok and f"unit_tags row of serial {a}: row hash mismatch" in str(report)
 
 
 def test_the_holder_of_an_epc_is_the_commissioned_unit_that_carries_it(ledger: Ledger) -> None:
