@@ -45,9 +45,8 @@ PRINT_FAULTS = {40: Defect.NO_PRINT, 70: Defect.WRONG_CONTENT, 95: Defect.NO_PRI
 READER_FIRST = (TagFault.NO_READ, None, TagFault.DUPLICATE, None, TagFault.NO_READ)
 """Reader faults forced on the first triggers; seeded ones (READER_RATES) follow."""
 READER_RATES = TagFaultRates(no_read=0.02, duplicate=0.02)
-ENCODE_REJECT = "rfid-encode" if "rfid-encode" in set(RejectReason) else "rfid-no-read"
-"""A void label's reject: the printer's own report once the printer side reports encode
-outcomes (rfid-encode), else the reader station finding no tag."""
+ENCODE_REJECT = RejectReason.RFID_ENCODE.value
+"""A void label's reject: the printer's own report of its read-back (the reader finds no tag)."""
 INLAY_REASONS = {
     InlayFault.ENCODE_FAILURE: {ENCODE_REJECT},
     InlayFault.WRONG_WRITE: {"rfid-mismatch"},
