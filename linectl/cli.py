@@ -395,7 +395,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_batch_record_commands(add, batch, open_ledger, _parse_materials)  # report, material
     add_products_commands(sub, add, open_ledger)  # products import, list
-    add_tags_commands(sub, add, open_ledger)  # tags ndef, tags import: NFC by the supplier
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
@@ -425,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", action="store_true", help="send START once recovery is done")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
 
+    add_tags_commands(sub, add_ledger)  # tags ndef, tags import: NFC by the supplier
     add_identity_commands(sub, add_ledger, batch, audit)  # login, user, release, audit show
     p = add("hmi", cmd_hmi, "serve the operator HMI over HTTPS (a client of the control API)")
     p.add_argument("--config", dest="hmi_config", metavar="FILE", help="line configuration")

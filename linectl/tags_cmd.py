@@ -23,28 +23,20 @@ from linectl.ledger.states import SerialState
 from standards.gs1.digital_link import build_digital_link
 from standards.ndef import ndef_message, type2_tlv
 
-OpenLedger = Callable[[argparse.Namespace], Ledger]
-AddCommand = Callable[..., argparse.ArgumentParser]
+AddLedgerCommand = Callable[..., argparse.ArgumentParser]
 COLUMNS = ("serial", "digital_link", "ndef_type2_hex")
 """The columns ``tags ndef`` writes."""
 
 
-def add_tags_commands(sub: Any, add: AddCommand, open_ledger: OpenLedger) -> None:
-    """Register ``tags ndef`` and ``tags import``."""
+def add_tags_commands(sub: Any, add_ledger: AddLedgerCommand) -> None:
+    """Register ``tags ndef`` and ``tags import`` (``add_ledger``: cli's, handlers get the
+    open ledger with an authenticated caller)."""
     tags = sub.add_parser("tags", help="NFC tags encoded by the label supplier").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
     )
-
-    def bound(handler: Callable[[argparse.Namespace, Ledger], int]) -> Callable[..., int]:
-        def run(args: argparse.Namespace) -> int:
-            with open_ledger(args) as ledger:
-                return handler(args, ledger)
-
-        return run
-
-    p = add(
+    p = add_ledger(
         "ndef",
-        bound(cmd_tags_ndef),
+        cmd_tags_ndef,
         "each commissioned unit's Digital Link as an NDEF message, CSV for the tag encoder",
         tags,
     )
@@ -53,9 +45,9 @@ def add_tags_commands(sub: Any, add: AddCommand, open_ledger: OpenLedger) -> Non
         "--config", required=True, help="the line configuration (its Digital Link domain)"
     )
     p.add_argument("--out", help="the CSV file to write (default: standard output)")
-    p = add(
+    p = add_ledger(
         "import",
-        bound(cmd_tags_import),
+        cmd_tags_import,
         "record the NFC tag UIDs per serial the supplier reports (all rows or none)",
         tags,
     )
