@@ -9,7 +9,8 @@ batch's GTIN, the serial and ``[line] company_prefix_length``) by
 :func:`linectl.line.tag_checks.judge`, and the verdict goes to :class:`TagChecks`, where the
 inspection joins it with the printed code's (:meth:`linectl.line.inspection.Inspection.conclude`):
 
-* exactly one tag with the unit's EPC, at ``min_rssi_dbm`` or above, and no other as strong: good;
+* exactly one tag with the unit's EPC, at ``min_rssi_dbm`` or above, and no other tag at or
+  above that weak-tag limit: good;
 * no tag, an unread pack (not paired, not triggered, a failed read), or no verdict in time:
   ``rfid-no-read``; the unit's tag below ``min_rssi_dbm``: ``rfid-weak``; another EPC:
   ``rfid-mismatch``;
@@ -29,16 +30,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
-from drivers.interfaces import Plc, TagReader, TagReadResult
+from drivers.interfaces import Plc, TagReader, TagReadResult, Verdict
 from linectl.config import LineConfig
 from linectl.ledger import Ledger, LedgerError
 from linectl.line.camera_trigger import CameraTrigger
 from linectl.line.devices import LineDevices
 from linectl.line.health import DeviceWatch
 from linectl.line.inspection import Inspection
-from linectl.line.packs import PackTable
+from linectl.line.packs import PackRecord, PackTable
 from linectl.line.reasons import RejectReason
 from linectl.line.state import LineMirror, Tally
 from linectl.line.tag_checks import TagCheck, TagChecks, judge
@@ -84,7 +86,7 @@ class RfidStation(CameraTrigger[TagReadResult]):
         self.good = 0
         self.rejects: dict[str, int] = {}
         self.last_rssi_dbm: int | None = None  # of the last good tag
-        self._recent: OrderedDict[str, str] = OrderedDict()  # EPC -> serial, judged good
+        self._recent: OrderedDict[str, PackRecord] = OrderedDict()  # EPC -> pack, tag good
         tally.counters.setdefault("rfid_good", 0)
         tally.counters.setdefault("rfid_rejects", 0)
 
@@ -132,18 +134,20 @@ class RfidStation(CameraTrigger[TagReadResult]):
                 check = judge(result.tags, expected, self.min_rssi_dbm)
                 check = await self._copied(check, expected, record.serial)
         if check.good and check.tag is not None and record is not None:
-            self._recent[check.tag.epc] = record.serial
+            self._recent[check.tag.epc] = record
             while len(self._recent) > _RECENT:
                 self._recent.popitem(last=False)
             self.last_rssi_dbm = max(
                 (t.rssi_dbm for t in result.tags if t.rssi_dbm is not None), default=None
             )
-        self._put(seq, check)
+        self._put(seq, replace(check, serial=None if record is None else record.serial))
 
     async def unread(self, seq: int, trigger_ns: int, why: str) -> None:
         """Pack ``seq``'s tags were not read (or not certainly its own): ``rfid-no-read``."""
         log.info("pack %d: tag %s", seq, why)
-        self._put(seq, TagCheck(RejectReason.RFID_NO_READ, why))
+        record = self.packs.get(seq)
+        serial = None if record is None else record.serial
+        self._put(seq, TagCheck(RejectReason.RFID_NO_READ, why, serial=serial))
 
     async def _copied(self, check: TagCheck, expected: str, serial: str) -> TagCheck:
         """``rfid-duplicate`` for a tag whose (foreign) EPC a commissioned unit has already."""
@@ -151,8 +155,11 @@ class RfidStation(CameraTrigger[TagReadResult]):
             return check
         epc = check.tag.epc
         if epc == expected:
-            return check  # another tag as strong as the unit's: the mismatch stands
-        holder = self._recent.get(epc)
+            return check  # another tag above the limit beside the unit's: the mismatch stands
+        earlier = self._recent.get(epc)  # a pack of this run whose tag was judged good ...
+        holder = None
+        if earlier is not None and earlier.verdict is Verdict.GOOD:  # ... and that was accepted
+            holder = earlier.serial
         if holder is None:
             try:
                 holder = await asyncio.to_thread(self.ledger.tags.holder, epc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,19 +34,31 @@ class TagCheck:
     reason: RejectReason | None
     detail: str = ""
     tag: UnitTag | None = None
+    serial: str | None = None
+    """The unit the tag was judged for (set by the station): a verdict is only ever taken for
+    that unit, never for a later pack that reuses the seq (the PLC restarted, say)."""
 
     @property
     def good(self) -> bool:
         return self.reason is None
 
 
-def unit_tag(read: TagRead) -> UnitTag:
-    """What the ledger keeps of a tag read: EPC, its pure identity URI if it decodes, TID."""
+_WORDS = re.compile(r"^(?:[0-9A-F]{4})+$")
+"""A memory bank as the ledger keeps it: upper-case hex in whole 16-bit words."""
+
+
+def unit_tag(read: TagRead) -> UnitTag | None:
+    """What the ledger keeps of a tag read: EPC, its pure identity URI if it decodes, TID. None
+    for an EPC that is not whole 16-bit words (LLRP allows any length: a foreign tag's EPC may
+    be empty or odd), which the ledger could not store; a TID like that is left out."""
+    epc, tid = read.epc.upper(), (read.tid or "").upper()
+    if not _WORDS.match(epc):
+        return None
     try:
-        uri: str | None = decode(read.epc).pure_identity_uri
+        uri: str | None = decode(epc).pure_identity_uri
     except (EpcEncodingError, ValueError):
         uri = None
-    return UnitTag(read.epc.upper(), uri, read.tid.upper() if read.tid else None)
+    return UnitTag(epc, uri, tid if _WORDS.match(tid) else None)
 
 
 def _rssi(read: TagRead) -> str:
@@ -56,8 +69,9 @@ def judge(tags: Sequence[TagRead], expected: str, min_rssi_dbm: float) -> TagChe
     """The verdict on the tags of one read for a unit whose EPC (hex) is ``expected``.
 
     Good is exactly one tag holding the unit's EPC, answering at ``min_rssi_dbm`` or above, and
-    no other tag answering as strongly (another pack's tag that strong means the station cannot
-    tell which tag is this pack's). A reader that reports no RSSI cannot show the margin: weak.
+    no other tag answering above that weak-tag limit (another pack's tag that strong means the
+    station cannot tell which tag is this pack's). A reader that reports no RSSI cannot show the
+    margin: weak.
     """
     expected = expected.upper()
     if not tags:
@@ -87,7 +101,7 @@ def judge(tags: Sequence[TagRead], expected: str, min_rssi_dbm: float) -> TagChe
     if strong:
         return TagCheck(
             R.RFID_MISMATCH, f"another tag (EPC {strong[0].epc}, {_rssi(strong[0])}) answers "
-            "as strongly as the unit's", unit_tag(tag),
+            f"above the weak-tag limit ({min_rssi_dbm} dBm) beside the unit's", unit_tag(tag),
         )  # fmt: skip
     return TagCheck(None, "", unit_tag(tag))
 
@@ -116,10 +130,12 @@ class TagChecks:
         while len(self._ready) > self.keep:
             del self._ready[next(iter(self._ready))]
 
-    async def wait(self, seq: int, until_ns: int) -> TagCheck:
-        """Pack ``seq``'s tag verdict, waited for until ``until_ns`` (wall clock) at most."""
+    async def wait(self, seq: int, until_ns: int, serial: str | None = None) -> TagCheck:
+        """Pack ``seq``'s tag verdict for unit ``serial``, waited for until ``until_ns`` (wall
+        clock) at most. A verdict judged for another unit (an older pack with the same seq) is
+        dropped, never taken."""
         ready = self._ready.pop(seq, None)
-        if ready is not None:
+        if ready is not None and ready.serial == serial:
             return ready
         left = (until_ns - time.time_ns()) / 1e9
         if left > 0:
@@ -128,22 +144,36 @@ class TagChecks:
             try:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(left):
-                        return await waiter
+                        verdict = await waiter
+                    if verdict.serial == serial:
+                        return verdict
+                    self.missed += 1
+                    return TagCheck(
+                        R.RFID_NO_READ,
+                        f"the tag verdict for seq {seq} was judged for unit {verdict.serial}, "
+                        f"not {serial}",
+                        serial=serial,
+                    )
             finally:
                 if self._waiting.get(seq) is waiter:
                     del self._waiting[seq]
         self.missed += 1
-        return TagCheck(R.RFID_NO_READ, "no tag verdict came in before the pack's verdict was due")
+        return TagCheck(
+            R.RFID_NO_READ,
+            "no tag verdict came in before the pack's verdict was due",
+            serial=serial,
+        )
 
     async def join(self, seq: int, record: PackRecord | None, check: Check, until_ns: int) -> Check:
         """``check`` of pack ``seq``'s printed code joined with its tag's verdict: a good code
         waits for the tag (until ``until_ns``) and takes its reason; a bad one keeps its own."""
+        serial = None if record is None else record.serial
         if not check.good:
             tag = self._ready.pop(seq, None)
-            if tag is not None and record is not None:
+            if tag is not None and record is not None and tag.serial == serial:
                 record.tag = tag.tag
             return check
-        verdict = await self.wait(seq, until_ns)
+        verdict = await self.wait(seq, until_ns, serial)
         if record is not None:
             record.tag = verdict.tag
         if verdict.good:

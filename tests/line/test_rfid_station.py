@@ -103,6 +103,32 @@ async def test_no_tag_verdict_by_the_deadline_is_an_rfid_no_read() -> None:
     assert checks.missed == 1
 
 
+async def test_a_verdict_judged_for_another_unit_is_never_taken_for_a_pack_reusing_its_seq() -> (
+    None
+):
+    checks = TagChecks()  # pack 5 (unit OLD) was concluded before its good tag verdict came in
+    checks.put(5, TagCheck(None, serial="OLD"))
+    stale = await checks.wait(5, time.time_ns() + 20_000_000, "NEW")  # the PLC restarted: seq 5
+    assert stale.reason is R.RFID_NO_READ and stale.serial == "NEW"
+    waiting = asyncio.create_task(checks.wait(6, time.time_ns() + 5_000_000_000, "NEW6"))
+    await asyncio.sleep(0)  # the inspection waits for pack 6's verdict, then a stale one comes
+    checks.put(6, TagCheck(None, serial="OLD6"))
+    crossed = await waiting
+    assert crossed.reason is R.RFID_NO_READ and "judged for unit OLD6, not NEW6" in crossed.detail
+    record = replace(pack(7), serial="NEW7")
+    checks.put(7, TagCheck(None, serial="OLD7"))
+    joined = await checks.join(7, record, GOOD, time.time_ns() + 20_000_000)
+    assert joined.reason is R.RFID_NO_READ and record.tag is None
+
+
+def test_a_foreign_tag_whose_epc_the_ledger_cannot_store_is_judged_without_keeping_it() -> None:
+    for odd in ("", "AB", "3034AB"):  # LLRP allows an EPC of any bit length
+        check = judge([TagRead(odd, None, -40, 1)], epc(1), -70)
+        assert check.reason is R.RFID_MISMATCH and check.tag is None, odd
+    kept = judge([TagRead(epc(1), "E2801160AB", -40, 1)], epc(1), -70)
+    assert kept.good and kept.tag is not None and kept.tag.tid is None  # a TID of odd length
+
+
 def test_only_the_newest_verdicts_are_kept() -> None:
     checks = TagChecks(keep=3)
     for seq in range(1, 6):
@@ -233,6 +259,14 @@ async def test_an_epc_judged_good_earlier_in_the_run_is_a_duplicate_on_another_p
     await pass_camera(station, stage, plc, 2)
     assert plc.verdicts == [(1, Verdict.GOOD, 0), (2, Verdict.REJECT, R.RFID_DUPLICATE.plc_code)]
     assert station.ledger.tags.asked == []  # type: ignore[attr-defined]  (known this run)
+
+
+async def test_an_epc_judged_good_on_a_pack_that_was_rejected_is_no_duplicate_later() -> None:
+    reader = FakeTagReader(TagReadResult((tag(1),), 1), TagReadResult((tag(1),), 2))
+    station, stage, plc, _ = rig(reader, 1, 2)
+    await pass_camera(station, stage, plc, 1, Check.reject(R.NO_PRINT, "nothing printed"))
+    await pass_camera(station, stage, plc, 2)  # pack 1 was scrapped: its EPC is nobody's
+    assert plc.verdicts[1] == (2, Verdict.REJECT, R.RFID_MISMATCH.plc_code)
 
 
 async def test_a_bad_printed_code_keeps_its_own_reason_whatever_the_tag() -> None:
