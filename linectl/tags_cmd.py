@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,16 +70,19 @@ def ndef_rows(ledger: Ledger, batch: str, domain: str) -> Iterator[tuple[str, st
 def cmd_tags_ndef(args: argparse.Namespace, ledger: Ledger) -> int:
     domain = load_config(Path(args.config)).line.digital_link_domain
     rows = list(ndef_rows(ledger, args.batch, domain))
-    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    if not args.out:
+        sys.stdout.write(text.getvalue())
+        return 0
     try:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    if args.out:
-        print(f"{len(rows)} units of batch {args.batch} written to {args.out}")
+        Path(args.out).write_text(text.getvalue(), encoding="utf-8")
+    except OSError as exc:
+        print(f"linectl: error: --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"{len(rows)} units of batch {args.batch} written to {args.out}")
     return 0
 
 

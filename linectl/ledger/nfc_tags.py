@@ -62,10 +62,15 @@ def read_uid_file(path: Path) -> list[UidRow]:
             f"tag file {path}, line 1: the header needs the columns serial and uid "
             f"(missing: {', '.join(sorted(missing))})"
         )
-    return [
-        UidRow(reader.line_num, (row.get("serial") or "").strip(), (row.get("uid") or "").strip())
-        for row in reader
-    ]
+    try:
+        return [
+            UidRow(
+                reader.line_num, (row.get("serial") or "").strip(), (row.get("uid") or "").strip()
+            )
+            for row in reader
+        ]
+    except csv.Error as exc:
+        raise LedgerError(f"tag file {path}, line {reader.line_num + 1}: not CSV: {exc}") from None
 
 
 def normal_uid(uid: str) -> str:

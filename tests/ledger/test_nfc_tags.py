@@ -174,6 +174,17 @@ def test_the_supplier_round_trip_through_the_cli(
     assert main([*base, "tags", "import", str(bad), "--batch", "B1"]) == 2
     assert "line 1: the header needs the columns serial and uid" in capsys.readouterr().err
 
+    huge = tmp_path / "huge.csv"
+    huge.write_text("serial,uid\n" + "x" * 200_000 + ",04A23B4C5D6E10\n", encoding="utf-8")
+    assert main([*base, "tags", "import", str(huge), "--batch", "B1"]) == 2
+    assert "huge.csv, line 2: not CSV: field larger than field limit" in capsys.readouterr().err
+    nowhere = str(tmp_path / "no-such-dir" / "ndef.csv")
+    assert (
+        main([*base, "tags", "ndef", "--batch", "B1", "--config", str(config), "--out", nowhere])
+        == 2
+    )
+    assert f"--out {nowhere}: No such file or directory" in capsys.readouterr().err
+
     people.add("op.olga", "operator", "Olga Operator")
     people.session("op.olga")
     assert main([*base, "tags", "import", str(uids), "--batch", "B1"]) == 2  # operators may not
