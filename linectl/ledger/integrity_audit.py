@@ -1,8 +1,9 @@
 """The audit trail's side of the tamper check: what it says was created, against what is there.
 
 ``verify_audit`` tallies the audit rows that create things (work orders, containers, imported
-serials, recorded verdicts, stocked SSCCs) while it walks the chain; ``check_rows`` then calls
-:func:`against_audit`, which catches whole rows deleted together with everything pointing at them.
+serials, recorded verdicts and tags, stocked SSCCs, imported NFC UIDs) while it walks the chain;
+``check_rows`` then calls :func:`against_audit`, which catches whole rows deleted together with
+everything pointing at them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class AuditTally:
     imported: int = 0
     judged: int = 0
     stocked: int = 0
+    tagged: int = 0  # RFID tags recorded with unit verdicts
+    nfc_tagged: int = 0  # NFC tag UIDs imported
     unreadable: str | None = None
 
     def note(self, row_id: int, command: str, after: str) -> None:
@@ -37,15 +40,25 @@ class AuditTally:
                 self.imported += int(data["imported"]["count"])
             elif command == "sscc_stock.add":
                 self.stocked += int(data["ssccs"]["count"])
+            elif command == "tags.import":
+                self.nfc_tagged += int(data["tags"])
             else:
                 self.judged += int(data["serials"]["count"])
+                self.tagged += int(data.get("tags", 0))
         except (ValueError, KeyError, TypeError) as exc:
             if self.unreadable is None:
                 self.unreadable = f"audit row {row_id} ({command}): unreadable record ({exc!r})"
 
 
 _TALLIED = frozenset(
-    {"work_order.create", "containers.create", "serials.import", "units.record", "sscc_stock.add"}
+    {
+        "work_order.create",
+        "containers.create",
+        "serials.import",
+        "units.record",
+        "sscc_stock.add",
+        "tags.import",
+    }
 )
 
 
@@ -80,6 +93,8 @@ def against_audit(
         ("serials", tally.imported, "serials imported", "serials.import"),
         ("units", tally.judged, "unit verdicts", "units.record"),
         ("sscc_stock", tally.stocked, "SSCCs stocked", "sscc_stock.add"),
+        ("unit_tags", tally.tagged, "RFID tags recorded", "units.record"),
+        ("nfc_tags", tally.nfc_tagged, "NFC tag UIDs imported", "tags.import"),
     ):
         if counts[table] != recorded:
             example = _missing_example(conn, table, command) if counts[table] < recorded else ""

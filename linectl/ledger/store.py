@@ -331,7 +331,10 @@ class Ledger:
             moves = verdict_moves(units, rows)
             check_moves((row, to) for row, to, _ in moves)
             insert_units(conn, units, rows, self._db.now())
-            self._apply(conn, rows, moves, actor, "unit verdicts", "units.record", events, gtin)
+            tags = {"tags": n} if (n := sum(u.tag is not None for u in units)) else None
+            self._apply(
+                conn, rows, moves, actor, "unit verdicts", "units.record", events, gtin, tags
+            )
 
     def list_serials(
         self, batch: str, state: SerialState | None = None, *, limit: int | None = None
@@ -459,8 +462,10 @@ class Ledger:
         command: str,
         events: Sequence[OutboxEvent],
         gtin: str | None,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
-        """Write checked moves, their events and the audit row in the open transaction."""
+        """Write checked moves, their events and the audit row (``extra`` added to its after)
+        in the open transaction."""
         at = self._db.now()
         apply_moves(conn, moves, at=at, actor=actor)
         batches = sorted({row.batch for row in rows})
@@ -477,7 +482,7 @@ class Ledger:
             "states": count_states(to for _, to, _ in moves),
             "serials": summarise([row.serial for row in rows]),
             "events": summarise([e.event_id for e in events], "event_ids"),
-        }
+        } | dict(extra or {})
         self._audit(conn, at, actor, command, reason, before, after)
 
     def _audit(

@@ -129,6 +129,24 @@ def test_an_edited_uid_row_is_refused_when_read(ledger: Ledger, ledger_path: Pat
     assert not report.ok and f"nfc_tags row of serial {a}: row hash mismatch" in str(report)
 
 
+def test_a_deleted_uid_row_is_found_by_audit_verify(ledger: Ledger, ledger_path: Path) -> None:
+    a, b, *_ = commissioned(ledger)
+    rows_in = rows((a, "04A23B4C5D6E80"), (b, "04A23B4C5D6E81"))
+    ledger.nfc.import_uids("B1", rows_in, actor="alice", source="u.csv")
+    assert ledger.verify_audit().ok
+    conn = sqlite3.connect(ledger_path)
+    try:
+        with conn:
+            conn.execute("DELETE FROM nfc_tags WHERE uid = '04A23B4C5D6E81'")
+    finally:
+        conn.close()
+    report = ledger.verify_audit()
+    assert not report.ok
+    assert "nfc_tags: the audit trail records 2 NFC tag UIDs imported but the table holds 1" in str(
+        report
+    )
+
+
 def test_the_supplier_round_trip_through_the_cli(
     ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -72,6 +72,27 @@ def test_an_edited_tag_row_is_refused_when_read(ledger: Ledger, ledger_path: Pat
     assert not report.ok and f"unit_tags row of serial {a}: row hash mismatch" in str(report)
 
 
+def test_a_deleted_tag_row_is_found_by_audit_verify(ledger: Ledger, ledger_path: Path) -> None:
+    new_batch(ledger, n=3)
+    a, b, c = ledger.take_for_encoding("B1", 3)
+    ledger.record_units(
+        [UnitResult(a, 1, Verdict.GOOD, tag=tag_of(a)), UnitResult(b, 2, Verdict.GOOD)]
+    )
+    ledger.record_units([UnitResult(c, 3, Verdict.GOOD, tag=tag_of(c))])
+    assert ledger.verify_audit().ok
+    conn = sqlite3.connect(ledger_path)
+    try:
+        with conn:
+            conn.execute("DELETE FROM unit_tags WHERE epc = ?", (tag_of(c).epc,))
+    finally:
+        conn.close()
+    report = ledger.verify_audit()
+    assert not report.ok
+    assert "unit_tags: the audit trail records 2 RFID tags recorded but the table holds 1" in str(
+        report
+    )
+
+
 def test_the_holder_of_an_epc_is_the_commissioned_unit_that_carries_it(ledger: Ledger) -> None:
     new_batch(ledger, n=3)
     a, b, c = ledger.take_for_encoding("B1", 3)
