@@ -484,8 +484,12 @@ class PackingLink:
         assert self.checks is not None
         try:
             check, self.view = await self.checks.check(service, sscc)
-        except ContainerError as exc:  # reopened by rework meanwhile
-            log.warning("packing: case %s not checked: %s", sscc, exc)
+        except ContainerError as exc:  # reopened (or reworked) by rework meanwhile
+            self.alarms.raise_(  # (the alarm is logged)
+                "case-diverted",
+                f"case {sscc} was not checked against its frame ({exc}); to rework: {sscc}",
+                holds=False,
+            )
             return False
         except PACKING_ERRORS as exc:
             self._failed(f"checking case {sscc} against its frame", exc)

@@ -105,3 +105,21 @@ async def test_reject_units_never_reach_the_packer(tmp_path: Path) -> None:
     link.batch, link.service = line.batch, object()  # type: ignore[assignment]
     link.committed([UnitResult("X1", 1, unit_verdict(False), reason="no-read")])
     assert link.status()["units_queued"] == 0
+
+
+async def test_a_case_reworked_while_its_frame_was_checked_is_named_in_an_alarm(
+    tmp_path: Path,
+) -> None:
+    from linectl.ledger import ContainerError
+
+    class ReworkedMeanwhile:
+        async def check(self, service: object, sscc: str) -> Any:
+            raise ContainerError(f"case {sscc} changed while it was checked: check it again")
+
+    link, _, seams, _ = packing(tmp_path)
+    link.checks = ReworkedMeanwhile()  # type: ignore[assignment]
+    assert await link._case_check(object(), "095060000000000015") is False  # type: ignore[arg-type]
+    assert seams.alarms.active("case-diverted") and not seams.alarms.holding
+    (message,) = [a["message"] for a in seams.alarms.as_list()]
+    assert "095060000000000015 was not checked" in message
+    assert message.endswith("to rework: 095060000000000015")
