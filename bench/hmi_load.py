@@ -12,7 +12,10 @@ in on the overview with its live stream closed: a page that does not update). Th
 Per run it prints the daemon's verdict latency (camera trigger to verdict written to the PLC,
 p50/p99/max), the load average at its start, and the CPU each part used from Start to Complete
 as a share of one core (utime + stime from /proc): the daemon (and of that its event-loop
-thread), the HMI process, the browsers (chromedriver and every Chromium process under it). For
+thread), the HMI process, the browsers (chromedriver and every Chromium process under it); and
+how long the daemon's and the simulators' threads were runnable but waited for a core
+(``/proc/<pid>/task/*/schedstat``, ms per second of line time: what other work on the cores cost
+them). For
 browsers on the overview, the event-to-screen latency: for every new value of the "Good" counter
 in each browser (a MutationObserver stamps it with the browser's clock), the time since the
 daemon's event stream carried the good verdict that made that count (read by this bench on its
@@ -22,6 +25,7 @@ standing in for panels and PCs elsewhere on the LAN. Figures only, never pass/fa
     python bench/hmi_load.py [--speed 6000] [--seconds 20] [--browsers 3] [--pairs 1]
                              [--variants none,hmi,hmi+1,hmi+3,hmi+3-static]
                              [--screens overview,rejects,aggregation] [--defect-rate 0.01]
+                             [--browser-priority nice|idle]
 """
 
 from __future__ import annotations
@@ -111,6 +115,17 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
 
 
+def waited_s(pid: int) -> float:
+    """Seconds the threads of ``pid`` spent runnable but waiting for a core (schedstat)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            path = f"/proc/{pid}/task/{tid}/schedstat"
+            with contextlib.suppress(OSError, ValueError, IndexError), open(path, "rb") as f:
+                total += int(f.read().split()[1])
+    return total / 1e9
+
+
 def tree_cpu(roots: list[int]) -> dict[int, float]:
     """CPU seconds of each process in the trees under ``roots`` (the roots included)."""
     children: dict[int, list[int]] = {}
@@ -132,7 +147,14 @@ def tree_cpu(roots: list[int]) -> dict[int, float]:
     return found
 
 
-def browser(profile: Path) -> webdriver.Chrome:
+def lowest_priority(policy: str) -> None:
+    """In a browser's chromedriver before it starts (its Chromium processes inherit it)."""
+    if policy == "idle":  # runs only when no other task wants the core
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    os.nice(19)
+
+
+def browser(profile: Path, policy: str = "nice") -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "chromium"
     for flag in (
@@ -149,8 +171,12 @@ def browser(profile: Path) -> webdriver.Chrome:
         options.add_argument(flag)  # fmt: skip
     options.accept_insecure_certs = True
     # the browsers stand in for panels and PCs elsewhere on the LAN: on this machine they run
-    # at the lowest priority, so that they take only the CPU the line leaves
-    service = Service(shutil.which("chromedriver"), popen_kw={"preexec_fn": lambda: os.nice(19)})
+    # at the lowest priority, so that they take only the CPU the line leaves (nice 19; or
+    # SCHED_IDLE: a waking line thread then always preempts them at once, where a nice 19 task
+    # may finish its time slice first)
+    service = Service(
+        shutil.which("chromedriver"), popen_kw={"preexec_fn": lambda: lowest_priority(policy)}
+    )
     return webdriver.Chrome(options=options, service=service)
 
 
@@ -208,6 +234,7 @@ def run(
     variant: Variant,
     screens: tuple[str, ...] = ("overview",),
     defect_rate: float = 0.0,
+    policy: str = "nice",
 ) -> dict[str, Any]:
     """One batch watched as ``variant`` says, the n-th browser on ``screens[n % len(screens)]``."""
     packs = max(100, round(speed * seconds / 60))
@@ -243,7 +270,7 @@ def run(
             profiles = Path(tempfile.mkdtemp(prefix="hmi-bench-"))
             stack.callback(shutil.rmtree, profiles, True)
             for n in range(variant.browsers):
-                d = browser(profiles / str(n))
+                d = browser(profiles / str(n), policy)
                 stack.callback(d.quit)
                 every.append(d)
                 d.get(hmi.url + "login")
@@ -264,7 +291,7 @@ def run(
                 else:
                     d.execute_script(COUNT_REFRESHES)
                     watching.append(d)
-        roots = [d.service.process.pid for d in every]  # type: ignore[attr-defined]
+        roots = [d.service.process.pid for d in every]
         client = control_client(files.config)
         result["load"] = os.getloadavg()[0]
         cpu0 = (
@@ -272,6 +299,8 @@ def run(
             cpu_seconds(daemon.pid, daemon.pid),
             cpu_seconds(hmi.child.pid) if variant.hmi else 0.0,
             tree_cpu(roots),
+            waited_s(daemon.pid),
+            waited_s(sim.pid),
         )
         t0 = time.monotonic()
         client.command(Command.START, reason="HMI bench", batch=BATCH)
@@ -287,6 +316,8 @@ def run(
             "loop": (cpu_seconds(daemon.pid, daemon.pid) - cpu0[1]) / wall,
             "hmi": (cpu_seconds(hmi.child.pid) - cpu0[2]) / wall if variant.hmi else 0.0,
             "browsers": sum(t - cpu0[3].get(pid, 0.0) for pid, t in browsers_now.items()) / wall,
+            "daemon_wait": (waited_s(daemon.pid) - cpu0[4]) / wall,
+            "sims_wait": (waited_s(sim.pid) - cpu0[5]) / wall,
         }
         time.sleep(1.0)  # the last pushes reach the browsers
         status = client.status()
@@ -329,7 +360,8 @@ def report(name: str, r: dict[str, Any], seconds: float) -> None:
         f"{r['late']:>2}  verdict p50 {lat.get('p50')!s:>5} p99 {lat.get('p99')!s:>6} max "
         f"{lat.get('max')!s:>6} ms  CPU daemon {100 * cpu['daemon']:3.0f}% (loop "
         f"{100 * cpu['loop']:3.0f}%) hmi {100 * cpu['hmi']:3.0f}% browsers "
-        f"{100 * cpu['browsers']:3.0f}%",
+        f"{100 * cpu['browsers']:3.0f}%; waited for a core: daemon "
+        f"{1000 * cpu['daemon_wait']:3.0f} ms/s, simulators {1000 * cpu['sims_wait']:3.0f} ms/s",
         flush=True,
     )
     d = r["delays"]
@@ -353,6 +385,12 @@ def main() -> int:
     p.add_argument("--pairs", type=int, default=1, help="run the variants this many times")
     p.add_argument("--screens", default="overview", help="comma-separated, cycled over browsers")
     p.add_argument("--defect-rate", type=float, default=0.0, help="rejects with a frame")
+    p.add_argument(
+        "--browser-priority",
+        choices=("nice", "idle"),
+        default="nice",
+        help="browsers at nice 19, or SCHED_IDLE (and nice 19)",
+    )
     p.add_argument("--workdir", type=Path, default=WORKDIR, help="wiped first")
     args = p.parse_args()
     screens = tuple(s.strip() for s in args.screens.split(",") if s.strip())
@@ -363,10 +401,12 @@ def main() -> int:
         variants = [Variant.parse(v) for v in names or ["none", f"hmi+{args.browsers}"]]
     except ValueError as exc:
         p.error(f"--variants: {exc}")
+    args.workdir = args.workdir.resolve()
     shutil.rmtree(args.workdir, ignore_errors=True)
     print(
         f"HMI bench: {args.speed:.0f} packs/min, {args.seconds:.0f} s of line time per run, "
-        f"{os.cpu_count()} CPUs; browsers on {', '.join(screens)}; CPU as % of one core"
+        f"{os.cpu_count()} CPUs; browsers on {', '.join(screens)} at "
+        f"{'SCHED_IDLE' if args.browser_priority == 'idle' else 'nice 19'}; CPU as % of one core"
     )
     p99: dict[str, list[float]] = {v.name: [] for v in variants}
     for n in range(args.pairs):
@@ -374,7 +414,15 @@ def main() -> int:
             print(f" round {n + 1}")
         for v in variants:
             workdir = args.workdir / f"{n}-{v.name}"
-            r = run(args.speed, args.seconds, workdir, v, screens, args.defect_rate)
+            r = run(
+                args.speed,
+                args.seconds,
+                workdir,
+                v,
+                screens,
+                args.defect_rate,
+                args.browser_priority,
+            )
             report(v.name, r, args.seconds)
             if r["latency"].get("p99") is not None:
                 p99[v.name].append(float(r["latency"]["p99"]))
