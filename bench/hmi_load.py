@@ -25,7 +25,7 @@ standing in for panels and PCs elsewhere on the LAN. Figures only, never pass/fa
     python bench/hmi_load.py [--speed 6000] [--seconds 20] [--browsers 3] [--pairs 1]
                              [--variants none,hmi,hmi+1,hmi+3,hmi+3-static]
                              [--screens overview,rejects,aggregation] [--defect-rate 0.01]
-                             [--browser-priority nice|idle]
+                             [--browser-priority nice|idle] [--no-clock]
 """
 
 from __future__ import annotations
@@ -235,6 +235,7 @@ def run(
     screens: tuple[str, ...] = ("overview",),
     defect_rate: float = 0.0,
     policy: str = "nice",
+    timed: bool = True,
 ) -> dict[str, Any]:
     """One batch watched as ``variant`` says, the n-th browser on ``screens[n % len(screens)]``."""
     packs = max(100, round(speed * seconds / 60))
@@ -264,7 +265,7 @@ def run(
         daemon = start_daemon(files)
         stack.callback(daemon.stop)
         if variant.browsers:
-            if not variant.static:
+            if timed and not variant.static:
                 clock = StreamClock(files.config, hmi.secrets[2])
                 stack.callback(clock.stop)
             profiles = Path(tempfile.mkdtemp(prefix="hmi-bench-"))
@@ -391,6 +392,11 @@ def main() -> int:
         default="nice",
         help="browsers at nice 19, or SCHED_IDLE (and nice 19)",
     )
+    p.add_argument(
+        "--no-clock",
+        action="store_true",
+        help="no event-to-screen timing (its unbatched stream is one more reader of the daemon)",
+    )
     p.add_argument("--workdir", type=Path, default=WORKDIR, help="wiped first")
     args = p.parse_args()
     screens = tuple(s.strip() for s in args.screens.split(",") if s.strip())
@@ -422,6 +428,7 @@ def main() -> int:
                 screens,
                 args.defect_rate,
                 args.browser_priority,
+                not args.no_clock,
             )
             report(v.name, r, args.seconds)
             if r["latency"].get("p99") is not None:
