@@ -24,7 +24,7 @@ class HmiSection(Section):
     nice: Annotated[int, Field(ge=0, le=19)] = 10  # CPU niceness: the pack path first
     language: HmiLanguage = "en"
     idle_logout_min: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
-    push_per_s: Annotated[float, Field(ge=1, le=20)] = 8.0
+    push_per_s: Annotated[float, Field(ge=1, le=20)] = 5.0  # a shown value: 5 changes/s at most
     login_attempts_per_min: Annotated[int, Field(ge=1, le=1000)] = 10
 
     @model_validator(mode="after")

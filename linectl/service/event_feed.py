@@ -12,6 +12,13 @@ client does not use (the per-pack ones are 100 a second at full speed): they nev
 client's subscription. Level events (``counters``, ``pool-level``, ``upstream-level``) go out at
 most :data:`LEVELS_PER_S` times a second each, the latest when due: at full speed the counters
 change with every pack, and no screen or SCADA needs them 100 times a second.
+
+A client's events go out in batches: what happened within :data:`BATCH_S` of the first waiting
+event is one write, so at full speed a client that follows the per-pack events costs the daemon's
+event loop some twenty wake-ups and writes a second, not a hundred; and each event is encoded
+once for every client (:class:`SharedEncoding`). ``?batch_ms=0`` (up to 1000) asks for each
+event as soon as it happens, for a client that dates events by their arrival. All of it happens
+in the stream's own task, never in the pack path: publishing stays one queue append per client.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import enum
 import json
 import re
 import typing
+from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
@@ -43,6 +51,9 @@ LEVELS_PER_S = 10.0
 
 SUBSCRIPTION_SIZE = 1000
 """Events held for one client before it is told that it missed some."""
+
+BATCH_S = 0.05
+"""How long a client's stream gathers events after the first one before writing them at once."""
 
 
 def event_name(event: LineEvent | Missed) -> str:
@@ -70,6 +81,39 @@ def encode(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {text}\n\n".encode()
 
 
+def _batch_ms(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 1000:
+        raise BadInput("batch_ms", f"query 'batch_ms': {text[:20]!r} is not 0 to 1000 ms")
+    return value
+
+
+class SharedEncoding:
+    """Each event encoded once, whichever clients send it: they all send the same bytes.
+
+    Holds the last ``keep`` events it encoded (by identity, so a lagging client still finds
+    the ones it has yet to send); a :class:`Missed` is one client's own and never kept."""
+
+    def __init__(self, keep: int = 2 * SUBSCRIPTION_SIZE) -> None:
+        self.keep = keep
+        self._done: OrderedDict[int, tuple[LineEvent, bytes]] = OrderedDict()
+
+    def __call__(self, event: LineEvent | Missed) -> bytes:
+        if isinstance(event, Missed):
+            return encode(event_name(event), event_fields(event))
+        kept = self._done.get(id(event))
+        if kept is not None and kept[0] is event:
+            return kept[1]
+        data = encode(event_name(event), event_fields(event))
+        self._done[id(event)] = (event, data)  # the event held: its id is not reused meanwhile
+        if len(self._done) > self.keep:
+            self._done.popitem(last=False)
+        return data
+
+
 class EventFeeds:
     """The open event streams of one API, so that shutting the API down ends them.
 
@@ -77,9 +121,13 @@ class EventFeeds:
     which ends its stream and its subscription.
     """
 
-    def __init__(self, control: LineControl, *, keepalive_s: float = 15.0) -> None:
+    def __init__(
+        self, control: LineControl, *, keepalive_s: float = 15.0, batch_s: float = BATCH_S
+    ) -> None:
         self.control = control
         self.keepalive_s = keepalive_s
+        self.batch_s = batch_s
+        self.encoding = SharedEncoding()
         self._open: set[asyncio.Task[Any]] = set()
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
@@ -88,7 +136,13 @@ class EventFeeds:
         assert task is not None
         self._open.add(task)
         try:
-            return await serve_events(request, self.control, keepalive_s=self.keepalive_s)
+            return await serve_events(
+                request,
+                self.control,
+                keepalive_s=self.keepalive_s,
+                batch_s=self.batch_s,
+                encoding=self.encoding,
+            )
         finally:
             self._open.discard(task)
 
@@ -101,9 +155,17 @@ class EventFeeds:
 
 
 async def serve_events(
-    request: web.Request, control: LineControl, *, keepalive_s: float = 15.0
+    request: web.Request,
+    control: LineControl,
+    *,
+    keepalive_s: float = 15.0,
+    batch_s: float = BATCH_S,
+    encoding: SharedEncoding | None = None,
 ) -> web.StreamResponse:
     """Stream the line's events to one client until it goes away or the API shuts down."""
+    encoded = encoding or SharedEncoding()
+    if "batch_ms" in request.query:
+        batch_s = _batch_ms(request.query["batch_ms"]) / 1000.0
     skip = {name.strip() for name in request.query.get("skip", "").split(",") if name.strip()}
     if skip - SKIPPABLE:
         unknown = ", ".join(sorted(skip - SKIPPABLE))
@@ -127,14 +189,19 @@ async def serve_events(
         while True:
             try:
                 async with asyncio.timeout(keepalive_s):
-                    event = await sub.get()
+                    event: LineEvent | Missed | None = await sub.get()
             except TimeoutError:
                 await response.write(b": keepalive\n\n")
                 continue
-            name = event_name(event)
-            await response.write(encode(name, event_fields(event)))
-            if isinstance(event, Missed):
-                await response.write(encode("snapshot", sub.snapshot()))
+            if batch_s > 0:
+                await asyncio.sleep(batch_s)  # what else happens meanwhile joins this write
+            chunks: list[bytes] = []
+            while event is not None:
+                chunks.append(encoded(event))
+                if isinstance(event, Missed):
+                    chunks.append(encode("snapshot", sub.snapshot()))
+                event = sub.get_nowait()
+            await response.write(b"".join(chunks))
     except ConnectionResetError:
         return response  # the client went away
     finally:

@@ -18,6 +18,13 @@ from tests.hmi.browser import chromium, csp_violations, log_in, text_of, wait_te
 pytestmark = pytest.mark.e2e
 
 PACKS = 300
+WATCH_LISTS = """
+window.__rebuilt = 0;
+const count = () => { window.__rebuilt += 1; };
+for (const id of ["devices", "alarms"]) {
+  new MutationObserver(count).observe(document.getElementById(id), {childList: true});
+}
+"""
 
 
 def number(text: str) -> int:
@@ -42,10 +49,13 @@ async def test_the_overview_shows_the_line_running_live_in_chromium(tmp_path: Pa
                 wait_text, browser, "[data-field=good]", lambda t: number(t) >= 20
             )
             await asyncio.to_thread(wait_text, browser, "[data-field=state]", "Execute")
+            await asyncio.to_thread(browser.execute_script, WATCH_LISTS)
             later = await asyncio.to_thread(
                 wait_text, browser, "[data-field=good]", lambda t: number(t) > number(first) + 20
             )
             assert number(later) > number(first)
+            # a push rewrites only what changed: the devices and alarms stayed, so did their lists
+            assert await asyncio.to_thread(browser.execute_script, "return window.__rebuilt") == 0
             await hmi.rig.wait_state(PackMLState.COMPLETE)
             await hmi.rig.rt.line_end_done()
             status = hmi.rig.rt.status()

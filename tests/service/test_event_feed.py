@@ -14,9 +14,9 @@ from drivers.interfaces import Verdict
 from linectl.config import IdentitySection
 from linectl.identity import Identity
 from linectl.ledger import Ledger
-from linectl.line.events import AlarmRaised, Counters, StateChanged, VerdictWritten
+from linectl.line.events import AlarmRaised, Counters, Missed, StateChanged, VerdictWritten
 from linectl.service.api import ControlApi, start_control_api
-from linectl.service.event_feed import SUBSCRIPTION_SIZE
+from linectl.service.event_feed import SUBSCRIPTION_SIZE, SharedEncoding
 from tests.people import People
 from tests.service.standin_line import StandInLine
 from tests.service.test_control_api import TCP_ANY_PORT
@@ -72,7 +72,7 @@ async def test_a_client_gets_the_snapshot_then_every_event_in_order(
 ) -> None:
     async with (
         aiohttp.ClientSession() as http,
-        http.get(f"{api.url}/v1/events", headers=AUTH) as r,
+        http.get(f"{api.url}/v1/events?batch_ms=0", headers=AUTH) as r,
     ):
         assert r.status == 200 and r.content_type == "text/event-stream"
         sse = SseReader(r)
@@ -91,7 +91,7 @@ async def test_a_client_gets_the_snapshot_then_every_event_in_order(
         )
 
 
-async def test_a_client_may_skip_the_per_pack_events_and_an_unknown_name_is_refused(
+async def test_a_client_may_skip_the_per_pack_events_and_an_unknown_name_or_batch_is_refused(
     api: ControlApi, line: StandInLine
 ) -> None:
     async with aiohttp.ClientSession() as http:
@@ -106,6 +106,11 @@ async def test_a_client_may_skip_the_per_pack_events_and_an_unknown_name_is_refu
             assert r.status == 400
             problem = await r.json()
             assert problem["field"] == "skip" and "verdicts" in problem["detail"]
+        for wrong in ("-1", "1001", "soon"):
+            async with http.get(f"{api.url}/v1/events?batch_ms={wrong}", headers=AUTH) as r:
+                assert r.status == 400
+                problem = await r.json()
+                assert problem["field"] == "batch_ms" and wrong in problem["detail"]
 
 
 async def test_a_client_that_fell_behind_is_told_what_it_missed_and_gets_a_new_snapshot(
@@ -150,3 +155,47 @@ async def test_closing_the_api_ends_open_streams_and_their_subscriptions(
         with pytest.raises((EOFError, aiohttp.ClientPayloadError)):
             await sse.next()
     assert line.events.subscribers == 0
+
+
+async def test_a_burst_reaches_the_client_whole_in_order_and_ends_with_the_latest_counters(
+    api: ControlApi, line: StandInLine
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{api.url}/v1/events", headers=AUTH) as r,
+    ):
+        sse = SseReader(r)
+        assert (await sse.next())[0] == "snapshot"
+        for seq in range(1, 41):  # a pack path at full speed: a verdict and the counters each
+            line.events.publish(VerdictWritten(seq, Verdict.GOOD, None, 1.0))
+            line.events.publish(Counters({"verdicts_good": seq}))
+        line.events.publish(StateChanged("Execute", "Completing"))
+        seqs, counts = [], []
+        while len(seqs) < 40 or not counts or counts[-1] < 40:
+            name, data = await sse.next()
+            if name == "verdict-written":
+                seqs.append(data["seq"])
+            elif name == "counters":
+                counts.append(data["values"]["verdicts_good"])
+            else:
+                assert (name, data) == ("state-changed", {"old": "Execute", "new": "Completing"})
+        assert seqs == list(range(1, 41))  # none batched away
+        assert counts == sorted(counts) and counts[-1] == 40  # coalesced, the last one kept
+
+
+def test_every_client_sends_the_same_encoding_of_an_event_and_a_missed_count_is_its_own() -> None:
+    encoded = SharedEncoding(keep=2)
+    first = VerdictWritten(1, Verdict.REJECT, "no-read", 4.5)
+    once = encoded(first)
+    assert once == b'event: verdict-written\ndata: {"seq":1,"verdict":"REJECT",' + (
+        b'"reason":"no-read","latency_ms":4.5}\n\n'
+    )
+    assert encoded(first) is once  # the second client: the same bytes, not encoded again
+    equal = VerdictWritten(1, Verdict.REJECT, "no-read", 4.5)
+    assert encoded(equal) == once
+    assert encoded(Missed(3)) == b'event: missed\ndata: {"count":3}\n\n'
+    assert encoded(Missed(5)) == b'event: missed\ndata: {"count":5}\n\n'
+    for seq in range(2, 5):  # more than it keeps: the oldest is encoded afresh, still right
+        encoded(VerdictWritten(seq, Verdict.GOOD, None, 1.0))
+    again = encoded(first)
+    assert again == once and again is not once

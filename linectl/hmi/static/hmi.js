@@ -1,4 +1,7 @@
 // linectl HMI: live figures from the HMI's /events stream (Server-Sent Events), no inline script.
+// A push changes only the parts of the page whose value changed: an unchanged figure, list or
+// banner is not written again, so a steady screen costs the browser no style, layout or paint
+// (panels may share a small PC's cores with the line).
 "use strict";
 (function () {
   const lang = document.documentElement.lang || "en";
@@ -9,11 +12,18 @@
   });
   const banner = document.getElementById("disconnected");
   const listeners = [];
+  const shown = new Map(); // what each live part shows now: field name or list id -> its key
 
   function fmt(value, format) {
     return value === null || value === undefined ? "–" : format.format(value);
   }
+  function changed(key, value) {
+    if (shown.get(key) === value) return false;
+    shown.set(key, value);
+    return true;
+  }
   function set(name, text) {
+    if (!changed(name, text)) return;
     document.querySelectorAll('[data-field="' + name + '"]').forEach(function (el) {
       el.textContent = text;
     });
@@ -35,6 +45,7 @@
     return li;
   }
   function showDisconnected(down) {
+    if (!changed("#disconnected", down)) return;
     if (banner) banner.hidden = !down;
     document.body.classList.toggle("disconnected", down);
   }
@@ -43,7 +54,7 @@
     showDisconnected(!v.connected);
     const state = v.state || "UNKNOWN";
     const stateEl = document.getElementById("state");
-    if (stateEl) stateEl.className = "state state-" + state;
+    if (stateEl && changed("#state", state)) stateEl.className = "state state-" + state;
     set("state", labels.states[state] || state);
     set("batch", v.batch || labels.none);
     set("speed", fmt(v.speed, integer));
@@ -52,17 +63,19 @@
     set("rate", fmt(v.rate, percent));
     set("pool", fmt(v.pool, integer));
     set("backlog", fmt(v.backlog, integer));
-    document.querySelectorAll('[data-field="pool-low"]').forEach(function (el) {
-      el.hidden = !v.pool_low;
-    });
+    if (changed("pool-low", Boolean(v.pool_low))) {
+      document.querySelectorAll('[data-field="pool-low"]').forEach(function (el) {
+        el.hidden = !v.pool_low;
+      });
+    }
     const devices = document.getElementById("devices");
-    if (devices) {
+    if (devices && changed("#devices", JSON.stringify(v.devices))) {
       devices.replaceChildren.apply(devices, v.devices.map(function (d) {
         return item("device-" + d.state, d.name, labels[d.state] || d.state);
       }));
     }
     const alarms = document.getElementById("alarms");
-    if (alarms) {
+    if (alarms && changed("#alarms", JSON.stringify(v.alarms))) {
       const rows = v.alarms.map(function (a) {
         const title = labels.alarms[String(a.code).split(":")[0]] || "";
         return item(a.holds ? "holds" : "", a.code, title, a.message);
@@ -75,9 +88,11 @@
       }
       alarms.replaceChildren.apply(alarms, rows);
     }
-    document.body.dataset.eventAt = String(v.event_at);
     listeners.forEach(function (fn) { fn(v); });
   }
+
+  // a live refresh (live.js) brings parts rendered by the server: write every value again
+  document.addEventListener("linectl:refreshed", function () { shown.clear(); });
 
   window.linectlHmi = { onView: function (fn) { listeners.push(fn); }, labels: labels, lang: lang };
 
