@@ -63,7 +63,7 @@ from simulators.marking import split_ais
 from simulators.reader_dmcc import DmccReaderSimulator
 from simulators.reader_keyence import KeyenceReaderSimulator
 from simulators.smart_reader import ReaderServer
-from simulators.tcp_service import TcpService
+from simulators.tcp_service import TcpDevice, TcpService
 
 log = logging.getLogger("simulators.case_packer")
 
@@ -329,7 +329,7 @@ class CasePacker:
             self._log.flush()
 
 
-class CaseLabelPrinter:
+class CaseLabelPrinter(TcpDevice):
     """A Zebra ZPL printer whose labels go onto cases and pallets, on raw TCP like port 9100.
 
     Answers ``~HS`` (formats in buffer: labels waiting on the applicator) and the label
@@ -345,16 +345,6 @@ class CaseLabelPrinter:
         self.protocol_errors: list[str] = []
         self.paper_out = False
         self._received = asyncio.Event()
-
-    @property
-    def port(self) -> int:
-        return self.service.port
-
-    async def start(self) -> int:
-        return await self.service.start()
-
-    async def close(self) -> None:
-        await self.service.close()
 
     async def wait_label(self) -> None:
         """Wait for the next label to arrive (tests await this instead of sleeping)."""

@@ -46,7 +46,7 @@ from simulators.print_engine import (
     standalone_line,
 )
 from simulators.rfid_inlay import Encoding, InlayFault, InlayFaults
-from simulators.tcp_service import TcpService
+from simulators.tcp_service import TcpDevice, TcpService
 
 log = logging.getLogger("simulators.printer_zpl")
 
@@ -54,7 +54,7 @@ HARDWARE_FAULTS = ("head-open", "paper-out", "ribbon-out")
 _KINDS = {"datamatrix": "datamatrix", "gs1-128": "gs1-128", "code128": "gs1-128", "qr": "qr"}
 
 
-class ZplPrinterSimulator:
+class ZplPrinterSimulator(TcpDevice):
     """The printer: TCP service + print engine on ``line``."""
 
     def __init__(
@@ -83,15 +83,8 @@ class ZplPrinterSimulator:
         self.protocol_errors: list[str] = []
         self.status_requests = 0
 
-    @property
-    def port(self) -> int:
-        return self.service.port
-
-    async def start(self) -> int:
-        return await self.service.start()
-
     async def close(self) -> None:
-        await self.service.close()
+        await super().close()
         self.engine.close()
 
     async def drop_connections(self) -> None:

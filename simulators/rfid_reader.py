@@ -37,7 +37,7 @@ from drivers.llrp.codec import LlrpStream, Message
 from drivers.llrp.codec import MessageType as M
 from drivers.sansio import drain
 from simulators.line import Pack, Station, VirtualLine
-from simulators.tcp_service import TcpService
+from simulators.tcp_service import TcpDevice, TcpService
 from standards.epc.binary import sgtin_epc
 
 log = logging.getLogger("simulators.rfid")
@@ -167,7 +167,7 @@ class _Specs:
     rospec_events: bool = False
 
 
-class RfidReaderSimulator:
+class RfidReaderSimulator(TcpDevice):
     """LLRP reader on ``host:port`` (port 0: any free one; see ``port`` after ``start``)."""
 
     def __init__(
@@ -190,17 +190,6 @@ class RfidReaderSimulator:
         self._free.set()
         self._ids = 0
         self.service = TcpService("llrp reader", self._session, host, port)
-
-    @property
-    def port(self) -> int:
-        return self.service.port
-
-    async def start(self) -> int:
-        return await self.service.start()
-
-    async def close(self) -> None:
-        """Stop listening and drop the client; safe twice."""
-        await self.service.close()
 
     async def drop_all(self) -> None:
         await self.service.drop_all()

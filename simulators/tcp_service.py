@@ -81,3 +81,21 @@ class TcpService:
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
+
+
+class TcpDevice:
+    """A device simulator served by one :class:`TcpService` (``self.service``, set by the
+    subclass): its port, start and close are the service's."""
+
+    service: TcpService
+
+    @property
+    def port(self) -> int:
+        return self.service.port
+
+    async def start(self) -> int:
+        return await self.service.start()
+
+    async def close(self) -> None:
+        """Stop listening and drop every client; safe twice."""
+        await self.service.close()
