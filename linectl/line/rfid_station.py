@@ -126,8 +126,11 @@ class RfidStation(CameraTrigger[TagReadResult]):
         if record is None or batch is None:
             check = TagCheck(RejectReason.RFID_MISMATCH, "no unit was sent for this pack")
         else:
-            try:
-                expected = sgtin_epc(batch.gtin, record.serial, self.company_prefix_length).hex
+            try:  # the EPC the feeder sent the printer with the job, else the unit's own
+                expected = (
+                    record.epc
+                    or sgtin_epc(batch.gtin, record.serial, self.company_prefix_length).hex
+                )
             except EpcEncodingError as exc:
                 check = TagCheck(RejectReason.RFID_MISMATCH, f"the unit has no EPC: {exc}")
             else:
