@@ -21,7 +21,7 @@ from linectl.ledger.seals import unit_tag_seal
 from linectl.ledger.serials import SerialRow
 from standards.epc.binary import EpcEncodingError, Scheme, decode
 
-_HEX = re.compile(r"^(?:[0-9A-F]{4})+$")  # whole 16-bit words, as a reader reports a bank
+HEX_WORDS = re.compile(r"^(?:[0-9A-F]{4})+$")  # whole 16-bit words, as a reader reports a bank
 
 
 def tag_seal(serial_id: int, tag: UnitTag) -> str:
@@ -35,12 +35,12 @@ def check_tags(units: Sequence[UnitResult]) -> None:
         tag = unit.tag
         if tag is None:
             continue
-        if not isinstance(tag.epc, str) or not _HEX.match(tag.epc):
+        if not isinstance(tag.epc, str) or not HEX_WORDS.match(tag.epc):
             raise ValidationError(
                 "must be upper-case hex in whole 16-bit words", field="tag.epc", value=tag.epc,
                 index=index,
             )  # fmt: skip
-        if tag.tid is not None and (not isinstance(tag.tid, str) or not _HEX.match(tag.tid)):
+        if tag.tid is not None and (not isinstance(tag.tid, str) or not HEX_WORDS.match(tag.tid)):
             raise ValidationError(
                 "must be upper-case hex in whole 16-bit words", field="tag.tid", value=tag.tid,
                 index=index,

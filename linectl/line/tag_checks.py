@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from drivers.interfaces import TagRead
 from linectl.ledger import UnitTag
+from linectl.ledger.unit_tags import HEX_WORDS
 from linectl.line.packs import PackRecord
 from linectl.line.reasons import RejectReason
 from linectl.line.verify import Check
@@ -43,22 +43,18 @@ class TagCheck:
         return self.reason is None
 
 
-_WORDS = re.compile(r"^(?:[0-9A-F]{4})+$")
-"""A memory bank as the ledger keeps it: upper-case hex in whole 16-bit words."""
-
-
 def unit_tag(read: TagRead) -> UnitTag | None:
     """What the ledger keeps of a tag read: EPC, its pure identity URI if it decodes, TID. None
     for an EPC that is not whole 16-bit words (LLRP allows any length: a foreign tag's EPC may
     be empty or odd), which the ledger could not store; a TID like that is left out."""
     epc, tid = read.epc.upper(), (read.tid or "").upper()
-    if not _WORDS.match(epc):
+    if not HEX_WORDS.match(epc):
         return None
     try:
         uri: str | None = decode(epc).pure_identity_uri
     except (EpcEncodingError, ValueError):
         uri = None
-    return UnitTag(epc, uri, tid if _WORDS.match(tid) else None)
+    return UnitTag(epc, uri, tid if HEX_WORDS.match(tid) else None)
 
 
 def _rssi(read: TagRead) -> str:
