@@ -99,6 +99,9 @@ class PrintWatch:
         self._resting = False  # in a slow pause (nothing queued, the line standing)
         self._polled = polled
         self._feed = feed
+        # (known once: a runtime-checkable Protocol's isinstance costs tens of microseconds, and
+        # the status is polled up to 50 times a second)
+        self._rfid = encodes_rfid(printer)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -151,7 +154,7 @@ class PrintWatch:
     def note_encodings(self) -> None:
         """An RFID printer's read-backs that came in: each pack's tag holds its EPC or not."""
         printer, packs = self.printer, self.packs
-        if packs is None or not isinstance(printer, RfidPrinter) or not printer.encodes_rfid:
+        if packs is None or not self._rfid or not isinstance(printer, RfidPrinter):
             return
         for outcome in printer.encode_outcomes():
             record = packs.get(outcome.seq)
