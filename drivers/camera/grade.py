@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -177,8 +178,11 @@ def _row_stride(width: int) -> npt.NDArray[np.float32]:
 
 def _clamp(xy: npt.NDArray[np.float32], steps: list[int], w: int, h: int) -> None:
     """Keep every sample's five points inside the image: centres ``xy`` (quads x modules x 2)
-    at least each quad's step from each edge. Looking at the two extremes first is cheaper
-    than clamping, and on most frames the symbol is well inside the image."""
+    at least each quad's step from each edge.
+
+    Looking at the two extremes first is cheaper than clamping, and on most frames the symbol
+    is well inside the image.
+    """
     step = steps[0]
     if steps.count(step) == len(steps):
         if xy.min() >= step and xy.max() <= min(w, h) - 1 - step:
@@ -217,12 +221,17 @@ def _module_levels(
     away *= _HALF_DIAGONAL
     dst = np.add(quads, away, out=away)
     outline, grid = _grid_outline(rows, cols), _unit_grid(rows, cols)
-    homographies = [cv2.getPerspectiveTransform(outline, quad) for quad in dst]
-    centres: list[npt.NDArray[np.float32]] = [
-        cv2.perspectiveTransform(grid, homography)  # type: ignore[misc]
-        for homography in homographies
-    ]
-    xy = centres[0] if count == 1 else np.concatenate(centres)  # the first fit: one quad
+    xy: npt.NDArray[np.float32]
+    if count == 1:  # the first fit, most frames' only one: no list to build
+        homography = cv2.getPerspectiveTransform(outline, dst[0])
+        xy = cast("npt.NDArray[np.float32]", cv2.perspectiveTransform(grid, homography))
+    else:
+        xy = np.concatenate(
+            [
+                cv2.perspectiveTransform(grid, cv2.getPerspectiveTransform(outline, quad))
+                for quad in dst
+            ]
+        )
     edges = dst[:, _NEXT_CORNER]
     edges -= dst  # top, right, -bottom, -left: the sign squares away
     edges *= edges
