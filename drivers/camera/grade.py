@@ -23,7 +23,9 @@ needs a verifier.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -121,8 +123,8 @@ def _grid_outline(rows: int, cols: int) -> npt.NDArray[np.float32]:
 
 
 @functools.lru_cache(maxsize=64)
-def _perimeter(rows: int, cols: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], int]:
-    """The DataMatrix finder/clock pattern (dark where expected), its mask and the mask's size."""
+def _perimeter(rows: int, cols: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """The DataMatrix finder/clock modules (row-major indices) and which of them are dark."""
     expected = np.zeros((rows, cols), dtype=np.bool_)
     expected[:, 0] = True  # solid left edge
     expected[rows - 1, :] = True  # solid bottom edge
@@ -130,15 +132,31 @@ def _perimeter(rows: int, cols: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray
     expected[1::2, cols - 1] = True  # right clock track: dark on odd rows (from the top)
     mask = np.zeros((rows, cols), dtype=np.bool_)
     mask[:, 0] = mask[rows - 1, :] = mask[0, :] = mask[:, cols - 1] = True
-    expected &= mask
-    expected.setflags(write=False)
-    mask.setflags(write=False)
-    return expected, mask, int(np.count_nonzero(mask))
+    at, dark = np.flatnonzero(mask), expected[mask]
+    at.setflags(write=False)
+    dark.setflags(write=False)
+    return at, dark
 
 
-#: Edges of the corner quadrilateral as (end, start) corner indices: top, bottom, left, right.
-_EDGE_END = np.array([1, 2, 3, 2], dtype=np.intp)
-_EDGE_START = np.array([0, 3, 0, 1], dtype=np.intp)
+#: Each corner's successor around the quadrilateral (TL, TR, BR, BL): corner to successor gives
+#: the top, right, bottom (reversed) and left (reversed) edges.
+_NEXT_CORNER = np.array([1, 2, 3, 0], dtype=np.intp)
+#: The corner search's shifts of one coordinate, in pixels, in the order they are tried.
+_DELTAS = (-2.0, -1.0, 1.0, 2.0)
+# float32 constants, made once: the arithmetic below is float32 throughout
+_FOUR = np.float32(4)
+_HALF_DIAGONAL = np.float32(0.7071)
+_TINY = np.float32(1e-6)
+_FULL_SCALE = np.float32(5.0 * 255.0)  # five samples of 0-255
+
+
+@functools.lru_cache(maxsize=8)
+def _shifts(corner: int, axis: int) -> npt.NDArray[np.float64]:
+    """The search's trial offsets of one corner coordinate, shaped trials x 4 corners x 2."""
+    shifts = np.zeros((len(_DELTAS), 4, 2))
+    shifts[:, corner, axis] = _DELTAS
+    shifts.setflags(write=False)
+    return shifts
 
 
 @functools.lru_cache(maxsize=64)
@@ -150,57 +168,119 @@ def _neighbours(step: int, width: int) -> npt.NDArray[np.intp]:
     return offsets
 
 
+@functools.lru_cache(maxsize=8)
+def _row_stride(width: int) -> npt.NDArray[np.float32]:
+    """(1, width): a pixel's flat index is its (x, y) dotted with this."""
+    stride = np.array((1, width), dtype=np.float32)
+    stride.setflags(write=False)
+    return stride
+
+
+def _clamp(xy: npt.NDArray[np.float32], steps: list[int], w: int, h: int) -> None:
+    """Keep every sample's five points inside the image: centres ``xy`` (quads x modules x 2)
+    at least each quad's step from each edge.
+
+    Looking at the two extremes first is cheaper than clamping, and on most frames the symbol
+    is well inside the image.
+    """
+    step = steps[0]
+    if steps.count(step) == len(steps):
+        if xy.min() >= step and xy.max() <= min(w, h) - 1 - step:
+            return
+        np.maximum(xy, step, out=xy)
+        np.minimum(xy[..., 0], w - 1 - step, out=xy[..., 0])
+        np.minimum(xy[..., 1], h - 1 - step, out=xy[..., 1])
+        return
+    low = np.array(steps, dtype=np.float32).reshape(len(steps), 1)  # whole numbers: exact
+    np.maximum(xy, low[..., np.newaxis], out=xy)
+    np.minimum(xy[..., 0], (w - 1) - low, out=xy[..., 0])
+    np.minimum(xy[..., 1], (h - 1) - low, out=xy[..., 1])
+
+
 def _module_levels(
-    image: npt.NDArray[np.uint8], corners: Corners, rows: int, cols: int
-) -> tuple[npt.NDArray[np.float32], float, float]:
-    """Grey level (0-1) at every module centre, row-major, and module width and height in pixels."""
-    dst = np.array(corners, dtype=np.float32)
+    image: npt.NDArray[np.uint8], quads: npt.NDArray[np.float32], rows: int, cols: int
+) -> tuple[npt.NDArray[np.float32], list[tuple[float, float]]]:
+    """Grey levels (0-1) at the module centres of the grid through each of ``quads`` (corner sets,
+    shaped quads x 4 x 2), one row-major row per quad, and each grid's module width and height.
+
+    The corner search scores its four shifts of a corner in one call: numpy's cost here is per
+    call far more than per element, so only the two cv2 calls run once per quad. (Explicit sums
+    and in-place operators compute what np.mean and np.linalg.norm would, in float32 as they do,
+    with fewer calls.)
+    """
+    count = len(quads)
     # zxing-cpp reports the centres of the outermost pixels; move each corner half a pixel out.
-    # (np.add.reduce and x.dot(x) are what np.mean and np.linalg.norm compute, without their
-    # per-call overhead: this runs up to 33 times per frame on the decode threads.)
-    centre = np.add.reduce(dst, axis=0) / np.float32(4)
-    away = dst - centre
-    norms = np.sqrt(np.add.reduce(away * away, axis=1, keepdims=True))
-    dst = dst + away / np.maximum(norms, 1e-6) * 0.7071
-    homography = cv2.getPerspectiveTransform(_grid_outline(rows, cols), dst)
-    centres = cv2.perspectiveTransform(_unit_grid(rows, cols), homography).reshape(-1, 2)
-    edges = dst[_EDGE_END] - dst[_EDGE_START]  # top, bottom, left, right
-    squares = edges * edges
-    lengths = np.sqrt(squares[:, 0] + squares[:, 1])
-    sides = np.add.reduce(lengths.reshape(2, 2), axis=1).tolist()  # top+bottom, left+right
-    width, height = sides[0] / (2 * cols), sides[1] / (2 * rows)
-    step = max(1, round((width + height) / 8.0))
+    centre = np.add.reduce(quads, axis=1, keepdims=True)
+    centre /= _FOUR
+    away = quads - centre
+    squares = away * away
+    norms = squares[..., :1] + squares[..., 1:]  # x*x + y*y, as a reduction adds them
+    np.sqrt(norms, out=norms)
+    np.maximum(norms, _TINY, out=norms)
+    away /= norms
+    away *= _HALF_DIAGONAL
+    dst = np.add(quads, away, out=away)
+    outline, grid = _grid_outline(rows, cols), _unit_grid(rows, cols)
+    xy: npt.NDArray[np.float32]
+    if count == 1:  # the first fit, most frames' only one: no list to build
+        homography = cv2.getPerspectiveTransform(outline, dst[0])
+        xy = cast("npt.NDArray[np.float32]", cv2.perspectiveTransform(grid, homography))
+    else:
+        xy = np.concatenate(
+            [
+                cv2.perspectiveTransform(grid, cv2.getPerspectiveTransform(outline, quad))
+                for quad in dst
+            ]
+        )
+    edges = dst[:, _NEXT_CORNER]
+    edges -= dst  # top, right, -bottom, -left: the sign squares away
+    edges *= edges
+    lengths = edges[..., 0] + edges[..., 1]
+    np.sqrt(lengths, out=lengths)
+    sides = (lengths[:, :2] + lengths[:, 2:]).tolist()  # top + bottom, right + left
+    sizes = [(across / (2 * cols), down / (2 * rows)) for across, down in sides]
+    steps = [max(1, round((width + height) / 8.0)) for width, height in sizes]
     h, w = image.shape
-    xy = np.rint(centres)
-    np.maximum(xy, step, out=xy)
-    np.minimum(xy, np.array((w - 1 - step, h - 1 - step), dtype=np.float32), out=xy)
+    np.rint(xy, out=xy)
+    xy = xy.reshape(count, -1, 2)
+    _clamp(xy, steps, w, h)
     # pixel index y * w + x: whole numbers below 2**24, so exact in float32 in any order
-    at = np.dot(xy, np.array((1, w), dtype=np.float32)).astype(np.intp)
-    samples = image.ravel()[at + _neighbours(step, w)]  # (5, modules)
-    total = np.add.reduce(samples, axis=0, dtype=np.float32)  # whole numbers: exact in any order
-    return total / (5.0 * 255.0), width, height
+    at = np.dot(xy.reshape(-1, 2), _row_stride(w)).astype(np.intp).reshape(count, 1, -1)
+    if steps.count(steps[0]) == len(steps):
+        at = at + _neighbours(steps[0], w)
+    else:
+        at = at + np.stack([_neighbours(step, w) for step in steps])
+    # five samples per module, summed: whole numbers, so exact in float32 in any order
+    levels = np.add.reduce(image.ravel()[at], axis=1, dtype=np.float32)
+    levels /= _FULL_SCALE
+    return levels, sizes
 
 
 def _contrast_and_modulation(levels: npt.NDArray[np.float32]) -> tuple[float, float, float]:
     """Symbol contrast, modulation (5th percentile over modules) and the global threshold."""
     last = len(levels) - 1
     low, high = int(last * 0.02), int(last * 0.98)
-    ordered = np.partition(levels, (low, high))  # nearest-rank percentiles, cheaper than sorting
+    ordered = levels.copy()  # partitioned in place: np.partition's wrapper costs a call more
+    ordered.partition((low, high))  # nearest-rank percentiles, cheaper than sorting
     r_min, r_max = float(ordered[low]), float(ordered[high])
     contrast = max(r_max - r_min, 0.0)
     threshold = (r_max + r_min) / 2
     if contrast <= 0:
         return 0.0, 0.0, threshold
-    distance = np.abs(levels - np.float32(threshold))
+    distance = np.subtract(levels, np.float32(threshold), out=ordered)
+    np.abs(distance, out=distance)
     fifth = int(last * 0.05)
-    modulation = float(np.partition(distance, fifth)[fifth]) / (contrast / 2)
+    distance.partition(fifth)
+    modulation = float(distance[fifth]) / (contrast / 2)
     return contrast, min(modulation, 1.0), threshold
 
 
-def _alignment(levels: npt.NDArray[np.float32]) -> float:
-    """How cleanly the samples split into dark and light: high when they sit on module centres."""
-    deviation = np.abs(levels - np.float32(np.add.reduce(levels) / len(levels)))
-    return float(np.float32(np.add.reduce(deviation) / len(levels)))
+def _alignment(levels: npt.NDArray[np.float32]) -> list[float]:
+    """How cleanly each row of samples splits into dark and light: high on module centres."""
+    count = levels.shape[1]
+    deviation = np.abs(levels - np.add.reduce(levels, axis=1, keepdims=True) / count)
+    scores: list[float] = (np.add.reduce(deviation, axis=1) / count).tolist()
+    return scores
 
 
 def _fit_grid(
@@ -211,37 +291,39 @@ def _fit_grid(
 
     zxing-cpp's corners can be a pixel or two off under perspective (mostly the top-right one,
     which it extrapolates from the clock tracks); samples then straddle module edges and the
-    modulation reads low. A greedy search over single-corner shifts fixes that cheaply.
+    modulation reads low. A greedy search over single-corner shifts fixes that cheaply: for each
+    corner and axis in turn, the shift of -2, -1, +1 or +2 px that aligns the samples best (the
+    first one on a tie), if it beats the current corners.
     """
-    fit = _module_levels(image, corners, rows, cols)
+    levels, sizes = _module_levels(image, np.array([corners], dtype=np.float32), rows, cols)
+    fit = (levels[0], sizes[0][0], sizes[0][1])
     measured = _contrast_and_modulation(fit[0])
     if measured[1] >= MOD_LIMITS[0]:  # already on the module centres
         return fit, measured
-    best = _alignment(fit[0])
-    points = [list(c) for c in corners]
+    best = _alignment(levels)[0]
+    points = np.array(corners, dtype=np.float64)  # shifted in float64, as Python floats add
     for k in (1, 3, 2, 0):
         if k != 1 and measured[1] >= MOD_LIMITS[0]:
             break
+        moved = False
         for axis in (0, 1):
-            start = points[k][axis]
-            chosen = start
-            for delta in (-2.0, -1.0, 1.0, 2.0):
-                points[k][axis] = start + delta
-                trial = tuple((p[0], p[1]) for p in points)
-                got = _module_levels(image, (trial[0], trial[1], trial[2], trial[3]), rows, cols)
-                score = _alignment(got[0])
+            trials = points + _shifts(k, axis)
+            levels, sizes = _module_levels(image, trials.astype(np.float32), rows, cols)
+            for n, score in enumerate(_alignment(levels)):
                 if score > best:
-                    best, chosen = score, start + delta
-                    fit = got
-            points[k][axis] = chosen
-        measured = _contrast_and_modulation(fit[0])
+                    best, points[k, axis], moved = score, trials[n, k, axis], True
+                    fit = (levels[n], sizes[n][0], sizes[n][1])
+        if moved:  # else the fit and so its measures are those of the corner before
+            measured = _contrast_and_modulation(fit[0])
     return fit, measured
 
 
-def _perimeter_damage(dark: npt.NDArray[np.bool_]) -> float:
+def _perimeter_damage(
+    levels: npt.NDArray[np.float32], threshold: float, rows: int, cols: int
+) -> float:
     """Share of the DataMatrix finder (left, bottom) and clock (top, right) modules read wrong."""
-    expected, mask, size = _perimeter(*dark.shape)
-    return float(np.count_nonzero((dark != expected) & mask)) / float(size)
+    at, dark = _perimeter(rows, cols)
+    return float(np.count_nonzero((levels[at] < threshold) != dark)) / float(len(at))
 
 
 def grade_symbol(
@@ -266,13 +348,13 @@ def grade_symbol(
     except cv2.error:
         return None
     module = (x_dim + y_dim) / 2
-    if not np.isfinite(module) or module < 0.5:
+    if not math.isfinite(module) or module < 0.5:
         return None
     axial = abs(x_dim - y_dim) / module
     fpd: float | None = None
     fpd_grade: str | None = None
     if datamatrix and contrast > 0:
-        fpd = _perimeter_damage((levels < threshold).reshape(rows, cols))
+        fpd = _perimeter_damage(levels, threshold, rows, cols)
         fpd_grade = _at_most(fpd, FPD_LIMITS)
     uec_grade = None if unused_ec is None else _at_least(unused_ec, UEC_LIMITS)
     sc_grade = _at_least(contrast, SC_LIMITS)
