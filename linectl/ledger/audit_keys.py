@@ -80,10 +80,8 @@ def attach_key(conn: sqlite3.Connection, key: bytes, at: str, *, create: bool) -
     return int(cursor.rowcount)
 
 
-def write_mac(conn: sqlite3.Connection, row_id: int, row_hash: str) -> None:
-    """Key a new audit row if the trail is keyed; refuse if this connection lacks the key."""
-    if keyed_fingerprint(conn) is None:
-        return
+def insert_mac(conn: sqlite3.Connection, row_id: int, row_hash: str) -> None:
+    """Key a new audit row of a trail known to be keyed; refuse if this connection lacks the key."""
     try:
         conn.execute(
             f"INSERT INTO audit_macs (audit_id, mac) VALUES (?, {MAC_FUNCTION}(?))",

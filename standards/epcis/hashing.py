@@ -168,6 +168,9 @@ class _Canon:
 
     def value(self, raw: Any, field: str) -> str:
         """A scalar as it appears in the pre-hash string."""
+        if isinstance(raw, str) and raw.startswith("urn:epc:"):  # an EPC: the common case, fast
+            text = raw.strip()  # (no CBV URN, expanded prefix nor number starts like this)
+            return canonical_dl(text) or text
         if isinstance(raw, Mapping) and ("@value" in raw or "@id" in raw):
             raw = raw.get("@value", raw.get("@id"))
         if isinstance(raw, bool):
