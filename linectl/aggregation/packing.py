@@ -218,11 +218,12 @@ class PackingService:
         with self.ledger.containers.transaction() as tx:
             if tx.get(sscc).state is not ContainerState.OPEN:
                 return -1, None, 0
-            chunk = serials[: max(size - tx.unit_count(sscc), 0)]
+            units = tx.unit_count(sscc)
+            chunk = serials[: max(size - units, 0)]
             if chunk:
                 rows = tx.resolve(chunk, self.events.gtin)
                 put_in(tx, self.events, sscc, rows, actor=actor, reason="packed in line order")
-            units = tx.unit_count(sscc)
+                units += len(rows)  # pack refuses a unit already in a case, resolve a repeat
             if units < size:
                 return len(chunk), None, units
             reason = f"full: {size} units"
@@ -406,7 +407,7 @@ class PackingService:
         pallet = self.pallet
         assert pallet is not None  # verify_label opened one
         put_on(tx, pallet, [case], actor=actor, reason="label verified: stacked in line order")
-        if len(tx.contents(pallet).children) < self.settings.pallet_size:
+        if tx.cases_on(pallet) < self.settings.pallet_size:
             return None
         return self._close_pallet(tx, pallet, actor, f"full: {self.settings.pallet_size} cases")
 

@@ -45,10 +45,16 @@ def keyed_fingerprint(conn: sqlite3.Connection) -> str | None:
 
 
 def register(conn: sqlite3.Connection, key: bytes) -> None:
-    """Give ``conn`` the MAC function, so its audit rows are keyed."""
-    conn.create_function(
-        MAC_FUNCTION, 1, lambda row_hash: row_mac(key, str(row_hash)), deterministic=True
-    )
+    """Give ``conn`` the MAC function, so its audit rows are keyed (``row_mac``, with the key
+    schedule computed once: each row's MAC continues a copy of it)."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def mac(row_hash: object) -> str:
+        h = keyed.copy()
+        h.update(str(row_hash).encode("ascii"))
+        return h.hexdigest()
+
+    conn.create_function(MAC_FUNCTION, 1, mac, deterministic=True)
 
 
 def attach_key(conn: sqlite3.Connection, key: bytes, at: str, *, create: bool) -> int:

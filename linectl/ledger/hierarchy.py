@@ -129,15 +129,11 @@ def units_in(conn: sqlite3.Connection, sscc: str) -> list[UnitEntry]:
 def fill_counts(conn: sqlite3.Connection, case: str | None, pallet: str | None) -> tuple[int, int]:
     """(units packed directly in ``case``, cases on ``pallet``); 0 for None: how full the
     packer's open case and pallet are."""
-    units = cases = 0
-    if case is not None:
-        (units,) = conn.execute(
-            "SELECT count(*) FROM units WHERE container = ?", (case,)
-        ).fetchone()
-    if pallet is not None:
-        (cases,) = conn.execute(
-            "SELECT count(*) FROM containers WHERE parent = ?", (pallet,)
-        ).fetchone()
+    units, cases = conn.execute(
+        "SELECT (SELECT count(*) FROM units WHERE container = ?), "
+        "(SELECT count(*) FROM containers WHERE parent = ?)",
+        (case, pallet),
+    ).fetchone()
     return int(units), int(cases)
 
 
