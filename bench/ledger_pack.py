@@ -25,19 +25,23 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from linectl.aggregation import PackingService, RangeSsccSource
-from linectl.aggregation.packing import ClosedContainer, LabelOutcome
-from linectl.config import LineSection, PackingSettings, SsccRange
-from linectl.ledger import Ledger, UnitResult, Verdict
-from linectl.lifecycle import EventFactory, record_verdicts
-from linectl.line.assignments import assignment
-from tests.aggregation.conftest import make_batch
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's code and test helpers, whatever is installed
+
+from linectl.aggregation import PackingService, RangeSsccSource  # noqa: E402
+from linectl.aggregation.packing import ClosedContainer, LabelOutcome  # noqa: E402
+from linectl.config import LineSection, PackingSettings, SsccRange  # noqa: E402
+from linectl.ledger import Ledger, UnitResult, Verdict  # noqa: E402
+from linectl.lifecycle import EventFactory, record_verdicts  # noqa: E402
+from linectl.line.assignments import assignment  # noqa: E402
+from tests.aggregation.conftest import make_batch  # noqa: E402
 
 LINE = LineSection(
     id="bench-line",
