@@ -38,9 +38,13 @@ SERIAL_LIST_MAX = 50
 """Up to this many serials are listed in an audit summary; more are summarised by a digest."""
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""What ``json.dumps`` with these options builds per call, built once (it keeps no state)."""
+
+
 def canonical_json(value: object) -> str:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def compute_row_hash(
