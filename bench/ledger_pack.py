@@ -16,9 +16,11 @@ functions in the same grouping as the daemon at 6,000 packs/min with the bench l
 
 Per part and in all it prints CPU microseconds per pack (``time.thread_time``: everything runs
 in this one thread) and the wall time (fsyncs included). Run it several times, alternating
-builds, on a noisy machine.
+builds, on a noisy machine. ``--group`` and ``--chunk`` show what other commit groupings and
+write-ahead chunks would cost (the daemon's are 50 ms / 100 units and 16).
 
-    python bench/ledger_pack.py [--packs 2400] [--runs 3] [--ledger-dir DIR]
+    python bench/ledger_pack.py [--packs 2400] [--runs 3] [--ledger-dir DIR] [--group 5]
+                                [--chunk 16]
 """
 
 from __future__ import annotations
@@ -79,12 +81,12 @@ def gs1_128(sscc: str) -> str:
     return f"]C100{sscc}"
 
 
-def one_run(path: Path, packs: int) -> Meter:
+def one_run(path: Path, packs: int, per_group: int = GROUP, chunk: int = TAKE_CHUNK) -> Meter:
     """``packs`` packs through the ledger on a fresh file; the time each part took."""
     meter = Meter()
     with Ledger(path) as ledger:
         ledger.identity.attach_audit_key(AUDIT_KEY, create=True)  # keyed, as `ledger init` makes it
-        make_batch(ledger, BATCH, packs + TAKE_CHUNK)
+        make_batch(ledger, BATCH, packs + chunk)
         factory = EventFactory(LINE, ledger.get_work_order(BATCH))
         settings = PackingSettings(case_size=CASE_SIZE, pallet_size=PALLET_SIZE)
         source = RangeSsccSource(ledger, SsccRange("9506000", 0, 1, 99_999))
@@ -96,7 +98,7 @@ def one_run(path: Path, packs: int) -> Meter:
         def take() -> list[str]:
             first = seq + 1
             return ledger.take_for_encoding(
-                BATCH, TAKE_CHUNK, then=lambda serials: assignment(BATCH, first, serials)
+                BATCH, chunk, then=lambda serials: assignment(BATCH, first, serials)
             )
 
         def pack(good: list[str]) -> list[ClosedContainer]:
@@ -111,7 +113,7 @@ def one_run(path: Path, packs: int) -> Meter:
 
         while seq < packs:
             group: list[UnitResult] = []
-            for _ in range(GROUP):
+            for _ in range(per_group):
                 if not reserve:
                     reserve += meter.run("take", take)
                 seq += 1
@@ -135,11 +137,15 @@ def main() -> None:
     parser.add_argument("--packs", type=int, default=2400)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--ledger-dir", type=Path, default=None)
+    parser.add_argument(
+        "--group", type=int, default=GROUP, help="packs per commit group (5: 50 ms at 100/s)"
+    )
+    parser.add_argument("--chunk", type=int, default=TAKE_CHUNK, help="serials per write-ahead")
     args = parser.parse_args()
     runs: list[Meter] = []
     with tempfile.TemporaryDirectory(dir=args.ledger_dir) as tmp:
         for run in range(args.runs):
-            meter = one_run(Path(tmp) / f"ledger-{run}.db", args.packs)
+            meter = one_run(Path(tmp) / f"ledger-{run}.db", args.packs, args.group, args.chunk)
             runs.append(meter)
             cpu = {p: meter.cpu[p] / args.packs * 1e6 for p in PARTS}
             wall = sum(meter.wall.values()) / args.packs * 1e6
