@@ -36,14 +36,19 @@ class ContainerLabel(LogisticLabel):
 
     def check(self, read: str | None) -> LabelCheck:
         """Verify a reader's read of this label (either code)."""
-        if read is None or not read.strip():
-            return LabelCheck(False, read, "no read")
-        try:
-            scan = parse_scan(read)
-        except Gs1Error as exc:
-            return LabelCheck(False, read, f"not a GS1 code: {exc}")
-        if scan.sscc is None:
-            return LabelCheck(False, read, "no SSCC (AI 00) in the read")
-        if scan.sscc != self.sscc:
-            return LabelCheck(False, read, f"read SSCC {scan.sscc}, expected {self.sscc}")
-        return LabelCheck(True, read, "ok")
+        return check_read(self.sscc, read)
+
+
+def check_read(sscc: str, read: str | None) -> LabelCheck:
+    """Verify a reader's read of the label of container ``sscc``: only its SSCC is checked."""
+    if read is None or not read.strip():
+        return LabelCheck(False, read, "no read")
+    try:
+        scan = parse_scan(read)
+    except Gs1Error as exc:
+        return LabelCheck(False, read, f"not a GS1 code: {exc}")
+    if scan.sscc is None:
+        return LabelCheck(False, read, "no SSCC (AI 00) in the read")
+    if scan.sscc != sscc:
+        return LabelCheck(False, read, f"read SSCC {scan.sscc}, expected {sscc}")
+    return LabelCheck(True, read, "ok")

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from linectl.aggregation.events import ContainerEvents
-from linectl.aggregation.labels import ContainerLabel, LabelCheck
+from linectl.aggregation.labels import ContainerLabel, LabelCheck, check_read
 from linectl.aggregation.sscc_source import SsccSource, SsccUnavailable
 from linectl.aggregation.steps import close_container, open_container, put_in, put_on
 from linectl.config import PackingSettings
@@ -52,7 +52,7 @@ from linectl.ledger import (
     Ledger,
 )
 from linectl.ledger.aggregation import AggregationTx
-from linectl.ledger.hierarchy import labels_verified, last_seq_in, orphans, tree
+from linectl.ledger.hierarchy import fill_counts, labels_verified, last_seq_in, orphans, tree
 from linectl.lifecycle import EventFactory
 
 if TYPE_CHECKING:
@@ -157,11 +157,11 @@ class PackingService:
 
     def status(self) -> PackingStatus:
         with self._lock:
-            case_units = pallet_cases = 0
-            if self.case is not None:
-                case_units = len(self.ledger.containers.contents(self.case).serials)
-            if self.pallet is not None:
-                pallet_cases = len(self.ledger.containers.contents(self.pallet).children)
+            case_units, pallet_cases = 0, 0
+            if self.case is not None or self.pallet is not None:
+                case_units, pallet_cases = self.ledger.containers.read(
+                    fill_counts, self.case, self.pallet
+                )
             return PackingStatus(
                 self.case,
                 case_units,
@@ -200,35 +200,37 @@ class PackingService:
             while pos < len(serials):
                 if self.case is None:
                     self.case = self._open(ContainerLevel.CASE)
-                taken, full = self._fill(self.case, serials[pos:])
+                taken, full, units = self._fill(self.case, serials[pos:])
                 pos += max(taken, 0)
                 if full is not None or taken < 0:
                     self.case = None
                 if full is not None:
-                    closed.append(self._closed(full, partial=False))
+                    closed.append(self._closed(full, partial=False, units=units))
         return closed
 
-    def _fill(self, sscc: str, serials: Sequence[str]) -> tuple[int, Container | None]:
+    def _fill(self, sscc: str, serials: Sequence[str]) -> tuple[int, Container | None, int]:
         """One transaction: as many units as the case takes, and its close when that fills it.
 
-        Returns (units taken, the case if it closed); (-1, None) when the case is no longer
-        open (an operator closed it): the units go into a new one.
+        Returns (units taken, the case if it closed, units in it); (-1, None, 0) when the case
+        is no longer open (an operator closed it): the units go into a new one.
         """
         size, actor = self.settings.case_size, self.settings.actor
         with self.ledger.containers.transaction() as tx:
             if tx.get(sscc).state is not ContainerState.OPEN:
-                return -1, None
-            chunk = serials[: max(size - tx.unit_count(sscc), 0)]
+                return -1, None, 0
+            units = tx.unit_count(sscc)
+            chunk = serials[: max(size - units, 0)]
             if chunk:
                 rows = tx.resolve(chunk, self.events.gtin)
                 put_in(tx, self.events, sscc, rows, actor=actor, reason="packed in line order")
-            if tx.unit_count(sscc) < size:
-                return len(chunk), None
+                units += len(rows)  # pack refuses a unit already in a case, resolve a repeat
+            if units < size:
+                return len(chunk), None, units
             reason = f"full: {size} units"
             case = close_container(
                 tx, self.events, sscc, actor=actor, reason=reason, at=self.clock()
             )
-            return len(chunk), case
+            return len(chunk), case, units
 
     def close_case(
         self, *, actor: str | None = None, reason: str = "closed by command"
@@ -279,8 +281,7 @@ class PackingService:
         """Check a reader's read of a container's label; accept, or say reprint or divert."""
         actor = actor or self.settings.actor
         with self._lock:
-            label = self.label(sscc)
-            check = label.check(read)
+            check = check_read(sscc, read)
             attempts = self.awaiting.get(sscc, 0) + 1
             closed_pallet: ClosedContainer | None = None
             container = self.ledger.containers.get(sscc)
@@ -406,7 +407,7 @@ class PackingService:
         pallet = self.pallet
         assert pallet is not None  # verify_label opened one
         put_on(tx, pallet, [case], actor=actor, reason="label verified: stacked in line order")
-        if len(tx.contents(pallet).children) < self.settings.pallet_size:
+        if tx.cases_on(pallet) < self.settings.pallet_size:
             return None
         return self._close_pallet(tx, pallet, actor, f"full: {self.settings.pallet_size} cases")
 
@@ -424,9 +425,17 @@ class PackingService:
         )
         return ClosedContainer(pallet, label, partial=int(cases) < self.settings.pallet_size)
 
-    def _closed(self, case: Container, *, partial: bool) -> ClosedContainer:
+    def _closed(
+        self, case: Container, *, partial: bool, units: int | None = None
+    ) -> ClosedContainer:
+        """A case just closed, awaiting its label; ``units``: how many it holds, when known
+        (a case holds no containers, so that is all its label needs from the ledger)."""
         self.awaiting[case.sscc] = 0
-        return ClosedContainer(case, self.label(case.sscc), partial)
+        if units is None:
+            return ClosedContainer(case, self.label(case.sscc), partial)
+        wo = self.events.factory.work_order
+        label = ContainerLabel(case.sscc, ContainerLevel.CASE, wo.gtin, wo.lot, wo.expiry, units, 0)
+        return ClosedContainer(case, label, partial)
 
 
 def _newest(containers: Sequence[Container], level: ContainerLevel) -> str | None:

@@ -74,6 +74,10 @@ class AggregationTx:
         """Unit serials and child containers (in SSCC order) packed directly in ``sscc``."""
         return rows_of.contents(self._conn, sscc)
 
+    def cases_on(self, pallet: str) -> int:
+        """Cases on the pallet (containers whose parent it is)."""
+        return hierarchy.fill_counts(self._conn, None, pallet)[1]
+
     def count(self, sscc: str) -> ContainerCount:
         """A container's counts: its units (through its cases for a pallet) and its cases."""
         return hierarchy.count(self._conn, sscc)
@@ -252,8 +256,7 @@ class AggregationTx:
         packing: bool,
     ) -> None:
         check_actor(actor)
-        (rows_of.pack if packing else rows_of.unpack)(self._conn, sscc, units, self.at)
-        holder = rows_of.get(self._conn, sscc)
+        holder = (rows_of.pack if packing else rows_of.unpack)(self._conn, sscc, units, self.at)
         change = {"sscc": sscc, "units": summarise([r.serial for r in units])}
         command = "containers.pack" if packing else "containers.unpack"
         self._record(actor, command, reason, None, change, events, units, holder.batch)

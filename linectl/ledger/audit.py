@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
-from linectl.ledger.audit_keys import check_macs, keyed_fingerprint, write_mac
+from linectl.ledger.audit_keys import check_macs, insert_mac, keyed_fingerprint
 from linectl.ledger.integrity import check_rows
 from linectl.ledger.integrity_audit import AuditTally
 
@@ -38,9 +38,13 @@ SERIAL_LIST_MAX = 50
 """Up to this many serials are listed in an audit summary; more are summarised by a digest."""
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""What ``json.dumps`` with these options builds per call, built once (it keeps no state)."""
+
+
 def canonical_json(value: object) -> str:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def compute_row_hash(
@@ -103,6 +107,12 @@ class AuditEntry:
 
 
 _COLUMNS = "id, at, actor, command, reason, before, after, prev_hash, row_hash"
+_HEAD = (
+    "SELECT (SELECT row_hash FROM audit ORDER BY id DESC LIMIT 1), "
+    "(SELECT seq FROM sqlite_sequence WHERE name = 'audit')"
+)
+_HEAD_KEYED = f"{_HEAD}, (SELECT fingerprint FROM audit_keying WHERE id = 1)"
+"""The chain head, the last id given and the key's fingerprint (None: unkeyed), in one query."""
 
 
 def append_audit(
@@ -116,10 +126,12 @@ def append_audit(
     after: object,
 ) -> AuditEntry:
     """Write the next audit row; the caller's open write transaction makes it atomic."""
-    last = conn.execute("SELECT row_hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-    prev_hash = str(last[0]) if last else GENESIS_HASH
-    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
-    row_id = (int(seq[0]) if seq else 0) + 1
+    try:
+        last, seq, keyed = conn.execute(_HEAD_KEYED).fetchone()
+    except sqlite3.OperationalError:  # a file at a schema before audit_keying (migration tests)
+        (last, seq), keyed = conn.execute(_HEAD).fetchone(), None
+    prev_hash = GENESIS_HASH if last is None else str(last)
+    row_id = (0 if seq is None else int(seq)) + 1
     before_text, after_text = canonical_json(before), canonical_json(after)
     row_hash = compute_row_hash(
         row_id, at, actor, command, reason, before_text, after_text, prev_hash
@@ -128,7 +140,8 @@ def append_audit(
         f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (row_id, at, actor, command, reason, before_text, after_text, prev_hash, row_hash),
     )
-    write_mac(conn, row_id, row_hash)
+    if keyed is not None:
+        insert_mac(conn, row_id, row_hash)
     return AuditEntry(
         row_id, at, actor, command, reason, before_text, after_text, prev_hash, row_hash
     )

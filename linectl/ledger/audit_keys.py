@@ -45,10 +45,16 @@ def keyed_fingerprint(conn: sqlite3.Connection) -> str | None:
 
 
 def register(conn: sqlite3.Connection, key: bytes) -> None:
-    """Give ``conn`` the MAC function, so its audit rows are keyed."""
-    conn.create_function(
-        MAC_FUNCTION, 1, lambda row_hash: row_mac(key, str(row_hash)), deterministic=True
-    )
+    """Give ``conn`` the MAC function, so its audit rows are keyed (``row_mac``, with the key
+    schedule computed once: each row's MAC continues a copy of it)."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def mac(row_hash: object) -> str:
+        h = keyed.copy()
+        h.update(str(row_hash).encode("ascii"))
+        return h.hexdigest()
+
+    conn.create_function(MAC_FUNCTION, 1, mac, deterministic=True)
 
 
 def attach_key(conn: sqlite3.Connection, key: bytes, at: str, *, create: bool) -> int:
@@ -80,10 +86,8 @@ def attach_key(conn: sqlite3.Connection, key: bytes, at: str, *, create: bool) -
     return int(cursor.rowcount)
 
 
-def write_mac(conn: sqlite3.Connection, row_id: int, row_hash: str) -> None:
-    """Key a new audit row if the trail is keyed; refuse if this connection lacks the key."""
-    if keyed_fingerprint(conn) is None:
-        return
+def insert_mac(conn: sqlite3.Connection, row_id: int, row_hash: str) -> None:
+    """Key a new audit row of a trail known to be keyed; refuse if this connection lacks the key."""
     try:
         conn.execute(
             f"INSERT INTO audit_macs (audit_id, mac) VALUES (?, {MAC_FUNCTION}(?))",

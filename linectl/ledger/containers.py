@@ -37,10 +37,17 @@ PACKABLE = frozenset({ContainerState.OPEN, ContainerState.REOPENED})
 
 def get(conn: sqlite3.Connection, sscc: str) -> Container:
     """The container with this SSCC, or ContainerError."""
-    row = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE sscc = ?", (sscc,)).fetchone()
+    return _sealed(conn, sscc)[0]
+
+
+def _sealed(conn: sqlite3.Connection, sscc: str) -> tuple[Container, object]:
+    """The container with this SSCC and its stored seal (to write it back), or ContainerError."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS}, row_hash FROM containers WHERE sscc = ?", (sscc,)
+    ).fetchone()
     if row is None:
         raise ContainerError(f"no container with SSCC {sscc}")
-    return _container(row)
+    return _container(row[:-1]), row[-1]
 
 
 def seal(container: Container) -> str:
@@ -56,15 +63,15 @@ def seal(container: Container) -> str:
     )
 
 
-def _store(conn: sqlite3.Connection, before: Container, after: Container) -> Container:
-    """Write ``after`` over ``before`` with its new seal (the stale one if ``before``'s broke).
+def _store(
+    conn: sqlite3.Connection, before: Container, stored: object, after: Container
+) -> Container:
+    """Write ``after`` over ``before`` (read with its ``stored`` seal, by ``_sealed``, in this
+    transaction) with its new seal (the stale one if ``before``'s broke).
 
     A row whose stored seal does not match what was read was edited behind linectl's back: it
     keeps its stale seal, so verification still shows it, rather than being resealed clean.
     """
-    (stored,) = conn.execute(
-        "SELECT row_hash FROM containers WHERE sscc = ?", (before.sscc,)
-    ).fetchone()
     new_seal = seal(after) if stored == seal(before) else stored
     conn.execute(
         "UPDATE containers SET state = ?, parent = ?, updated_at = ?, row_hash = ? WHERE sscc = ?",
@@ -109,7 +116,7 @@ def set_state(
     """Close (from open or reopened) or reopen (from closed); return (before, after).
 
     Refused for a container that left with a shipment (until it is received back)."""
-    before = get(conn, sscc)
+    before, stored = _sealed(conn, sscc)
     require_not_shipped(conn, sscc, "closing" if to is ContainerState.CLOSED else "reopening")
     allowed = {
         ContainerState.CLOSED: PACKABLE,
@@ -117,12 +124,12 @@ def set_state(
     }.get(to, frozenset())
     if before.state not in allowed:
         raise ContainerError(f"container {sscc} is {before.state.value}; cannot go to {to.value}")
-    return before, _store(conn, before, replace(before, state=to, updated_at=at))
+    return before, _store(conn, before, stored, replace(before, state=to, updated_at=at))
 
 
 def set_parent(conn: sqlite3.Connection, child: str, parent: str | None, at: str) -> Container:
     """Put a case on a pallet (or take it off with ``parent=None``); both must be packable."""
-    current = get(conn, child)
+    current, stored = _sealed(conn, child)
     require_not_shipped(conn, child, "moving it")
     require_not_shipped(conn, parent, "stacking onto it")
     if current.level is not ContainerLevel.CASE:
@@ -140,7 +147,7 @@ def set_parent(conn: sqlite3.Connection, child: str, parent: str | None, at: str
             raise ContainerError(f"container {parent} is a {target.level.value}, not a pallet")
         if current.parent is not None and current.parent != parent:
             raise ContainerError(f"case {child} is already on pallet {current.parent}")
-    return _store(conn, current, replace(current, parent=parent, updated_at=at))
+    return _store(conn, current, stored, replace(current, parent=parent, updated_at=at))
 
 
 _UNIT_COLUMNS = "seq, verdict, grade, reason, printed_at, verdict_at, container, row_hash"
@@ -168,9 +175,11 @@ def _units(conn: sqlite3.Connection, serial_ids: list[int]) -> dict[int, tuple[A
     return found
 
 
-def pack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str) -> None:
-    """Put commissioned units into a packable container; none may be packed elsewhere already."""
-    holder = get(conn, sscc)
+def pack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str) -> Container:
+    """Put commissioned units into a packable container; none may be packed elsewhere already.
+
+    Returns the container as stored now."""
+    holder, stored = _sealed(conn, sscc)
     if holder.state not in PACKABLE:
         raise ContainerError(f"container {sscc} is {holder.state.value}; reopen it first")
     updates: list[tuple[str, str | None, int]] = []
@@ -188,12 +197,12 @@ def pack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str
             raise ContainerError(f"serial {row.serial!r} (index {index}) is already in {unit[6]}")
         updates.append((sscc, _unit_reseal(row.id, unit, sscc), row.id))
     conn.executemany("UPDATE units SET container = ?, row_hash = ? WHERE serial_id = ?", updates)
-    _store(conn, holder, replace(holder, updated_at=at))
+    return _store(conn, holder, stored, replace(holder, updated_at=at))
 
 
-def unpack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str) -> None:
-    """Take units out of a packable container; each must be in it."""
-    holder = get(conn, sscc)
+def unpack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: str) -> Container:
+    """Take units out of a packable container; each must be in it. Returns it as stored now."""
+    holder, stored = _sealed(conn, sscc)
     if holder.state not in PACKABLE:
         raise ContainerError(f"container {sscc} is {holder.state.value}; reopen it first")
     updates: list[tuple[str | None, int]] = []
@@ -203,7 +212,7 @@ def unpack(conn: sqlite3.Connection, sscc: str, rows: Sequence[SerialRow], at: s
             raise ContainerError(f"serial {row.serial!r} (index {index}) is not in {sscc}")
         updates.append((_unit_reseal(row.id, unit, None), row.id))
     conn.executemany("UPDATE units SET container = NULL, row_hash = ? WHERE serial_id = ?", updates)
-    _store(conn, holder, replace(holder, updated_at=at))
+    return _store(conn, holder, stored, replace(holder, updated_at=at))
 
 
 def contents(conn: sqlite3.Connection, sscc: str) -> ContainerContents:
@@ -234,12 +243,16 @@ def chain(conn: sqlite3.Connection, sscc: str | None) -> list[Container]:
     return result
 
 
+_LEVELS = {level.value: level for level in ContainerLevel}
+_STATES = {state.value: state for state in ContainerState}
+
+
 def _container(row: tuple[Any, ...]) -> Container:
     sscc, level, state, batch, parent, created, updated = row
     return Container(
         sscc=str(sscc),
-        level=ContainerLevel(level),
-        state=ContainerState(state),
+        level=_LEVELS.get(level) or ContainerLevel(level),
+        state=_STATES.get(state) or ContainerState(state),
         batch=None if batch is None else str(batch),
         parent=None if parent is None else str(parent),
         created_at=str(created),

@@ -126,6 +126,17 @@ def units_in(conn: sqlite3.Connection, sscc: str) -> list[UnitEntry]:
     return [_unit(row) for row in rows]
 
 
+def fill_counts(conn: sqlite3.Connection, case: str | None, pallet: str | None) -> tuple[int, int]:
+    """(units packed directly in ``case``, cases on ``pallet``); 0 for None: how full the
+    packer's open case and pallet are."""
+    units, cases = conn.execute(
+        "SELECT (SELECT count(*) FROM units WHERE container = ?), "
+        "(SELECT count(*) FROM containers WHERE parent = ?)",
+        (case, pallet),
+    ).fetchone()
+    return int(units), int(cases)
+
+
 def tree(conn: sqlite3.Connection, sscc: str) -> ContainerTree:
     """The full tree under a case or pallet (ContainerError for an unknown SSCC)."""
     return _tree(conn, rows_of.get(conn, sscc), set())

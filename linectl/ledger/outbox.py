@@ -12,12 +12,16 @@ from linectl.ledger.connection import LedgerConnection, check_actor
 from linectl.ledger.errors import DuplicateEvent, LedgerError, UnknownWorkOrder, ValidationError
 from linectl.ledger.models import Delivery, OutboxEntry, OutboxEvent
 from linectl.ledger.seals import delivery_seal, links_text, outbox_head, outbox_seal
-from linectl.ledger.serials import resolve
+from linectl.ledger.serials import SerialRow, resolve
 from linectl.ledger.validation import check_text
 
 _COLUMNS = (
     "id, event_id, batch, kind, body, created_at, delivery, attempts, last_error, delivered_at"
 )
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""What ``json.dumps`` with these options builds per call, built once (it keeps no state)."""
 
 
 def _body_text(event: OutboxEvent, index: int) -> str:
@@ -33,7 +37,7 @@ def _body_text(event: OutboxEvent, index: int) -> str:
                 index=index,
             ) from exc
         return event.body
-    return json.dumps(event.body, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(event.body)
 
 
 def insert_events(
@@ -44,15 +48,19 @@ def insert_events(
     command_serial_ids: Sequence[int],
     default_batch: str | None,
     gtin: str | None,
+    resolved: Sequence[SerialRow] = (),
 ) -> list[int]:
     """Queue events after the last one (in the caller's transaction); return their ids.
 
     Each event is sealed with the serials it mentions and chained to the event before it; the
     chain head is read once per call, and ids are given explicitly since seals cover them.
+    ``resolved``: rows the command looked up with this same ``gtin`` in this transaction; an
+    event naming only those (each once) takes their ids instead of looking them up again.
     """
     ids: list[int] = []
     if not events:
         return ids
+    known = {row.serial: row.id for row in resolved}
     last_id, prev = outbox_head(conn)
     for index, event in enumerate(events):
         check_text(event.event_id, "event_id")
@@ -74,7 +82,7 @@ def insert_events(
         if event.serials is None:
             serial_ids = list(command_serial_ids)
         else:
-            serial_ids = [row.id for row in resolve(conn, event.serials, gtin)]
+            serial_ids = _serial_ids(conn, event.serials, gtin, known)
         outbox_id = last_id = last_id + 1
         prev = outbox_seal(
             outbox_id, event.event_id, batch, event.kind, body, at, links_text(serial_ids), prev
@@ -91,6 +99,18 @@ def insert_events(
         )
         ids.append(outbox_id)
     return ids
+
+
+def _serial_ids(
+    conn: sqlite3.Connection, serials: Sequence[str], gtin: str | None, known: dict[str, int]
+) -> list[int]:
+    """Ids of the serials an event names: from ``known`` when it has each of them (named
+    once), else looked up (which refuses unknown, ambiguous and repeated serials)."""
+    if known and len(set(serials)) == len(serials):
+        ids = [known.get(serial) for serial in serials]
+        if None not in ids:
+            return ids  # type: ignore[return-value]
+    return [row.id for row in resolve(conn, serials, gtin)]
 
 
 def pending(conn: sqlite3.Connection, limit: int) -> list[OutboxEntry]:

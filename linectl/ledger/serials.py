@@ -54,6 +54,9 @@ class SerialRow:
 _SELECT = "SELECT id, gtin, serial, batch, state, updated_at, row_hash FROM serials"
 
 
+_STATES = {int(state): state for state in SerialState}
+
+
 def _row(raw: tuple[Any, ...]) -> SerialRow:
     row_id, gtin, serial, batch, state, updated_at, row_hash = raw
     return SerialRow(
@@ -61,7 +64,7 @@ def _row(raw: tuple[Any, ...]) -> SerialRow:
         str(gtin),
         str(serial),
         str(batch),
-        SerialState(state),
+        _STATES.get(state) or SerialState(state),
         str(updated_at),
         None if row_hash is None else str(row_hash),
     )

@@ -417,15 +417,7 @@ class Ledger:
         check_actor(actor)
         check_line_event(command, reason)
         with self._db.write() as conn:
-            return append_audit(
-                conn,
-                at=self._db.now(),
-                actor=actor,
-                command=command,
-                reason=reason,
-                before=before,
-                after=after,
-            )
+            return self._audit(conn, self._db.now(), actor, command, reason, before, after)
 
     def unpacked_after_last_case(self, batch: str) -> list[tuple[int, str]]:
         """Commissioned units of the batch in no case, after the last unit packed: (seq, serial).
@@ -464,8 +456,8 @@ class Ledger:
         gtin: str | None,
         extra: Mapping[str, object] | None = None,
     ) -> None:
-        """Write checked moves, their events and the audit row (``extra`` added to its after)
-        in the open transaction."""
+        """Write checked moves, their events and the audit row (``extra`` added to its after);
+        every caller looked ``rows`` up with ``gtin`` (or queues no events): events reuse them."""
         at = self._db.now()
         apply_moves(conn, moves, at=at, actor=actor)
         batches = sorted({row.batch for row in rows})
@@ -476,6 +468,7 @@ class Ledger:
             command_serial_ids=[row.id for row in rows],
             default_batch=batches[0] if len(batches) == 1 else None,
             gtin=gtin,
+            resolved=rows,
         )
         before = {"states": count_states(row.state for row in rows), "batches": batches}
         after = {
@@ -494,7 +487,7 @@ class Ledger:
         reason: str,
         before: object,
         after: object,
-    ) -> None:
-        append_audit(
+    ) -> AuditEntry:
+        return append_audit(
             conn, at=at, actor=actor, command=command, reason=reason, before=before, after=after
         )

@@ -118,8 +118,11 @@ def _ids(values: Sequence[str], parameter: str, *, allow_empty: bool = False) ->
     return ids
 
 
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+
+
 def _uri(value: str, parameter: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:\S+", value):
+    if not isinstance(value, str) or not _URI.fullmatch(value):
         raise EventBuildError(parameter, f"{value!r} is not an identifier URI")
     return value
 

@@ -23,6 +23,7 @@ the standard EPCIS 2.0 context is built in (:mod:`standards.epcis.vocabulary`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -150,6 +151,24 @@ def _timestamp(value: Any, field: str) -> str:
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@functools.lru_cache(maxsize=1024)
+def _text_value(text: str) -> str | None:
+    """A stripped text value as it appears in the pre-hash string; None for a CURIE whose
+    prefix the event's context expands. Cached: the same few values recur in every event."""
+    for urn, web in CBV_URN_TO_WEB.items():
+        if text.startswith(urn):
+            return web + text[len(urn) :]
+    prefix, colon, local = text.partition(":")
+    if colon and prefix in _EXPANDED_VALUE_PREFIXES and not local.startswith("//"):
+        return None
+    if _NUMBER.fullmatch(text):
+        try:
+            return _number(text)
+        except (InvalidOperation, ValueError):
+            return text
+    return canonical_dl(text) or text
+
+
 def _number(text: str) -> str:
     """A decimal number without trailing zeros or exponent where it is integral."""
     value = Decimal(text)
@@ -168,31 +187,27 @@ class _Canon:
 
     def value(self, raw: Any, field: str) -> str:
         """A scalar as it appears in the pre-hash string."""
-        if isinstance(raw, Mapping) and ("@value" in raw or "@id" in raw):
-            raw = raw.get("@value", raw.get("@id"))
-        if isinstance(raw, bool):
-            return "true" if raw else "false"
-        if isinstance(raw, int):
-            return str(raw)
-        if isinstance(raw, float):
-            if not math.isfinite(raw):
-                raise EventHashError(field, f"{raw} is not a finite number")
-            return _number(repr(raw))
         if not isinstance(raw, str):
-            raise EventHashError(field, f"expected a text or number, got {type(raw).__name__}")
+            if isinstance(raw, Mapping) and ("@value" in raw or "@id" in raw):
+                raw = raw.get("@value", raw.get("@id"))
+            if isinstance(raw, bool):
+                return "true" if raw else "false"
+            if isinstance(raw, int):
+                return str(raw)
+            if isinstance(raw, float):
+                if not math.isfinite(raw):
+                    raise EventHashError(field, f"{raw} is not a finite number")
+                return _number(repr(raw))
+            if not isinstance(raw, str):
+                raise EventHashError(field, f"expected a text or number, got {type(raw).__name__}")
         text = raw.strip()
-        for urn, web in CBV_URN_TO_WEB.items():
-            if text.startswith(urn):
-                return web + text[len(urn) :]
-        prefix, colon, local = text.partition(":")
-        if colon and prefix in _EXPANDED_VALUE_PREFIXES and not local.startswith("//"):
+        if text.startswith("urn:epc:"):  # an EPC, the common case: nothing else starts so
+            return canonical_dl(text) or text
+        canonical = _text_value(text)
+        if canonical is None:
+            prefix, _, local = text.partition(":")
             return self.prefixes[prefix] + local
-        if _NUMBER.fullmatch(text):
-            try:
-                return _number(text)
-            except (InvalidOperation, ValueError):
-                return text
-        return canonical_dl(text) or text
+        return canonical
 
     def vocab(self, raw: Any, kind: str, field: str) -> str:
         text = raw.strip() if isinstance(raw, str) else raw
@@ -238,10 +253,11 @@ class _Canon:
 
     def event_body(self, event: Mapping[str, Any]) -> str:
         out: list[str] = []
-        for name, build in self._order():
+        order = self._order()
+        for name, build in order:
             if name in event and event[name] is not None:
                 out.append(build(name, event[name]))
-        standard = {name for name, _ in self._order()} | _IGNORED
+        standard = {name for name, _ in order} | _IGNORED
         out.append(self.extensions(event, "event", skip=standard))
         return "".join(out)
 

@@ -35,6 +35,7 @@ CSET82 = frozenset(string.ascii_letters + string.digits + "!\"%&'()*+,-./:;<=>?_
 
 _URN_ESCAPES = {c: f"%{ord(c):02X}" for c in '"%&/<>?'}
 _DL_LITERAL = frozenset(string.ascii_letters + string.digits + "-._~';=")
+_URN_TABLE = str.maketrans(_URN_ESCAPES)
 _HEX = frozenset(string.hexdigits)
 
 
@@ -80,11 +81,13 @@ class Identifier(NamedTuple):
 
 def urn_escape(value: str) -> str:
     """Write a CSET 82 value as it appears in an EPC URN (TDS escapes for ``" % & / < > ?``)."""
-    return "".join(_URN_ESCAPES.get(c, c) for c in value)
+    return value.translate(_URN_TABLE)
 
 
 def dl_encode(value: str) -> str:
     """Percent-encode a value for a Digital Link path segment (canonical, upper-case hex)."""
+    if _DL_LITERAL.issuperset(value):  # nothing to encode (most serials)
+        return value
     return "".join(
         c if c in _DL_LITERAL else "".join(f"%{b:02X}" for b in c.encode()) for c in value
     )
@@ -117,7 +120,7 @@ def check_epc_value(value: str, part: str, max_len: int, error: type[IdentifierE
     """Return ``value`` when it has 1..max_len characters of CSET 82, else raise naming ``part``."""
     if not 1 <= len(value) <= max_len:
         raise error(part, value, f"must be 1 to {max_len} characters, got {len(value)}")
-    bad = sorted({c for c in value if c not in CSET82})
+    bad = sorted(set(value) - CSET82)
     if bad:
         raise error(part, value, f"characters outside GS1 character set 82: {''.join(bad)!r}")
     return value
