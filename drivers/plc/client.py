@@ -31,6 +31,7 @@ T = TypeVar("T")
 log = logging.getLogger("linectl.devices")
 
 _OUTCOMES = {int(o): o for o in GateOutcome}
+_IN_EVENT_BLOCK = {s: i for i, s in enumerate(sig.EVENT_BLOCK)}  # signal -> place in its values
 
 
 class PlcClient(abc.ABC):
@@ -269,13 +270,12 @@ class PlcClient(abc.ABC):
             )
 
     async def _follow_events(self) -> list[GateEvent]:
+        block: list[int] | None = None
         if self.bulk_reads_are_cheap:
-            values = await self._read(sig.EVENT_BLOCK)
-            index = values[0]
-            by_signal = dict(zip(sig.EVENT_BLOCK, values, strict=True))
+            block = await self._read(sig.EVENT_BLOCK)
+            index = block[0]
         else:
             (index,) = await self._read((sig.EVENT_WRITE_INDEX,))
-            by_signal = {}
         last = self._event_index
         if last is None:
             last = max(0, index - sig.EVENT_SLOTS)
@@ -293,9 +293,11 @@ class PlcClient(abc.ABC):
             log.error("%s: %d gate events were overwritten before they were read", self.name, lost)
             last = index - sig.EVENT_SLOTS
         wanted = [sig.event_slot(i) for i in range(last, index)]
-        if wanted and not by_signal:
-            flat = [s for slot in wanted for s in (slot.seq, slot.outcome)]
-            by_signal = dict(zip(flat, await self._read(flat), strict=True))
+        flat = [s for slot in wanted for s in (slot.seq, slot.outcome)]
+        if block is not None:  # only the new slots' values (a dict of the whole ring cost 8 us)
+            by_signal = {s: block[_IN_EVENT_BLOCK[s]] for s in flat}
+        else:
+            by_signal = dict(zip(flat, await self._read(flat) if flat else [], strict=True))
         events: list[GateEvent] = []
         for i, slot in zip(range(last, index), wanted, strict=True):
             outcome = _OUTCOMES.get(by_signal[slot.outcome])

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 OPCUA_NAMESPACE = "urn:linectl:plc"
@@ -261,10 +261,11 @@ class VerdictSlot:
     verdict: Signal
     reason: Signal
     seq: Signal
+    #: (verdict, reason, seq): one tuple per slot, so span() finds it in its cache
+    signals: tuple[Signal, Signal, Signal] = field(init=False, repr=False, compare=False)
 
-    @property
-    def signals(self) -> tuple[Signal, Signal, Signal]:
-        return (self.verdict, self.reason, self.seq)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "signals", (self.verdict, self.reason, self.seq))
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,9 +331,10 @@ def span(signals: Sequence[Signal]) -> tuple[Area, int, int]:
     if cached is not None and cached[0] is signals:
         return cached[1]
     result = _span(signals)
-    if isinstance(signals, tuple) and len(signals) > 3:  # the map's blocks, not a verdict slot
-        if len(_SPANS) >= 64:
+    if isinstance(signals, tuple) and len(signals) > 3:  # the map's blocks, not a fresh pair
+        if len(_SPANS) >= 64 + VERDICT_SLOTS:
             _SPANS.clear()
+            _SPANS.update(_SLOT_SPANS)
         _SPANS[id(signals)] = (signals, result)
     return result
 
@@ -353,7 +355,13 @@ def encode_values(signals: Sequence[Signal], values: Sequence[int]) -> list[int]
     """Registers for ``values`` of back-to-back ``signals``."""
     if len(signals) != len(values):
         raise ValueError(f"{len(signals)} signals but {len(values)} values")
-    return [word for s, v in zip(signals, values, strict=True) for word in s.encode(v)]
+    words: list[int] = []
+    for s, v in zip(signals, values, strict=True):
+        if s.kind is _U16 and 0 <= v <= 0xFFFF:  # the common case inline (as decode_values)
+            words.append(v)
+        else:
+            words += s.encode(v)
+    return words
 
 
 def decode_values(signals: Sequence[Signal], registers: Sequence[int]) -> list[int]:
@@ -376,3 +384,8 @@ def decode_values(signals: Sequence[Signal], registers: Sequence[int]) -> list[i
     if offset != len(registers):
         raise ValueError(f"{len(registers)} registers for signals needing {offset}")
     return values
+
+
+#: The verdict slots' spans, computed once: write_verdict asks for one with every pack.
+_SLOT_SPANS = {id(slot.signals): (slot.signals, _span(slot.signals)) for slot in VERDICT_RING}
+_SPANS.update(_SLOT_SPANS)

@@ -425,3 +425,21 @@ async def test_modbus_connection_cut_mid_reply_fails_at_once_and_reconnects(
         await proxied.plc.write_verdict(5, Verdict.GOOD)
         assert proxied.sim.value(sig.verdict_slot(5).seq) == 5
         assert proxied.proxy.connections == 2
+
+
+async def test_modbus_reply_that_never_comes_fails_after_the_timeout_and_drops_the_link(
+    proxied: ProxiedModbus,
+) -> None:
+    # pymodbus's own reply timeout is off: the driver's timeout alone must end the request
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(GUARD):
+        proxied.proxy.plan.join_replies = 1_000_000  # the PLC takes requests and never answers
+        started = loop.time()
+        with pytest.raises(DeviceUnavailable, match=r"no reply within 0\.3 s"):
+            await proxied.plc.write_verdict(7, Verdict.GOOD)
+        assert 0.25 <= loop.time() - started < 1.5
+        proxied.proxy.plan.join_replies = 1
+        proxied.clock.now += 1.0
+        await proxied.plc.write_verdict(8, Verdict.GOOD)
+        assert proxied.sim.value(sig.verdict_slot(8).seq) == 8
+        assert proxied.proxy.connections == 2  # the silent link was dropped, not reused
