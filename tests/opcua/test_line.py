@@ -69,6 +69,7 @@ async def test_the_state_number_follows_a_batch_and_commands_are_the_users(tmp_p
             held_at = (await client.get_node(own(ns, "Admin.ProdProcessedCount")).read_value())[0]
             await execute.call_method(f"{packml}:Unhold")
             await watch.until("execute", lambda v: v == S.EXECUTE)
+            line.rig.end_after(20)  # PACKS bounds the steps above; the rest is not waited for
             await watch.until("execute", lambda v: v == S.COMPLETE)
             states = [int(v) for v in watch.seen["execute"]]
             wanted = [S.IDLE, S.EXECUTE, S.HELD, S.EXECUTE, S.COMPLETE]
