@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from linectl.config import load_config
-from linectl.identity.keyfiles import load_audit_key
+from linectl.config import IdentitySection, load_config
+from linectl.identity.keyfiles import load_audit_key, session_path
 from linectl.ledger import Ledger, SerialState, UnitResult, Verdict
 from linectl.lifecycle import (
     DECOMMISSION,
@@ -30,30 +32,40 @@ GTIN = "09506000134352"
 
 
 def linectl(
-    ledger: Path, *args: str, check: bool = True, stdin: str = ""
+    ledger: Path, *args: str, check: bool = True, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The real command; passwords (if any) go in on stdin, one per line (--password-stdin)."""
     cmd = [sys.executable, "-m", "linectl.cli", "--ledger", str(ledger), "--password-stdin", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, input=stdin)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, input=stdin, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
     return result
 
 
-@pytest.fixture
-def anna_password() -> str:
-    return new_password()
+@dataclass(frozen=True)
+class Enrolled:
+    """A ledger set up through the CLI, to be copied: its folder, anna's session and password."""
+
+    folder: Path
+    session: Path
+    anna_password: str
 
 
-@pytest.fixture
-def ledger_file(tmp_path: Path, anna_password: str) -> Path:
-    """A new ledger, its first admin, and QA supervisor anna logged in: all through the CLI."""
-    path = tmp_path / "line.db"
-    admin, first = new_password(), new_password()
-    init = linectl(path, "ledger", "init", "--admin", "admin", stdin=f"{admin}\n{admin}\n")
+@pytest.fixture(scope="module")
+def enrolled(tmp_path_factory: pytest.TempPathFactory) -> Enrolled:
+    """A new ledger, its first admin, and QA supervisor anna logged in: all through the CLI.
+
+    Made once per module (five processes); each test gets a copy of it (:func:`ledger_file`).
+    """
+    folder = tmp_path_factory.mktemp("enrolled")
+    sessions = folder / "sessions"  # not the test's own session folder: this outlives tests
+    env = os.environ | {"LINECTL_SESSION_DIR": str(sessions)}
+    path = folder / "line.db"
+    admin, first, anna = new_password(), new_password(), new_password()
+    init = linectl(path, "ledger", "init", "--admin", "admin", stdin=f"{admin}\n{admin}\n", env=env)
     assert "audit trail keyed" in init.stdout and "admin admin created" in init.stdout
-    assert (tmp_path / "audit.key").stat().st_mode & 0o777 == 0o600
-    linectl(path, "login", "admin", stdin=f"{admin}\n")
+    assert (folder / "audit.key").stat().st_mode & 0o777 == 0o600
+    linectl(path, "login", "admin", stdin=f"{admin}\n", env=env)
     linectl(
         path,
         "user",
@@ -64,10 +76,30 @@ def ledger_file(tmp_path: Path, anna_password: str) -> Path:
         "--full-name",
         "Anna Svensson",
         stdin=f"{first}\n{first}\n{admin}\n",
+        env=env,
     )
-    linectl(path, "logout")
-    out = linectl(path, "login", "qa.anna", stdin=f"{first}\n{anna_password}\n{anna_password}\n")
+    linectl(path, "logout", env=env)
+    out = linectl(path, "login", "qa.anna", stdin=f"{first}\n{anna}\n{anna}\n", env=env)
     assert "logged in as qa.anna (supervisor)" in out.stdout
+    session = session_path(IdentitySection(session_dir=sessions), path)
+    assert session.is_file()
+    return Enrolled(folder, session, anna)
+
+
+@pytest.fixture
+def anna_password(enrolled: Enrolled) -> str:
+    return enrolled.anna_password
+
+
+@pytest.fixture
+def ledger_file(tmp_path: Path, enrolled: Enrolled, _session_dir: Path) -> Path:
+    """A copy of the enrolled ledger (files, audit key) in the test's folder, with anna's CLI
+    session where the CLI looks for it for this copy."""
+    for name in ("line.db", "line.db-wal", "audit.key"):
+        if (enrolled.folder / name).exists():
+            shutil.copy2(enrolled.folder / name, tmp_path / name)
+    path = tmp_path / "line.db"
+    shutil.copy2(enrolled.session, session_path(IdentitySection(session_dir=_session_dir), path))
     return path
 
 

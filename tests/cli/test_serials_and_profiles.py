@@ -8,9 +8,9 @@ from pathlib import Path
 
 from linectl.ledger import Ledger
 from standards.gs1.serial_space import sequence_finding
-from tests.cli.test_cli_session import GTIN, anna_password, ledger_file, linectl
+from tests.cli.test_cli_session import GTIN, anna_password, enrolled, ledger_file, linectl
 
-__all__ = ["anna_password", "ledger_file"]  # fixtures used here
+__all__ = ["anna_password", "enrolled", "ledger_file"]  # fixtures used here
 PZN = "12345678"
 
 

@@ -175,6 +175,14 @@ class Rig:
 
         await self.wait(reached, guard)
 
+    def end_after(self, packs: int, *, not_before: int = 0) -> int:
+        """The line feeds ``packs`` more packs (and at least ``not_before`` in all), then
+        completes, never later than before: a test whose batch size only bounds the steps it
+        takes while the line runs need not then wait for the rest. The batch's packs in all."""
+        limit = max(self.line.next_seq - 1 + packs, not_before)
+        self.line.packs_limit = min(limit, self.line.packs_limit or limit)
+        return self.line.packs_limit
+
     def alarm(self, code: str) -> bool:
         return any(a["code"] == code for a in self.rt.alarms())
 

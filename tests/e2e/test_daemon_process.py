@@ -119,7 +119,7 @@ async def test_after_a_sigkill_recovery_commissions_the_packs_the_gate_passed_me
     tmp_path: Path,
 ) -> None:
     async with line_rig(
-        tmp_path, packs=200, pool=260, daemon=False, plc_watchdog_ms=400, upstream=True
+        tmp_path, packs=120, pool=180, daemon=False, plc_watchdog_ms=400, upstream=True
     ) as rig:
         assert rig.central is not None
         config = tmp_path / "line.toml"
@@ -175,7 +175,7 @@ async def test_after_a_sigkill_recovery_commissions_the_packs_the_gate_passed_me
 
             await rig.wait(judged)
             counts = check_ground_truth(rig)
-            assert counts["packs"] == 200
+            assert counts["packs"] == 120
         finally:
             await runtime.shutdown()
         await rig.check_invariants()

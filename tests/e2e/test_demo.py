@@ -4,7 +4,8 @@ The simulated line and the daemon run as subprocesses over real sockets, exactly
 ``make demo``; only the batch is smaller (``LINECTL_DEMO_TEST_PACKS``, default 200) and the
 defect rate higher, so every kind of defect shows up in it. The line packs cases and pallets:
 ``linectl contents`` of the first pallet must list exactly the serials the simulated case packer
-put on it.
+put on it. One run serves both tests: what the demo found, and what it left on disk (no secret in
+clear, the accounts each step ran as).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import io
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness.demo import DEMO_DEFECTS, DemoOptions, run_demo
+from harness.demo import DEMO_DEFECTS, DemoOptions, DemoResult, run_demo
 from linectl.ledger import Ledger
 
 pytestmark = pytest.mark.e2e
@@ -41,15 +43,28 @@ def processes_mentioning(text: str) -> list[int]:
     return pids
 
 
-def test_the_demo_balances_and_its_ground_truth_agrees_pack_by_pack(tmp_path: Path) -> None:
-    workdir = tmp_path / "demo"
+@dataclass(frozen=True)
+class DemoRun:
+    options: DemoOptions
+    result: DemoResult
+    text: str  # what the demo printed
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """One run of the demo, read by both tests: what it found, and what it left on disk."""
+    workdir = tmp_path_factory.mktemp("demo-run") / "demo"
     options = DemoOptions(
         packs=PACKS, packs_per_minute=2000.0, defect_rate=0.03, workdir=workdir, progress=False
     )
     out = io.StringIO()
     result = run_demo(options, out)
-    text = out.getvalue()
+    return DemoRun(options, result, out.getvalue())
 
+
+def test_the_demo_balances_and_its_ground_truth_agrees_pack_by_pack(demo: DemoRun) -> None:
+    options, result, text = demo.options, demo.result, demo.text
+    workdir = options.workdir
     assert result.ok, text
     assert result.resolver is not None and result.resolver.ok, text  # scan to verify, three links
     assert text.count("/verify/01/") == 3 and "resolver: OK" in text, text
@@ -97,12 +112,8 @@ TOKEN_LIKE = re.compile(rb"lc[st]_[A-Za-z0-9_-]{16,}")
 MUST_SEARCH = {"ledger.db", "daemon.log", "simulators.log", "hmi.log", "line.toml"}
 
 
-def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(tmp_path: Path) -> None:
-    workdir = tmp_path / "demo"
-    options = DemoOptions(packs=60, packs_per_minute=2000.0, workdir=workdir, progress=False)
-    out = io.StringIO()
-    result = run_demo(options, out)
-    text = out.getvalue()
+def test_the_demo_runs_as_its_accounts_and_leaves_no_secret_in_clear(demo: DemoRun) -> None:
+    result, text, workdir = demo.result, demo.text, demo.options.workdir
     assert result.ok, text
     # the one-time secret, the admin's password and the machine account's API token; the HMI's
     # token and its viewer's two passwords

@@ -129,6 +129,7 @@ async def test_confirmations_and_refusals_are_shown_in_german_and_french(tmp_pat
             await run(log_out, b)
 
             # --- QA works in French: a release before the close is refused -------------------
+            hmi.rig.end_after(20)  # PACKS bounds the operator's steps; no idle wait for the rest
             await hmi.rig.wait_state(PackMLState.COMPLETE)
             await run(log_in, b, hmi.url, "qa.quinn", quinn)
             await run(choose_language, b, "fr", "Vue d'ensemble")

@@ -19,7 +19,7 @@ from tests.hmi.browser import chromium, csp_violations, log_in, text_of, wait_vi
 
 pytestmark = pytest.mark.e2e
 
-PACKS = 200
+PACKS = 140  # the forced rejects and 20 packs after the last
 FORCED = {30: Defect.NO_PRINT, 60: Defect.NO_PRINT, 90: Defect.NO_PRINT, 120: Defect.WRONG_CONTENT}
 
 

@@ -30,7 +30,7 @@ from tests.resolver.kit import CAPTURE_TOKEN, write_config
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
-PACKS = 120
+PACKS = 70  # the three forced rejects and the good packs around them
 PUBLIC = "http://id.example.test"
 FORCED = {10: Defect.NO_PRINT, 30: Defect.WRONG_CONTENT, 50: Defect.NO_PRINT}
 

@@ -42,7 +42,7 @@ def _disk(ledger: Ledger, *, full: bool) -> None:
 async def test_a_full_disk_holds_the_line_and_nothing_is_lost_once_space_is_back(
     tmp_path: Path,
 ) -> None:
-    async with line_rig(tmp_path, packs=160, pool=200, packs_per_minute=1200, upstream=True) as rig:
+    async with line_rig(tmp_path, packs=100, pool=140, packs_per_minute=1200, upstream=True) as rig:
         await rig.rt.command(Command.START, user="alice")
         await rig.wait(lambda: rig.rt.status()["counters"]["packs_gated"] >= 40)
         await asyncio.to_thread(_disk, rig.ledger, full=True)
@@ -71,7 +71,7 @@ async def test_a_full_disk_holds_the_line_and_nothing_is_lost_once_space_is_back
         await rig.rt.line_end_done()
 
         counts = check_ground_truth(rig)  # every pack judged, none lost
-        assert counts["packs"] == 160
+        assert counts["packs"] == 100
         states = await asyncio.to_thread(rig.ledger.state_counts, BATCH)
         assert SerialState.ENCODED not in states, states
         rec = await asyncio.to_thread(rig.ledger.reconcile, BATCH)
@@ -122,7 +122,7 @@ async def test_on_a_really_full_file_system_start_is_refused_naming_the_ledger_t
 ) -> None:
     ledger = small_disk / "ledger.db"
     async with line_rig(
-        tmp_path, packs=120, pool=160, packs_per_minute=1200, ledger_path=ledger, upstream=True
+        tmp_path, packs=40, pool=80, packs_per_minute=1200, ledger_path=ledger, upstream=True
     ) as rig:
         filler = await asyncio.to_thread(_fill, small_disk)  # ENOSPC from the kernel
         with pytest.raises(CommandRefused, match="ledger refuses writes"):
@@ -139,7 +139,7 @@ async def test_on_a_really_full_file_system_start_is_refused_naming_the_ledger_t
         await rig.rt.line_end_done()
 
         counts = check_ground_truth(rig)
-        assert counts["packs"] == 120
+        assert counts["packs"] == 40
         states = await asyncio.to_thread(rig.ledger.state_counts, BATCH)
         assert SerialState.ENCODED not in states, states
         rec = await asyncio.to_thread(rig.ledger.reconcile, BATCH)

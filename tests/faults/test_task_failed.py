@@ -33,6 +33,9 @@ from tests.e2e.test_daemon_process import config_text
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 TRAP = "injected: a unit row refused by a foreign trigger"
+# 20 packs before the fault, the ones in flight when the daemon goes down, the rest after the
+# restart: enough of each at 600 packs/min without 15 s of line time
+PACKS = 60
 
 
 def _trap(ledger: Path, *, armed: bool) -> None:
@@ -55,8 +58,8 @@ async def test_a_failed_core_task_stops_the_daemon_with_exit_1_and_the_next_star
 ) -> None:
     async with line_rig(
         tmp_path,
-        packs=150,
-        pool=200,
+        packs=PACKS,
+        pool=PACKS + 50,
         daemon=False,
         plc_watchdog_ms=400,
         packs_per_minute=600,
@@ -108,7 +111,7 @@ async def test_a_failed_core_task_stops_the_daemon_with_exit_1_and_the_next_star
             await rig.wait_state(PackMLState.COMPLETE)
             await runtime.line_end_done()
             counts = check_ground_truth(rig)
-            assert counts["packs"] == 150
+            assert counts["packs"] == PACKS
         finally:
             await runtime.shutdown()
         rec = await asyncio.to_thread(rig.ledger.reconcile, BATCH)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from asyncua import ua
 from asyncua.common.node import Node
 from asyncua.server.server import Server
@@ -31,12 +32,16 @@ STATUS_SERVED = ("StateRequested", "StateChangeInProcess", "UnitModeCurrent", "M
                  "UnitSupportedModes")  # fmt: skip
 
 
-@pytest.fixture
+# The tests only read the NodeSet and browse the built object: both are made once per module.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture(scope="module")
 def xml(standards: Path) -> PackMLNodeSet:
     return PackMLNodeSet(standards / NODESET)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def built(standards: Path) -> AsyncIterator[tuple[Server, LineNodes]]:
     server = Server()
     await server.init()

@@ -7,10 +7,13 @@ wrong password and an untrusted client certificate are all refused.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.node import Node
@@ -19,7 +22,7 @@ from asyncua.ua.uaerrors import BadUserAccessDenied, UaError
 from linectl.opcua.nodeset import LINECTL_URI, PACKML_URI
 from standards.packml import PackMLState as S
 from tests.e2e.rig import BATCH
-from tests.opcua.opcua_line import CLIENT_URI, OpcuaLine, opcua_line
+from tests.opcua.opcua_line import CLIENT_URI, OpcuaLine, client_certificate, opcua_line
 from tests.opcua.watch import Watch
 
 pytestmark = pytest.mark.e2e
@@ -66,6 +69,7 @@ async def test_the_state_number_follows_a_batch_and_commands_are_the_users(tmp_p
             held_at = (await client.get_node(own(ns, "Admin.ProdProcessedCount")).read_value())[0]
             await execute.call_method(f"{packml}:Unhold")
             await watch.until("execute", lambda v: v == S.EXECUTE)
+            line.rig.end_after(20)  # PACKS bounds the steps above; the rest is not waited for
             await watch.until("execute", lambda v: v == S.COMPLETE)
             states = [int(v) for v in watch.seen["execute"]]
             wanted = [S.IDLE, S.EXECUTE, S.HELD, S.EXECUTE, S.COMPLETE]
@@ -97,35 +101,46 @@ async def refused(
         return f"{type(exc).__name__}: {exc}"
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stopped_line(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OpcuaLine]:
+    """One line, never started, for the tests that are only refused (or only read): each
+    brings its own users and, where trust matters, its own client certificate."""
+    tmp = tmp_path_factory.mktemp("opcua-stopped")
+    async with opcua_line(tmp, packs=PACKS, pool=PACKS + 50) as line:
+        yield line
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_role_without_the_permission_and_unknown_callers_are_refused(
-    tmp_path: Path,
+    stopped_line: OpcuaLine, tmp_path: Path
 ) -> None:
-    async with opcua_line(tmp_path, packs=PACKS, pool=PACKS + 50) as line:
-        qa = await asyncio.to_thread(line.people.add, "qa.vera", "qa", "Vera QA")
-        # an untrusted client certificate is refused, and kept for an admin to trust
-        assert "connection" in (await refused(line, "qa.vera", qa)).lower()  # closed at once
-        kept = list((line.pki / "rejected").iterdir())
-        assert len(kept) == 1 and "test-client" in kept[0].name, kept
-        assert "test-client" in line.log.read_text()
-        await asyncio.to_thread(line.trust_client)
-        # the default config: no anonymous session, no None policy, no wrong password
-        assert (await refused(line, None)).startswith("BadIdentityTokenRejected")
-        none = await refused(line, None, mode=ua.MessageSecurityMode.None_)
-        assert "No matching endpoints" in none and "SecurityPolicy#None" in none, none
-        assert (await refused(line, "qa.vera", "not-" + qa)).startswith("BadUserAccessDenied")
-        async with line.client("qa.vera", qa, mode=ua.MessageSecurityMode.Sign) as client:
-            packml = await client.get_namespace_index(PACKML_URI)
-            ns = await client.get_namespace_index(LINECTL_URI)
-            execute: Node = client.get_node(own(ns, "BaseStateMachine.MachineState.ExecuteState"))
-            with pytest.raises(BadUserAccessDenied):
-                await execute.call_method(f"{packml}:Hold")
-            speed = client.get_node(own(ns, "Status.MachSpeed"))
-            with pytest.raises(BadUserAccessDenied):
-                await speed.write_value(ua.DataValue(ua.Variant(1.0, ua.VariantType.Float)))
-            # reading is for every role
-            state = client.get_node(own(ns, "BaseStateMachine.MachineState.CurrentState"))
-            assert (await state.read_value()).Text == "Stopped"
-        assert line.rig.rt.status()["state"]["name"] == "STOPPED"
+    cert, key = await asyncio.to_thread(client_certificate, tmp_path / "client")  # not trusted
+    line = replace(stopped_line, client_cert=cert, client_key=key)
+    qa = await asyncio.to_thread(line.people.add, "qa.vera", "qa", "Vera QA")
+    # an untrusted client certificate is refused, and kept for an admin to trust
+    assert "connection" in (await refused(line, "qa.vera", qa)).lower()  # closed at once
+    kept = list((line.pki / "rejected").iterdir())
+    assert len(kept) == 1 and "test-client" in kept[0].name, kept
+    assert "test-client" in line.log.read_text()
+    await asyncio.to_thread(line.trust_client)
+    # the default config: no anonymous session, no None policy, no wrong password
+    assert (await refused(line, None)).startswith("BadIdentityTokenRejected")
+    none = await refused(line, None, mode=ua.MessageSecurityMode.None_)
+    assert "No matching endpoints" in none and "SecurityPolicy#None" in none, none
+    assert (await refused(line, "qa.vera", "not-" + qa)).startswith("BadUserAccessDenied")
+    async with line.client("qa.vera", qa, mode=ua.MessageSecurityMode.Sign) as client:
+        packml = await client.get_namespace_index(PACKML_URI)
+        ns = await client.get_namespace_index(LINECTL_URI)
+        execute: Node = client.get_node(own(ns, "BaseStateMachine.MachineState.ExecuteState"))
+        with pytest.raises(BadUserAccessDenied):
+            await execute.call_method(f"{packml}:Hold")
+        speed = client.get_node(own(ns, "Status.MachSpeed"))
+        with pytest.raises(BadUserAccessDenied):
+            await speed.write_value(ua.DataValue(ua.Variant(1.0, ua.VariantType.Float)))
+        # reading is for every role
+        state = client.get_node(own(ns, "BaseStateMachine.MachineState.CurrentState"))
+        assert (await state.read_value()).Text == "Stopped"
+    assert line.rig.rt.status()["state"]["name"] == "STOPPED"
 
 
 async def none_channel(line: OpcuaLine, password: str, server_cert: bytes) -> Client:
@@ -142,33 +157,34 @@ async def none_channel(line: OpcuaLine, password: str, server_cert: bytes) -> Cl
     return client
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_channel_without_security_gets_nothing_even_when_the_client_insists(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stopped_line: OpcuaLine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No None endpoint is offered; a client that opens a None channel anyway (skipping its
     own endpoint check) and logs in may neither read, subscribe nor call."""
-    async with opcua_line(tmp_path, packs=PACKS, pool=PACKS + 50) as line:
-        password = await asyncio.to_thread(line.people.add, "op.olga", "operator", "Olga Op")
-        await asyncio.to_thread(line.trust_client)
-        async with line.client("op.olga", password) as secured:
-            endpoints = await secured.get_endpoints()
-            ns = await secured.get_namespace_index(LINECTL_URI)
-        assert {e.SecurityMode for e in endpoints} == {
-            ua.MessageSecurityMode.Sign, ua.MessageSecurityMode.SignAndEncrypt
-        }  # fmt: skip
-        secure = endpoints[0]
-        monkeypatch.setattr(Client, "find_endpoint", staticmethod(lambda *_: secure))
-        client = await none_channel(line, password, secure.ServerCertificate)
-        try:
-            node = client.get_node(own(ns, "BaseStateMachine.MachineState.CurrentState"))
-            with pytest.raises(BadUserAccessDenied):
-                await node.read_value()
-            with pytest.raises(BadUserAccessDenied):
-                await client.create_subscription(50, Watch())
-            execute = client.get_node(own(ns, "BaseStateMachine.MachineState.ExecuteState"))
-            hold = own(ns, "BaseStateMachine.MachineState.ExecuteState.Hold")
-            with pytest.raises(BadUserAccessDenied):
-                await execute.call_method(hold)
-        finally:
-            client.disconnect_socket()
-        assert line.rig.rt.status()["state"]["name"] == "STOPPED"
+    line = stopped_line
+    password = await asyncio.to_thread(line.people.add, "op.olga", "operator", "Olga Op")
+    await asyncio.to_thread(line.trust_client)
+    async with line.client("op.olga", password) as secured:
+        endpoints = await secured.get_endpoints()
+        ns = await secured.get_namespace_index(LINECTL_URI)
+    assert {e.SecurityMode for e in endpoints} == {
+        ua.MessageSecurityMode.Sign, ua.MessageSecurityMode.SignAndEncrypt
+    }  # fmt: skip
+    secure = endpoints[0]
+    monkeypatch.setattr(Client, "find_endpoint", staticmethod(lambda *_: secure))
+    client = await none_channel(line, password, secure.ServerCertificate)
+    try:
+        node = client.get_node(own(ns, "BaseStateMachine.MachineState.CurrentState"))
+        with pytest.raises(BadUserAccessDenied):
+            await node.read_value()
+        with pytest.raises(BadUserAccessDenied):
+            await client.create_subscription(50, Watch())
+        execute = client.get_node(own(ns, "BaseStateMachine.MachineState.ExecuteState"))
+        hold = own(ns, "BaseStateMachine.MachineState.ExecuteState.Hold")
+        with pytest.raises(BadUserAccessDenied):
+            await execute.call_method(hold)
+    finally:
+        client.disconnect_socket()
+    assert line.rig.rt.status()["state"]["name"] == "STOPPED"

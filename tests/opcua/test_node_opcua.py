@@ -4,8 +4,8 @@ ProdProcessedCount that sees both change while a batch runs, Hold and Unhold by 
 role without the permission refused with BadUserAccessDenied; anonymous and None refused.
 
 node-opcua is installed by this module's set-up into a scratch folder (npm's own cache makes it
-quick); the module is skipped, saying so, only where npm or node is not installed (``.ci/run``
-installs them).
+quick: the set-up prefers it to the registry); the module is skipped, saying so, only where npm
+or node is not installed (``.ci/run`` installs them).
 """
 
 from __future__ import annotations
@@ -41,9 +41,11 @@ def node_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if npm is None or node is None:
         pytest.skip("node-opcua test: npm/node are not installed here (.ci/run installs them)")
     folder = tmp_path_factory.mktemp("node-opcua")
+    # --prefer-offline: what npm's cache holds is used without asking the registry again for
+    # each package's metadata (14 s -> 6 s here); a cold cache still downloads as usual
     done = subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(folder),
-         NODE_OPCUA],
+        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline",
+         "--prefix", str(folder), NODE_OPCUA],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert done.returncode == 0, f"npm install {NODE_OPCUA} failed:\n{done.stderr}"

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from drivers.reconnect import Backoff
 from linectl.upstream.pool_client import PoolManagerClient, Selection
@@ -17,17 +18,26 @@ from simulators.central import CentralSimulator
 from tests.simulators.central.harness import GTIN_ITEMS, central_config
 from tests.ua_certs import SecureSite, secure_site
 
+# The three tests share one site and one central simulator (the certificates and the server
+# are the slow part); none depends on what another asked of the pool manager.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-@pytest.fixture
-def site(tmp_path: Path) -> SecureSite:
-    return secure_site(tmp_path / "pki", "central")
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("secure-central")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def site(folder: Path) -> SecureSite:
+    return secure_site(folder / "pki", "central")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def central(
-    tmp_path: Path, standards: Path, site: SecureSite
+    folder: Path, standards: Path, site: SecureSite
 ) -> AsyncIterator[CentralSimulator]:
-    config = central_config(tmp_path, standards)
+    config = central_config(folder, standards)
     async with CentralSimulator(config, admin=False, opcua_security=site.endpoint) as sim:
         yield sim
 
@@ -57,7 +67,7 @@ async def test_serials_are_requested_over_sign_and_encrypt_as_a_user(
 
 
 async def test_an_untrusted_client_certificate_is_refused_naming_it(
-    central: CentralSimulator, site: SecureSite, tmp_path: Path
+    central: CentralSimulator, site: SecureSite, folder: Path
 ) -> None:
     client = _client(central, site.stranger.security(), site.password)
     try:
@@ -68,7 +78,7 @@ async def test_an_untrusted_client_certificate_is_refused_naming_it(
     message = str(caught.value)
     assert "refused the client certificate" in message and "CN=stranger" in message
     assert str(site.stranger.cert) in message and site.stranger.thumbprint in message
-    assert (tmp_path / "pki" / "rejected" / f"{site.stranger.thumbprint}.der").is_file()
+    assert (folder / "pki" / "rejected" / f"{site.stranger.thumbprint}.der").is_file()
 
 
 async def test_a_wrong_password_is_refused_naming_the_user(
