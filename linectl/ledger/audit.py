@@ -27,7 +27,12 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
-from linectl.ledger.audit_keys import check_macs, insert_mac, keyed_fingerprint
+from linectl.ledger.audit_keys import (
+    check_macs,
+    insert_mac,
+    keyed_fingerprint,
+    keying_table_missing,
+)
 from linectl.ledger.integrity import check_rows
 from linectl.ledger.integrity_audit import AuditTally
 
@@ -128,7 +133,10 @@ def append_audit(
     """Write the next audit row; the caller's open write transaction makes it atomic."""
     try:
         last, seq, keyed = conn.execute(_HEAD_KEYED).fetchone()
-    except sqlite3.OperationalError:  # a file at a schema before audit_keying (migration tests)
+    except sqlite3.OperationalError as exc:
+        if not keying_table_missing(exc):  # any other failure fails the command: never unkeyed
+            raise
+        # a file at a schema before audit_keying (migration tests)
         (last, seq), keyed = conn.execute(_HEAD).fetchone(), None
     prev_hash = GENESIS_HASH if last is None else str(last)
     row_id = (0 if seq is None else int(seq)) + 1

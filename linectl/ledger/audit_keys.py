@@ -39,9 +39,17 @@ def keyed_fingerprint(conn: sqlite3.Connection) -> str | None:
     """The fingerprint of the key this ledger's trail is keyed with, or None if unkeyed."""
     try:
         row = conn.execute("SELECT fingerprint FROM audit_keying WHERE id = 1").fetchone()
-    except sqlite3.OperationalError:  # a file opened at an older schema (tests of migrations)
-        return None
+    except sqlite3.OperationalError as exc:
+        if not keying_table_missing(exc):  # not "unkeyed": an error is no answer
+            raise
+        return None  # a file opened at an older schema (tests of migrations)
     return str(row[0]) if row else None
+
+
+def keying_table_missing(exc: sqlite3.OperationalError) -> bool:
+    """Whether ``exc`` says the file has no ``audit_keying`` table (a schema before keying);
+    any other error (I/O, interrupted, locked) says nothing about whether the trail is keyed."""
+    return str(exc) == "no such table: audit_keying"
 
 
 def register(conn: sqlite3.Connection, key: bytes) -> None:

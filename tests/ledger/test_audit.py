@@ -158,3 +158,39 @@ def test_new_rows_after_reopening_continue_the_chain(busy: Path) -> None:
         ledger.import_serials("B1", ledger.get_work_order("B1").gtin, serials(2, "N"), "bob")
         report = ledger.verify_audit()
     assert report.ok and report.rows_checked == 7
+
+
+def test_a_failed_read_of_the_chain_head_never_leaves_a_keyed_row_without_its_mac(
+    ledger_path: Path,
+) -> None:
+    """SQLite fails the first statement of an audit append (here: interrupted, as an I/O error
+    or ``interrupt()`` would): the command fails, rather than writing the row unkeyed."""
+    key = bytes(range(32))
+    with Ledger(ledger_path, clock=step_clock()) as ledger:
+        ledger.identity.attach_audit_key(key, create=True)
+        ledger.record_event("line", "line.state", "before", None, {"state": "Idle"})
+        began = armed = False
+
+        def statement(sql: str) -> None:  # the first statement after BEGIN: the chain's head
+            nonlocal began, armed
+            began, armed = sql == "BEGIN IMMEDIATE", began
+
+        def interrupt_when_armed() -> int:
+            nonlocal armed
+            fail, armed = armed, False
+            return int(fail)
+
+        conn = ledger._db.conn
+        conn.set_trace_callback(statement)
+        conn.set_progress_handler(interrupt_when_armed, 1)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+                ledger.record_event("line", "line.state", "during", None, {"state": "Execute"})
+        finally:
+            conn.set_progress_handler(None, 1)
+            conn.set_trace_callback(None)
+        ledger.record_event("line", "line.state", "after", None, {"state": "Held"})
+        report = ledger.verify_audit(key=key)
+        reasons = [e.reason for e in ledger.audit_entries()]
+    assert report.ok, report
+    assert reasons[-2:] == ["before", "after"]
