@@ -239,7 +239,7 @@ class Frame:
     seq: int
     width: int
     height: int
-    pixels: bytes
+    pixels: bytes | memoryview  # row-major, read-only (a view when received without a copy)
     timestamp_ns: int = 0
 
 

@@ -1,8 +1,9 @@
 """LCFP, the frame push protocol: a camera pushes grey frames to the host over TCP (sans-IO codec).
 
 Both sides live here (host role and camera role): ``receive_data(bytes)`` buffers (``b""`` = end of
-stream), ``next_event()`` returns an event, ``NEED_DATA`` or ``CLOSED``, or raises
-``FramePushError`` naming the byte offset; ``send(event) -> bytes``. No sockets, no clocks.
+stream), or ``get_buffer()`` lends memory to receive into; ``next_event()`` returns an event,
+``NEED_DATA`` or ``CLOSED``, or raises ``FramePushError`` naming the byte offset;
+``send(event) -> bytes``. No sockets, no clocks.
 
 Every message is a 40-byte header, big-endian, followed by ``payload_len`` payload bytes::
 
@@ -21,14 +22,7 @@ Every message is a 40-byte header, big-endian, followed by ``payload_len`` paylo
       36    4  header_crc    u32, CRC-32 of header bytes 0-35
       40    .  payload
 
-Payloads: HELLO (host -> camera): UTF-8 client name. HELLO_ACK (camera -> host): u32 keep-alive
-interval in ms (0 = none) then UTF-8 camera name; width/height/pixel_format give the frame format.
-FRAME (camera -> host): width*height pixel bytes. KEEPALIVE (either way): empty. BYE (either way):
-UTF-8 reason; the sender closes after it. Texts are at most ``Limits.max_text`` bytes (1024), frames
-at most ``Limits.max_frame_bytes`` (16 MiB).
-
-Session: the host connects and sends HELLO; the camera answers HELLO_ACK (or BYE and closes); then
-the camera sends FRAMEs as packs pass and a KEEPALIVE whenever it has been silent for the interval.
+Payloads, the session and the limits (``Limits``): docs/frame-push.md.
 
 Resynchronisation: when the bytes at a message boundary are not ``LCFP`` the receiver raises one
 FramePushError naming the offset, then silently skips to the next ``LCFP``. A header that fails its
@@ -54,6 +48,7 @@ _HEADER = struct.Struct(">4sBBBBQQHHII")  # bytes 0-35; header_crc follows
 _U32 = struct.Struct(">I")
 FLAG_PAYLOAD_CRC = 0x01
 _U64_MAX = (1 << 64) - 1
+_MIN_AREA = 1 << 16  # get_buffer's memory is at least this big (small messages share it)
 
 
 def _fastest_crc32() -> Callable[[bytes | bytearray | memoryview], int]:
@@ -125,7 +120,7 @@ class FrameMessage:
     seq: int
     width: int
     height: int
-    pixels: bytes
+    pixels: bytes | memoryview  # received frames: a read-only view of the memory received into
     timestamp_ns: int = 0
 
     def to_frame(self) -> Frame:
@@ -160,7 +155,7 @@ _FROM_HOST = {MessageType.HELLO, MessageType.KEEPALIVE, MessageType.BYE}
 
 def _header(
     mtype: MessageType,
-    payload: bytes,
+    payload: bytes | memoryview,
     *,
     seq: int = 0,
     timestamp_ns: int = 0,
@@ -238,8 +233,14 @@ class FramePushConnection:
         self.bytes_received = 0
         self.bytes_skipped = 0
         self.messages_received = 0
-        self._buf = bytearray()
-        self._lent: memoryview | None = None  # bytes given with lend(), read in place
+        self._buf = bytearray()  # bytes given to receive_data (or moved out of an area), unread
+        self._area: memoryview | None = None  # memory lent out by get_buffer, read in place
+        self._start = 0  # self._area[_start:_end] holds bytes received and not taken yet
+        self._end = 0
+        self._scratch: memoryview | None = None  # get_buffer's memory while behind (see there)
+        self._into_scratch = False  # the last get_buffer gave the scratch
+        self._want = 0  # size of the message in progress once next_event has seen its header
+        self._expect = HEADER_SIZE  # size of the next message, guessed from the last FRAME
         self._base = 0  # stream offset of the first byte buffered
         self._eof = False
         self._in_garbage = False  # a resync error was raised; skip silently to the next magic
@@ -249,47 +250,71 @@ class FramePushConnection:
     @property
     def buffered(self) -> int:
         """Bytes received and not yet taken as messages."""
-        return len(self._buf) + (0 if self._lent is None else len(self._lent))
+        return len(self._buf) + self._end - self._start
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        """Buffer bytes from the peer; ``b""`` means the peer closed the stream."""
+        """Buffer bytes from the peer (copied); ``b""`` means the peer closed the stream."""
         if not data:
             self._eof = True
             return
-        self.keep()
+        self._keep()
         self._buf += data
         self.bytes_received += len(data)
 
-    def lend(self, data: memoryview) -> None:
-        """Like ``receive_data`` (not for the end of the stream), without copying when nothing is
-        buffered: the messages in ``data`` are read in place. The caller must call ``keep()``
-        before it changes that memory (a receive buffer it reuses): a frame's pixels are then
-        copied once, from the receive buffer into the frame, instead of twice."""
-        if not data:
-            return
-        if self._buf or self._lent is not None:
-            self.keep()
-            self._buf += data
-        else:
-            self._lent = data
-        self.bytes_received += len(data)
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Memory to receive the next bytes into, then call ``buffer_updated(n)`` (the sans-IO
+        half of asyncio's BufferedProtocol). It is sized for the message in progress (once its
+        header is known) or for one more like the last FRAME, so a frame lands whole in memory of
+        its own and its pixels are a read-only view of it: the socket's copy is the only one. A
+        message split between two areas costs one copy of its first part; while unread messages
+        pile up (the consumer is behind) bytes are joined in the codec's buffer instead."""
+        have, area = self.buffered, self._area
+        waiting = self._want > have  # next_event asked for more: all we have is one message's start
+        need = self._expect
+        if waiting:  # the header's size once it is known, else the size of the last frame
+            need = (self._want if self._want > HEADER_SIZE else max(HEADER_SIZE, need)) - have
+        self._into_scratch = False
+        if not self._buf and area is not None and len(area) - self._end >= need:
+            return area[self._end :]
+        if have and not waiting:
+            self._keep()  # behind: copy as receive_data does, not into ever bigger areas
+            if self._scratch is None or len(self._scratch) < self._expect:
+                self._scratch = memoryview(bytearray(max(self._expect, _MIN_AREA)))
+            self._into_scratch = True
+            return self._scratch
+        fresh = bytearray(have + max(need, sizehint, _MIN_AREA))
+        fresh[:have] = self._buf or (b"" if area is None else area[self._start : self._end])
+        self._buf.clear()
+        self._area = memoryview(fresh)
+        self._start, self._end = 0, have
+        return self._area[have:]
 
-    def keep(self) -> None:
-        """Copy the lent bytes not taken as messages yet into the connection's own buffer."""
-        if self._lent is not None:
-            self._buf += self._lent
-            self._lent = None
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` were received into the memory the last ``get_buffer`` returned."""
+        if self._into_scratch:
+            assert self._scratch is not None
+            self._buf += self._scratch[:nbytes]
+        else:
+            self._end += nbytes
+        self.bytes_received += nbytes
+
+    def _keep(self) -> None:
+        """Move the bytes still unread in the area to the connection's own buffer."""
+        if self._end > self._start:
+            assert self._area is not None
+            self._buf += self._area[self._start : self._end]
+            self._start = self._end
 
     def _consume(self, n: int) -> None:
-        lent = self._lent
-        if lent is not None:
-            self._lent = lent[n:] if n < len(lent) else None
-        else:
+        if self._buf:
             del self._buf[:n]
+        else:
+            self._start += n
         self._base += n
 
     def _fail(self, message: str, offset: int, skip: int) -> FramePushError:
         """Drop ``skip`` bytes, arm the silent resync, and build the error to raise."""
+        self._want = 0
         self._consume(skip)
         self.bytes_skipped += skip
         self._in_garbage = True
@@ -297,8 +322,12 @@ class FramePushConnection:
 
     def next_event(self) -> Event | _Sentinel:
         """The next complete message, NEED_DATA, CLOSED (peer closed, nothing left) or raise."""
-        buf: bytearray | memoryview = self._buf if self._lent is None else self._lent
-        if not buf:
+        buf: bytearray | memoryview
+        if self._buf:
+            buf = self._buf
+        elif self._end > self._start and self._area is not None:
+            buf = self._area[self._start : self._end]
+        else:
             return CLOSED if self._eof else NEED_DATA
         head = min(len(buf), 4)
         if bytes(buf[:head]) != MAGIC[:head]:
@@ -323,21 +352,32 @@ class FramePushConnection:
         problem = self._check_header(kind, pix, width, height, plen)
         if problem is not None:
             raise self._fail(f"{kind.name}: {problem}", offset, 1)
-        if len(buf) < HEADER_SIZE + plen:
-            return self._short(HEADER_SIZE + plen)
-        with memoryview(buf) as view:
-            payload = bytes(view[HEADER_SIZE : HEADER_SIZE + plen])  # one copy
+        size = HEADER_SIZE + plen
+        if kind is MessageType.FRAME:
+            self._expect = size
+        elif kind is MessageType.HELLO_ACK and self._expect == HEADER_SIZE:
+            self._expect += min(width * height, self.limits.max_frame_bytes)
+        if len(buf) < size:
+            return self._short(size)
+        payload: bytes | memoryview
+        if kind is MessageType.FRAME and isinstance(buf, memoryview):
+            payload = buf[HEADER_SIZE:size].toreadonly()  # pixels read in place: no copy
+        else:
+            with memoryview(buf) as view:
+                payload = bytes(view[HEADER_SIZE:size])  # one copy
         if flags & FLAG_PAYLOAD_CRC and _crc32(payload) != pcrc:
             raise self._fail(f"{kind.name} seq {seq}: payload CRC mismatch", offset, HEADER_SIZE)
-        self._consume(HEADER_SIZE + plen)
+        self._consume(size)
+        self._want = 0
         self._in_garbage = False
         self.messages_received += 1
         return self._event(kind, seq, ts, width, height, payload, offset)
 
     def _short(self, needed: int) -> _Sentinel:
         if not self._eof:
+            self._want = needed
             return NEED_DATA
-        self.keep()
+        self._keep()
         have, offset = len(self._buf), self._base
         self._consume(have)
         raise FramePushError(
@@ -346,7 +386,8 @@ class FramePushConnection:
         )
 
     def _resync(self) -> _Sentinel | Event:
-        self.keep()
+        self._want = 0
+        self._keep()
         buf = self._buf
         offset = self._base
         found = buf.find(MAGIC, 1)
@@ -398,7 +439,14 @@ class FramePushConnection:
         return None
 
     def _event(
-        self, kind: MessageType, seq: int, ts: int, width: int, height: int, payload: bytes, at: int
+        self,
+        kind: MessageType,
+        seq: int,
+        ts: int,
+        width: int,
+        height: int,
+        payload: bytes | memoryview,
+        at: int,
     ) -> Event:
         if kind is MessageType.KEEPALIVE:
             return Keepalive(ts)
@@ -420,9 +468,9 @@ class FramePushConnection:
         return FrameMessage(seq, width, height, payload, ts)
 
     @staticmethod
-    def _decode_text(raw: bytes, at: int) -> str:
+    def _decode_text(raw: bytes | memoryview, at: int) -> str:
         try:
-            return raw.decode("utf-8")
+            return str(raw, "utf-8")
         except UnicodeDecodeError as exc:
             pos = at + HEADER_SIZE + exc.start
             raise FramePushError(f"text is not UTF-8 at byte offset {pos}", pos) from None

@@ -1,10 +1,11 @@
-"""The socket end of an LCFP link: received bytes go from ``recv_into`` straight into the codec.
+"""The socket end of an LCFP link: ``recv_into`` writes straight into memory the codec lends.
 
 A VGA frame is 300 KiB. Through an asyncio StreamReader each one was copied four times in Python
 (into the reader's buffer, out of it, into the codec, into the frame) before the decoder saw it,
-at 0.05-0.1 ms per copy on the line machine. Here the socket fills one reused buffer and the
-codec reads the messages in place (``lend``): a frame that arrived whole is copied once, into its
-pixels; only bytes left over when the next read comes are kept in the codec's own buffer.
+at 0.05-0.1 ms per copy on the line machine. Then the socket filled one reused 1 MiB buffer and
+each frame was copied once out of it (~75 us of the ~370 us a frame cost the daemon). Now the
+codec's ``get_buffer`` hands out memory sized for the next message, the kernel writes the frame
+there and its pixels are a read-only view of it: the socket's copy is the only one.
 Reading pauses while the codec holds more than ``pause_above`` bytes nobody has asked for, so a
 slow consumer still pushes back through TCP.
 """
@@ -16,8 +17,6 @@ import contextlib
 
 from drivers.camera.framepush import FramePushConnection
 
-_RECEIVE_SIZE = 1 << 20  # one recv_into takes up to this much (a whole frame when it is there)
-
 
 class FramePushReceiver(asyncio.BufferedProtocol):
     """Feeds ``codec`` from the socket; ``wait_data()`` waits for more bytes or the end."""
@@ -26,8 +25,6 @@ class FramePushReceiver(asyncio.BufferedProtocol):
         self.codec = codec
         self.pause_above = pause_above
         self.transport: asyncio.Transport | None = None
-        self._area = bytearray(_RECEIVE_SIZE)
-        self._view = memoryview(self._area)
         self._waiter: asyncio.Future[None] | None = None
         self._error: OSError | None = None
         self._ended = False  # EOF or the connection went away
@@ -41,11 +38,10 @@ class FramePushReceiver(asyncio.BufferedProtocol):
         self.transport = transport
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        self.codec.keep()  # what the codec still reads in place moves out before the next recv
-        return self._view
+        return self.codec.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.codec.lend(self._view[:nbytes])
+        self.codec.buffer_updated(nbytes)
         if self.codec.buffered > self.pause_above and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
