@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,6 +53,16 @@ def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
 def serials(n: int, prefix: str = "S") -> list[str]:
     """n distinct CSET 82 serials."""
     return [f"{prefix}{i:06d}" for i in range(n)]
+
+
+@contextmanager
+def tamper(path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain sqlite3 connection, as someone with the sqlite3 shell would have, that commits."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 @pytest.fixture

@@ -5,25 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from linectl.ledger import IllegalTransition, Ledger, SerialState
 from linectl.ledger.audit import GENESIS_HASH, compute_row_hash
-from tests.ledger.conftest import new_batch, serials, step_clock
-
-
-@contextmanager
-def tamper(path: Path) -> Iterator[sqlite3.Connection]:
-    """A plain sqlite3 connection, as someone with the sqlite3 shell would have, that commits."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        yield conn
-    finally:
-        conn.close()
+from tests.ledger.conftest import new_batch, serials, step_clock, tamper
 
 
 def drop_guards(conn: sqlite3.Connection) -> None:

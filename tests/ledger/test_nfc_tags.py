@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from pathlib import Path
 
 import ndef
@@ -14,7 +13,7 @@ import pytest
 from linectl.cli import main
 from linectl.ledger import Ledger, LedgerError, UnitResult, ValidationError, Verdict
 from linectl.ledger.nfc_tags import UidRow
-from tests.ledger.conftest import GTIN, new_batch
+from tests.ledger.conftest import GTIN, new_batch, tamper
 from tests.people import People
 
 DOMAIN = "https://id.example.com"
@@ -117,12 +116,8 @@ def test_a_uid_or_a_unit_tagged_before_is_refused_on_a_later_import(ledger: Ledg
 def test_an_edited_uid_row_is_refused_when_read(ledger: Ledger, ledger_path: Path) -> None:
     (a, *_) = commissioned(ledger, 1)
     ledger.nfc.import_uids("B1", rows((a, "04A23B4C5D6E80")), actor="alice", source="u.csv")
-    conn = sqlite3.connect(ledger_path)
-    try:
-        with conn:
-            conn.execute("UPDATE nfc_tags SET uid = '04A23B4C5D6E81'")
-    finally:
-        conn.close()
+    with tamper(ledger_path) as conn:
+        conn.execute("UPDATE nfc_tags SET uid = '04A23B4C5D6E81'")
     with pytest.raises(LedgerError, match=r"nfc_tags row \d+ does not match its seal"):
         ledger.nfc.uid_of(a, GTIN)
     report = ledger.verify_audit()  # and audit verify names it
@@ -134,12 +129,8 @@ def test_a_deleted_uid_row_is_found_by_audit_verify(ledger: Ledger, ledger_path:
     rows_in = rows((a, "04A23B4C5D6E80"), (b, "04A23B4C5D6E81"))
     ledger.nfc.import_uids("B1", rows_in, actor="alice", source="u.csv")
     assert ledger.verify_audit().ok
-    conn = sqlite3.connect(ledger_path)
-    try:
-        with conn:
-            conn.execute("DELETE FROM nfc_tags WHERE uid = '04A23B4C5D6E81'")
-    finally:
-        conn.close()
+    with tamper(ledger_path) as conn:
+        conn.execute("DELETE FROM nfc_tags WHERE uid = '04A23B4C5D6E81'")
     report = ledger.verify_audit()
     assert not report.ok
     assert "nfc_tags: the audit trail records 2 NFC tag UIDs imported but the table holds 1" in str(

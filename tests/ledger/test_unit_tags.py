@@ -19,7 +19,7 @@ from linectl.ledger import (
 )
 from linectl.ledger.batch_record import reject_counts
 from standards.epc.binary import sgtin_epc
-from tests.ledger.conftest import GTIN, new_batch
+from tests.ledger.conftest import GTIN, new_batch, tamper
 from tests.people import People
 
 CPL = 7
@@ -60,12 +60,8 @@ def test_an_edited_tag_row_is_refused_when_read(ledger: Ledger, ledger_path: Pat
     new_batch(ledger, n=1)
     (a,) = ledger.take_for_encoding("B1", 1)
     ledger.record_units([UnitResult(a, 1, Verdict.GOOD, tag=tag_of(a))])
-    conn = sqlite3.connect(ledger_path)
-    try:
-        with conn:
-            conn.execute("UPDATE unit_tags SET epc = '30F4' || substr(epc, 5)")
-    finally:
-        conn.close()
+    with tamper(ledger_path) as conn:
+        conn.execute("UPDATE unit_tags SET epc = '30F4' || substr(epc, 5)")
     with pytest.raises(LedgerError, match=r"unit_tags row \d+ does not match its seal"):
         ledger.trace(a)
     report = ledger.verify_audit()  # and audit verify names it
@@ -80,12 +76,8 @@ def test_a_deleted_tag_row_is_found_by_audit_verify(ledger: Ledger, ledger_path:
     )
     ledger.record_units([UnitResult(c, 3, Verdict.GOOD, tag=tag_of(c))])
     assert ledger.verify_audit().ok
-    conn = sqlite3.connect(ledger_path)
-    try:
-        with conn:
-            conn.execute("DELETE FROM unit_tags WHERE epc = ?", (tag_of(c).epc,))
-    finally:
-        conn.close()
+    with tamper(ledger_path) as conn:
+        conn.execute("DELETE FROM unit_tags WHERE epc = ?", (tag_of(c).epc,))
     report = ledger.verify_audit()
     assert not report.ok
     assert "unit_tags: the audit trail records 2 RFID tags recorded but the table holds 1" in str(
