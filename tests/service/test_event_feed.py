@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -67,6 +68,16 @@ class SseReader:
                 return name, json.loads(data)
 
 
+@contextlib.asynccontextmanager
+async def stream_past_snapshot(url: str) -> AsyncIterator[SseReader]:
+    """The event stream at ``url`` (the control API's /v1/events), past its first message: the
+    snapshot."""
+    async with aiohttp.ClientSession() as http, http.get(url, headers=AUTH) as r:
+        sse = SseReader(r)
+        assert (await sse.next())[0] == "snapshot"
+        yield sse
+
+
 async def test_a_client_gets_the_snapshot_then_every_event_in_order(
     api: ControlApi, line: StandInLine
 ) -> None:
@@ -116,12 +127,7 @@ async def test_a_client_may_skip_the_per_pack_events_and_an_unknown_name_or_batc
 async def test_a_client_that_fell_behind_is_told_what_it_missed_and_gets_a_new_snapshot(
     api: ControlApi, line: StandInLine
 ) -> None:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"{api.url}/v1/events", headers=AUTH) as r,
-    ):
-        sse = SseReader(r)
-        assert (await sse.next())[0] == "snapshot"
+    async with stream_past_snapshot(f"{api.url}/v1/events") as sse:
         extra = 250
         for seq in range(SUBSCRIPTION_SIZE + extra):  # all at once: the feed cannot keep up
             line.events.publish(VerdictWritten(seq, Verdict.GOOD, None, 1.0))
@@ -144,12 +150,7 @@ async def test_closing_the_api_ends_open_streams_and_their_subscriptions(
     line: StandInLine, identity: Identity
 ) -> None:
     served = await start_control_api(line, TCP_ANY_PORT, identity=identity)
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"{served.url}/v1/events", headers=AUTH) as r,
-    ):
-        sse = SseReader(r)
-        assert (await sse.next())[0] == "snapshot"
+    async with stream_past_snapshot(f"{served.url}/v1/events") as sse:
         assert line.events.subscribers == 1
         await served.close()
         with pytest.raises((EOFError, aiohttp.ClientPayloadError)):
@@ -160,12 +161,7 @@ async def test_closing_the_api_ends_open_streams_and_their_subscriptions(
 async def test_a_burst_reaches_the_client_whole_in_order_and_ends_with_the_latest_counters(
     api: ControlApi, line: StandInLine
 ) -> None:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"{api.url}/v1/events", headers=AUTH) as r,
-    ):
-        sse = SseReader(r)
-        assert (await sse.next())[0] == "snapshot"
+    async with stream_past_snapshot(f"{api.url}/v1/events") as sse:
         for seq in range(1, 41):  # a pack path at full speed: a verdict and the counters each
             line.events.publish(VerdictWritten(seq, Verdict.GOOD, None, 1.0))
             line.events.publish(Counters({"verdicts_good": seq}))
